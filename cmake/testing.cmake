@@ -1,0 +1,14 @@
+include(GoogleTest)
+# xlb_gtest(NAME LABEL SOURCES... LIBS ...): one GoogleTest binary registered with ctest.
+# LABEL is unit (no privileges), bpf (BPF_PROG_TEST_RUN, root) or netns (namespace lab, root).
+function(xlb_gtest name label)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main xlb_headers)
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_test(NAME ${name} COMMAND ${name} --gtest_color=no)
+  set_tests_properties(${name} PROPERTIES LABELS ${label} TIMEOUT ${T_TIMEOUT}
+                                          ENVIRONMENT "XLB_SOURCE_DIR=${CMAKE_SOURCE_DIR};XLB_BINARY_DIR=${CMAKE_BINARY_DIR}")
+endfunction()

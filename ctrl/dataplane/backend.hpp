@@ -1,0 +1,88 @@
+// The dataplane as the rest of xlbd sees it: a set of virtual services, each with its real
+// servers. Two implementations: XdpBackend (BPF maps) and IpvsBackend (kernel IPVS).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "xlb/asio.hpp"
+
+namespace xlb::dataplane {
+
+using IpAddress = boost::asio::ip::address;
+
+enum class Protocol : std::uint8_t { tcp = 6, udp = 17 };
+enum class Scheduler { rr, wrr, sh, mh, lc, wlc };  // lc/wlc: IPVS backend only
+enum class Forwarding { dr, nat, tun };              // nat/tun: IPVS backend only
+
+struct ServiceKey {
+  IpAddress address;
+  std::uint16_t port = 0;  // 0: all ports
+  Protocol protocol = Protocol::tcp;
+  std::uint32_t fwmark = 0;  // IPVS only: service by firewall mark instead of address
+  auto operator<=>(const ServiceKey&) const = default;
+};
+
+struct RealServer {
+  IpAddress address;
+  std::uint16_t port = 0;
+  std::uint32_t weight = 1;  // 0 = quiesced: keeps its flows, gets no new ones
+  Forwarding forwarding = Forwarding::dr;
+  auto operator<=>(const RealServer&) const = default;
+};
+
+struct ServiceSpec {
+  ServiceKey key;
+  Scheduler scheduler = Scheduler::wrr;
+  std::uint32_t persistence_timeout = 0;      // seconds, 0 = off
+  std::uint8_t persistence_prefix_len = 255;  // 255 = host (/32 or /128)
+  std::optional<RealServer> sorry_server;
+  std::vector<RealServer> reals;  // every configured real; weight 0 or absent = no new flows
+  bool active = true;             // this node forwards for it (VRRP master, or no VRRP)
+  bool operator==(const ServiceSpec&) const = default;
+};
+
+struct TrafficCounters {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t new_flows = 0;
+};
+
+struct RealStats {
+  RealServer real;
+  TrafficCounters counters;
+};
+
+struct ServiceStats {
+  ServiceKey key;
+  TrafficCounters counters;
+  std::vector<RealStats> reals;
+};
+
+struct Flow {
+  IpAddress client;
+  std::uint16_t client_port = 0;
+  ServiceKey service;
+  IpAddress real;
+  std::chrono::nanoseconds age{0};   // since the first packet
+  std::chrono::nanoseconds idle{0};  // since the last packet
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Creates or updates a service; reals and weights change atomically for new flows.
+  virtual void apply(const ServiceSpec& spec) = 0;
+  virtual void remove(const ServiceKey& key) = 0;
+  // Ends the flows (connection and persistence entries) that point at a real server.
+  virtual void flush_flows_to(const ServiceKey& key, const IpAddress& real) = 0;
+  virtual std::vector<ServiceStats> stats() = 0;
+  virtual std::vector<Flow> flows() = 0;
+};
+
+}  // namespace xlb::dataplane

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ABI between the XDP program and xlbd: map names, keys and values.
+ * Fixed-width kernel types, explicit padding, no bitfields, no bool: hash keys compare
+ * bytes, so both sides zero-initialise every key. Bump XLB_ABI_VERSION whenever a layout
+ * here changes; xlbd refuses pinned maps written by another version.
+ */
+#ifndef XLB_ABI_H
+#define XLB_ABI_H
+
+#include <linux/types.h>
+
+#define XLB_ABI_VERSION 1
+
+/* Address families as stored in keys (not AF_*: these read well in bpftool dumps). */
+#define XLB_FAMILY_V4 4
+#define XLB_FAMILY_V6 6
+
+/* Scheduler kinds (keepalived/IPVS lb_algo names). */
+enum xlb_sched {
+	XLB_SCHED_RR = 0,  /* ring = each usable real once */
+	XLB_SCHED_WRR = 1, /* ring = smooth weighted interleaving, cursor per CPU */
+	XLB_SCHED_SH = 2,  /* ring = weighted Maglev table, hash of client address */
+	XLB_SCHED_MH = 3,  /* ring = weighted Maglev table, hash of client address + port */
+};
+
+/* vip_info.flags */
+#define XLB_VIP_F_PERSIST 0x1u /* persistence_timeout > 0 */
+#define XLB_VIP_F_ACTIVE 0x2u  /* this node forwards for the VIP (VRRP master or no VRRP) */
+
+/* real.flags */
+#define XLB_REAL_F_REDIRECT 0x1u /* egress is not the ingress interface: devmap redirect */
+
+/* Global counters (index into the per-CPU "counters" array). */
+enum xlb_counter {
+	XLB_CTR_PASS = 0,          /* not for a VIP: handed to the kernel */
+	XLB_CTR_TX,                /* forwarded with XDP_TX */
+	XLB_CTR_REDIRECT,          /* forwarded through the devmap */
+	XLB_CTR_DROP_MALFORMED,    /* truncated or inconsistent headers */
+	XLB_CTR_DROP_NO_REAL,      /* VIP has no usable real and no sorry server */
+	XLB_CTR_DROP_FRAGMENT,     /* IP fragment to a VIP (see README: fragment policy) */
+	XLB_CTR_DROP_REAL_MISSING, /* scheduler chose an id with no real entry (a bug or a race) */
+	XLB_CTR_PASS_INACTIVE,     /* VIP configured but this node is not its master: to the kernel */
+	XLB_CTR_DROP_UNSUPPORTED,  /* protocol or extension header the program does not handle */
+	XLB_CTR_ICMP_FORWARDED,    /* ICMP error about a VIP flow, sent to that flow's real */
+	XLB_CTR_FLOW_NEW,          /* new connection-table entries */
+	XLB_CTR_FLOW_EXPIRED,      /* entries found idle past their timeout and rescheduled */
+	XLB_CTR_PERSIST_HIT,       /* new flows sent to a real by the persistence table */
+	XLB_CTR_SORRY,             /* new flows sent to the sorry server */
+	XLB_CTR_MAX,
+};
+
+/* Map "vips" (HASH): which (address, port, protocol) are virtual services. */
+struct xlb_vip_key {
+	__u32 addr[4]; /* VIP, network order; IPv4 in addr[0], rest zero */
+	__u16 port;    /* network order; 0 = all-ports service */
+	__u8 proto;    /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;   /* XLB_FAMILY_V4 or XLB_FAMILY_V6 */
+};
+
+struct xlb_vip_info {
+	__u32 vip_id;          /* index into ring, vip_stats, rr_cursor */
+	__u32 flags;           /* XLB_VIP_F_* */
+	__u32 sched;           /* enum xlb_sched */
+	__u32 ring_slot;       /* which half of the VIP's double-buffered ring is live: 0 or 1 */
+	__u32 ring_len;        /* entries used in the live half (0: no usable real) */
+	__u32 sorry_real;      /* real id of the sorry server, 0 = none */
+	__u32 persist_timeout; /* seconds; 0 = no persistence */
+	__u32 persist_mask[4]; /* netmask applied to the client address, network order */
+	__u32 pad;             /* explicit padding, zero */
+};
+
+/* Map "ring" (ARRAY): [(vip_id * 2 + slot) * ring_size + pos] -> real id (0 = none). */
+struct xlb_ring_entry {
+	__u32 real_id; /* index into reals */
+};
+
+/* Map "reals" (ARRAY, index = real id, 0 unused): where a real server is, at layer 2. */
+struct xlb_real {
+	__u8 dst_mac[6]; /* real server's MAC (from the neighbour table) */
+	__u8 src_mac[6]; /* egress interface's MAC */
+	__u32 ifindex;   /* egress interface */
+	__u32 flags;     /* XLB_REAL_F_* */
+	__u32 addr[4];   /* real server address, network order (for dumps and ICMP) */
+	__u8 family;     /* XLB_FAMILY_V4 or XLB_FAMILY_V6; 0 = slot free */
+	__u8 pad[3];     /* explicit padding, zero */
+};
+
+/* Map "flows" (LRU_HASH, per-CPU LRU lists): 5-tuple -> real. */
+struct xlb_flow_key {
+	__u32 src[4];  /* client address, network order */
+	__u32 dst[4];  /* VIP, network order */
+	__u16 sport;   /* network order */
+	__u16 dport;   /* network order */
+	__u8 proto;    /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;   /* XLB_FAMILY_V4 or XLB_FAMILY_V6 */
+	__u16 pad;     /* explicit padding, zero */
+};
+
+struct xlb_flow {
+	__u32 real_id;   /* chosen real */
+	__u32 vip_id;    /* service the flow belongs to (flush by VIP) */
+	__u64 last_seen; /* bpf_ktime_get_ns() of the last packet */
+	__u64 created;   /* bpf_ktime_get_ns() of the first packet */
+};
+
+/* Map "persist" (LRU_HASH): (masked client, VIP) -> real, IPVS persistence templates. */
+struct xlb_persist_key {
+	__u32 client[4]; /* client address AND persist_mask, network order */
+	__u32 vip_id;    /* service */
+	__u8 family;     /* XLB_FAMILY_V4 or XLB_FAMILY_V6 */
+	__u8 pad[3];     /* explicit padding, zero */
+};
+
+struct xlb_persist {
+	__u32 real_id;   /* real the client sticks to */
+	__u32 pad;       /* explicit padding, zero */
+	__u64 last_seen; /* bpf_ktime_get_ns() of the last new flow that used it */
+};
+
+/* Per-CPU maps "vip_stats" (index vip id) and "real_stats" (index real id). */
+struct xlb_traffic_stats {
+	__u64 packets;   /* packets forwarded */
+	__u64 bytes;     /* bytes forwarded (frame length) */
+	__u64 new_flows; /* connection-table entries created */
+};
+
+/* Map "settings" (ARRAY, one entry): knobs read by the program at run time. */
+struct xlb_settings {
+	__u32 abi_version;   /* XLB_ABI_VERSION of the writer */
+	__u32 tcp_timeout;   /* seconds a TCP flow may idle before it is rescheduled */
+	__u32 udp_timeout;   /* seconds a UDP flow may idle before it is rescheduled */
+	__u32 ring_size;     /* entries per ring half, as loaded */
+	__u32 max_vips;      /* max_entries of vip-indexed maps, as loaded */
+	__u32 max_reals;     /* max_entries of real-indexed maps, as loaded */
+	__u64 max_flows;     /* max_entries of flows, as loaded */
+};
+
+/* Per-CPU map "rr_cursor" (index vip id): position in the ring for rr/wrr. */
+struct xlb_cursor {
+	__u32 pos; /* next position, modulo ring_len */
+	__u32 pad; /* explicit padding, zero */
+};
+
+#endif /* XLB_ABI_H */
