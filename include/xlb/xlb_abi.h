@@ -29,7 +29,7 @@ enum xlb_sched {
 #define XLB_VIP_F_ACTIVE 0x2u  /* this node forwards for the VIP (VRRP master or no VRRP) */
 
 /* real.flags */
-#define XLB_REAL_F_REDIRECT 0x1u /* egress is not the ingress interface: devmap redirect */
+#define XLB_REAL_F_QUIESCED 0x1u /* weight 0: keeps its flows, gets no new ones, persistence skips it */
 
 /* Global counters (index into the per-CPU "counters" array). */
 enum xlb_counter {

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+/* xlb: layer-4 load balancing in direct-routing mode. The entry point only strings the
+ * steps together; each step lives in its own header. */
+#include "flow.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline struct xlb_vip_info *xlb_find_vip(const struct xlb_flow_key *key)
+{
+	struct xlb_vip_key vkey = {};
+	struct xlb_vip_info *vip;
+
+	__builtin_memcpy(vkey.addr, key->dst, sizeof(vkey.addr));
+	vkey.port = key->dport;
+	vkey.proto = key->proto;
+	vkey.family = key->family;
+	vip = bpf_map_lookup_elem(&vips, &vkey);
+	if (vip)
+		return vip;
+	vkey.port = 0; /* all-ports service */
+	return bpf_map_lookup_elem(&vips, &vkey);
+}
+
+/* DR: the IP packet stays as it is; only the Ethernet addresses change. */
+static __always_inline int xlb_forward(struct xdp_md *ctx, __u32 real_id, __u32 vip_id,
+				       __u32 new_flow)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct xlb_real *real;
+	__u32 bytes = data_end - data;
+
+	real = bpf_map_lookup_elem(&reals, &real_id);
+	if (!real || !real->family)
+		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_REAL_MISSING);
+	if ((void *)(eth + 1) > data_end)
+		return xlb_malformed();
+	__builtin_memcpy(eth->h_dest, real->dst_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, real->src_mac, ETH_ALEN);
+	xlb_traffic(&vip_stats, vip_id, bytes, new_flow);
+	xlb_traffic(&real_stats, real_id, bytes, new_flow);
+	if (real->ifindex == ctx->ingress_ifindex)
+		return xlb_verdict(XDP_TX, XLB_CTR_TX);
+	xlb_count(XLB_CTR_REDIRECT);
+	return bpf_redirect_map(&tx_ports, real->ifindex, 0);
+}
+
+SEC("xdp")
+int xlb_balancer(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct xlb_packet pkt = {};
+	struct xlb_vip_info *vip;
+	__u32 real_id, new_flow = 0;
+	__u64 now;
+	int action;
+
+	action = xlb_parse(data, data_end, &pkt);
+	if (action != XLB_CONTINUE)
+		return action;
+	vip = xlb_find_vip(&pkt.key);
+	if (!vip)
+		return xlb_pass();
+	if (!(vip->flags & XLB_VIP_F_ACTIVE))
+		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
+	if (pkt.first_fragment)
+		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
+
+	now = bpf_ktime_get_coarse_ns();
+	real_id = xlb_flow_lookup(&pkt.key, now);
+	if (pkt.icmp_error) {
+		/* Only errors about flows we placed are ours; the rest are the kernel's. */
+		if (!real_id)
+			return xlb_pass();
+		xlb_count(XLB_CTR_ICMP_FORWARDED);
+	} else if (!real_id) {
+		real_id = xlb_new_flow(vip, &pkt.key, now);
+		if (!real_id)
+			return xlb_verdict(XDP_DROP, XLB_CTR_DROP_NO_REAL);
+		new_flow = 1;
+	}
+	return xlb_forward(ctx, real_id, vip->vip_id, new_flow);
+}

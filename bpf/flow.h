@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Connection table (5-tuple -> real) and persistence templates ((client & mask, VIP) -> real). */
+#ifndef XLB_BPF_FLOW_H
+#define XLB_BPF_FLOW_H
+
+#include "sched.h"
+
+#define XLB_NS_PER_SEC 1000000000ULL
+
+static __always_inline __u64 xlb_flow_timeout_ns(__u8 proto)
+{
+	__u32 zero = 0;
+	struct xlb_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
+	__u32 seconds;
+
+	if (!cfg)
+		return 300 * XLB_NS_PER_SEC;
+	seconds = proto == IPPROTO_TCP ? cfg->tcp_timeout : cfg->udp_timeout;
+	return (__u64)seconds * XLB_NS_PER_SEC;
+}
+
+/* The real of a live connection-table entry, refreshing its idle time; 0 when none. */
+static __always_inline __u32 xlb_flow_lookup(const struct xlb_flow_key *key, __u64 now)
+{
+	struct xlb_flow *flow = bpf_map_lookup_elem(&flows, key);
+
+	if (!flow)
+		return 0;
+	if (now - flow->last_seen > xlb_flow_timeout_ns(key->proto)) {
+		xlb_count(XLB_CTR_FLOW_EXPIRED);
+		return 0;
+	}
+	/* The coarse clock ticks per jiffy: skip the store when nothing would change. */
+	if (flow->last_seen != now)
+		flow->last_seen = now;
+	return flow->real_id;
+}
+
+static __always_inline int xlb_real_usable(__u32 real_id)
+{
+	struct xlb_real *real = bpf_map_lookup_elem(&reals, &real_id);
+
+	return real && real->family && !(real->flags & XLB_REAL_F_QUIESCED);
+}
+
+static __always_inline void xlb_persist_key(struct xlb_persist_key *pkey,
+					    const struct xlb_vip_info *vip,
+					    const struct xlb_flow_key *key)
+{
+	pkey->vip_id = vip->vip_id;
+	pkey->family = key->family;
+	pkey->client[0] = key->src[0] & vip->persist_mask[0];
+	pkey->client[1] = key->src[1] & vip->persist_mask[1];
+	pkey->client[2] = key->src[2] & vip->persist_mask[2];
+	pkey->client[3] = key->src[3] & vip->persist_mask[3];
+}
+
+/* IPVS semantics: a template lives persist_timeout seconds after the last connection that
+ * used it; a template whose real is quiesced or gone is not followed (as IPVS does with
+ * expire_quiescent_template=1), so draining a real also moves its persistent clients. */
+static __always_inline __u32 xlb_persist_lookup(const struct xlb_persist_key *pkey,
+						const struct xlb_vip_info *vip, __u64 now)
+{
+	struct xlb_persist *entry = bpf_map_lookup_elem(&persist, pkey);
+
+	if (!entry)
+		return 0;
+	if (now - entry->last_seen > (__u64)vip->persist_timeout * XLB_NS_PER_SEC)
+		return 0;
+	if (!xlb_real_usable(entry->real_id))
+		return 0;
+	entry->last_seen = now;
+	return entry->real_id;
+}
+
+/* Picks a real for a flow the table does not know, and remembers the choice. */
+static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
+					  const struct xlb_flow_key *key, __u64 now)
+{
+	struct xlb_persist_key pkey = {};
+	struct xlb_flow flow = {};
+	__u32 real_id = 0;
+
+	if (vip->flags & XLB_VIP_F_PERSIST) {
+		xlb_persist_key(&pkey, vip, key);
+		real_id = xlb_persist_lookup(&pkey, vip, now);
+		if (real_id)
+			xlb_count(XLB_CTR_PERSIST_HIT);
+	}
+	if (!real_id)
+		real_id = xlb_schedule(vip, key);
+	if (!real_id) {
+		real_id = vip->sorry_real;
+		if (!real_id)
+			return 0;
+		xlb_count(XLB_CTR_SORRY);
+	} else if (vip->flags & XLB_VIP_F_PERSIST) {
+		struct xlb_persist entry = { .real_id = real_id, .last_seen = now };
+
+		bpf_map_update_elem(&persist, &pkey, &entry, BPF_ANY);
+	}
+	flow.real_id = real_id;
+	flow.vip_id = vip->vip_id;
+	flow.last_seen = now;
+	flow.created = now;
+	bpf_map_update_elem(&flows, key, &flow, BPF_ANY);
+	xlb_count(XLB_CTR_FLOW_NEW);
+	return real_id;
+}
+
+#endif

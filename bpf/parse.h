@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Header parsing: Ethernet, IPv4 (with options), IPv6 (with extension headers), TCP, UDP and
+ * the inner header of ICMP errors. Every access is bounds-checked against data_end. */
+#ifndef XLB_BPF_PARSE_H
+#define XLB_BPF_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/icmpv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include "stats.h"
+
+/* Helpers return an XDP action, or this to let the caller go on. */
+#define XLB_CONTINUE (-1)
+
+#define XLB_IPV6_MAX_EXT_HEADERS 4
+
+/* <linux/icmp.h> drags in libc headers that do not build for -target bpf. */
+#define XLB_IP_MF 0x2000
+#define XLB_IP_OFFSET 0x1fff
+#define XLB_ICMP_DEST_UNREACH 3
+#define XLB_ICMP_TIME_EXCEEDED 11
+struct xlb_icmphdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 rest;
+};
+
+struct xlb_packet {
+	struct xlb_flow_key key; /* client -> VIP, also for ICMP errors (from the inner header) */
+	__u8 first_fragment;     /* IP fragment with offset 0: has ports, but not the whole datagram */
+	__u8 icmp_error;         /* key comes from the quoted header of an ICMP error */
+	__u8 tcp_syn;            /* TCP SYN without ACK */
+};
+
+static __always_inline int xlb_malformed(void)
+{
+	return xlb_verdict(XDP_DROP, XLB_CTR_DROP_MALFORMED);
+}
+
+static __always_inline int xlb_pass(void)
+{
+	return xlb_verdict(XDP_PASS, XLB_CTR_PASS);
+}
+
+/* Reads the ports at l4 into the key; `quoted` reverses them (ICMP errors quote VIP -> client). */
+static __always_inline int xlb_parse_ports(void *l4, void *data_end, __u8 proto,
+					   struct xlb_packet *pkt, int quoted)
+{
+	if (proto == IPPROTO_TCP && !quoted) {
+		struct tcphdr *tcp = l4;
+
+		if ((void *)(tcp + 1) > data_end)
+			return xlb_malformed();
+		pkt->key.sport = tcp->source;
+		pkt->key.dport = tcp->dest;
+		pkt->tcp_syn = tcp->syn && !tcp->ack;
+		return XLB_CONTINUE;
+	}
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		/* An ICMP error quotes only 8 bytes of the transport header: ports are enough. */
+		__be16 *ports = l4;
+
+		if ((void *)(ports + 2) > data_end)
+			return xlb_malformed();
+		pkt->key.sport = quoted ? ports[1] : ports[0];
+		pkt->key.dport = quoted ? ports[0] : ports[1];
+		return XLB_CONTINUE;
+	}
+	return xlb_pass();
+}
+
+static __always_inline void xlb_copy_v6(__u32 *dst, const struct in6_addr *src)
+{
+	__builtin_memcpy(dst, src->in6_u.u6_addr32, 16);
+}
+
+/* ICMP error about a VIP flow: the quoted packet is VIP -> client. */
+static __always_inline int xlb_parse_icmp4(void *l4, void *data_end, struct xlb_packet *pkt)
+{
+	struct xlb_icmphdr *icmp = l4;
+	struct iphdr *inner;
+
+	if ((void *)(icmp + 1) > data_end)
+		return xlb_malformed();
+	if (icmp->type != XLB_ICMP_DEST_UNREACH && icmp->type != XLB_ICMP_TIME_EXCEEDED)
+		return xlb_pass();
+	inner = (void *)(icmp + 1);
+	if ((void *)(inner + 1) > data_end)
+		return xlb_malformed();
+	if (inner->ihl < 5 || inner->version != 4)
+		return xlb_malformed();
+	pkt->icmp_error = 1;
+	pkt->key.proto = inner->protocol;
+	pkt->key.src[0] = inner->daddr;
+	pkt->key.dst[0] = inner->saddr;
+	return xlb_parse_ports((void *)inner + inner->ihl * 4, data_end, inner->protocol, pkt, 1);
+}
+
+static __always_inline int xlb_parse_icmp6(void *l4, void *data_end, struct xlb_packet *pkt)
+{
+	struct icmp6hdr *icmp = l4;
+	struct ipv6hdr *inner;
+
+	if ((void *)(icmp + 1) > data_end)
+		return xlb_malformed();
+	if (icmp->icmp6_type != ICMPV6_DEST_UNREACH && icmp->icmp6_type != ICMPV6_PKT_TOOBIG &&
+	    icmp->icmp6_type != ICMPV6_TIME_EXCEED)
+		return xlb_pass();
+	inner = (void *)(icmp + 1);
+	if ((void *)(inner + 1) > data_end)
+		return xlb_malformed();
+	pkt->icmp_error = 1;
+	pkt->key.proto = inner->nexthdr;
+	xlb_copy_v6(pkt->key.src, &inner->daddr);
+	xlb_copy_v6(pkt->key.dst, &inner->saddr);
+	return xlb_parse_ports(inner + 1, data_end, inner->nexthdr, pkt, 1);
+}
+
+static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb_packet *pkt)
+{
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	void *l4;
+
+	if ((void *)(ip + 1) > data_end)
+		return xlb_malformed();
+	if (ip->version != 4 || ip->ihl < 5)
+		return xlb_malformed();
+	l4 = (void *)ip + ip->ihl * 4;
+	if (l4 > data_end)
+		return xlb_malformed();
+	pkt->key.family = XLB_FAMILY_V4;
+	pkt->key.src[0] = ip->saddr;
+	pkt->key.dst[0] = ip->daddr;
+	pkt->key.proto = ip->protocol;
+	if (ip->frag_off & bpf_htons(XLB_IP_MF | XLB_IP_OFFSET)) {
+		/* Only the first fragment carries ports. Later ones go to the kernel, which
+		 * discards them once reassembly times out: their first fragment never arrives
+		 * there, so no datagram is ever split across reals. */
+		if (ip->frag_off & bpf_htons(XLB_IP_OFFSET))
+			return xlb_pass();
+		pkt->first_fragment = 1;
+	}
+	if (ip->protocol == IPPROTO_ICMP)
+		return xlb_parse_icmp4(l4, data_end, pkt);
+	return xlb_parse_ports(l4, data_end, ip->protocol, pkt, 0);
+}
+
+static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb_packet *pkt)
+{
+	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+	void *l4;
+	__u8 next;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return xlb_malformed();
+	if (ip6->version != 6)
+		return xlb_malformed();
+	pkt->key.family = XLB_FAMILY_V6;
+	xlb_copy_v6(pkt->key.src, &ip6->saddr);
+	xlb_copy_v6(pkt->key.dst, &ip6->daddr);
+	next = ip6->nexthdr;
+	l4 = ip6 + 1;
+
+#pragma unroll
+	for (int i = 0; i < XLB_IPV6_MAX_EXT_HEADERS; i++) {
+		if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS) {
+			struct ipv6_opt_hdr *opt = l4;
+
+			if ((void *)(opt + 1) > data_end)
+				return xlb_malformed();
+			next = opt->nexthdr;
+			l4 += (opt->hdrlen + 1) * 8;
+		} else if (next == IPPROTO_FRAGMENT) {
+			struct frag_hdr {
+				__u8 nexthdr;
+				__u8 reserved;
+				__be16 frag_off;
+				__be32 identification;
+			} *frag = l4;
+
+			if ((void *)(frag + 1) > data_end)
+				return xlb_malformed();
+			if (frag->frag_off & bpf_htons(0xfff8))
+				return xlb_pass(); /* not the first fragment: see the IPv4 note */
+			pkt->first_fragment = 1;
+			next = frag->nexthdr;
+			l4 = frag + 1;
+		} else {
+			break;
+		}
+	}
+	if (l4 > data_end)
+		return xlb_malformed();
+	pkt->key.proto = next;
+	if (next == IPPROTO_ICMPV6)
+		return xlb_parse_icmp6(l4, data_end, pkt);
+	return xlb_parse_ports(l4, data_end, next, pkt, 0);
+}
+
+static __always_inline int xlb_parse(void *data, void *data_end, struct xlb_packet *pkt)
+{
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return xlb_pass();
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		return xlb_parse_ipv4(data, data_end, pkt);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return xlb_parse_ipv6(data, data_end, pkt);
+	return xlb_pass();
+}
+
+#endif

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Per-CPU counters: global per action / drop reason, per VIP and per real. */
+#ifndef XLB_BPF_STATS_H
+#define XLB_BPF_STATS_H
+
+#include "maps.h"
+
+static __always_inline void xlb_count(__u32 counter)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
+
+	if (value)
+		*value += 1;
+}
+
+/* Counts and returns the action, so that exits read `return xlb_verdict(...)`. */
+static __always_inline int xlb_verdict(int action, __u32 counter)
+{
+	xlb_count(counter);
+	return action;
+}
+
+static __always_inline void xlb_traffic(void *map, __u32 index, __u32 bytes, __u32 new_flow)
+{
+	struct xlb_traffic_stats *stats = bpf_map_lookup_elem(map, &index);
+
+	if (stats) {
+		stats->packets += 1;
+		stats->bytes += bytes;
+		stats->new_flows += new_flow;
+	}
+}
+
+#endif
