@@ -1,0 +1,121 @@
+// A typed view of one map of the loaded XDP program. The fd belongs to the bpf_object (or to
+// the pin it reused); this class only adds type checks and error codes.
+#pragma once
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace xlb::dataplane {
+
+class BpfMap {
+ public:
+  BpfMap() = default;
+  explicit BpfMap(const bpf_map* map)
+      : fd_(bpf_map__fd(map)),
+        name_(bpf_map__name(map)),
+        key_size_(bpf_map__key_size(map)),
+        value_size_(bpf_map__value_size(map)),
+        max_entries_(bpf_map__max_entries(map)),
+        per_cpu_(is_per_cpu(bpf_map__type(map))) {}
+
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+  std::uint32_t key_size() const { return key_size_; }
+  std::uint32_t value_size() const { return value_size_; }
+  std::uint32_t max_entries() const { return max_entries_; }
+  bool per_cpu() const { return per_cpu_; }
+
+  // Throws when the C++ types do not match the loaded map: the ABI header and the object
+  // disagree, and every later read or write would be garbage.
+  template <class K, class V>
+  void check_types() const {
+    if (key_size_ != sizeof(K) || value_size_ != sizeof(V)) {
+      throw std::runtime_error("map " + name_ + ": key/value size " + std::to_string(key_size_) + "/" +
+                               std::to_string(value_size_) + " in the BPF object, " + std::to_string(sizeof(K)) +
+                               "/" + std::to_string(sizeof(V)) + " in xlb_abi.h as compiled into xlbd");
+    }
+  }
+
+  template <class K, class V>
+  std::error_code update(const K& key, const V& value, std::uint64_t flags = BPF_ANY) const {
+    return result(bpf_map_update_elem(fd_, &key, &value, flags));
+  }
+
+  template <class K>
+  std::error_code erase(const K& key) const {
+    return result(bpf_map_delete_elem(fd_, &key));
+  }
+
+  template <class K, class V>
+  std::optional<V> lookup(const K& key) const {
+    V value{};
+    if (bpf_map_lookup_elem(fd_, &key, &value) != 0) return std::nullopt;
+    return value;
+  }
+
+  // One value per possible CPU (per-CPU maps round each value up to 8 bytes).
+  template <class K, class V>
+  std::vector<V> lookup_per_cpu(const K& key) const {
+    static_assert(sizeof(V) % 8 == 0, "per-CPU values are 8-byte aligned");
+    std::vector<V> values(static_cast<std::size_t>(possible_cpus()));
+    if (bpf_map_lookup_elem(fd_, &key, values.data()) != 0) return {};
+    return values;
+  }
+
+  // Same value on every CPU (used to reset per-CPU slots of a recycled id).
+  template <class K, class V>
+  std::error_code update_per_cpu(const K& key, const V& value) const {
+    std::vector<V> values(static_cast<std::size_t>(possible_cpus()), value);
+    return result(bpf_map_update_elem(fd_, &key, values.data(), BPF_ANY));
+  }
+
+  // Every key, by get_next_key (works on every map type; hash maps may skip or repeat keys
+  // that are inserted or deleted concurrently, which callers tolerate).
+  template <class K>
+  std::vector<K> keys() const {
+    std::vector<K> out;
+    K key{};
+    K next{};
+    bool first = true;
+    while (bpf_map_get_next_key(fd_, first ? nullptr : &key, &next) == 0) {
+      out.push_back(next);
+      key = next;
+      first = false;
+    }
+    return out;
+  }
+
+  static int possible_cpus() {
+    const int n = libbpf_num_possible_cpus();
+    if (n <= 0) throw std::system_error(-n, std::generic_category(), "libbpf_num_possible_cpus");
+    return n;
+  }
+
+ private:
+  static bool is_per_cpu(bpf_map_type type) {
+    return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
+           type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  }
+  static std::error_code result(int rc) {
+    if (rc == 0) return {};
+    return {rc < 0 ? -rc : errno, std::generic_category()};
+  }
+
+  int fd_ = -1;
+  std::string name_;
+  std::uint32_t key_size_ = 0;
+  std::uint32_t value_size_ = 0;
+  std::uint32_t max_entries_ = 0;
+  bool per_cpu_ = false;
+};
+
+}  // namespace xlb::dataplane

@@ -1,0 +1,228 @@
+#include "ctrl/dataplane/bpf_program.hpp"
+
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include "ctrl/dataplane/ring_builder.hpp"
+#include "xlb/balancer.skel.h"
+
+namespace xlb::dataplane {
+
+namespace {
+
+std::runtime_error libbpf_error(const std::string& what, int err) {
+  if (err < 0) err = -err;
+  return std::runtime_error(what + ": " + std::strerror(err));
+}
+
+// The nearest directory that exists, so that the filesystem check happens before mkdir
+// scatters directories over a filesystem that cannot hold pins.
+std::filesystem::path existing_ancestor(std::filesystem::path p) {
+  std::error_code ec;
+  while (!p.empty() && !std::filesystem::exists(p, ec)) {
+    if (p == p.parent_path()) break;
+    p = p.parent_path();
+  }
+  return p;
+}
+
+struct UniqueFd {
+  int fd = -1;
+  explicit UniqueFd(int f) : fd(f) {}
+  ~UniqueFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+};
+
+}  // namespace
+
+void require_bpffs(const std::filesystem::path& dir) {
+  struct statfs st {};
+  if (::statfs(dir.c_str(), &st) != 0) {
+    throw std::system_error(errno, std::generic_category(), "pin directory " + dir.string());
+  }
+  if (static_cast<unsigned long>(st.f_type) != static_cast<unsigned long>(BPF_FS_MAGIC)) {
+    std::ostringstream msg;
+    msg << "pin directory " << dir.string() << " is not on a bpf filesystem (type 0x" << std::hex
+        << static_cast<unsigned long>(st.f_type) << "); mount one first, e.g. `mount -t bpf bpf /sys/fs/bpf`";
+    throw std::runtime_error(msg.str());
+  }
+}
+
+void BpfProgram::SkeletonDeleter::operator()(xlb_balancer* skel) const { xlb_balancer__destroy(skel); }
+
+BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
+  const auto& s = options_.sizes;
+  if (!is_prime(s.ring_size)) {
+    throw std::invalid_argument("ring size " + std::to_string(s.ring_size) + " is not prime (Maglev needs a prime)");
+  }
+  if (s.max_vips == 0 || s.max_reals < 2 || s.max_flows == 0 || s.max_persist == 0 || s.max_tx_ports == 0) {
+    throw std::invalid_argument("BPF table sizes must be positive (max_reals >= 2: id 0 is unused)");
+  }
+  const std::uint64_t ring_entries = std::uint64_t{s.max_vips} * 2 * s.ring_size;
+  if (ring_entries > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("max_vips * 2 * ring_size exceeds 2^32 ring entries");
+  }
+
+  require_bpffs(existing_ancestor(options_.pin_dir));
+  std::filesystem::create_directories(options_.pin_dir);
+  require_bpffs(options_.pin_dir);
+
+  const std::string pin_root = options_.pin_dir.string();
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_root.c_str());
+  skel_.reset(xlb_balancer__open_opts(&open_opts));
+  if (!skel_) throw libbpf_error("opening the XDP balancer", errno);
+
+  skel_->rodata->ring_size = s.ring_size;
+  auto set = [](bpf_map* map, std::uint64_t n) {
+    if (int err = bpf_map__set_max_entries(map, static_cast<std::uint32_t>(n)); err) {
+      throw libbpf_error(std::string("sizing map ") + bpf_map__name(map), err);
+    }
+  };
+  set(skel_->maps.vips, s.max_vips);
+  set(skel_->maps.ring, ring_entries);
+  set(skel_->maps.reals, s.max_reals);
+  set(skel_->maps.flows, s.max_flows);
+  set(skel_->maps.persist, s.max_persist);
+  set(skel_->maps.vip_stats, s.max_vips);
+  set(skel_->maps.real_stats, s.max_reals);
+  set(skel_->maps.rr_cursor, s.max_vips);
+  set(skel_->maps.tx_ports, s.max_tx_ports);
+
+  check_pinned_maps();
+  if (int err = xlb_balancer__load(skel_.get()); err) {
+    throw libbpf_error("loading the XDP balancer (pins under " + pin_root + ")", err);
+  }
+  bind_maps();
+
+  xlb_settings settings{};
+  settings.abi_version = XLB_ABI_VERSION;
+  settings.tcp_timeout = options_.tcp_timeout;
+  settings.udp_timeout = options_.udp_timeout;
+  settings.ring_size = s.ring_size;
+  settings.max_vips = s.max_vips;
+  settings.max_reals = s.max_reals;
+  settings.max_flows = s.max_flows;
+  const std::uint32_t zero = 0;
+  if (auto ec = settings_.update(zero, settings); ec) {
+    throw std::system_error(ec, "writing settings");
+  }
+}
+
+BpfProgram::~BpfProgram() = default;
+
+// libbpf refuses a pinned map that differs from the object's with a bare EINVAL; look first
+// so that the operator learns which map and why.
+void BpfProgram::check_pinned_maps() {
+  bpf_map* map = nullptr;
+  bool any = false;
+  bpf_object__for_each_map(map, skel_->obj) {
+    const char* path = bpf_map__pin_path(map);
+    if (!path || ::access(path, F_OK) != 0) continue;
+    any = true;
+    UniqueFd fd(bpf_obj_get(path));
+    if (fd.fd < 0) throw libbpf_error(std::string("opening pinned map ") + path, errno);
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    if (int err = bpf_obj_get_info_by_fd(fd.fd, &info, &len); err) {
+      throw libbpf_error(std::string("reading pinned map ") + path, err);
+    }
+    if (info.type != static_cast<std::uint32_t>(bpf_map__type(map)) || info.key_size != bpf_map__key_size(map) ||
+        info.value_size != bpf_map__value_size(map) || info.max_entries != bpf_map__max_entries(map) ||
+        info.map_flags != bpf_map__map_flags(map)) {
+      std::ostringstream msg;
+      msg << "pinned map " << path << " is incompatible: it has type " << info.type << ", key " << info.key_size
+          << " B, value " << info.value_size << " B, " << info.max_entries << " entries, flags 0x" << std::hex
+          << info.map_flags << std::dec << "; this xlbd needs type " << bpf_map__type(map) << ", key "
+          << bpf_map__key_size(map) << " B, value " << bpf_map__value_size(map) << " B, "
+          << bpf_map__max_entries(map) << " entries, flags 0x" << std::hex << bpf_map__map_flags(map) << std::dec
+          << " (another xlb version or other table sizes); remove " << options_.pin_dir.string()
+          << " to start afresh, which drops every flow";
+      throw std::runtime_error(msg.str());
+    }
+    if (map == skel_->maps.settings) {
+      std::vector<unsigned char> value(info.value_size);
+      const std::uint32_t zero = 0;
+      if (bpf_map_lookup_elem(fd.fd, &zero, value.data()) == 0 && value.size() >= sizeof(xlb_settings)) {
+        xlb_settings old{};
+        std::memcpy(&old, value.data(), sizeof(old));
+        // 0: pinned by a writer that never got as far as writing settings.
+        if (old.abi_version != 0 && old.abi_version != XLB_ABI_VERSION) {
+          throw std::runtime_error("pinned maps under " + options_.pin_dir.string() + " were written by ABI version " +
+                                   std::to_string(old.abi_version) + ", this xlbd speaks " +
+                                   std::to_string(XLB_ABI_VERSION) + "; remove the directory to start afresh");
+        }
+        if (old.ring_size != 0 && old.ring_size != options_.sizes.ring_size) {
+          throw std::runtime_error("pinned ring under " + options_.pin_dir.string() + " has " +
+                                   std::to_string(old.ring_size) + " entries per half, this xlbd wants " +
+                                   std::to_string(options_.sizes.ring_size));
+        }
+      }
+    }
+  }
+  reused_pins_ = any;
+}
+
+void BpfProgram::bind_maps() {
+  vips_ = BpfMap(skel_->maps.vips);
+  ring_ = BpfMap(skel_->maps.ring);
+  reals_ = BpfMap(skel_->maps.reals);
+  flows_ = BpfMap(skel_->maps.flows);
+  persist_ = BpfMap(skel_->maps.persist);
+  vip_stats_ = BpfMap(skel_->maps.vip_stats);
+  real_stats_ = BpfMap(skel_->maps.real_stats);
+  counters_ = BpfMap(skel_->maps.counters);
+  rr_cursor_ = BpfMap(skel_->maps.rr_cursor);
+  settings_ = BpfMap(skel_->maps.settings);
+  tx_ports_ = BpfMap(skel_->maps.tx_ports);
+  vips_.check_types<xlb_vip_key, xlb_vip_info>();
+  ring_.check_types<std::uint32_t, xlb_ring_entry>();
+  reals_.check_types<std::uint32_t, xlb_real>();
+  flows_.check_types<xlb_flow_key, xlb_flow>();
+  persist_.check_types<xlb_persist_key, xlb_persist>();
+  vip_stats_.check_types<std::uint32_t, xlb_traffic_stats>();
+  real_stats_.check_types<std::uint32_t, xlb_traffic_stats>();
+  counters_.check_types<std::uint32_t, std::uint64_t>();
+  rr_cursor_.check_types<std::uint32_t, xlb_cursor>();
+  settings_.check_types<std::uint32_t, xlb_settings>();
+  tx_ports_.check_types<std::uint32_t, std::uint32_t>();
+}
+
+bpf_object* BpfProgram::object() const { return skel_->obj; }
+bpf_program* BpfProgram::program() const { return skel_->progs.xlb_balancer; }
+int BpfProgram::program_fd() const { return bpf_program__fd(skel_->progs.xlb_balancer); }
+
+xlb_settings BpfProgram::read_settings() const {
+  const std::uint32_t zero = 0;
+  return settings_.lookup<std::uint32_t, xlb_settings>(zero).value_or(xlb_settings{});
+}
+
+void BpfProgram::write_timeouts(std::uint32_t tcp_seconds, std::uint32_t udp_seconds) {
+  auto settings = read_settings();
+  settings.tcp_timeout = tcp_seconds;
+  settings.udp_timeout = udp_seconds;
+  const std::uint32_t zero = 0;
+  if (auto ec = settings_.update(zero, settings); ec) throw std::system_error(ec, "writing settings");
+}
+
+void BpfProgram::unpin() {
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (bpf_map__pin_path(map) && bpf_map__is_pinned(map)) bpf_map__unpin(map, nullptr);
+  }
+  std::error_code ec;
+  std::filesystem::remove(options_.pin_dir, ec);  // only if empty: other files are not ours
+}
+
+}  // namespace xlb::dataplane

@@ -1,0 +1,88 @@
+// Owner of the loaded XDP balancer: opens the skeleton with the configured table sizes, pins
+// every map under a directory on a bpffs (reusing pins left by an earlier xlbd, so flows
+// survive restarts), checks that reused pins were written by this ABI, and hands out typed
+// maps. Attaching to interfaces is XdpAttachment's job.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "ctrl/dataplane/bpf_map.hpp"
+#include "xlb/xlb_abi.h"
+
+struct xlb_balancer;
+struct bpf_object;
+struct bpf_program;
+
+namespace xlb::dataplane {
+
+struct BpfSizes {
+  std::uint32_t max_vips = 256;
+  std::uint32_t max_reals = 4096;  // ids 1..max_reals-1; one per (service, real) pair
+  std::uint32_t max_flows = 262144;
+  std::uint32_t max_persist = 65536;
+  std::uint32_t ring_size = 4093;  // entries per ring half; prime (Maglev)
+  std::uint32_t max_tx_ports = 64;
+};
+
+struct BpfProgramOptions {
+  std::filesystem::path pin_dir = "/sys/fs/bpf/xlb";
+  BpfSizes sizes;
+  std::uint32_t tcp_timeout = 900;  // seconds (IPVS default for established TCP)
+  std::uint32_t udp_timeout = 300;  // seconds (IPVS default)
+};
+
+// Throws std::runtime_error naming the directory when it is not on a bpffs.
+void require_bpffs(const std::filesystem::path& dir);
+
+class BpfProgram {
+ public:
+  explicit BpfProgram(const BpfProgramOptions& options);
+  ~BpfProgram();
+  BpfProgram(const BpfProgram&) = delete;
+  BpfProgram& operator=(const BpfProgram&) = delete;
+
+  bpf_object* object() const;
+  bpf_program* program() const;
+  int program_fd() const;
+  const BpfSizes& sizes() const { return options_.sizes; }
+  const std::filesystem::path& pin_dir() const { return options_.pin_dir; }
+  // True when the maps came from pins of an earlier run (their contents are live state).
+  bool reused_pins() const { return reused_pins_; }
+
+  const BpfMap& vips() const { return vips_; }
+  const BpfMap& ring() const { return ring_; }
+  const BpfMap& reals() const { return reals_; }
+  const BpfMap& flows() const { return flows_; }
+  const BpfMap& persist() const { return persist_; }
+  const BpfMap& vip_stats() const { return vip_stats_; }
+  const BpfMap& real_stats() const { return real_stats_; }
+  const BpfMap& counters() const { return counters_; }
+  const BpfMap& rr_cursor() const { return rr_cursor_; }
+  const BpfMap& settings() const { return settings_; }
+  const BpfMap& tx_ports() const { return tx_ports_; }
+
+  xlb_settings read_settings() const;
+  void write_timeouts(std::uint32_t tcp_seconds, std::uint32_t udp_seconds);
+
+  // Removes the pins (the maps live on while this object or an attachment holds them).
+  void unpin();
+
+ private:
+  struct SkeletonDeleter {
+    void operator()(xlb_balancer* skel) const;
+  };
+
+  void check_pinned_maps();
+  void bind_maps();
+
+  BpfProgramOptions options_;
+  std::unique_ptr<xlb_balancer, SkeletonDeleter> skel_;
+  bool reused_pins_ = false;
+  BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
+      tx_ports_;
+};
+
+}  // namespace xlb::dataplane

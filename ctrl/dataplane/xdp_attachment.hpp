@@ -1,0 +1,49 @@
+// Attaches a loaded XDP program to one interface through libxdp (so it can share the
+// interface with other XDP programs where libxdp's dispatcher works) and detaches it again
+// when destroyed, unless told to leave it running (a restart that keeps forwarding).
+#pragma once
+
+#include <string>
+
+struct bpf_object;
+struct xdp_program;
+
+namespace xlb::dataplane {
+
+enum class XdpMode { native, generic };
+
+struct XdpAttachOptions {
+  XdpMode mode = XdpMode::native;
+  // Native mode failing (a driver without XDP support) falls back to generic mode when
+  // allowed; the mode actually used is reported by mode().
+  bool allow_generic_fallback = false;
+  bool detach_on_destroy = true;
+};
+
+class XdpAttachment {
+ public:
+  // prog_name: the SEC("xdp") function inside obj. Throws with libxdp's message on failure.
+  XdpAttachment(bpf_object* obj, const std::string& prog_name, int ifindex, XdpAttachOptions options = {});
+  ~XdpAttachment();
+  XdpAttachment(const XdpAttachment&) = delete;
+  XdpAttachment& operator=(const XdpAttachment&) = delete;
+
+  int ifindex() const { return ifindex_; }
+  XdpMode mode() const { return mode_; }
+  // Empty unless native mode failed and generic mode was used instead: why native failed.
+  const std::string& fallback_reason() const { return fallback_reason_; }
+  void detach();
+  void keep_attached() { options_.detach_on_destroy = false; }
+
+ private:
+  xdp_program* prog_ = nullptr;
+  int ifindex_ = 0;
+  XdpMode mode_ = XdpMode::native;
+  XdpAttachOptions options_;
+  bool attached_ = false;
+  std::string fallback_reason_;
+};
+
+int interface_index(const std::string& name);  // throws when there is no such interface
+
+}  // namespace xlb::dataplane
