@@ -138,7 +138,14 @@ void BpfProgram::check_pinned_maps() {
     if (int err = bpf_obj_get_info_by_fd(fd.fd, &info, &len); err) {
       throw libbpf_error(std::string("reading pinned map ") + path, err);
     }
-    if (info.type != static_cast<std::uint32_t>(bpf_map__type(map)) || info.key_size != bpf_map__key_size(map) ||
+    // The kernel marks devmaps read-only for programs by itself; that flag says nothing
+    // about compatibility, but libbpf 1.1 compares it, so the object adopts it.
+    const auto type = bpf_map__type(map);
+    if ((type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) &&
+        (info.map_flags & ~BPF_F_RDONLY_PROG) == bpf_map__map_flags(map)) {
+      bpf_map__set_map_flags(map, info.map_flags);
+    }
+    if (info.type != static_cast<std::uint32_t>(type) || info.key_size != bpf_map__key_size(map) ||
         info.value_size != bpf_map__value_size(map) || info.max_entries != bpf_map__max_entries(map) ||
         info.map_flags != bpf_map__map_flags(map)) {
       std::ostringstream msg;

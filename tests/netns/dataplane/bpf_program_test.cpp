@@ -1,0 +1,138 @@
+// Root tests of BpfProgram and XdpAttachment against the real balancer object.
+#include "ctrl/dataplane/bpf_program.hpp"
+#include "ctrl/dataplane/xdp_attachment.hpp"
+
+#include <gtest/gtest.h>
+#include <net/if.h>
+
+#include <fstream>
+
+#include "lab.hpp"
+
+namespace xlb::dataplane {
+namespace {
+
+using test::BpffsMount;
+
+class BpfProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::is_root()) GTEST_SKIP() << "needs root (bpf, mount)";
+    suffix_ = test::run_suffix();
+    mount_ = std::make_unique<BpffsMount>(suffix_);
+    ::setenv("LIBXDP_BPFFS", mount_->path().c_str(), 1);
+  }
+  void TearDown() override {
+    if (!veth_.empty()) test::sh("ip link del " + veth_ + " 2>/dev/null");
+    mount_.reset();
+  }
+  BpfProgramOptions options(std::uint32_t flows = 4096) {
+    BpfProgramOptions o;
+    o.pin_dir = mount_->path() / "xlb";
+    o.sizes.max_vips = 8;
+    o.sizes.max_reals = 64;
+    o.sizes.max_flows = flows;
+    o.sizes.max_persist = 1024;
+    o.sizes.ring_size = 13;
+    return o;
+  }
+  std::string suffix_;
+  std::unique_ptr<BpffsMount> mount_;
+  std::string veth_;
+};
+
+TEST_F(BpfProgramTest, LoadsPinsAndWritesSettings) {
+  BpfProgram prog(options());
+  EXPECT_FALSE(prog.reused_pins());
+  EXPECT_GE(prog.program_fd(), 0);
+  for (const char* name : {"vips", "ring", "reals", "flows", "persist", "vip_stats", "real_stats", "counters",
+                           "rr_cursor", "settings", "tx_ports"}) {
+    EXPECT_TRUE(std::filesystem::exists(prog.pin_dir() / name)) << name;
+  }
+  auto s = prog.read_settings();
+  EXPECT_EQ(s.abi_version, XLB_ABI_VERSION);
+  EXPECT_EQ(s.ring_size, 13u);
+  EXPECT_EQ(s.max_flows, 4096u);
+  EXPECT_EQ(prog.ring().max_entries(), 8u * 2 * 13);
+  EXPECT_EQ(prog.flows().max_entries(), 4096u);
+}
+
+TEST_F(BpfProgramTest, ReusesPinsSoFlowsSurviveARestart) {
+  xlb_flow_key key{};
+  key.src[0] = 0x010012c6;
+  key.sport = 1234;
+  key.family = XLB_FAMILY_V4;
+  key.proto = 6;
+  {
+    BpfProgram first(options());
+    xlb_flow flow{};
+    flow.real_id = 7;
+    ASSERT_FALSE(first.flows().update(key, flow));
+  }
+  BpfProgram second(options());
+  EXPECT_TRUE(second.reused_pins());
+  auto flow = second.flows().lookup<xlb_flow_key, xlb_flow>(key);
+  ASSERT_TRUE(flow.has_value());
+  EXPECT_EQ(flow->real_id, 7u);
+}
+
+TEST_F(BpfProgramTest, IncompatiblePinsAreNamed) {
+  { BpfProgram first(options(4096)); }
+  try {
+    BpfProgram second(options(8192));
+    FAIL() << "loaded over pins of another size";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("flows is incompatible"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(BpfProgramTest, OtherAbiVersionRefused) {
+  {
+    BpfProgram first(options());
+    auto s = first.read_settings();
+    s.abi_version = XLB_ABI_VERSION + 41;
+    const std::uint32_t zero = 0;
+    ASSERT_FALSE(first.settings().update(zero, s));
+  }
+  try {
+    BpfProgram second(options());
+    FAIL() << "accepted pins of another ABI";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("ABI version"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(BpfProgramTest, PinDirNotOnBpffsIsAClearError) {
+  auto o = options();
+  o.pin_dir = "/run/xlb-not-bpffs-" + suffix_ + "/xlb";
+  try {
+    BpfProgram prog(o);
+    FAIL() << "loaded with pins on tmpfs";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not on a bpf filesystem"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists("/run/xlb-not-bpffs-" + suffix_));
+}
+
+TEST_F(BpfProgramTest, NonPrimeRingRefused) {
+  auto o = options();
+  o.sizes.ring_size = 16;
+  EXPECT_THROW(BpfProgram prog(o), std::invalid_argument);
+}
+
+TEST_F(BpfProgramTest, AttachesNativeAndDetaches) {
+  veth_ = "xlbt" + suffix_;
+  test::must("ip link add " + veth_ + " type veth peer name " + veth_ + "p");
+  test::must("ip link set " + veth_ + " up && ip link set " + veth_ + "p up");
+  BpfProgram prog(options());
+  const int ifindex = interface_index(veth_);
+  {
+    XdpAttachment attach(prog.object(), "xlb_balancer", ifindex);
+    EXPECT_EQ(attach.mode(), XdpMode::native);
+    EXPECT_EQ(test::sh("ip link show " + veth_ + " | grep -q 'xdp'"), 0);
+  }
+  EXPECT_NE(test::sh("ip link show " + veth_ + " | grep -q 'prog/xdp'"), 0);
+}
+
+}  // namespace
+}  // namespace xlb::dataplane
