@@ -1,0 +1,149 @@
+#include "ctrl/api/control_server.hpp"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+namespace xlb::api {
+
+namespace asio = boost::asio;
+using asio::local::stream_protocol;
+
+namespace {
+
+Json error_reply(const std::string& message) { return Json{{"ok", false}, {"error", message}}; }
+
+}  // namespace
+
+ControlServer::ControlServer(asio::io_context& io, ControlSocketOptions options)
+    : io_(io), options_(std::move(options)), acceptor_(io) {
+  if (!options_.group.empty()) {
+    const group* entry = ::getgrnam(options_.group.c_str());
+    if (entry == nullptr) throw std::runtime_error("control socket group " + options_.group + " does not exist");
+    group_id_ = entry->gr_gid;
+    has_group_ = true;
+  }
+}
+
+ControlServer::~ControlServer() {
+  if (acceptor_.is_open()) {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    std::error_code also_ignored;
+    std::filesystem::remove(options_.path, also_ignored);
+  }
+}
+
+void ControlServer::add(const std::string& command, Handler handler) {
+  handlers_[command] = std::move(handler);
+}
+
+void ControlServer::start() {
+  const std::filesystem::path path(options_.path);
+  std::filesystem::create_directories(path.parent_path());
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);  // a stale socket from a crashed xlbd
+  acceptor_.open();
+  acceptor_.bind(stream_protocol::endpoint(options_.path));
+  // Mode before listen, so that nobody can connect in between.
+  const mode_t mode = has_group_ ? 0660 : 0600;
+  if (::chmod(options_.path.c_str(), mode) != 0 ||
+      (has_group_ && ::chown(options_.path.c_str(), 0, group_id_) != 0)) {
+    throw std::runtime_error("cannot set the mode of " + options_.path);
+  }
+  acceptor_.listen();
+  asio::co_spawn(io_, accept_loop(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("control socket stopped: {}", ex.what());
+    }
+  });
+}
+
+bool ControlServer::peer_allowed(int fd) const {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  if (cred.uid == 0) return true;
+  return has_group_ && cred.gid == group_id_;
+}
+
+std::string ControlServer::handle_line(const std::string& line, bool privileged) const {
+  Json reply;
+  try {
+    const Json request = Json::parse(line);
+    if (!request.is_object() || !request.contains("command") || !request["command"].is_string()) {
+      reply = error_reply("a request is a JSON object with a string \"command\"");
+    } else if (!privileged) {
+      reply = error_reply("permission denied: the control socket is for root");
+    } else {
+      const auto command = request["command"].get<std::string>();
+      const auto it = handlers_.find(command);
+      if (it == handlers_.end()) {
+        reply = error_reply("unknown command \"" + command + "\"");
+      } else {
+        const Json args = request.value("args", Json::object());
+        reply = Json{{"ok", true}, {"result", it->second(args)}};
+      }
+    }
+  } catch (const Json::exception& e) {
+    reply = error_reply(std::string("malformed request: ") + e.what());
+  } catch (const std::exception& e) {
+    reply = error_reply(e.what());
+  }
+  return reply.dump() + "\n";
+}
+
+asio::awaitable<void> ControlServer::accept_loop() {
+  for (;;) {
+    auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
+    asio::co_spawn(io_, serve(std::move(socket)), [](std::exception_ptr) {
+      // A client that hangs up mid-request is its own business.
+    });
+  }
+}
+
+asio::awaitable<void> ControlServer::serve(stream_protocol::socket socket) {
+  const bool privileged = peer_allowed(socket.native_handle());
+  asio::streambuf buffer(options_.max_request_bytes);
+  for (;;) {
+    boost::system::error_code ec;
+    const std::size_t n = co_await asio::async_read_until(
+        socket, buffer, '\n', asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::not_found) {
+      const std::string reply = error_reply("request longer than " +
+                                            std::to_string(options_.max_request_bytes) + " bytes")
+                                    .dump() + "\n";
+      co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
+      co_return;
+    }
+    if (ec) co_return;
+    std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + n - 1);
+    buffer.consume(n);
+    const std::string reply = handle_line(line, privileged);
+    co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+Json control_request(const std::string& socket_path, const std::string& command, const Json& args) {
+  asio::io_context io;
+  stream_protocol::socket socket(io);
+  socket.connect(stream_protocol::endpoint(socket_path));
+  const std::string request = Json{{"command", command}, {"args", args}}.dump() + "\n";
+  asio::write(socket, asio::buffer(request));
+  asio::streambuf buffer;
+  const std::size_t n = asio::read_until(socket, buffer, '\n');
+  std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + n);
+  return Json::parse(line);
+}
+
+}  // namespace xlb::api

@@ -1,0 +1,55 @@
+// The local control socket that xlbctl talks to: a Unix stream socket, one JSON request per
+// line, one JSON reply per line. Only root (or members of the configured group) may connect;
+// a malformed, oversized or unknown request gets an error reply and changes nothing.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "xlb/asio.hpp"
+
+namespace xlb::api {
+
+using Json = nlohmann::json;
+// A handler gets the request's "args" object and returns the reply's "result"; it throws
+// std::invalid_argument (or any std::exception) to answer with an error.
+using Handler = std::function<Json(const Json& args)>;
+
+struct ControlSocketOptions {
+  std::string path = "/run/xlb/xlbd.sock";
+  std::string group;                      // empty: root only
+  std::size_t max_request_bytes = 65536;  // a longer line is refused and the connection closed
+};
+
+class ControlServer {
+ public:
+  ControlServer(boost::asio::io_context& io, ControlSocketOptions options);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  void add(const std::string& command, Handler handler);
+  void start();
+  // Answers one request line; public so that the protocol is testable without a socket.
+  std::string handle_line(const std::string& line, bool privileged) const;
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(boost::asio::local::stream_protocol::socket socket);
+  bool peer_allowed(int fd) const;
+
+  boost::asio::io_context& io_;
+  ControlSocketOptions options_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::map<std::string, Handler> handlers_;
+  unsigned group_id_ = 0;
+  bool has_group_ = false;
+};
+
+// Client side, used by xlbctl: sends one request and returns the parsed reply.
+Json control_request(const std::string& socket_path, const std::string& command, const Json& args);
+
+}  // namespace xlb::api

@@ -1,0 +1,129 @@
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ctrl/api/control_server.hpp"
+#include "ctrl/api/metrics_server.hpp"
+#include "ctrl/api/prometheus.hpp"
+
+namespace xlb::api {
+namespace {
+
+Json parse_reply(const std::string& line) {
+  EXPECT_EQ(line.back(), '\n');
+  return Json::parse(line);
+}
+
+TEST(ControlProtocol, AnswersKnownCommandsAndRefusesTheRest) {
+  boost::asio::io_context io;
+  ControlServer server(io, {.path = "/tmp/unused"});
+  int calls = 0;
+  server.add("echo", [&](const Json& args) {
+    ++calls;
+    return args;
+  });
+  auto ok = parse_reply(server.handle_line(R"({"command":"echo","args":{"x":1}})", true));
+  EXPECT_TRUE(ok["ok"].get<bool>());
+  EXPECT_EQ(ok["result"]["x"], 1);
+
+  auto unknown = parse_reply(server.handle_line(R"({"command":"nope"})", true));
+  EXPECT_FALSE(unknown["ok"].get<bool>());
+  EXPECT_EQ(unknown["error"], "unknown command \"nope\"");
+
+  auto malformed = parse_reply(server.handle_line(R"({"command":"echo",)", true));
+  EXPECT_FALSE(malformed["ok"].get<bool>());
+  EXPECT_NE(malformed["error"].get<std::string>().find("malformed request"), std::string::npos);
+
+  auto not_object = parse_reply(server.handle_line(R"(["echo"])", true));
+  EXPECT_FALSE(not_object["ok"].get<bool>());
+
+  auto unprivileged = parse_reply(server.handle_line(R"({"command":"echo"})", false));
+  EXPECT_FALSE(unprivileged["ok"].get<bool>());
+  EXPECT_EQ(calls, 1) << "refused requests must not reach a handler";
+}
+
+TEST(ControlProtocol, HandlerErrorsBecomeErrorReplies) {
+  boost::asio::io_context io;
+  ControlServer server(io, {.path = "/tmp/unused"});
+  server.add("fail", [](const Json&) -> Json { throw std::invalid_argument("no such real"); });
+  auto reply = parse_reply(server.handle_line(R"({"command":"fail"})", true));
+  EXPECT_FALSE(reply["ok"].get<bool>());
+  EXPECT_EQ(reply["error"], "no such real");
+}
+
+TEST(ControlSocket, ServesOverAUnixSocketAndRefusesOversizedRequests) {
+  const auto path = std::filesystem::temp_directory_path() / ("xlb-api-" + std::to_string(::getpid()) + ".sock");
+  boost::asio::io_context io;
+  ControlServer server(io, {.path = path.string(), .group = "", .max_request_bytes = 1024});
+  server.add("ping", [](const Json&) { return Json("pong"); });
+  server.start();
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::thread runner([&] { io.run(); });
+  Json reply = control_request(path.string(), "ping", Json::object());
+  EXPECT_EQ(reply["result"], "pong");
+
+  // Oversized: a line longer than the limit is answered with an error.
+  boost::asio::io_context client_io;
+  boost::asio::local::stream_protocol::socket socket(client_io);
+  socket.connect(path.string());
+  std::string huge(4096, 'x');
+  boost::system::error_code ec;
+  boost::asio::write(socket, boost::asio::buffer(huge), ec);
+  boost::asio::streambuf buffer;
+  boost::asio::read_until(socket, buffer, '\n', ec);
+  std::string line(boost::asio::buffers_begin(buffer.data()), boost::asio::buffers_end(buffer.data()));
+  EXPECT_NE(line.find("request longer than 1024 bytes"), std::string::npos) << line;
+
+  io.stop();
+  runner.join();
+}
+
+TEST(Prometheus, FormatsFamiliesLabelsAndHistograms) {
+  MetricsText text;
+  text.family("xlb_real_packets_total", MetricsText::Type::counter, "Packets forwarded to a real server.");
+  text.sample({{"vip", "198.18.0.10:80"}, {"real", "a\"b"}}, 42);
+  Histogram h({0.001, 0.01});
+  h.observe(0.0005);
+  h.observe(0.5);
+  text.family("xlb_check_latency_seconds", MetricsText::Type::histogram, "Check latency.");
+  h.write(text, {{"real", "r1"}});
+  const std::string expected =
+      "# HELP xlb_real_packets_total Packets forwarded to a real server.\n"
+      "# TYPE xlb_real_packets_total counter\n"
+      "xlb_real_packets_total{vip=\"198.18.0.10:80\",real=\"a\\\"b\"} 42\n"
+      "# HELP xlb_check_latency_seconds Check latency.\n"
+      "# TYPE xlb_check_latency_seconds histogram\n"
+      "xlb_check_latency_seconds_bucket{real=\"r1\",le=\"0.001\"} 1\n"
+      "xlb_check_latency_seconds_bucket{real=\"r1\",le=\"0.01\"} 1\n"
+      "xlb_check_latency_seconds_bucket{real=\"r1\",le=\"+Inf\"} 2\n"
+      "xlb_check_latency_seconds_sum{real=\"r1\"} 0.5005\n"
+      "xlb_check_latency_seconds_count{real=\"r1\"} 2\n";
+  EXPECT_EQ(text.text(), expected);
+}
+
+TEST(MetricsServer, ServesMetricsOverHttp) {
+  boost::asio::io_context io;
+  MetricsServer server(io, "127.0.0.1", 0, [] { return std::string("xlb_up 1\n"); });
+  server.start();
+  std::thread runner([&] { io.run(); });
+  boost::asio::io_context client_io;
+  boost::asio::ip::tcp::socket socket(client_io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(request));
+  boost::system::error_code ec;
+  std::string response;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
+  EXPECT_NE(response.find("200 OK"), std::string::npos);
+  EXPECT_NE(response.find("text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_NE(response.find("\r\n\r\nxlb_up 1\n"), std::string::npos) << response;
+  io.stop();
+  runner.join();
+}
+
+}  // namespace
+}  // namespace xlb::api
