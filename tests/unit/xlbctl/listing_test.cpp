@@ -1,0 +1,48 @@
+#include <gtest/gtest.h>
+
+#include "tools/xlbctl/listing.hpp"
+
+namespace xlb::ctl {
+namespace {
+
+Json sample_services(unsigned packets) {
+  return Json::parse(R"([{"protocol":"TCP","address":"198.18.0.100","port":80,"scheduler":"wrr",
+    "persistence":50,"active":true,"stats":{"conns":3,"packets":)" + std::to_string(packets) + R"(,"bytes":6000},
+    "reals":[{"address":"198.18.1.11","port":80,"forward":"Route","weight":2,"active_conns":2,
+              "inactive_conns":0,"health":"up","stats":{"conns":2,"packets":20,"bytes":4000}},
+             {"address":"198.18.1.12","port":80,"forward":"Route","weight":1,"active_conns":1,
+              "inactive_conns":0,"health":"down","stats":{"conns":1,"packets":10,"bytes":2000}}]}])");
+}
+
+TEST(Listing, PlainMatchesIpvsadmLayout) {
+  const std::string expected =
+      "IP Virtual Server version 1.2.1 (xlb)\n"
+      "Prot LocalAddress:Port Scheduler Flags\n"
+      "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health\n"
+      "TCP  198.18.0.100:80 wrr persistent 50\n"
+      "  -> 198.18.1.11:80               Route   2      2          0         up\n"
+      "  -> 198.18.1.12:80               Route   1      1          0         down\n";
+  EXPECT_EQ(format_listing(sample_services(30), ListMode::plain), expected);
+}
+
+TEST(Listing, StatsColumns) {
+  const std::string out = format_listing(sample_services(30), ListMode::stats);
+  EXPECT_NE(out.find("Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"), std::string::npos);
+  EXPECT_NE(out.find("TCP  198.18.0.100:80                     3       30        0     6000        0\n"), std::string::npos) << out;
+}
+
+TEST(Listing, RateIsTheDifferencePerSecond) {
+  const std::string out = format_listing(sample_services(130), ListMode::rate, sample_services(30), 2.0);
+  EXPECT_NE(out.find("TCP  198.18.0.100:80                     0       50        0        0        0\n"), std::string::npos) << out;
+}
+
+TEST(Listing, Ipv6AndFwmark) {
+  Json services = Json::parse(R"([{"protocol":"TCP","address":"2001:db8::10","port":443,"scheduler":"mh","reals":[]},
+                                  {"fwmark":7,"scheduler":"wrr","reals":[]}])");
+  const std::string out = format_listing(services, ListMode::plain);
+  EXPECT_NE(out.find("TCP  [2001:db8::10]:443 mh\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("FWM  7 wrr\n"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace xlb::ctl

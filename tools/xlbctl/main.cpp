@@ -1,0 +1,108 @@
+// xlbctl: the operator's command line. Talks to xlbd over its control socket; `list --stats`
+// falls back to the pinned maps when xlbd is not running.
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "ctrl/api/control_server.hpp"
+#include "tools/xlbctl/listing.hpp"
+#include "tools/xlbctl/pinned_stats.hpp"
+
+namespace {
+
+using xlb::ctl::Json;
+
+Json call(const std::string& socket, const std::string& command, const Json& args) {
+  Json reply = xlb::api::control_request(socket, command, args);
+  if (!reply.value("ok", false)) {
+    throw std::runtime_error(reply.value("error", std::string("request failed")));
+  }
+  return reply["result"];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xlbctl: inspect and steer a running xlbd"};
+  app.require_subcommand(1);
+  std::string socket = "/run/xlb/xlbd.sock";
+  std::string pin_dir = "/sys/fs/bpf/xlb";
+  bool json = false;
+  app.add_option("-s,--socket", socket, "xlbd control socket")->capture_default_str();
+  app.add_option("--pin-dir", pin_dir, "pinned maps, read when xlbd is not running")->capture_default_str();
+  app.add_flag("--json", json, "print the raw JSON reply");
+
+  auto* status = app.add_subcommand("status", "VRRP instances, states and why");
+  auto* list = app.add_subcommand("list", "virtual and real servers, as ipvsadm -Ln");
+  bool stats = false, rate = false;
+  list->add_flag("--stats", stats, "packet and byte counters");
+  list->add_flag("--rate", rate, "rates over one second");
+  auto* flows = app.add_subcommand("flows", "connection-table entries");
+  std::string vip, client;
+  flows->add_option("vip", vip, "only flows to this VIP");
+  flows->add_option("--client", client, "only flows from this client address");
+  auto* persist = app.add_subcommand("persist", "persistence-table entries");
+  std::string real;
+  unsigned weight = 0;
+  auto* drain = app.add_subcommand("drain", "weight 0 for a real server (kept until the file says otherwise)");
+  drain->add_option("real", real, "ADDR:PORT of the real server")->required();
+  auto* undrain = app.add_subcommand("undrain", "give a drained real its configured weight back");
+  undrain->add_option("real", real, "ADDR:PORT of the real server")->required();
+  auto* set_weight = app.add_subcommand("weight", "set a real server's weight at run time");
+  set_weight->add_option("real", real, "ADDR:PORT of the real server")->required();
+  set_weight->add_option("weight", weight, "new weight")->required();
+  auto* reload = app.add_subcommand("reload", "re-read the configuration (as SIGHUP)");
+  auto* dump = app.add_subcommand("dump", "the daemon's whole state as JSON");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (list->parsed()) {
+      Json services;
+      try {
+        services = call(socket, "list", Json::object())["services"];
+      } catch (const std::exception& e) {
+        std::cerr << "xlbctl: xlbd not reachable (" << e.what() << "); reading pinned maps in " << pin_dir << "\n";
+        services = xlb::ctl::read_pinned_services(pin_dir);
+      }
+      if (json) {
+        std::cout << services.dump(2) << "\n";
+      } else if (rate) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        Json later;
+        try {
+          later = call(socket, "list", Json::object())["services"];
+        } catch (const std::exception&) {
+          later = xlb::ctl::read_pinned_services(pin_dir);
+        }
+        std::cout << xlb::ctl::format_listing(later, xlb::ctl::ListMode::rate, services, 1.0);
+      } else {
+        std::cout << xlb::ctl::format_listing(services, stats ? xlb::ctl::ListMode::stats : xlb::ctl::ListMode::plain);
+      }
+      return 0;
+    }
+    Json result;
+    if (status->parsed()) result = call(socket, "status", Json::object());
+    if (flows->parsed()) result = call(socket, "flows", Json{{"vip", vip}, {"client", client}});
+    if (persist->parsed()) result = call(socket, "persist", Json::object());
+    if (drain->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", 0}, {"drain", true}});
+    if (undrain->parsed()) result = call(socket, "weight", Json{{"real", real}, {"undrain", true}});
+    if (set_weight->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", weight}});
+    if (reload->parsed()) result = call(socket, "reload", Json::object());
+    if (dump->parsed()) json = true, result = call(socket, "dump", Json::object());
+    if (json) {
+      std::cout << result.dump(2) << "\n";
+    } else if (status->parsed()) {
+      std::cout << xlb::ctl::format_status(result);
+    } else if (flows->parsed() || persist->parsed()) {
+      std::cout << xlb::ctl::format_flows(result);
+    } else {
+      std::cout << (result.is_string() ? result.get<std::string>() : result.dump()) << "\n";
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "xlbctl: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,116 @@
+#include "tools/xlbctl/pinned_stats.hpp"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+#include "xlb/xlb_abi.h"
+
+namespace xlb::ctl {
+
+namespace {
+
+class PinnedMap {
+ public:
+  PinnedMap(const std::string& dir, const char* name) : fd_(bpf_obj_get((dir + "/" + name).c_str())) {
+    if (fd_ < 0) throw std::runtime_error("cannot open pinned map " + dir + "/" + name + ": " + std::strerror(errno));
+  }
+  ~PinnedMap() { ::close(fd_); }
+  PinnedMap(const PinnedMap&) = delete;
+  PinnedMap& operator=(const PinnedMap&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string address_text(const __u32* addr, __u8 family) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == XLB_FAMILY_V6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
+  return text;
+}
+
+xlb_traffic_stats sum_percpu(int fd, __u32 index, int cpus) {
+  std::vector<xlb_traffic_stats> values(cpus);
+  xlb_traffic_stats total{};
+  if (bpf_map_lookup_elem(fd, &index, values.data()) != 0) return total;
+  for (const auto& v : values) {
+    total.packets += v.packets;
+    total.bytes += v.bytes;
+    total.new_flows += v.new_flows;
+  }
+  return total;
+}
+
+nlohmann::json stats_json(const xlb_traffic_stats& s) {
+  return {{"conns", s.new_flows}, {"packets", s.packets}, {"bytes", s.bytes}};
+}
+
+const char* scheduler_name(__u32 sched) {
+  switch (sched) {
+    case XLB_SCHED_RR: return "rr";
+    case XLB_SCHED_WRR: return "wrr";
+    case XLB_SCHED_SH: return "sh";
+    case XLB_SCHED_MH: return "mh";
+  }
+  return "?";
+}
+
+}  // namespace
+
+nlohmann::json read_pinned_services(const std::string& pin_dir) {
+  PinnedMap vips(pin_dir, "vips"), ring(pin_dir, "ring"), reals(pin_dir, "reals"),
+      vip_stats(pin_dir, "vip_stats"), real_stats(pin_dir, "real_stats"), settings(pin_dir, "settings");
+  const int cpus = libbpf_num_possible_cpus();
+  __u32 zero = 0;
+  xlb_settings cfg{};
+  bpf_map_lookup_elem(settings.fd(), &zero, &cfg);
+
+  nlohmann::json services = nlohmann::json::array();
+  xlb_vip_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(vips.fd(), prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    xlb_vip_info info{};
+    if (bpf_map_lookup_elem(vips.fd(), &key, &info) != 0) continue;
+    nlohmann::json svc{{"protocol", key.proto == IPPROTO_UDP ? "UDP" : "TCP"},
+                       {"address", address_text(key.addr, key.family)},
+                       {"port", ntohs(key.port)},
+                       {"scheduler", scheduler_name(info.sched)},
+                       {"persistence", info.persist_timeout},
+                       {"active", (info.flags & XLB_VIP_F_ACTIVE) != 0},
+                       {"stats", stats_json(sum_percpu(vip_stats.fd(), info.vip_id, cpus))}};
+    // The live ring half lists the reals with their share; weights are the share counts.
+    std::map<__u32, unsigned> share;
+    for (__u32 pos = 0; pos < info.ring_len && cfg.ring_size != 0; ++pos) {
+      __u32 index = (info.vip_id * 2 + (info.ring_slot & 1)) * cfg.ring_size + pos;
+      xlb_ring_entry entry{};
+      if (bpf_map_lookup_elem(ring.fd(), &index, &entry) == 0 && entry.real_id != 0) ++share[entry.real_id];
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [real_id, count] : share) {
+      xlb_real real{};
+      __u32 id = real_id;
+      if (bpf_map_lookup_elem(reals.fd(), &id, &real) != 0) continue;
+      list.push_back({{"address", address_text(real.addr, real.family)},
+                      {"port", ntohs(key.port)},
+                      {"forward", "Route"},
+                      {"weight", count},
+                      {"health", "unknown"},
+                      {"stats", stats_json(sum_percpu(real_stats.fd(), real_id, cpus))}});
+    }
+    svc["reals"] = list;
+    services.push_back(svc);
+  }
+  return services;
+}
+
+}  // namespace xlb::ctl
