@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace xlb::dataplane {
@@ -94,6 +95,48 @@ class BpfMap {
     return out;
   }
 
+  // Every (key, value) of a hash map, read in batches; falls back to key-by-key reads on
+  // kernels or map types without batch support.
+  template <class K, class V>
+  std::vector<std::pair<K, V>> entries() const {
+    std::vector<std::pair<K, V>> out;
+    constexpr std::uint32_t kChunk = 1024;
+    std::vector<K> keys(kChunk);
+    std::vector<V> values(kChunk);
+    alignas(8) unsigned char batch_in[sizeof(K) + 8] = {};
+    alignas(8) unsigned char batch_out[sizeof(K) + 8] = {};
+    bool first = true;
+    for (;;) {
+      std::uint32_t count = kChunk;
+      const int rc = bpf_map_lookup_batch(fd_, first ? nullptr : batch_in, batch_out, keys.data(), values.data(),
+                                          &count, nullptr);
+      const int err = rc < 0 ? -rc : 0;
+      if (rc != 0 && err != ENOENT) {
+        if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)) return entries_slowly<K, V>();
+        if (err == ENOSPC) {  // a bucket larger than the chunk: grow and retry
+          keys.resize(keys.size() * 2);
+          values.resize(values.size() * 2);
+          continue;
+        }
+        break;
+      }
+      for (std::uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
+      if (err == ENOENT) break;
+      std::memcpy(batch_in, batch_out, sizeof(batch_in));
+      first = false;
+    }
+    return out;
+  }
+
+  template <class K>
+  std::size_t erase_all(const std::vector<K>& keys) const {
+    std::size_t erased = 0;
+    for (const auto& k : keys) {
+      if (bpf_map_delete_elem(fd_, &k) == 0) ++erased;
+    }
+    return erased;
+  }
+
   static int possible_cpus() {
     const int n = libbpf_num_possible_cpus();
     if (n <= 0) throw std::system_error(-n, std::generic_category(), "libbpf_num_possible_cpus");
@@ -101,6 +144,15 @@ class BpfMap {
   }
 
  private:
+  template <class K, class V>
+  std::vector<std::pair<K, V>> entries_slowly() const {
+    std::vector<std::pair<K, V>> out;
+    for (const auto& k : keys<K>()) {
+      if (auto v = lookup<K, V>(k)) out.emplace_back(k, *v);
+    }
+    return out;
+  }
+
   static bool is_per_cpu(bpf_map_type type) {
     return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
            type == BPF_MAP_TYPE_LRU_PERCPU_HASH;

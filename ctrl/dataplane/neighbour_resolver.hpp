@@ -1,0 +1,82 @@
+// Where a real server is at layer 2, from the kernel (libnl-route): the egress interface and
+// its MAC from the routing table, the server's MAC from the neighbour table. Unknown
+// neighbours are resolved (the kernel sends ARP/ND), and watch() follows MAC changes.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "xlb/asio.hpp"
+
+struct nl_sock;
+
+namespace xlb::dataplane {
+
+using IpAddress = boost::asio::ip::address;
+
+struct MacAddress {
+  std::array<std::uint8_t, 6> bytes{};
+  std::string str() const;
+  bool operator==(const MacAddress&) const = default;
+};
+
+struct Egress {
+  int ifindex = 0;
+  std::string ifname;
+  MacAddress mac;  // the interface's own address: source MAC of forwarded frames
+};
+
+// DR rewrites only the Ethernet header, so a real behind a router cannot be reached.
+class NotAdjacentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct NlSockDeleter {
+  void operator()(nl_sock* sock) const;
+};
+using NlSockPtr = std::unique_ptr<nl_sock, NlSockDeleter>;
+
+class NeighbourResolver {
+ public:
+  using Callback = std::function<void(const IpAddress& address, int ifindex, const MacAddress& mac)>;
+
+  // Opens its netlink sockets in the calling thread's network namespace.
+  explicit NeighbourResolver(boost::asio::io_context& io);
+  ~NeighbourResolver();
+  NeighbourResolver(const NeighbourResolver&) = delete;
+  NeighbourResolver& operator=(const NeighbourResolver&) = delete;
+
+  // The route to `address`: throws NotAdjacentError when it goes through a gateway, and
+  // std::runtime_error when there is no route or the address is local.
+  Egress egress(const IpAddress& address);
+
+  // The neighbour table's MAC for `address` on `ifindex`, if the entry is usable.
+  std::optional<MacAddress> lookup(const IpAddress& address, int ifindex);
+
+  // lookup(), and when that finds nothing, asks the kernel to resolve the address and waits
+  // for the neighbour notification up to `timeout`. nullopt when nobody answered.
+  std::optional<MacAddress> resolve(const IpAddress& address, int ifindex, std::chrono::milliseconds timeout);
+
+  // Calls `callback` from the io_context for every neighbour entry that becomes usable or
+  // changes its MAC, until the resolver is destroyed.
+  void watch(Callback callback);
+
+ private:
+  void trigger_resolution(const IpAddress& address, int ifindex);
+  void arm_watch();
+
+  boost::asio::io_context& io_;
+  NlSockPtr request_;
+  NlSockPtr events_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> events_fd_;
+  Callback callback_;
+};
+
+}  // namespace xlb::dataplane

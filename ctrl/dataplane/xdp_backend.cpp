@@ -1,0 +1,423 @@
+#include "ctrl/dataplane/xdp_backend.hpp"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <set>
+#include <stdexcept>
+#include <system_error>
+
+#include "ctrl/dataplane/ring_builder.hpp"
+
+namespace xlb::dataplane {
+
+namespace {
+
+TrafficCounters sum_traffic(const BpfMap& map, std::uint32_t id) {
+  TrafficCounters total;
+  for (const auto& v : map.lookup_per_cpu<std::uint32_t, xlb_traffic_stats>(id)) {
+    total.packets += v.packets;
+    total.bytes += v.bytes;
+    total.new_flows += v.new_flows;
+  }
+  return total;
+}
+
+void check_forwarding(const RealServer& real) {
+  if (real.forwarding != Forwarding::dr) {
+    throw std::invalid_argument("real server " + real_identity(real) +
+                                ": the XDP backend forwards in DR mode only (lb_kind NAT/TUN need IPVS)");
+  }
+}
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
+    : options_(std::move(options)),
+      program_(std::make_unique<BpfProgram>(options_.program)),
+      resolver_(io),
+      vip_ids_(0, options_.program.sizes.max_vips),
+      real_ids_(1, options_.program.sizes.max_reals) {
+  if (program_->reused_pins()) adopt_pins();
+  for (const auto& ifname : options_.interfaces) {
+    attachments_.push_back(std::make_unique<XdpAttachment>(program_->object(), "xlb_balancer",
+                                                           interface_index(ifname), options_.attach));
+    if (!attachments_.back()->fallback_reason().empty()) {
+      spdlog::warn("xdp: {} runs in generic mode, native failed: {}", ifname, attachments_.back()->fallback_reason());
+    }
+  }
+  resolver_.watch([this](const IpAddress& a, int ifindex, const MacAddress& mac) { on_neighbour(a, ifindex, mac); });
+}
+
+XdpBackend::~XdpBackend() = default;
+
+void XdpBackend::adopt_pins() {
+  const auto& p = *program_;
+  const auto ring_size = p.sizes().ring_size;
+  for (const auto& [key, info] : p.vips().entries<xlb_vip_key, xlb_vip_info>()) {
+    if (info.vip_id >= p.sizes().max_vips) continue;
+    vip_ids_.reserve(info.vip_id);
+    orphan_vips_[from_vip_key(key)] = {info.vip_id, info.ring_slot & 1};
+    std::set<std::uint32_t> ids;
+    if (info.sorry_real) ids.insert(info.sorry_real);
+    for (std::uint32_t pos = 0; pos < info.ring_len && pos < ring_size; ++pos) {
+      const std::uint32_t index = (info.vip_id * 2 + (info.ring_slot & 1)) * ring_size + pos;
+      if (auto e = p.ring().lookup<std::uint32_t, xlb_ring_entry>(index)) ids.insert(e->real_id);
+    }
+    for (auto id : ids) {
+      auto real = p.reals().lookup<std::uint32_t, xlb_real>(id);
+      if (!real || real->family == 0) continue;
+      orphan_reals_.emplace(std::pair{info.vip_id, get_address(real->addr, real->family)}, id);
+    }
+  }
+  // Every live real entry stays reserved until claimed or retired: flows may point at it.
+  for (std::uint32_t id = 1; id < p.sizes().max_reals; ++id) {
+    auto real = p.reals().lookup<std::uint32_t, xlb_real>(id);
+    if (real && real->family != 0) real_ids_.reserve(id);
+  }
+  spdlog::info("xdp: reusing pinned maps under {}: {} services wait to be taken over", p.pin_dir().string(),
+               orphan_vips_.size());
+}
+
+void XdpBackend::retire_orphans() {
+  for (const auto& [key, vip] : orphan_vips_) {
+    program_->vips().erase(to_vip_key(key));
+    flush_real_ids({}, vip.first);
+    vip_ids_.release(vip.first);
+  }
+  orphan_vips_.clear();
+  orphan_reals_.clear();
+  std::set<std::uint32_t> claimed;
+  for (const auto& [key, svc] : services_) {
+    for (const auto& [rk, slot] : svc.reals) claimed.insert(slot.id);
+    if (svc.sorry) claimed.insert(svc.sorry->id);
+  }
+  std::vector<std::uint32_t> stale;
+  for (std::uint32_t id = 1; id < program_->sizes().max_reals; ++id) {
+    auto real = program_->reals().lookup<std::uint32_t, xlb_real>(id);
+    if (real && real->family != 0 && !claimed.count(id)) stale.push_back(id);
+  }
+  flush_real_ids(stale, std::nullopt);
+  for (auto id : stale) {
+    clear_real(id);
+    real_ids_.release(id);
+  }
+}
+
+XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::optional<RealSlot>& previous) {
+  check_forwarding(real);
+  RealSlot slot;
+  slot.real = real;
+  slot.egress = resolver_.egress(real.address);  // throws when not adjacent
+  slot.mac = resolver_.resolve(real.address, slot.egress.ifindex, options_.resolve_timeout);
+  if (!slot.mac) {
+    spdlog::warn("xdp: real server {} does not answer ARP/ND on {}; it gets no flows until it does",
+                 real.address.to_string(), slot.egress.ifname);
+  }
+  const std::uint32_t port = static_cast<std::uint32_t>(slot.egress.ifindex);
+  if (auto ec = program_->tx_ports().update(port, port); ec) {
+    throw std::system_error(ec, "tx_ports entry for " + slot.egress.ifname);
+  }
+  slot.id = previous ? previous->id : 0;
+  return slot;
+}
+
+void XdpBackend::write_real(const RealSlot& slot) const {
+  xlb_real entry{};
+  if (slot.mac) {
+    std::copy(slot.mac->bytes.begin(), slot.mac->bytes.end(), entry.dst_mac);
+    std::copy(slot.egress.mac.bytes.begin(), slot.egress.mac.bytes.end(), entry.src_mac);
+    entry.ifindex = static_cast<__u32>(slot.egress.ifindex);
+    entry.family = family_of(slot.real.address);
+  }
+  entry.flags = slot.real.weight == 0 ? XLB_REAL_F_QUIESCED : 0;
+  put_address(slot.real.address, entry.addr);
+  if (auto ec = program_->reals().update(slot.id, entry); ec) {
+    throw std::system_error(ec, "reals entry " + std::to_string(slot.id));
+  }
+}
+
+void XdpBackend::clear_real(std::uint32_t id) {
+  program_->reals().update(id, xlb_real{});
+  reset_stats(program_->real_stats(), id);
+}
+
+void XdpBackend::reset_stats(const BpfMap& map, std::uint32_t id) const {
+  map.update_per_cpu(id, xlb_traffic_stats{});
+}
+
+std::vector<std::uint32_t> XdpBackend::build_ring(const Service& svc) const {
+  std::vector<RingMember> members;
+  for (const auto& r : svc.spec.reals) {
+    const auto& slot = svc.reals.at({r.address, r.port});
+    if (slot.mac && r.weight > 0) members.push_back({slot.id, r.weight, real_identity(r)});
+  }
+  const auto ring_size = program_->sizes().ring_size;
+  switch (svc.spec.scheduler) {
+    case Scheduler::rr:
+      return build_rr_ring(members);
+    case Scheduler::wrr:
+      return build_wrr_ring(members, ring_size);
+    default:
+      return build_maglev_ring(members, ring_size);
+  }
+}
+
+void XdpBackend::write_ring(const Service& svc, std::uint32_t slot, const std::vector<std::uint32_t>& ring) const {
+  const auto ring_size = program_->sizes().ring_size;
+  std::vector<std::uint32_t> keys(ring.size());
+  std::vector<xlb_ring_entry> values(ring.size());
+  for (std::size_t pos = 0; pos < ring.size(); ++pos) {
+    keys[pos] = (svc.vip_id * 2 + slot) * ring_size + static_cast<std::uint32_t>(pos);
+    values[pos].real_id = ring[pos];
+  }
+  std::uint32_t count = static_cast<std::uint32_t>(ring.size());
+  if (count == 0) return;
+  if (bpf_map_update_batch(program_->ring().fd(), keys.data(), values.data(), &count, nullptr) == 0) return;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (auto ec = program_->ring().update(keys[i], values[i]); ec) throw std::system_error(ec, "ring entry");
+  }
+}
+
+// The half the program does not read is rewritten, then one vips update switches to it:
+// a packet sees either the old table or the new one, never a mixture.
+void XdpBackend::publish(Service& svc) {
+  const auto ring = build_ring(svc);
+  const std::uint32_t slot = svc.written ? 1 - svc.live_slot : 0;
+  write_ring(svc, slot, ring);
+  xlb_vip_info info{};
+  info.vip_id = svc.vip_id;
+  info.flags = (svc.spec.persistence_timeout > 0 ? XLB_VIP_F_PERSIST : 0) | (svc.spec.active ? XLB_VIP_F_ACTIVE : 0);
+  info.sched = to_sched(svc.spec.scheduler);
+  info.ring_slot = slot;
+  info.ring_len = static_cast<__u32>(ring.size());
+  info.sorry_real = svc.sorry && svc.sorry->mac ? svc.sorry->id : 0;
+  info.persist_timeout = svc.spec.persistence_timeout;
+  const auto mask = persistence_mask(svc.spec.key.address.is_v4(), svc.spec.persistence_prefix_len);
+  std::copy(mask.begin(), mask.end(), info.persist_mask);
+  if (auto ec = program_->vips().update(to_vip_key(svc.spec.key), info); ec) {
+    throw std::system_error(ec, "vips entry for " + svc.spec.key.address.to_string());
+  }
+  svc.live_slot = slot;
+  svc.written = true;
+}
+
+void XdpBackend::apply(const ServiceSpec& spec) {
+  to_vip_key(spec.key);  // validates before anything is allocated
+  to_sched(spec.scheduler);
+  for (const auto& r : spec.reals) check_forwarding(r);
+  if (spec.sorry_server) check_forwarding(*spec.sorry_server);
+
+  auto [it, inserted] = services_.try_emplace(spec.key);
+  Service& svc = it->second;
+  std::vector<std::uint32_t> fresh;  // ids taken in this call, handed back on failure
+  try {
+    if (inserted) {
+      if (auto orphan = orphan_vips_.find(spec.key); orphan != orphan_vips_.end()) {
+        svc.vip_id = orphan->second.first;
+        svc.live_slot = orphan->second.second;
+        svc.written = true;
+        orphan_vips_.erase(orphan);
+      } else {
+        svc.vip_id = vip_ids_.allocate("VIP");
+        reset_stats(program_->vip_stats(), svc.vip_id);
+        program_->rr_cursor().update_per_cpu(svc.vip_id, xlb_cursor{});
+      }
+    }
+    auto assign_id = [&](RealSlot& slot) {
+      if (slot.id != 0) return;
+      if (auto o = orphan_reals_.find({svc.vip_id, slot.real.address}); o != orphan_reals_.end()) {
+        slot.id = o->second;
+        orphan_reals_.erase(o);
+        return;
+      }
+      slot.id = real_ids_.allocate("real server");
+      fresh.push_back(slot.id);
+      reset_stats(program_->real_stats(), slot.id);
+    };
+    std::map<RealKey, RealSlot> next;
+    for (const auto& r : spec.reals) {
+      const RealKey key{r.address, r.port};
+      if (next.count(key)) throw std::invalid_argument("real server " + real_identity(r) + " listed twice");
+      std::optional<RealSlot> prev;
+      if (auto f = svc.reals.find(key); f != svc.reals.end()) prev = f->second;
+      auto slot = make_slot(r, prev);
+      assign_id(slot);
+      next.emplace(key, std::move(slot));
+    }
+    std::optional<RealSlot> sorry;
+    if (spec.sorry_server) {
+      std::optional<RealSlot> prev;
+      if (svc.sorry && svc.sorry->real.address == spec.sorry_server->address &&
+          svc.sorry->real.port == spec.sorry_server->port) {
+        prev = svc.sorry;
+      }
+      sorry = make_slot(*spec.sorry_server, prev);
+      sorry->real.weight = 1;  // the sorry server is never quiesced
+      assign_id(*sorry);
+    }
+    for (const auto& [k, slot] : next) write_real(slot);
+    if (sorry) write_real(*sorry);
+
+    std::set<std::uint32_t> keep;
+    for (const auto& [k, slot] : next) keep.insert(slot.id);
+    if (sorry) keep.insert(sorry->id);
+    std::vector<std::uint32_t> dropped;
+    for (const auto& [k, slot] : svc.reals) {
+      if (!keep.count(slot.id)) dropped.push_back(slot.id);
+    }
+    if (svc.sorry && !keep.count(svc.sorry->id)) dropped.push_back(svc.sorry->id);
+
+    svc.spec = spec;
+    svc.reals = std::move(next);
+    svc.sorry = std::move(sorry);
+    publish(svc);
+    fresh.clear();
+    // Only now that no ring points at them: their flows end, their ids are free.
+    flush_real_ids(dropped, svc.vip_id);
+    for (auto id : dropped) {
+      clear_real(id);
+      real_ids_.release(id);
+    }
+  } catch (...) {
+    for (auto id : fresh) real_ids_.release(id);
+    if (inserted && !svc.written) {
+      vip_ids_.release(svc.vip_id);
+      services_.erase(it);
+    }
+    throw;
+  }
+}
+
+void XdpBackend::remove(const ServiceKey& key) {
+  auto it = services_.find(key);
+  if (it == services_.end()) return;
+  Service& svc = it->second;
+  program_->vips().erase(to_vip_key(key));
+  flush_real_ids({}, svc.vip_id);
+  for (const auto& [k, slot] : svc.reals) {
+    clear_real(slot.id);
+    real_ids_.release(slot.id);
+  }
+  if (svc.sorry) {
+    clear_real(svc.sorry->id);
+    real_ids_.release(svc.sorry->id);
+  }
+  vip_ids_.release(svc.vip_id);
+  services_.erase(it);
+}
+
+// Deletes connection and persistence entries of the given reals (or, with no reals, of the
+// whole VIP); with a VIP given, only that VIP's.
+void XdpBackend::flush_real_ids(const std::vector<std::uint32_t>& ids, std::optional<std::uint32_t> vip_id) {
+  const std::set<std::uint32_t> wanted(ids.begin(), ids.end());
+  if (wanted.empty() && !vip_id) return;
+  auto match = [&](std::uint32_t real_id, std::uint32_t vip) {
+    if (vip_id && vip != *vip_id) return false;
+    return wanted.empty() || wanted.count(real_id) > 0;
+  };
+  std::vector<xlb_flow_key> flow_keys;
+  for (const auto& [k, v] : program_->flows().entries<xlb_flow_key, xlb_flow>()) {
+    if (match(v.real_id, v.vip_id)) flow_keys.push_back(k);
+  }
+  program_->flows().erase_all(flow_keys);
+  std::vector<xlb_persist_key> persist_keys;
+  for (const auto& [k, v] : program_->persist().entries<xlb_persist_key, xlb_persist>()) {
+    if (match(v.real_id, k.vip_id)) persist_keys.push_back(k);
+  }
+  program_->persist().erase_all(persist_keys);
+}
+
+void XdpBackend::flush_flows_to(const ServiceKey& key, const IpAddress& real) {
+  auto it = services_.find(key);
+  if (it == services_.end()) return;
+  std::vector<std::uint32_t> ids;
+  for (const auto& [k, slot] : it->second.reals) {
+    if (slot.real.address == real) ids.push_back(slot.id);
+  }
+  if (it->second.sorry && it->second.sorry->real.address == real) ids.push_back(it->second.sorry->id);
+  if (!ids.empty()) flush_real_ids(ids, it->second.vip_id);
+}
+
+std::vector<ServiceStats> XdpBackend::stats() {
+  std::vector<ServiceStats> out;
+  for (const auto& [key, svc] : services_) {
+    ServiceStats s;
+    s.key = key;
+    s.counters = sum_traffic(program_->vip_stats(), svc.vip_id);
+    for (const auto& r : svc.spec.reals) {
+      const auto& slot = svc.reals.at({r.address, r.port});
+      s.reals.push_back({r, sum_traffic(program_->real_stats(), slot.id)});
+    }
+    if (svc.sorry) s.reals.push_back({svc.sorry->real, sum_traffic(program_->real_stats(), svc.sorry->id)});
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Flow> XdpBackend::flows() {
+  std::map<std::uint32_t, const Service*> by_vip;
+  std::map<std::uint32_t, IpAddress> real_address;
+  for (const auto& [key, svc] : services_) {
+    by_vip[svc.vip_id] = &svc;
+    for (const auto& [k, slot] : svc.reals) real_address[slot.id] = slot.real.address;
+    if (svc.sorry) real_address[svc.sorry->id] = svc.sorry->real.address;
+  }
+  const std::uint64_t now = monotonic_ns();
+  auto since = [now](std::uint64_t t) { return std::chrono::nanoseconds(now > t ? now - t : 0); };
+  std::vector<Flow> out;
+  for (const auto& [k, v] : program_->flows().entries<xlb_flow_key, xlb_flow>()) {
+    Flow f;
+    f.client = get_address(k.src, k.family);
+    f.client_port = ntohs(k.sport);
+    if (auto s = by_vip.find(v.vip_id); s != by_vip.end()) {
+      f.service = s->second->spec.key;
+    } else {
+      f.service.address = get_address(k.dst, k.family);
+      f.service.port = ntohs(k.dport);
+      f.service.protocol = static_cast<Protocol>(k.proto);
+    }
+    if (auto r = real_address.find(v.real_id); r != real_address.end()) f.real = r->second;
+    f.age = since(v.created);
+    f.idle = since(v.last_seen);
+    out.push_back(f);
+  }
+  return out;
+}
+
+std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const {
+  std::array<std::uint64_t, XLB_CTR_MAX> out{};
+  for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) {
+    for (auto v : program_->counters().lookup_per_cpu<std::uint32_t, std::uint64_t>(i)) out[i] += v;
+  }
+  return out;
+}
+
+void XdpBackend::on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac) {
+  for (auto& [key, svc] : services_) {
+    bool newly_usable = false;
+    auto follow = [&](RealSlot& slot) {
+      if (slot.real.address != address || slot.egress.ifindex != ifindex || slot.mac == mac) return;
+      spdlog::info("xdp: real server {} is now at {}", address.to_string(), mac.str());
+      newly_usable = newly_usable || !slot.mac;
+      slot.mac = mac;
+      write_real(slot);
+    };
+    try {
+      for (auto& [k, slot] : svc.reals) follow(slot);
+      if (svc.sorry) follow(*svc.sorry);
+      if (newly_usable) publish(svc);
+    } catch (const std::exception& e) {
+      spdlog::error("xdp: following the neighbour entry of {}: {}", address.to_string(), e.what());
+    }
+  }
+}
+
+}  // namespace xlb::dataplane

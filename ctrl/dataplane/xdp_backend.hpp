@@ -1,0 +1,98 @@
+// The Backend on top of the XDP balancer: services become vips entries with a
+// double-buffered scheduler ring, (service, real) pairs become reals entries with their
+// layer-2 addresses, statistics and flows are read back from the per-CPU and LRU maps.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ctrl/dataplane/backend.hpp"
+#include "ctrl/dataplane/bpf_program.hpp"
+#include "ctrl/dataplane/map_codec.hpp"
+#include "ctrl/dataplane/neighbour_resolver.hpp"
+#include "ctrl/dataplane/xdp_attachment.hpp"
+
+namespace xlb::dataplane {
+
+struct XdpBackendOptions {
+  BpfProgramOptions program;
+  std::vector<std::string> interfaces;  // where the balancer is attached (native mode)
+  XdpAttachOptions attach;
+  // How long apply() waits for ARP/ND of an unknown real; one that does not answer stays
+  // out of the ring until its neighbour entry appears (followed through watch()).
+  std::chrono::milliseconds resolve_timeout{2000};
+};
+
+class XdpBackend : public Backend {
+ public:
+  // Loads and attaches; netlink sockets and interfaces are those of the calling thread's
+  // network namespace. Neighbour changes are followed while `io` runs.
+  XdpBackend(boost::asio::io_context& io, XdpBackendOptions options);
+  ~XdpBackend() override;
+
+  std::string name() const override { return "xdp"; }
+  void apply(const ServiceSpec& spec) override;
+  void remove(const ServiceKey& key) override;
+  void flush_flows_to(const ServiceKey& key, const IpAddress& real) override;
+  std::vector<ServiceStats> stats() override;
+  std::vector<Flow> flows() override;
+
+  // After a restart over existing pins, the first apply() of each service takes over its
+  // previous VIP id and real ids, so established flows keep their real servers. Call this
+  // once the whole configuration is applied: what nobody took over is removed.
+  void retire_orphans();
+
+  // Global per-action / per-drop-reason counters, summed over CPUs (enum xlb_counter).
+  std::array<std::uint64_t, XLB_CTR_MAX> counters() const;
+  BpfProgram& program() { return *program_; }
+  const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
+
+ private:
+  using RealKey = std::pair<IpAddress, std::uint16_t>;
+  struct RealSlot {
+    RealServer real;
+    std::uint32_t id = 0;
+    Egress egress;
+    std::optional<MacAddress> mac;  // nullopt: not resolved yet, so not in the ring
+  };
+  struct Service {
+    ServiceSpec spec;
+    std::uint32_t vip_id = 0;
+    std::uint32_t live_slot = 0;
+    bool written = false;  // the vips entry exists
+    std::map<RealKey, RealSlot> reals;
+    std::optional<RealSlot> sorry;
+  };
+
+  RealSlot make_slot(const RealServer& real, const std::optional<RealSlot>& previous);
+  void write_real(const RealSlot& slot) const;
+  void clear_real(std::uint32_t id);
+  void write_ring(const Service& svc, std::uint32_t slot, const std::vector<std::uint32_t>& ring) const;
+  std::vector<std::uint32_t> build_ring(const Service& svc) const;
+  void publish(Service& svc);
+  void flush_real_ids(const std::vector<std::uint32_t>& ids, std::optional<std::uint32_t> vip_id);
+  void on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac);
+  void reset_stats(const BpfMap& map, std::uint32_t id) const;
+
+  void adopt_pins();
+
+  XdpBackendOptions options_;
+  std::unique_ptr<BpfProgram> program_;
+  std::vector<std::unique_ptr<XdpAttachment>> attachments_;
+  NeighbourResolver resolver_;
+  IdPool vip_ids_;
+  IdPool real_ids_;
+  std::map<ServiceKey, Service> services_;
+  // From pins of an earlier run, not yet claimed by a service of this run.
+  std::map<ServiceKey, std::pair<std::uint32_t, std::uint32_t>> orphan_vips_;  // -> vip id, live slot
+  std::map<std::pair<std::uint32_t, IpAddress>, std::uint32_t> orphan_reals_;   // (vip id, addr) -> id
+};
+
+}  // namespace xlb::dataplane
