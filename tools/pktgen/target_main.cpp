@@ -1,0 +1,216 @@
+// xlb-pktgen-target: the LB side of a forwarding benchmark. Loads the balancer (or the minimal
+// "parse + MAC rewrite + XDP_TX" baseline) on one interface, programs one service with N reals
+// that all sit behind that same interface (so the balancer answers with XDP_TX), prints
+// "ready", and holds the attachment until SIGINT/SIGTERM. SIGUSR1 prints the counters.
+// Maps are not pinned: the lab's programs must not meet xlbd's pins.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include "netdev.hpp"
+#include "options.hpp"
+#include "xlb/balancer.skel.h"
+#include "xlb/minimal.skel.h"
+#include "xlb/xlb_abi.h"
+
+namespace xlb::pktgen {
+namespace {
+
+struct TargetOptions {
+  std::string device;
+  std::string program = "balancer";
+  std::string vip = "198.18.1.1";
+  std::uint16_t port = 80;
+  std::string proto = "udp";
+  std::uint32_t reals = 4;
+  MacAddress real_mac{};
+  std::uint32_t max_flows = 262144;
+};
+
+[[noreturn]] void throw_errno(int err, const std::string& what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+void check(int rc, const std::string& what) {
+  if (rc) throw_errno(errno, what);
+}
+
+struct BalancerDeleter {
+  void operator()(xlb_balancer* s) const { xlb_balancer__destroy(s); }
+};
+struct MinimalDeleter {
+  void operator()(xlb_minimal* s) const { xlb_minimal__destroy(s); }
+};
+struct LinkDeleter {
+  void operator()(bpf_link* l) const { bpf_link__destroy(l); }
+};
+
+// Loads and programs the balancer through its maps, as the XDP backend of xlbd would.
+class BalancerTarget {
+ public:
+  explicit BalancerTarget(const TargetOptions& o) {
+    skel_.reset(xlb_balancer__open());
+    if (!skel_) throw_errno(errno, "opening the balancer object");
+    bpf_object* obj = skel_->obj;
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+      if (!bpf_map__is_internal(map)) check(bpf_map__set_pin_path(map, nullptr), "unpinning map");
+    }
+    check(bpf_map__set_max_entries(skel_->maps.flows, o.max_flows), "sizing flows");
+    if (int err = xlb_balancer__load(skel_.get())) throw_errno(-err, "loading the balancer");
+
+    int ifindex = device_index(o.device);
+    MacAddress own = device_mac(o.device);
+    int family = o.vip.find(':') == std::string::npos ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+    const std::uint32_t ring_size = skel_->rodata->ring_size;
+
+    xlb_settings settings{};
+    settings.abi_version = XLB_ABI_VERSION;
+    settings.tcp_timeout = 900;
+    settings.udp_timeout = 300;
+    settings.ring_size = ring_size;
+    settings.max_vips = bpf_map__max_entries(skel_->maps.vips);
+    settings.max_reals = bpf_map__max_entries(skel_->maps.reals);
+    settings.max_flows = o.max_flows;
+    std::uint32_t zero = 0;
+    check(bpf_map_update_elem(bpf_map__fd(skel_->maps.settings), &zero, &settings, BPF_ANY), "settings");
+
+    for (std::uint32_t id = 1; id <= o.reals; ++id) {
+      xlb_real real{};
+      std::memcpy(real.dst_mac, o.real_mac.data(), 6);
+      real.dst_mac[5] = static_cast<std::uint8_t>(real.dst_mac[5] + id - 1);
+      std::memcpy(real.src_mac, own.data(), 6);
+      real.ifindex = static_cast<std::uint32_t>(ifindex);
+      real.family = static_cast<std::uint8_t>(family);
+      std::uint8_t* addr = reinterpret_cast<std::uint8_t*>(real.addr);
+      if (family == XLB_FAMILY_V4) {
+        addr[0] = 198, addr[1] = 18, addr[2] = 2, addr[3] = static_cast<std::uint8_t>(id);
+      } else {
+        inet_pton(AF_INET6, "2001:db8::2:0", addr);
+        addr[15] = static_cast<std::uint8_t>(id);
+      }
+      check(bpf_map_update_elem(bpf_map__fd(skel_->maps.reals), &id, &real, BPF_ANY), "reals");
+      std::uint32_t index = id - 1;  // vip 0, slot 0, position id-1
+      xlb_ring_entry entry{id};
+      check(bpf_map_update_elem(bpf_map__fd(skel_->maps.ring), &index, &entry, BPF_ANY), "ring");
+    }
+
+    xlb_vip_key key{};
+    if (inet_pton(family == XLB_FAMILY_V4 ? AF_INET : AF_INET6, o.vip.c_str(), key.addr) != 1) {
+      throw std::invalid_argument("--vip: not an address: " + o.vip);
+    }
+    key.port = htons(o.port);
+    key.proto = o.proto == "tcp" ? IPPROTO_TCP : IPPROTO_UDP;
+    key.family = static_cast<std::uint8_t>(family);
+    xlb_vip_info info{};
+    info.vip_id = 0;
+    info.flags = XLB_VIP_F_ACTIVE;
+    info.sched = XLB_SCHED_RR;
+    info.ring_len = o.reals;
+    check(bpf_map_update_elem(bpf_map__fd(skel_->maps.vips), &key, &info, BPF_ANY), "vips");
+
+    link_.reset(bpf_program__attach_xdp(skel_->progs.xlb_balancer, ifindex));
+    if (!link_) throw_errno(errno, "attaching the balancer to " + o.device);
+  }
+
+  nlohmann::json counters() const {
+    static constexpr const char* kNames[XLB_CTR_MAX] = {
+        "pass", "tx", "redirect", "drop_malformed", "drop_no_real", "drop_fragment", "drop_real_missing",
+        "pass_inactive", "drop_unsupported", "icmp_forwarded", "flow_new", "flow_expired", "persist_hit", "sorry"};
+    nlohmann::json out;
+    std::vector<std::uint64_t> values(static_cast<std::size_t>(libbpf_num_possible_cpus()));
+    for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) {
+      std::uint64_t total = 0;
+      if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &i, values.data()) == 0) {
+        for (auto v : values) total += v;
+      }
+      out[kNames[i]] = total;
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<xlb_balancer, BalancerDeleter> skel_;
+  std::unique_ptr<bpf_link, LinkDeleter> link_;
+};
+
+class MinimalTarget {
+ public:
+  explicit MinimalTarget(const TargetOptions& o) {
+    skel_.reset(xlb_minimal__open());
+    if (!skel_) throw_errno(errno, "opening the minimal object");
+    if (int err = xlb_minimal__load(skel_.get())) throw_errno(-err, "loading the minimal program");
+    for (int i = 0; i < 6; ++i) skel_->bss->next_hop[i] = o.real_mac[i];
+    link_.reset(bpf_program__attach_xdp(skel_->progs.xlb_minimal, device_index(o.device)));
+    if (!link_) throw_errno(errno, "attaching the minimal program to " + o.device);
+  }
+
+ private:
+  std::unique_ptr<xlb_minimal, MinimalDeleter> skel_;
+  std::unique_ptr<bpf_link, LinkDeleter> link_;
+};
+
+int run(int argc, char** argv) {
+  TargetOptions o;
+  std::string real_mac = "02:00:00:00:02:01";
+  CLI::App app{"xlb-pktgen-target: load the balancer or the minimal baseline on an interface for a benchmark"};
+  app.add_option("-i,--dev", o.device, "interface to attach to")->required();
+  app.add_option("--program", o.program, "balancer or minimal")->check(CLI::IsMember({"balancer", "minimal"}));
+  app.add_option("--vip", o.vip, "the service address");
+  app.add_option("--port", o.port, "the service port");
+  app.add_option("--proto", o.proto, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}));
+  app.add_option("--reals", o.reals, "real servers behind the same interface")->check(CLI::Range(1u, 4000u));
+  app.add_option("--real-mac", real_mac, "MAC of the first real (the next ones count up)");
+  app.add_option("--max-flows", o.max_flows, "max_entries of the connection table");
+  CLI11_PARSE(app, argc, argv);
+  o.real_mac = parse_mac(real_mac);
+
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::unique_ptr<BalancerTarget> balancer;
+  std::unique_ptr<MinimalTarget> minimal;
+  if (o.program == "balancer") {
+    balancer = std::make_unique<BalancerTarget>(o);
+  } else {
+    minimal = std::make_unique<MinimalTarget>(o);
+  }
+  auto report = [&](const char* event) {
+    nlohmann::json line = {{"event", event}, {"program", o.program}, {"device", o.device}};
+    if (balancer) line["counters"] = balancer->counters();
+    std::cout << line.dump() << std::endl;
+  };
+  report("ready");
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    report(sig == SIGUSR1 ? "counters" : "exit");
+    if (sig != SIGUSR1) return 0;
+  }
+}
+
+}  // namespace
+}  // namespace xlb::pktgen
+
+int main(int argc, char** argv) {
+  try {
+    return xlb::pktgen::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xlb-pktgen-target: %s\n", e.what());
+    return 1;
+  }
+}
