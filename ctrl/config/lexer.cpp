@@ -5,6 +5,19 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
+// Inside a word, "{a,b}" is a glob alternation (include conf.d/{a,b}.conf), not a block:
+// it closes before the word ends and holds a comma. Returns the closing brace's index.
+std::size_t glob_brace_end(std::string_view text, std::size_t open) {
+  bool comma = false;
+  for (std::size_t j = open + 1; j < text.size(); ++j) {
+    const char c = text[j];
+    if (c == '\n' || is_space(c) || c == '{') return std::string_view::npos;
+    if (c == ',') comma = true;
+    if (c == '}') return comma ? j : std::string_view::npos;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 void lex(std::string_view text, const std::string& file, std::vector<Token>& out,
@@ -51,9 +64,17 @@ void lex(std::string_view text, const std::string& file, std::vector<Token>& out
       out.push_back(std::move(tok));
     } else {
       Token tok{Token::Kind::word, {}, false, loc_at(i)};
-      while (i < text.size() && text[i] != '\n' && !is_space(text[i]) && text[i] != '{' &&
-             text[i] != '}')
+      while (i < text.size() && text[i] != '\n' && !is_space(text[i])) {
+        if (text[i] == '}') break;
+        if (text[i] == '{') {
+          const auto close = glob_brace_end(text, i);
+          if (close == std::string_view::npos) break;  // "unicast_peer{": a block opens here
+          tok.text.append(text.substr(i, close + 1 - i));
+          i = close + 1;
+          continue;
+        }
         tok.text.push_back(text[i++]);
+      }
       out.push_back(std::move(tok));
     }
   }

@@ -1,0 +1,216 @@
+// One test per kind of problem, each with its exact GNU-form line; machine checks through the
+// real LinuxSystemProbe; include limits and hostile input.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ctrl/config/config.hpp"
+
+namespace fs = std::filesystem;
+using namespace xlb::config;
+
+namespace {
+
+std::vector<std::string> lines(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.diagnostics) out.push_back(to_string(d));
+  return out;
+}
+
+std::vector<std::string> check(std::string_view text, const Options& opt = {}) {
+  return lines(load_string(text, "t.conf", opt));
+}
+
+using V = std::vector<std::string>;
+
+TEST(Diagnostics, UnknownKeywordSuggestsTheNearestOne) {
+  EXPECT_EQ(check("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  notify_backupr \"/x.sh backup\"\n}\n"),
+            V{"t.conf:4:3: error: unknown keyword 'notify_backupr' in vrrp_instance VI_1; did you mean 'notify_backup'?"});
+  EXPECT_EQ(check("global_defs {\n  router_idd x\n  zzzz\n}\n"),
+            (V{"t.conf:2:3: error: unknown keyword 'router_idd' in global_defs; did you mean 'router_id'?",
+               "t.conf:3:3: error: unknown keyword 'zzzz' in global_defs"}));
+  EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n real_server 198.18.1.1 80 {\n  http_get {\n  }\n }\n}\n"),
+            V{"t.conf:3:3: error: unknown keyword 'http_get' in real_server 198.18.1.1 80; did you mean 'HTTP_GET'?"});
+}
+
+TEST(Diagnostics, SpaceForUnderscoreIsRecognised) {
+  EXPECT_EQ(check("vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 1\n    unicast src_ip 10.1.1.2\n}\n"),
+            V{"t.conf:4:5: error: unknown keyword 'unicast' in vrrp_instance VI_1; did you mean 'unicast_src_ip'?"});
+}
+
+TEST(Diagnostics, ValuesOutOfRange) {
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 256\n priority 0\n}\n"),
+            (V{"t.conf:3:20: error: virtual_router_id 256 is out of range (1-255)",
+               "t.conf:4:11: error: priority 0 is out of range (1-255)",
+               "t.conf:1:15: error: vrrp_instance A has no 'virtual_router_id'"}));
+}
+
+TEST(Diagnostics, AdvertIntDependsOnVersion) {
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n}\n"),
+            V{"t.conf:4:2: error: advert_int 0.5 is out of range for VRRP version 2 (whole seconds 1-255)"});
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 41\n version 3\n}\n"),
+            V{"t.conf:4:2: error: advert_int 41 is out of range for VRRP version 3 (0.01-40.95 seconds)"});
+  // The global version applies when the instance does not say.
+  EXPECT_EQ(check("global_defs {\n vrrp_version 3\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.05\n}\n"), V{});
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n advert_int 40.95\n}\n"), V{});
+}
+
+TEST(Diagnostics, WrongAddressFamily) {
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  2001:db8::1\n }\n}\n"),
+            V{"t.conf:5:3: error: virtual_ipaddress 2001:db8::1 is IPv6; VRRP version 2 carries only IPv4 (use version 3)"});
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.18.0.1\n }\n"
+                  " unicast_peer {\n  2001:db8::2\n }\n}\n"),
+            V{"t.conf:8:3: error: unicast_peer 2001:db8::2 is IPv6 but vrrp_instance A is IPv4"});
+}
+
+TEST(Diagnostics, DuplicateVridAndVip) {
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n"
+                  "vrrp_instance B {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  198.18.0.1/24\n }\n}\n"),
+            (V{"t.conf:10:2: error: virtual_router_id 7 on interface eth0 is already used by vrrp_instance A (t.conf:3:2)",
+               "t.conf:12:3: error: virtual IP 198.18.0.1 is already configured in vrrp_instance A (t.conf:5:3)"}));
+}
+
+TEST(Diagnostics, NopreemptNeedsStateBackup) {
+  EXPECT_EQ(check("vrrp_instance A {\n state MASTER\n interface eth0\n virtual_router_id 1\n nopreempt\n}\n"),
+            V{"t.conf:5:2: error: nopreempt requires 'state BACKUP' (vrrp_instance A is MASTER)"});
+}
+
+TEST(Diagnostics, InvalidState) {
+  EXPECT_EQ(check("vrrp_instance A {\n    state SLAVE\n    interface eth0\n    virtual_router_id 1\n}\n"),
+            V{"t.conf:2:11: error: state 'SLAVE' is not valid (expected BACKUP or MASTER)"});
+}
+
+TEST(Diagnostics, UnicastWithVrrpStrict) {
+  EXPECT_EQ(check("global_defs {\n vrrp_strict\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+                  " unicast_peer {\n  198.18.0.2\n }\n}\n"),
+            V{"t.conf:8:3: error: unicast_peer cannot be used with vrrp_strict (set at t.conf:2:2)"});
+}
+
+TEST(Diagnostics, NatAndTunNeedIpvs) {
+  EXPECT_EQ(check("global_defs {\n lb_backend xdp\n}\nvirtual_server 198.18.0.1 80 {\n lb_algo rr\n lb_kind NAT\n}\n"),
+            V{"t.conf:6:2: error: lb_kind NAT is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs"});
+  EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_backend xdp\n lb_algo lc\n lb_kind TUN\n}\n"),
+            (V{"t.conf:4:2: error: lb_kind TUN is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs",
+               "t.conf:3:2: error: lb_algo lc is not supported by the XDP backend (rr, wrr, sh, mh); use lb_backend ipvs"}));
+  // auto picks IPVS for NAT: not an error here.
+  EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_algo rr\n lb_kind NAT\n}\n"), V{});
+}
+
+TEST(Diagnostics, KnownButUnimplementedIsNeverSilent) {
+  EXPECT_EQ(check("global_defs {\n enable_snmp_vrrp\n}\nstatic_routes {\n}\n"),
+            (V{"t.conf:2:2: warning: 'enable_snmp_vrrp' is not implemented by xlb and has no effect (no SNMP; use metrics_listen)",
+               "t.conf:4:1: error: 'static_routes' is not supported by xlb: xlb does not manage static routes"}));
+}
+
+TEST(Diagnostics, AllProblemsAreCollected) {
+  const auto r = load_string("vrrp_instance A {\n priority 0\n bogus\n state X\n}\nwat\n", "t.conf");
+  EXPECT_GE(r.error_count(), 5u);  // priority, bogus, state, wat, missing interface/vrid
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(MachineChecks, RealProbeWarnsInTestModeAndFailsAtStart) {
+  LinuxSystemProbe probe;
+  ASSERT_TRUE(probe.interface_exists("lo"));
+  ASSERT_FALSE(probe.interface_exists("xlbnoif0"));
+  // 198.51.100.0/24 (TEST-NET-2) is never a connected network on a test machine.
+  ASSERT_FALSE(probe.directly_connected(*IpAddr::parse("198.51.100.7")));
+  const std::string text =
+      "vrrp_instance A {\n interface xlbnoif0\n virtual_router_id 1\n}\n"
+      "virtual_server 198.51.100.1 80 {\n lb_algo rr\n lb_kind DR\n real_server 198.51.100.7 80 {\n }\n}\n";
+  Options test_mode{Mode::config_test, &probe, {}};
+  EXPECT_EQ(check(text, test_mode),
+            (V{"t.conf:2:2: warning: interface 'xlbnoif0' does not exist on this machine",
+               "t.conf:8:2: warning: real server 198.51.100.7 is not on a directly connected network; DR forwarding "
+               "needs it on this node's own L2 segment"}));
+  EXPECT_TRUE(load_string(text, "t.conf", test_mode).ok());
+  Options start_mode{Mode::start, &probe, {}};
+  const auto r = load_string(text, "t.conf", start_mode);
+  EXPECT_EQ(r.error_count(), 2u);
+  EXPECT_EQ(check("vrrp_instance A {\n interface lo\n virtual_router_id 1\n}\n", start_mode), V{});
+}
+
+// A connected network read independently of libnl (/proc/net/route: main-table IPv4 routes
+// without a gateway) must be reported as connected.
+TEST(MachineChecks, RealProbeFindsAConnectedNetwork) {
+  std::ifstream routes("/proc/net/route");
+  std::string line;
+  std::getline(routes, line);
+  std::optional<IpAddr> inside;
+  while (std::getline(routes, line)) {
+    char ifname[32];
+    unsigned dst = 0, gw = 0, flags = 0, mask = 0, refcnt, use, metric;
+    if (std::sscanf(line.c_str(), "%31s %x %x %x %u %u %u %x", ifname, &dst, &gw, &flags, &refcnt, &use, &metric, &mask) != 8)
+      continue;
+    if (gw != 0 || mask == 0 || mask == 0xffffffffu) continue;
+    IpAddr a;
+    const unsigned host = dst | 1u << 24;  // first host in network order: last byte +1
+    std::memcpy(a.bytes.data(), &host, 4);
+    inside = a;
+    break;
+  }
+  if (!inside) GTEST_SKIP() << "this machine has no IPv4 connected network to test against";
+  LinuxSystemProbe probe;
+  EXPECT_TRUE(probe.directly_connected(*inside)) << inside->to_string();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/xlb-config-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  fs::path operator/(const std::string& s) const { return path_ / s; }
+  void write(const std::string& name, const std::string& text) const {
+    fs::create_directories((path_ / name).parent_path());
+    std::ofstream(path_ / name) << text;
+  }
+
+ private:
+  fs::path path_;
+};
+
+TEST(Includes, DepthIsCapped) {
+  TempDir dir;
+  for (int i = 0; i < 12; ++i)
+    dir.write("f" + std::to_string(i) + ".conf", "include f" + std::to_string(i + 1) + ".conf\n");
+  dir.write("f12.conf", "global_defs {\n}\n");
+  const auto r = load_file((dir / "f0.conf").string());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(to_string(r.diagnostics[0]),
+            (dir / "f8.conf").string() + ":1:1: error: include 'f9.conf' nests deeper than 8 levels");
+}
+
+TEST(Includes, MissingTopFileAndOversizedFile) {
+  TempDir dir;
+  const auto missing = load_file((dir / "nope.conf").string());
+  ASSERT_EQ(missing.diagnostics.size(), 1u);
+  EXPECT_EQ(to_string(missing.diagnostics[0]),
+            (dir / "nope.conf").string() + ":1:1: error: cannot open '" + (dir / "nope.conf").string() +
+                "': No such file or directory");
+  dir.write("big.conf", std::string(5u << 20, '#'));
+  dir.write("main.conf", "include big.conf\n");
+  const auto big = load_file((dir / "main.conf").string());
+  ASSERT_EQ(big.diagnostics.size(), 1u);
+  EXPECT_EQ(to_string(big.diagnostics[0]), (dir / "main.conf").string() + ":1:1: error: '" +
+                                               (dir / "big.conf").string() +
+                                               "' is not a regular file of at most 4194304 bytes");
+}
+
+TEST(Robustness, DeepNestingAndGarbageDoNotCrash) {
+  std::string deep(100000, '{');
+  const auto r = load_string("x " + deep, "t.conf");
+  EXPECT_FALSE(r.ok());
+  EXPECT_LE(r.diagnostics.size(), 1001u);
+  std::string garbage;
+  for (int i = 0; i < 200000; ++i) garbage.push_back(static_cast<char>((i * 7919) % 256));
+  EXPECT_FALSE(load_string(garbage, "g.conf").ok());
+}
+
+}  // namespace

@@ -1,0 +1,261 @@
+// The typed model: values, keepalived's defaults, source locations and value equality.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ctrl/config/config.hpp"
+
+namespace fs = std::filesystem;
+using namespace xlb::config;
+
+namespace {
+
+fs::path corpus(const std::string& name) {
+  const char* src = std::getenv("XLB_SOURCE_DIR");
+  return fs::path(src ? src : XLB_DEFAULT_SOURCE_DIR) / "tests/unit/config/corpus" / name / "keepalived.conf";
+}
+
+IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+
+LoadResult load_ok(std::string_view text) {
+  LoadResult r = load_string(text, "t.conf");
+  std::ostringstream d;
+  print_diagnostics(d, r.diagnostics);
+  EXPECT_TRUE(r.diagnostics.empty()) << d.str();
+  return r;
+}
+
+TEST(Model, SeedLoadBalancerConfigIsFullyTyped) {
+  const LoadResult r = load_file(corpus("seed-ka01").string());
+  ASSERT_TRUE(r.ok());
+  const Config& c = r.config;
+  EXPECT_EQ(c.global_defs.router_id.value, "192.168.126.136");
+  EXPECT_EQ(c.global_defs.vrrp_mcast_group4.value, ip("230.0.0.0"));
+  ASSERT_EQ(c.vrrp_instances.size(), 1u);
+  const VrrpInstance& in = c.vrrp_instances[0];
+  EXPECT_EQ(in.name.value, "VI_1");
+  EXPECT_EQ(in.state.value, VrrpState::backup);
+  EXPECT_EQ(in.interface.value, "eth1");
+  EXPECT_EQ(in.virtual_router_id.value, 51);
+  EXPECT_EQ(in.priority.value, 100);
+  EXPECT_EQ(in.advert_int_cs.value, 300u);
+  EXPECT_FALSE(in.nopreempt.value);
+  EXPECT_EQ(in.preempt_delay.value, 10u);
+  EXPECT_EQ(in.auth_type.value, AuthType::pass);
+  EXPECT_EQ(in.auth_pass.value, "cisco");
+  ASSERT_EQ(in.virtual_ipaddress.size(), 1u);
+  EXPECT_EQ(in.virtual_ipaddress[0].address, ip("192.168.126.100"));
+  EXPECT_EQ(in.virtual_ipaddress[0].prefix, 24);
+  EXPECT_EQ(in.virtual_ipaddress[0].dev, "eth0");
+  EXPECT_EQ(in.virtual_ipaddress[0].label, "eth0:1");
+  EXPECT_EQ(in.unicast_src_ip.value, ip("10.1.1.1"));
+  ASSERT_EQ(in.unicast_peer.size(), 1u);
+  EXPECT_EQ(in.unicast_peer[0].address, ip("10.1.1.2"));
+  EXPECT_EQ(in.notify.notify_master.value, "/apps/keepalived/bin/notify.sh master");
+  EXPECT_TRUE(in.accept.value);
+  EXPECT_EQ(in.version.value, 2);
+  EXPECT_EQ(in.garp_master_delay.value, 5u);
+
+  ASSERT_EQ(c.virtual_servers.size(), 1u);
+  const VirtualServer& vs = c.virtual_servers[0];
+  EXPECT_EQ(vs.address, ip("192.168.126.100"));
+  EXPECT_EQ(vs.port, 80);
+  EXPECT_EQ(vs.delay_loop.value, 6u);
+  EXPECT_EQ(vs.lb_algo.value, "wrr");
+  EXPECT_EQ(vs.lb_kind.value, LbKind::dr);
+  EXPECT_EQ(vs.persistence_timeout.value, 50u);
+  EXPECT_EQ(vs.protocol.value, Protocol::tcp);
+  ASSERT_TRUE(vs.sorry_server.value.has_value());
+  EXPECT_EQ(vs.sorry_server.value->address, ip("127.0.0.1"));
+  EXPECT_EQ(effective_backend(vs, c.global_defs), LbBackend::xdp);
+  ASSERT_EQ(vs.real_servers.size(), 2u);
+  EXPECT_EQ(vs.real_servers[0].weight.value, 2u);
+  EXPECT_EQ(vs.real_servers[1].weight.value, 1u);
+  const Checker& ch = vs.real_servers[0].checkers.at(0);
+  EXPECT_EQ(ch.type, CheckerType::http_get);
+  ASSERT_EQ(ch.url.size(), 1u);
+  EXPECT_EQ(ch.url[0].path.value, "/index.html");
+  EXPECT_EQ(ch.url[0].status_code, (std::vector<StatusRange>{{200, 200}}));
+  EXPECT_EQ(ch.connect_timeout.value, 1u);
+  EXPECT_EQ(ch.retry.value, 3u);  // nb_get_retry
+  EXPECT_EQ(ch.delay_before_retry.value, 1u);
+  EXPECT_EQ(ch.delay_loop.value, 6u);  // inherited from the virtual server
+}
+
+TEST(Model, ValuesRememberFileLineAndColumn) {
+  const LoadResult r = load_file(corpus("seed-ka01").string());
+  ASSERT_TRUE(r.ok());
+  const auto& in = r.config.vrrp_instances.at(0);
+  EXPECT_EQ(fs::path(in.priority.loc.file).filename(), "www.ming.org.conf");
+  EXPECT_EQ(in.priority.loc.line, 5u);
+  EXPECT_EQ(in.priority.loc.col, 5u);
+  EXPECT_EQ(in.unicast_peer.at(0).loc.line, 18u);
+  EXPECT_EQ(in.unicast_peer.at(0).loc.col, 9u);
+  EXPECT_EQ(r.config.global_defs.router_id.loc.line, 4u);
+  EXPECT_EQ(fs::path(r.config.global_defs.router_id.loc.file).filename(), "keepalived.conf");
+}
+
+TEST(Model, KeepalivedDefaultsApplyWhenNotWritten) {
+  const LoadResult r = load_ok(R"(
+vrrp_instance V {
+  interface eth0
+  virtual_router_id 9
+}
+virtual_server 198.18.0.1 80 {
+  persistence_timeout
+  real_server 198.18.1.1 80 {
+    TCP_CHECK {
+    }
+    MISC_CHECK {
+      misc_path /bin/true
+    }
+  }
+}
+)");
+  const auto& in = r.config.vrrp_instances.at(0);
+  EXPECT_EQ(in.state.value, VrrpState::backup);
+  EXPECT_EQ(in.priority.value, 100);
+  EXPECT_EQ(in.advert_int_cs.value, 100u);
+  EXPECT_EQ(in.version.value, 2);
+  EXPECT_FALSE(in.priority.set);
+  EXPECT_EQ(in.garp_master_repeat.value, 5u);
+  const auto& vs = r.config.virtual_servers.at(0);
+  EXPECT_EQ(vs.delay_loop.value, 60u);
+  EXPECT_EQ(vs.lb_algo.value, "wlc");
+  EXPECT_EQ(vs.lb_kind.value, LbKind::nat);
+  EXPECT_EQ(vs.persistence_timeout.value, 360u);  // keyword without a value
+  EXPECT_EQ(vs.persistence_granularity.value, 255);
+  EXPECT_EQ(vs.quorum.value, 1u);
+  EXPECT_EQ(effective_backend(vs, r.config.global_defs), LbBackend::ipvs);
+  const auto& rs = vs.real_servers.at(0);
+  EXPECT_EQ(rs.weight.value, 1u);
+  const auto& tcp = rs.checkers.at(0);
+  EXPECT_EQ(tcp.connect_timeout.value, 5u);
+  EXPECT_EQ(tcp.retry.value, 1u);
+  EXPECT_EQ(tcp.delay_before_retry.value, 1u);
+  EXPECT_EQ(tcp.delay_loop.value, 60u);
+  EXPECT_EQ(rs.checkers.at(1).misc_timeout.value, 60u);
+  const auto& g = r.config.global_defs;
+  EXPECT_EQ(g.vrrp_mcast_group4.value, ip("224.0.0.18"));
+  EXPECT_EQ(g.vrrp_mcast_group6.value, ip("ff02::12"));
+  EXPECT_EQ(g.smtp_connect_timeout.value, 30u);
+  EXPECT_EQ(g.lb_backend.value, LbBackend::auto_select);
+  EXPECT_EQ(g.vrrp_v3_checksum.value, V3Checksum::keepalived);
+}
+
+TEST(Model, EverythingCorpusParsesXlbAdditions) {
+  const LoadResult r = load_file(corpus("ok-everything").string());
+  ASSERT_TRUE(r.ok());
+  const auto& g = r.config.global_defs;
+  EXPECT_EQ(g.metrics_listen.value, (MetricsListen{true, "127.0.0.1", 9180}));
+  EXPECT_EQ(g.smtp_quiet_hours.value, (QuietHours{true, 22 * 60, 7 * 60 + 30}));
+  EXPECT_EQ(g.smtp_tls.value, SmtpTls::starttls);
+  EXPECT_EQ(g.smtp_server.value, (SmtpServer{"198.18.0.25", 2525}));
+  EXPECT_EQ(g.lvs_sync_daemon.value, (LvsSyncDaemon{true, "eth0", "VI_1", 7}));
+  EXPECT_EQ(g.vrrp_v3_checksum.value, V3Checksum::rfc9568);
+  ASSERT_EQ(r.config.vrrp_scripts.size(), 1u);  // from extra/{scripts,groups}.conf
+  EXPECT_EQ(r.config.vrrp_sync_groups.size(), 1u);
+  const auto& in = r.config.vrrp_instances.at(0);
+  EXPECT_EQ(in.auth_pass.value, "s3cr#t!");  // quoted: comment characters are text
+  EXPECT_EQ(in.virtual_ipaddress.size(), 2u);  // brace on the next line
+  EXPECT_EQ(in.virtual_ipaddress[0].broadcast, ip("198.18.0.255"));
+  EXPECT_EQ(in.unicast_peer.at(0).max_ttl, 64);
+  EXPECT_EQ(in.track_interface.at(0).weight, -20);
+  EXPECT_EQ(in.track_script.at(0).weight, 10);
+  EXPECT_FALSE(in.track_script.at(1).weight.has_value());
+  EXPECT_FALSE(in.accept.value);
+  ASSERT_EQ(in.heartbeat_extra.size(), 2u);
+  EXPECT_EQ(in.heartbeat_extra[1].peer, ip("198.18.1.2"));
+  EXPECT_TRUE(in.split_brain_check.value);
+  const auto& v6 = r.config.vrrp_instances.at(1);
+  EXPECT_EQ(v6.version.value, 3);
+  EXPECT_EQ(v6.advert_int_cs.value, 10u);
+  EXPECT_EQ(v6.virtual_ipaddress.at(0).address, ip("2001:db8::100"));  // block on one line
+  const auto& vs = r.config.virtual_servers.at(0);
+  EXPECT_EQ(vs.persistence_granularity.value, 24);
+  const auto& http = vs.real_servers.at(0).checkers.at(0);
+  EXPECT_EQ(http.url.at(0).status_code, (std::vector<StatusRange>{{200, 299}, {301, 301}}));
+  EXPECT_EQ(http.url.size(), 2u);
+  const auto& grp = r.config.virtual_server_groups.at(0);
+  ASSERT_EQ(grp.entries.size(), 3u);
+  EXPECT_EQ(grp.entries[0].last, ip("198.18.0.102"));
+  EXPECT_EQ(grp.entries[1].last, ip("2001:db8::1ff"));
+  EXPECT_EQ(grp.entries[2].fwmark, 9u);
+  EXPECT_EQ(effective_backend(r.config.virtual_servers.at(3), g), LbBackend::ipvs);  // fwmark
+}
+
+// Reload diffs models: the same meaning written differently must compare equal, and a change
+// must show up in exactly the section that changed.
+TEST(Model, EqualityComparesValuesNotLayout) {
+  const auto a = load_ok(R"(
+vrrp_instance V { interface eth0
+  virtual_router_id 9
+  virtual_ipaddress { 198.18.0.1/32 }
+}
+virtual_server 198.18.0.1 80 { lb_algo rr
+  lb_kind DR
+  real_server 198.18.1.1 80 { weight 2 }
+  real_server 198.18.1.2 80 { weight 1 }
+})");
+  const auto b = load_ok(R"(
+# moved around, comments added, defaults written out
+vrrp_instance V {
+    interface eth0
+    virtual_router_id 9
+    priority 100
+    virtual_ipaddress {
+        198.18.0.1
+    }
+}
+
+virtual_server 198.18.0.1 80 {
+    lb_kind DR
+    lb_algo rr
+    real_server 198.18.1.1 80 {
+        weight 2
+    }
+    real_server 198.18.1.2 80 {
+        weight 1
+    }
+})");
+  EXPECT_EQ(a.config, b.config);
+  const auto c = load_ok(R"(
+vrrp_instance V { interface eth0
+  virtual_router_id 9
+  virtual_ipaddress { 198.18.0.1/32 }
+}
+virtual_server 198.18.0.1 80 { lb_algo rr
+  lb_kind DR
+  real_server 198.18.1.1 80 { weight 3 }
+  real_server 198.18.1.2 80 { weight 1 }
+})");
+  EXPECT_NE(a.config, c.config);
+  EXPECT_EQ(a.config.vrrp_instances, c.config.vrrp_instances);
+  EXPECT_EQ(a.config.global_defs, c.config.global_defs);
+  EXPECT_NE(a.config.virtual_servers[0].real_servers[0], c.config.virtual_servers[0].real_servers[0]);
+  EXPECT_EQ(a.config.virtual_servers[0].real_servers[1], c.config.virtual_servers[0].real_servers[1]);
+}
+
+TEST(Model, KeywordReferenceCoversEverySectionAndIsDocumented) {
+  const auto ref = keyword_reference();
+  ASSERT_GT(ref.size(), 150u);
+  const char* src = std::getenv("XLB_SOURCE_DIR");
+  std::ifstream in(fs::path(src ? src : XLB_DEFAULT_SOURCE_DIR) / "docs/config-reference.md");
+  ASSERT_TRUE(in) << "docs/config-reference.md is missing";
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const std::string text = doc.str();
+  for (const auto& k : ref) {
+    const std::string status = k.support == Support::supported ? "supported"
+                               : k.support == Support::warned  ? "warned"
+                                                               : "refused";
+    // Each row: | section | `keyword` | status ...
+    const std::string row = "| " + k.section + " | `" + k.name + "`" + (k.xlb_specific ? " (xlb)" : "") + " | " + status + " |";
+    EXPECT_NE(text.find(row), std::string::npos) << "docs/config-reference.md lacks the row: " << row;
+  }
+}
+
+}  // namespace
