@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <system_error>
 #include <vector>
 
@@ -24,7 +25,11 @@ struct ServiceKey {
   std::uint16_t port = 0;  // 0: all ports
   Protocol protocol = Protocol::tcp;
   std::uint32_t fwmark = 0;  // IPVS only: service by firewall mark instead of address
-  auto operator<=>(const ServiceKey&) const = default;
+  bool operator==(const ServiceKey&) const = default;
+  // asio's address has no <=>, so ordering is spelled out.
+  bool operator<(const ServiceKey& o) const {
+    return std::tie(address, port, protocol, fwmark) < std::tie(o.address, o.port, o.protocol, o.fwmark);
+  }
 };
 
 struct RealServer {
@@ -32,7 +37,10 @@ struct RealServer {
   std::uint16_t port = 0;
   std::uint32_t weight = 1;  // 0 = quiesced: keeps its flows, gets no new ones
   Forwarding forwarding = Forwarding::dr;
-  auto operator<=>(const RealServer&) const = default;
+  bool operator==(const RealServer&) const = default;
+  bool operator<(const RealServer& o) const {
+    return std::tie(address, port, weight, forwarding) < std::tie(o.address, o.port, o.weight, o.forwarding);
+  }
 };
 
 struct ServiceSpec {
