@@ -134,6 +134,10 @@ static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb
 	l4 = (void *)ip + ip->ihl * 4;
 	if (l4 > data_end)
 		return xlb_malformed();
+	/* A frame cut short inside the datagram (frames may be longer: Ethernet padding) must
+	 * not reach a real: it would only drop it, and a lax check here lets junk ride a flow. */
+	if (bpf_ntohs(ip->tot_len) < ip->ihl * 4 || (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+		return xlb_malformed();
 	pkt->key.family = XLB_FAMILY_V4;
 	pkt->key.src[0] = ip->saddr;
 	pkt->key.dst[0] = ip->daddr;
@@ -161,6 +165,8 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 		return xlb_malformed();
 	if (ip6->version != 6)
 		return xlb_malformed();
+	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
+		return xlb_malformed(); /* truncated: see IPv4 */
 	pkt->key.family = XLB_FAMILY_V6;
 	xlb_copy_v6(pkt->key.src, &ip6->saddr);
 	xlb_copy_v6(pkt->key.dst, &ip6->daddr);

@@ -1,0 +1,156 @@
+// The ABI between the XDP program and xlbd: every map the kernel holds for the loaded object
+// has the key and value sizes of the C++ structs, its BTF names those structs (so bpftool
+// prints named fields), and the BTF field offsets equal offsetof() on the C++ side.
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/bpf/support/harness.hpp"
+
+namespace xlb::bpftest {
+namespace {
+
+struct MapAbi {
+  std::size_t key_size;
+  std::size_t value_size;
+  std::string key_type;  // BTF name of the key type
+  std::string value_type;
+};
+
+const std::map<std::string, MapAbi>& expected_maps() {
+  static const std::map<std::string, MapAbi> maps{
+      {"vips", {sizeof(xlb_vip_key), sizeof(xlb_vip_info), "xlb_vip_key", "xlb_vip_info"}},
+      {"ring", {sizeof(__u32), sizeof(xlb_ring_entry), "__u32", "xlb_ring_entry"}},
+      {"reals", {sizeof(__u32), sizeof(xlb_real), "__u32", "xlb_real"}},
+      {"flows", {sizeof(xlb_flow_key), sizeof(xlb_flow), "xlb_flow_key", "xlb_flow"}},
+      {"persist", {sizeof(xlb_persist_key), sizeof(xlb_persist), "xlb_persist_key", "xlb_persist"}},
+      {"vip_stats", {sizeof(__u32), sizeof(xlb_traffic_stats), "__u32", "xlb_traffic_stats"}},
+      {"real_stats", {sizeof(__u32), sizeof(xlb_traffic_stats), "__u32", "xlb_traffic_stats"}},
+      {"counters", {sizeof(__u32), sizeof(__u64), "__u32", "__u64"}},
+      {"rr_cursor", {sizeof(__u32), sizeof(xlb_cursor), "__u32", "xlb_cursor"}},
+      {"settings", {sizeof(__u32), sizeof(xlb_settings), "__u32", "xlb_settings"}},
+      // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
+      {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
+  };
+  return maps;
+}
+
+struct StructAbi {
+  std::size_t size;
+  std::vector<std::pair<std::string, std::size_t>> fields;  // every field, in order
+};
+
+#define F(s, f) {#f, offsetof(s, f)}
+
+const std::map<std::string, StructAbi>& expected_structs() {
+  static const std::map<std::string, StructAbi> structs{
+      {"xlb_vip_key",
+       {sizeof(xlb_vip_key),
+        {F(xlb_vip_key, addr), F(xlb_vip_key, port), F(xlb_vip_key, proto), F(xlb_vip_key, family)}}},
+      {"xlb_vip_info",
+       {sizeof(xlb_vip_info),
+        {F(xlb_vip_info, vip_id), F(xlb_vip_info, flags), F(xlb_vip_info, sched), F(xlb_vip_info, ring_slot),
+         F(xlb_vip_info, ring_len), F(xlb_vip_info, sorry_real), F(xlb_vip_info, persist_timeout),
+         F(xlb_vip_info, persist_mask), F(xlb_vip_info, pad)}}},
+      {"xlb_ring_entry", {sizeof(xlb_ring_entry), {F(xlb_ring_entry, real_id)}}},
+      {"xlb_real",
+       {sizeof(xlb_real),
+        {F(xlb_real, dst_mac), F(xlb_real, src_mac), F(xlb_real, ifindex), F(xlb_real, flags), F(xlb_real, addr),
+         F(xlb_real, family), F(xlb_real, pad)}}},
+      {"xlb_flow_key",
+       {sizeof(xlb_flow_key),
+        {F(xlb_flow_key, src), F(xlb_flow_key, dst), F(xlb_flow_key, sport), F(xlb_flow_key, dport),
+         F(xlb_flow_key, proto), F(xlb_flow_key, family), F(xlb_flow_key, pad)}}},
+      {"xlb_flow",
+       {sizeof(xlb_flow),
+        {F(xlb_flow, real_id), F(xlb_flow, vip_id), F(xlb_flow, last_seen), F(xlb_flow, created)}}},
+      {"xlb_persist_key",
+       {sizeof(xlb_persist_key),
+        {F(xlb_persist_key, client), F(xlb_persist_key, vip_id), F(xlb_persist_key, family),
+         F(xlb_persist_key, pad)}}},
+      {"xlb_persist",
+       {sizeof(xlb_persist), {F(xlb_persist, real_id), F(xlb_persist, pad), F(xlb_persist, last_seen)}}},
+      {"xlb_traffic_stats",
+       {sizeof(xlb_traffic_stats),
+        {F(xlb_traffic_stats, packets), F(xlb_traffic_stats, bytes), F(xlb_traffic_stats, new_flows)}}},
+      {"xlb_settings",
+       {sizeof(xlb_settings),
+        {F(xlb_settings, abi_version), F(xlb_settings, tcp_timeout), F(xlb_settings, udp_timeout),
+         F(xlb_settings, ring_size), F(xlb_settings, max_vips), F(xlb_settings, max_reals),
+         F(xlb_settings, max_flows)}}},
+      {"xlb_cursor", {sizeof(xlb_cursor), {F(xlb_cursor, pos), F(xlb_cursor, pad)}}},
+  };
+  return structs;
+}
+
+#undef F
+
+class AbiTest : public ::testing::Test {
+ protected:
+  BpfFsMount fs_{"bpftest-abi"};
+  Balancer lb_{fs_.path()};
+};
+
+std::string btf_name(const btf* b, __u32 type_id) {
+  const btf_type* t = btf__type_by_id(b, type_id);
+  return t ? btf__name_by_offset(b, t->name_off) : std::string("<no type>");
+}
+
+TEST_F(AbiTest, EveryLoadedMapHasTheSharedHeadersLayout) {
+  const auto& expected = expected_maps();
+  std::set<std::string> seen;
+  bpf_object* obj = lb_.object();
+  const btf* object_btf = bpf_object__btf(obj);
+  ASSERT_NE(object_btf, nullptr) << "the object carries no BTF: bpftool could not print named fields";
+  bpf_map* m = nullptr;
+  bpf_object__for_each_map(m, obj) {
+    if (bpf_map__is_internal(m)) continue;  // .rodata: the ring_size knob, not ABI
+    const std::string name = bpf_map__name(m);
+    SCOPED_TRACE("map " + name);
+    const auto it = expected.find(name);
+    ASSERT_NE(it, expected.end()) << "map not described by this test: add it to xlb_abi.h and here";
+    seen.insert(name);
+    // Ask the kernel, not libbpf's copy of the definition.
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_map__fd(m), &info, &len), 0);
+    EXPECT_EQ(info.key_size, it->second.key_size);
+    EXPECT_EQ(info.value_size, it->second.value_size);
+    EXPECT_EQ(btf_name(object_btf, info.btf_key_type_id), it->second.key_type);
+    EXPECT_EQ(btf_name(object_btf, info.btf_value_type_id), it->second.value_type);
+    if (!it->second.key_type.empty()) {
+      EXPECT_NE(info.btf_id, 0u) << "map loaded without BTF";
+    }
+  }
+  EXPECT_EQ(seen.size(), expected.size()) << "the object lacks maps this test expects";
+  EXPECT_EQ(bpf_map__max_entries(lb_.map("counters")), static_cast<__u32>(XLB_CTR_MAX));
+}
+
+TEST_F(AbiTest, BtfFieldOffsetsMatchTheCxxStructs) {
+  const btf* b = bpf_object__btf(lb_.object());
+  ASSERT_NE(b, nullptr);
+  for (const auto& [name, abi] : expected_structs()) {
+    SCOPED_TRACE("struct " + name);
+    const __s32 id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_STRUCT);
+    ASSERT_GT(id, 0) << "not in the object's BTF";
+    const btf_type* t = btf__type_by_id(b, static_cast<__u32>(id));
+    EXPECT_EQ(t->size, abi.size);
+    const btf_member* members = btf_members(t);
+    ASSERT_EQ(btf_vlen(t), abi.fields.size()) << "field count differs";
+    for (std::size_t i = 0; i < abi.fields.size(); ++i) {
+      EXPECT_EQ(btf__name_by_offset(b, members[i].name_off), abi.fields[i].first) << "field " << i;
+      EXPECT_EQ(btf_member_bit_offset(t, static_cast<__u32>(i)), abi.fields[i].second * 8) << abi.fields[i].first;
+      EXPECT_EQ(btf_member_bitfield_size(t, static_cast<__u32>(i)), 0u) << "bitfield " << abi.fields[i].first;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace xlb::bpftest

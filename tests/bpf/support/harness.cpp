@@ -1,0 +1,371 @@
+#include "tests/bpf/support/harness.hpp"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+#include "xlb/balancer.skel.h"
+
+namespace xlb::bpftest {
+
+namespace {
+
+[[noreturn]] void throw_errno(int err, const std::string& what) {
+  throw std::system_error(err < 0 ? -err : err, std::generic_category(), what);
+}
+
+void check(int rc, const std::string& what) {
+  if (rc < 0) throw_errno(errno ? errno : -rc, what);
+}
+
+std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
+
+}  // namespace
+
+BpfFsMount::BpfFsMount(const std::string& tag) {
+  static std::atomic<unsigned> serial{0};
+  path_ = "/run/xlb-" + tag + "-" + std::to_string(getpid()) + "-" + std::to_string(serial++);
+  if (mkdir(path_.c_str(), 0700) != 0) throw_errno(errno, "mkdir " + path_);
+  if (mount("bpf", path_.c_str(), "bpf", 0, nullptr) != 0) {
+    const int err = errno;
+    rmdir(path_.c_str());
+    throw_errno(err, "mount -t bpf on " + path_);
+  }
+}
+
+BpfFsMount::~BpfFsMount() {
+  if (umount2(path_.c_str(), 0) != 0) umount2(path_.c_str(), MNT_DETACH);
+  rmdir(path_.c_str());
+}
+
+RunResult test_run(int prog_fd, const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex, int repeat) {
+  RunResult result;
+  // XDP may grow the frame at the tail; leave room so that data_out never truncates.
+  result.frame.resize(frame.size() + 512);
+  xdp_md ctx{};
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<std::uint32_t>(frame.size());
+  opts.data_out = result.frame.data();
+  opts.data_size_out = static_cast<std::uint32_t>(result.frame.size());
+  opts.repeat = repeat;
+  if (ingress_ifindex) {
+    ctx.data_end = static_cast<std::uint32_t>(frame.size());
+    ctx.ingress_ifindex = *ingress_ifindex;
+    opts.ctx_in = &ctx;
+    opts.ctx_size_in = sizeof(ctx);
+  }
+  const int rc = bpf_prog_test_run_opts(prog_fd, &opts);
+  if (rc != 0) throw_errno(errno ? errno : -rc, "BPF_PROG_TEST_RUN");
+  result.action = static_cast<int>(opts.retval);
+  result.frame.resize(opts.data_size_out);
+  result.duration_ns = opts.duration;
+  return result;
+}
+
+std::uint64_t coarse_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+CpuPin::CpuPin() {
+  cpu_set_t old;
+  CPU_ZERO(&old);
+  if (sched_getaffinity(0, sizeof(old), &old) != 0) throw_errno(errno, "sched_getaffinity");
+  saved_.assign(reinterpret_cast<std::uint8_t*>(&old), reinterpret_cast<std::uint8_t*>(&old) + sizeof(old));
+  cpu_ = sched_getcpu();
+  if (cpu_ < 0) throw_errno(errno, "sched_getcpu");
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu_, &one);
+  if (sched_setaffinity(0, sizeof(one), &one) != 0) throw_errno(errno, "sched_setaffinity");
+}
+
+CpuPin::~CpuPin() {
+  cpu_set_t old;
+  std::memcpy(&old, saved_.data(), sizeof(old));
+  sched_setaffinity(0, sizeof(old), &old);
+}
+
+Balancer::Balancer(const std::string& pin_root, const BalancerOptions& options) : options_(options) {
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof(open_opts);
+  open_opts.pin_root_path = pin_root.c_str();
+  skel_ = xlb_balancer__open_opts(&open_opts);
+  if (!skel_) throw_errno(errno, "open balancer skeleton");
+  try {
+    skel_->rodata->ring_size = options.ring_size;
+    check(bpf_map__set_max_entries(skel_->maps.vips, options.max_vips), "size vips");
+    check(bpf_map__set_max_entries(skel_->maps.ring, options.max_vips * 2 * options.ring_size), "size ring");
+    check(bpf_map__set_max_entries(skel_->maps.vip_stats, options.max_vips), "size vip_stats");
+    check(bpf_map__set_max_entries(skel_->maps.rr_cursor, options.max_vips), "size rr_cursor");
+    check(bpf_map__set_max_entries(skel_->maps.reals, options.max_reals), "size reals");
+    check(bpf_map__set_max_entries(skel_->maps.real_stats, options.max_reals), "size real_stats");
+    check(bpf_map__set_max_entries(skel_->maps.flows, options.max_flows), "size flows");
+    check(xlb_balancer__load(skel_), "load balancer");
+    write_settings(options.tcp_timeout, options.udp_timeout);
+  } catch (...) {
+    xlb_balancer__destroy(skel_);
+    throw;
+  }
+}
+
+Balancer::~Balancer() { xlb_balancer__destroy(skel_); }
+
+int Balancer::prog_fd() const { return bpf_program__fd(skel_->progs.xlb_balancer); }
+
+bpf_object* Balancer::object() const { return skel_->obj; }
+
+bpf_map* Balancer::map(const char* name) const {
+  bpf_map* m = bpf_object__find_map_by_name(skel_->obj, name);
+  if (!m) throw std::invalid_argument(std::string("balancer has no map ") + name);
+  return m;
+}
+
+void Balancer::write_settings(std::uint32_t tcp_timeout, std::uint32_t udp_timeout) {
+  xlb_settings s{};
+  s.abi_version = XLB_ABI_VERSION;
+  s.tcp_timeout = tcp_timeout;
+  s.udp_timeout = udp_timeout;
+  s.ring_size = options_.ring_size;
+  s.max_vips = options_.max_vips;
+  s.max_reals = options_.max_reals;
+  s.max_flows = options_.max_flows;
+  const std::uint32_t zero = 0;
+  check(bpf_map__update_elem(skel_->maps.settings, &zero, sizeof(zero), &s, sizeof(s), BPF_ANY), "write settings");
+}
+
+void Balancer::put_real(std::uint32_t real_id, const xlb_real& real) {
+  check(bpf_map__update_elem(skel_->maps.reals, &real_id, sizeof(real_id), &real, sizeof(real), BPF_ANY),
+        "write real " + std::to_string(real_id));
+}
+
+void Balancer::put_vip(const xlb_vip_key& key, const xlb_vip_info& info) {
+  check(bpf_map__update_elem(skel_->maps.vips, &key, sizeof(key), &info, sizeof(info), BPF_ANY), "write vip");
+}
+
+std::optional<xlb_vip_info> Balancer::vip(const xlb_vip_key& key) const {
+  xlb_vip_info info{};
+  if (bpf_map__lookup_elem(skel_->maps.vips, &key, sizeof(key), &info, sizeof(info), 0) != 0) return std::nullopt;
+  return info;
+}
+
+void Balancer::write_ring(std::uint32_t vip_id, std::uint32_t slot, std::span<const std::uint32_t> ring) {
+  if (ring.size() > options_.ring_size) throw std::invalid_argument("ring longer than ring_size");
+  const std::uint32_t base = (vip_id * 2 + (slot & 1)) * options_.ring_size;
+  for (std::uint32_t pos = 0; pos < ring.size(); ++pos) {
+    const std::uint32_t index = base + pos;
+    const xlb_ring_entry entry{ring[pos]};
+    check(bpf_map__update_elem(skel_->maps.ring, &index, sizeof(index), &entry, sizeof(entry), BPF_ANY),
+          "write ring");
+  }
+}
+
+void Balancer::add_tx_port(std::uint32_t ifindex) {
+  check(bpf_map__update_elem(skel_->maps.tx_ports, &ifindex, sizeof(ifindex), &ifindex, sizeof(ifindex), BPF_ANY),
+        "add tx port " + std::to_string(ifindex));
+}
+
+std::vector<std::uint32_t> Balancer::configure(const ServiceSpec& spec,
+                                               std::span<const dataplane::RingMember> members) {
+  std::vector<std::uint32_t> ring;
+  switch (spec.sched) {
+    case XLB_SCHED_RR:
+      ring = dataplane::build_rr_ring(members);
+      break;
+    case XLB_SCHED_WRR:
+      ring = dataplane::build_wrr_ring(members, options_.ring_size);
+      break;
+    default:
+      ring = dataplane::build_maglev_ring(members, options_.ring_size);
+      break;
+  }
+  const xlb_vip_key key = make_vip_key(spec.vip, spec.port, spec.proto);
+  const auto old = vip(key);
+  const std::uint32_t slot = old ? (old->ring_slot ^ 1u) : 0u;
+  write_ring(spec.vip_id, slot, ring);
+  xlb_vip_info info{};
+  info.vip_id = spec.vip_id;
+  info.flags = spec.flags | (spec.persist_timeout > 0 ? XLB_VIP_F_PERSIST : 0u);
+  info.sched = spec.sched;
+  info.ring_slot = slot;
+  info.ring_len = static_cast<std::uint32_t>(ring.size());
+  info.sorry_real = spec.sorry_real;
+  info.persist_timeout = spec.persist_timeout;
+  const auto mask = prefix_mask(spec.vip.family, spec.persist_prefix);
+  std::memcpy(info.persist_mask, mask.data(), sizeof(info.persist_mask));
+  put_vip(key, info);
+  return ring;
+}
+
+RunResult Balancer::run(const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex) const {
+  return test_run(prog_fd(), frame, ingress_ifindex);
+}
+
+std::vector<std::uint8_t> Balancer::lookup_percpu(const char* map_name, std::uint32_t index,
+                                                  std::size_t value_size) const {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw_errno(-cpus, "libbpf_num_possible_cpus");
+  std::vector<std::uint8_t> values(percpu_stride(value_size) * static_cast<std::size_t>(cpus));
+  check(bpf_map__lookup_elem(map(map_name), &index, sizeof(index), values.data(), values.size(), 0),
+        std::string("read ") + map_name);
+  return values;
+}
+
+std::uint64_t Balancer::counter(std::uint32_t index) const {
+  const auto values = lookup_percpu("counters", index, sizeof(std::uint64_t));
+  std::uint64_t sum = 0;
+  for (std::size_t off = 0; off < values.size(); off += 8) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, values.data() + off, sizeof(v));
+    sum += v;
+  }
+  return sum;
+}
+
+namespace {
+xlb_traffic_stats sum_traffic(const std::vector<std::uint8_t>& values) {
+  xlb_traffic_stats sum{};
+  const std::size_t stride = percpu_stride(sizeof(xlb_traffic_stats));
+  for (std::size_t off = 0; off + sizeof(xlb_traffic_stats) <= values.size(); off += stride) {
+    xlb_traffic_stats v{};
+    std::memcpy(&v, values.data() + off, sizeof(v));
+    sum.packets += v.packets;
+    sum.bytes += v.bytes;
+    sum.new_flows += v.new_flows;
+  }
+  return sum;
+}
+}  // namespace
+
+xlb_traffic_stats Balancer::vip_stats(std::uint32_t vip_id) const {
+  return sum_traffic(lookup_percpu("vip_stats", vip_id, sizeof(xlb_traffic_stats)));
+}
+
+xlb_traffic_stats Balancer::real_stats(std::uint32_t real_id) const {
+  return sum_traffic(lookup_percpu("real_stats", real_id, sizeof(xlb_traffic_stats)));
+}
+
+std::optional<xlb_flow> Balancer::flow(const xlb_flow_key& key) const {
+  xlb_flow value{};
+  if (bpf_map__lookup_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value), 0) != 0) return std::nullopt;
+  return value;
+}
+
+void Balancer::put_flow(const xlb_flow_key& key, const xlb_flow& value) {
+  check(bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value), BPF_ANY), "write flow");
+}
+
+std::size_t Balancer::flow_count() const {
+  std::size_t n = 0;
+  xlb_flow_key key{};
+  xlb_flow_key next{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.flows, prev, &next, sizeof(next)) == 0) {
+    ++n;
+    key = next;
+    prev = &key;
+  }
+  return n;
+}
+
+void Balancer::flush_flows() {
+  std::vector<xlb_flow_key> keys;
+  xlb_flow_key key{};
+  xlb_flow_key next{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.flows, prev, &next, sizeof(next)) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const auto& k : keys) bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);
+}
+
+std::optional<xlb_persist> Balancer::persist(const xlb_persist_key& key) const {
+  xlb_persist value{};
+  if (bpf_map__lookup_elem(skel_->maps.persist, &key, sizeof(key), &value, sizeof(value), 0) != 0) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+void Balancer::put_persist(const xlb_persist_key& key, const xlb_persist& value) {
+  check(bpf_map__update_elem(skel_->maps.persist, &key, sizeof(key), &value, sizeof(value), BPF_ANY),
+        "write persist");
+}
+
+std::array<std::uint32_t, 4> prefix_mask(std::uint8_t family, std::uint32_t prefix) {
+  std::array<std::uint8_t, 16> bytes{};
+  const std::uint32_t bits = std::min<std::uint32_t>(prefix, family == 4 ? 32 : 128);
+  for (std::uint32_t i = 0; i < bits; ++i) bytes[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+  std::array<std::uint32_t, 4> words{};
+  std::memcpy(words.data(), bytes.data(), family == 4 ? 4 : 16);
+  return words;
+}
+
+xlb_vip_key make_vip_key(const Address& vip, std::uint16_t port, std::uint8_t proto) {
+  xlb_vip_key key;
+  std::memset(&key, 0, sizeof(key));
+  const auto w = vip.words();
+  std::memcpy(key.addr, w.data(), sizeof(key.addr));
+  key.port = htons(port);
+  key.proto = proto;
+  key.family = vip.family;
+  return key;
+}
+
+xlb_flow_key make_flow_key(const PacketSpec& p) {
+  xlb_flow_key key;
+  std::memset(&key, 0, sizeof(key));
+  const auto s = p.src.words();
+  const auto d = p.dst.words();
+  std::memcpy(key.src, s.data(), sizeof(key.src));
+  std::memcpy(key.dst, d.data(), sizeof(key.dst));
+  key.sport = htons(p.sport);
+  key.dport = htons(p.dport);
+  key.proto = p.proto;
+  key.family = p.src.family;
+  return key;
+}
+
+xlb_persist_key make_persist_key(const Address& client, std::uint32_t prefix, std::uint32_t vip_id) {
+  xlb_persist_key key;
+  std::memset(&key, 0, sizeof(key));
+  const auto c = client.words();
+  const auto m = prefix_mask(client.family, prefix);
+  for (int i = 0; i < 4; ++i) key.client[i] = c[i] & m[i];
+  key.vip_id = vip_id;
+  key.family = client.family;
+  return key;
+}
+
+xlb_real make_real(const Mac& dst_mac, const Mac& src_mac, std::uint32_t ifindex, const Address& addr,
+                   std::uint32_t flags) {
+  xlb_real real;
+  std::memset(&real, 0, sizeof(real));
+  std::memcpy(real.dst_mac, dst_mac.data(), 6);
+  std::memcpy(real.src_mac, src_mac.data(), 6);
+  real.ifindex = ifindex;
+  real.flags = flags;
+  const auto w = addr.words();
+  std::memcpy(real.addr, w.data(), sizeof(real.addr));
+  real.family = addr.family;
+  return real;
+}
+
+}  // namespace xlb::bpftest
