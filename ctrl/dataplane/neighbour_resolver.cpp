@@ -107,7 +107,11 @@ int transact(nl_sock* sock, nl_msg* msg, F&& on_reply) {
     return NL_OK;
   };
   nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, trampoline, &on_reply);
-  return nl_recvmsgs(sock, cb.get());
+  const int err = nl_recvmsgs(sock, cb.get());
+  // libnl asks for an ACK on every request; after a reply it is still queued, and the next
+  // request on this socket would read it as its own answer.
+  if (err < 0) return err;
+  return nl_wait_for_ack(sock);
 }
 
 NlSockPtr open_route_socket() {

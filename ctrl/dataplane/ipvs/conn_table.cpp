@@ -51,6 +51,7 @@ std::vector<ConnEntry> parse_ip_vs_conn(std::istream& in) {
     std::uint32_t exp = 0;
     auto [p, ec] = std::from_chars(expires.data(), expires.data() + expires.size(), exp);
     if (!c || !v || !r || !cp || !vp || ec != std::errc{}) continue;
+    if (*cp == 0) continue;  // a persistence template (client port 0), not a connection
     ConnEntry e;
     e.flow.client = *c;
     e.flow.client_port = static_cast<std::uint16_t>(*cp);

@@ -8,8 +8,8 @@
 
 namespace xlb::dataplane::ipvs {
 
-// Parses the text of /proc/net/ip_vs_conn. Persistence templates (protocol "IP") and lines
-// that do not parse are left out. IPVS does not expose a flow's age or idle time, so both
+// Parses the text of /proc/net/ip_vs_conn. Persistence templates (client port 0, shown with
+// the service's protocol or "IP") and lines that do not parse are left out. IPVS does not expose a flow's age or idle time, so both
 // stay zero; `expires_s` of the line is the time left before IPVS forgets the flow.
 struct ConnEntry {
   Flow flow;
