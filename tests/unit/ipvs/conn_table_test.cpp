@@ -11,6 +11,7 @@ TEST(IpvsConnTable, ParsesConnectionsAndSkipsTemplates) {
   std::istringstream in(
       "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
       "IP  C612000B 0000 C6120064 0050 C612008A 0050 NONE             49\n"
+      "TCP C612000C 0000 C6120064 0050 C612008A 0050 NONE             49\n"
       "TCP C612000B 9C40 C6120064 0050 C612008A 0050 FIN_WAIT        119\n"
       "UDP 2001:0db8:0000:0000:0000:0000:0000:000b 1F90 2001:0db8:0000:0000:0000:0000:0000:0064 "
       "0035 2001:0db8:0000:0000:0000:0000:0000:008a 0035 UDP             299\n"
