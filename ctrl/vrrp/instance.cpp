@@ -164,7 +164,12 @@ void Instance::open_paths() {
     p.expect.peers = s_.extra_peers;
     paths_.push_back(std::move(p));
   }
-  if (s_.split_brain_check && !v6) prober_ = std::make_unique<ArpProber>(ex_, ifc_);
+  // Probes go where the VIPs live, which need not be the advert interface.
+  if (s_.split_brain_check && !v6) {
+    std::string dev = vips_.device_of(s_.vips.front());
+    probe_ifc_ = dev == ifc_.name ? ifc_ : query_interface(dev);
+    prober_ = std::make_unique<ArpProber>(ex_, probe_ifc_);
+  }
 }
 
 void Instance::spawn(boost::asio::awaitable<void> a, const char* what) {

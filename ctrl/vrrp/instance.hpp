@@ -75,6 +75,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   VipSet vips_;
   std::vector<Path> paths_;
   std::map<std::string, std::unique_ptr<Announcer>> announcers_;
+  InterfaceInfo probe_ifc_;
   std::unique_ptr<ArpProber> prober_;
   boost::asio::steady_timer timer_;
   Counters counters_;

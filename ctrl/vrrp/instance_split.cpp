@@ -25,7 +25,7 @@ boost::asio::awaitable<void> Instance::probe_loop() {
       ProbeTag tag{st == State::master, fsm_.effective_priority(), primary_.is_v4() ? primary_.to_v4()
                                                                  : boost::asio::ip::address_v4()};
       for (const auto& v : vips_.vips())
-        if (v.address.is_v4() && vips_.device_of(v) == ifc_.name) {
+        if (v.address.is_v4() && vips_.device_of(v) == probe_ifc_.name) {
           if (auto ec = prober_->probe(v.address.to_v4(), tag)) ++counters_.send_errors;
         }
     }

@@ -67,6 +67,7 @@ Output StateMachine::go(State to, Reason why, TimePoint now) {
   State from = state_;
   if (from == to) return o;
   state_ = to;
+  zero_seen_ = false;
   o.transition = Transition{from, to, why};
   adver_deadline_.reset();
   master_down_deadline_.reset();
@@ -107,8 +108,10 @@ Output StateMachine::on_advert(const PeerAdvert& a, TimePoint now) {
   if (state_ == State::backup) {
     if (a.priority == 0) {
       master_down_deadline_ = now + skew();
+      zero_seen_ = true;
       return o;
     }
+    zero_seen_ = false;
     // RFC 5798 6.4.2: an equal priority is accepted; only masters break ties by address.
     bool lower = a.priority < effective_;
     bool delaying = false;
@@ -154,7 +157,7 @@ Output StateMachine::on_timer(TimePoint now) {
     return advert(Output{});
   }
   if (state_ == State::backup && master_down_deadline_ && now >= *master_down_deadline_)
-    return go(State::master, Reason::peer_lost, now);
+    return go(State::master, zero_seen_ ? Reason::priority_zero_seen : Reason::peer_lost, now);
   return {};
 }
 

@@ -100,6 +100,7 @@ class StateMachine {
   std::optional<TimePoint> master_down_deadline_;  // backup: take over
   std::optional<TimePoint> preempt_allowed_at_;    // backup: preempt_delay running
   std::optional<Address> master_addr_;
+  bool zero_seen_ = false;  // the master said it leaves: the takeover reason
 };
 
 }  // namespace xlb::vrrp

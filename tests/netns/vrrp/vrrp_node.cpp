@@ -15,8 +15,13 @@ namespace {
 
 using namespace xlb::vrrp;
 
-VipSettings parse_vip(const std::string& s) {
+// "address[/len][@dev]"
+VipSettings parse_vip(std::string s) {
   VipSettings v;
+  if (auto at = s.find('@'); at != std::string::npos) {
+    v.dev = s.substr(at + 1);
+    s.resize(at);
+  }
   auto slash = s.find('/');
   v.address = boost::asio::ip::make_address(s.substr(0, slash));
   if (slash != std::string::npos) v.prefix_len = static_cast<std::uint8_t>(std::stoi(s.substr(slash + 1)));

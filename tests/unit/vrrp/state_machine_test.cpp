@@ -172,6 +172,11 @@ TEST(VrrpStateMachine, ReportsTransitionsWithReasons) {
   ASSERT_TRUE(o.transition);
   EXPECT_EQ(o.transition->reason, Reason::higher_priority_seen);
   EXPECT_EQ(m.master_address(), ip("198.18.0.2"));
+  o = m.on_advert(adv(0), at(4000));
+  EXPECT_FALSE(o.transition);
+  o = m.on_timer(at(4000 + 609));
+  ASSERT_TRUE(o.transition);
+  EXPECT_EQ(o.transition->reason, Reason::priority_zero_seen);
 }
 
 TEST(VrrpStateMachine, ShutdownFromMasterSendsPriorityZero) {
