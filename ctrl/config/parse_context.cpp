@@ -33,6 +33,9 @@ void ParseContext::unknown(const Node& n, const std::vector<std::string_view>& n
   if (suggestion.empty()) {
     std::size_t best = word.size() <= 4 ? 1 : 2;
     for (auto name : names) {
+      // The distance is at least the length difference: skip the table's far misses cheaply.
+      const std::size_t gap = name.size() > word.size() ? name.size() - word.size() : word.size() - name.size();
+      if (gap > best) continue;
       const std::size_t d = edit_distance(word, name);
       if (d <= best) {
         best = d;

@@ -60,16 +60,24 @@ void resolve_defaults(Config& cfg) {
 }  // namespace
 
 void parse_config(ParseContext& ctx, const std::vector<Node>& top, Config& out) {
-  std::vector<Node> known;
-  for (const auto& n : top) {
+  auto conditional = [](const Node& n) {
     const char first = n.key.text.empty() ? '\0' : n.key.text[0];
-    if (!n.key.quoted && (first == '@' || first == '$')) {
-      ctx.diags().error(n.key.loc, "keepalived's conditional and variable lines ('@...', '$...') are not supported by xlb");
-      continue;
-    }
-    known.push_back(n);
+    return !n.key.quoted && (first == '@' || first == '$');
+  };
+  bool any = false;
+  for (const auto& n : top) {
+    if (!conditional(n)) continue;
+    any = true;
+    ctx.diags().error(n.key.loc, "keepalived's conditional and variable lines ('@...', '$...') are not supported by xlb");
   }
-  ctx.dispatch<Config>(known, top_keywords, out, "the top level");
+  if (!any) {
+    ctx.dispatch<Config>(top, top_keywords, out, "the top level");
+  } else {
+    std::vector<Node> rest;
+    for (const auto& n : top)
+      if (!conditional(n)) rest.push_back(n);
+    ctx.dispatch<Config>(rest, top_keywords, out, "the top level");
+  }
   resolve_defaults(out);
 }
 
