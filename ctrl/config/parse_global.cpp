@@ -77,13 +77,15 @@ constexpr K global_keywords[] = {
     {"vrrp_mcast_group4", S, false, 1, 1,
      [](ParseContext& c, const Node& n, G& g) {
        auto a = c.address(n.args[0], n.key.text);
-       if (a && !a->is_v4()) c.diags().error(n.args[0].loc, "vrrp_mcast_group4 must be an IPv4 address");
+       if (a && (!a->is_v4() || a->bytes[0] < 224 || a->bytes[0] > 239))
+         c.diags().error(n.args[0].loc, "vrrp_mcast_group4 must be an IPv4 multicast address (224.0.0.0/4)");
        else if (a) c.set(g.vrrp_mcast_group4, *a, n);
      }, "224.0.0.18"},
     {"vrrp_mcast_group6", S, false, 1, 1,
      [](ParseContext& c, const Node& n, G& g) {
        auto a = c.address(n.args[0], n.key.text);
-       if (a && a->is_v4()) c.diags().error(n.args[0].loc, "vrrp_mcast_group6 must be an IPv6 address");
+       if (a && (a->is_v4() || a->bytes[0] != 0xff))
+         c.diags().error(n.args[0].loc, "vrrp_mcast_group6 must be an IPv6 multicast address (ff00::/8)");
        else if (a) c.set(g.vrrp_mcast_group6, *a, n);
      }, "ff02::12"},
     {"vrrp_garp_master_delay", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.vrrp_garp_master_delay, 0, 86400); }, "5"},

@@ -118,15 +118,21 @@ void SourceReader::include_one(const std::string& path, const Token& at, unsigne
       diags_.error(at.loc, "more than " + std::to_string(limits_.max_files) + " configuration files");
     return;
   }
+  // Check the type before opening: opening a FIFO would block the loader.
+  const auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    diags_.error(at.loc, "cannot open '" + path + "': " + (ec ? ec.message() : "No such file or directory"));
+    return;
+  }
+  const auto size = fs::is_regular_file(status) ? fs::file_size(path, ec) : 0;
+  if (!fs::is_regular_file(status) || ec || size > limits_.max_file_bytes) {
+    diags_.error(at.loc, "'" + path + "' is not a regular file of at most " +
+                             std::to_string(limits_.max_file_bytes) + " bytes");
+    return;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diags_.error(at.loc, "cannot open '" + path + "': " + std::strerror(errno));
-    return;
-  }
-  const auto size = fs::file_size(path, ec);
-  if (ec || size > limits_.max_file_bytes) {
-    diags_.error(at.loc, "'" + path + "' is not a regular file of at most " +
-                             std::to_string(limits_.max_file_bytes) + " bytes");
     return;
   }
   std::ostringstream buf;

@@ -214,3 +214,20 @@ TEST(Robustness, DeepNestingAndGarbageDoNotCrash) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Diagnostics, MulticastGroupsMustBeMulticast) {
+  EXPECT_EQ(check("global_defs {\n vrrp_mcast_group4 198.18.0.1\n vrrp_mcast_group6 2001:db8::1\n}\n"),
+            (V{"t.conf:2:20: error: vrrp_mcast_group4 must be an IPv4 multicast address (224.0.0.0/4)",
+               "t.conf:3:20: error: vrrp_mcast_group6 must be an IPv6 multicast address (ff00::/8)"}));
+}
+
+TEST(Diagnostics, BraceGlobsAndBlocksAreTokenisedApart) {
+  // "unicast_peer{" opens a block; "{a,b}" inside a word is an include alternation.
+  const auto r = load_string("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n unicast_peer{\n  198.18.0.2\n }\n}\n", "t.conf");
+  EXPECT_TRUE(r.ok());
+  ASSERT_EQ(r.config.vrrp_instances.at(0).unicast_peer.size(), 1u);
+}
+
+}  // namespace
