@@ -23,8 +23,8 @@ namespace xlb::notify {
 // keepalived's notify keywords of one vrrp_instance or vrrp_sync_group (script strings as
 // written in the configuration; empty = not configured).
 struct VrrpScripts {
-  std::string notify;  // gets: INSTANCE|GROUP <name> <STATE> [<priority>]
-  std::string notify_master, notify_backup, notify_fault, notify_stop;
+  std::string notify{};  // gets: INSTANCE|GROUP <name> <STATE> [<priority>]
+  std::string notify_master{}, notify_backup{}, notify_fault{}, notify_stop{};
 };
 
 struct NotifierSettings {
