@@ -14,10 +14,12 @@ for m in $(cat /modules.order); do
 done
 
 cmd=""
+arg=""
 build=""
 for w in $(cat /proc/cmdline); do
   case "$w" in
     xlb.cmd=*) cmd=${w#xlb.cmd=} ;;
+    xlb.arg=*) arg=${w#xlb.arg=} ;;
     xlb.build=*) build=${w#xlb.build=} ;;
   esac
 done
@@ -33,7 +35,7 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose host
   done
   say "booted $(uname -r) in $(cut -d' ' -f1 /proc/uptime)s"
   HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin XLB_BINARY_DIR="$build" \
-    chroot /mnt /bin/sh -c "$cmd"
+    chroot /mnt "$cmd" $arg
   rc=$?
 else
   say "cannot mount the host over 9p"

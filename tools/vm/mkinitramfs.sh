@@ -7,7 +7,7 @@ kroot=$1
 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 busybox=$(command -v busybox)
-file "$busybox" 2>/dev/null | grep -q 'statically linked' || {
+ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable' || {
   echo "vm: $busybox is not static (install busybox-static)" >&2; exit 77; }
 
 moddir=$(ls -d "$kroot"/lib/modules/* | head -n1)

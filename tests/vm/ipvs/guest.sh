@@ -1,29 +1,42 @@
 #!/bin/sh
-# Runs inside the VM lab (see tools/vm/run.sh): the IPVS suite, then every XDP BPF test
-# binary the build has, so that the XDP program is exercised on this (6.1) kernel too.
+# Runs inside the VM lab (see tools/vm/run.sh) on Debian's 6.1 kernel.
+#   guest.sh ipvs  the IPVS suite (IpvsBackend, ipvsadm, DR traffic through namespaces)
+#   guest.sh bpf   every XDP BPF test binary the build has (exit 77 when there is none)
 build=${XLB_BINARY_DIR:?}
 src=$(cd "$(dirname "$0")/../../.." && pwd)
 export XLB_SOURCE_DIR="$src" XLB_BINARY_DIR="$build"
-rc=0
 up() { cut -d' ' -f1 /proc/uptime; }
+cd /tmp || exit 1
 
-t0=$(up)
-guest="$build/tests/vm/ipvs/xlb_vm_ipvs_guest"
-if [ -x "$guest" ]; then
-  "$guest" --gtest_color=no || rc=1
-  echo "xlb-vm: ipvs suite: $([ $rc = 0 ] && echo PASS || echo FAIL) ($t0s -> $(up)s uptime)"
-else
-  echo "xlb-vm: ipvs suite: FAIL ($guest not built)"
-  rc=1
-fi
-
-[ -x "$src/tools/lab/bpffs.sh" ] && "$src/tools/lab/bpffs.sh" >/dev/null 2>&1
-ran=""
-for t in $(find "$build/tests/bpf" -mindepth 2 -maxdepth 2 -type f -perm -u+x 2>/dev/null | sort); do
-  t1=$(up)
-  if "$t" --gtest_color=no; then r=PASS; else r=FAIL; rc=1; fi
-  echo "xlb-vm: bpf $(basename "$t"): $r ($t1s -> $(up)s uptime)"
-  ran="$ran $(basename "$t")=$r"
-done
-echo "xlb-vm: bpf binaries on $(uname -r):${ran:- none found in $build/tests/bpf}"
-exit $rc
+case "${1:-}" in
+  ipvs)
+    guest="$build/tests/vm/ipvs/xlb_vm_ipvs_guest"
+    [ -x "$guest" ] || { echo "xlb-vm: ipvs suite: FAIL ($guest not built)"; exit 1; }
+    t0=$(up)
+    "$guest" --gtest_color=no
+    rc=$?
+    echo "xlb-vm: ipvs suite on $(uname -r): $([ $rc = 0 ] && echo PASS || echo FAIL) (${t0}s -> $(up)s uptime)"
+    exit $rc
+    ;;
+  bpf)
+    [ -x "$src/tools/lab/bpffs.sh" ] && "$src/tools/lab/bpffs.sh" >/dev/null 2>&1
+    rc=0
+    ran=""
+    for t in $(find "$build/tests/bpf" -mindepth 2 -maxdepth 2 -type f -name 'xlb_bpf_*' -perm -u+x 2>/dev/null | sort); do
+      t1=$(up)
+      if "$t" --gtest_color=no; then r=PASS; else r=FAIL; rc=1; fi
+      echo "xlb-vm: bpf $(basename "$t") on $(uname -r): $r (${t1}s -> $(up)s uptime)"
+      ran="$ran $(basename "$t")=$r"
+    done
+    if [ -z "$ran" ]; then
+      echo "xlb-vm: SKIP: no XDP BPF test binaries built in $build/tests/bpf"
+      exit 77
+    fi
+    echo "xlb-vm: bpf binaries on $(uname -r):$ran"
+    exit $rc
+    ;;
+  *)
+    echo "usage: guest.sh ipvs|bpf" >&2
+    exit 2
+    ;;
+esac
