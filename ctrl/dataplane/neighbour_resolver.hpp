@@ -64,6 +64,11 @@ class NeighbourResolver {
   // for the neighbour notification up to `timeout`. nullopt when nobody answered.
   std::optional<MacAddress> resolve(const IpAddress& address, int ifindex, std::chrono::milliseconds timeout);
 
+  // Asks the kernel to (re)confirm the neighbour without waiting. XDP frames bypass the
+  // kernel's neighbour code, so entries used only by the balancer would go stale and a
+  // changed MAC would never be noticed; probing keeps them confirmed.
+  void probe(const IpAddress& address, int ifindex) { trigger_resolution(address, ifindex); }
+
   // Calls `callback` from the io_context for every neighbour entry that becomes usable or
   // changes its MAC, until the resolver is destroyed.
   void watch(Callback callback);

@@ -43,6 +43,7 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
     : options_(std::move(options)),
       program_(std::make_unique<BpfProgram>(options_.program)),
       resolver_(io),
+      refresh_timer_(io),
       vip_ids_(0, options_.program.sizes.max_vips),
       real_ids_(1, options_.program.sizes.max_reals) {
   if (program_->reused_pins()) adopt_pins();
@@ -54,6 +55,23 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
     }
   }
   resolver_.watch([this](const IpAddress& a, int ifindex, const MacAddress& mac) { on_neighbour(a, ifindex, mac); });
+  if (options_.neighbour_refresh.count() > 0) arm_refresh();
+}
+
+void XdpBackend::arm_refresh() {
+  refresh_timer_.expires_after(options_.neighbour_refresh);
+  refresh_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: the backend is going away
+    refresh_neighbours();
+    arm_refresh();
+  });
+}
+
+void XdpBackend::refresh_neighbours() {
+  for (const auto& [key, svc] : services_) {
+    for (const auto& [k, slot] : svc.reals) resolver_.probe(slot.real.address, slot.egress.ifindex);
+    if (svc.sorry) resolver_.probe(svc.sorry->real.address, svc.sorry->egress.ifindex);
+  }
 }
 
 XdpBackend::~XdpBackend() = default;
@@ -281,7 +299,7 @@ void XdpBackend::apply(const ServiceSpec& spec) {
     publish(svc);
     fresh.clear();
     // Only now that no ring points at them: their flows end, their ids are free.
-    flush_real_ids(dropped, svc.vip_id);
+    if (!dropped.empty()) flush_real_ids(dropped, svc.vip_id);
     for (auto id : dropped) {
       clear_real(id);
       real_ids_.release(id);

@@ -28,6 +28,8 @@ struct XdpBackendOptions {
   // How long apply() waits for ARP/ND of an unknown real; one that does not answer stays
   // out of the ring until its neighbour entry appears (followed through watch()).
   std::chrono::milliseconds resolve_timeout{2000};
+  // How often every real's neighbour entry is probed while the io_context runs (0: never).
+  std::chrono::seconds neighbour_refresh{30};
 };
 
 class XdpBackend : public Backend {
@@ -48,6 +50,9 @@ class XdpBackend : public Backend {
   // previous VIP id and real ids, so established flows keep their real servers. Call this
   // once the whole configuration is applied: what nobody took over is removed.
   void retire_orphans();
+
+  // Probes every real's neighbour entry now (the timer does this every neighbour_refresh).
+  void refresh_neighbours();
 
   // Global per-action / per-drop-reason counters, summed over CPUs (enum xlb_counter).
   std::array<std::uint64_t, XLB_CTR_MAX> counters() const;
@@ -82,11 +87,13 @@ class XdpBackend : public Backend {
   void reset_stats(const BpfMap& map, std::uint32_t id) const;
 
   void adopt_pins();
+  void arm_refresh();
 
   XdpBackendOptions options_;
   std::unique_ptr<BpfProgram> program_;
   std::vector<std::unique_ptr<XdpAttachment>> attachments_;
   NeighbourResolver resolver_;
+  boost::asio::steady_timer refresh_timer_;
   IdPool vip_ids_;
   IdPool real_ids_;
   std::map<ServiceKey, Service> services_;

@@ -23,6 +23,9 @@ struct IpvsApplyCounts {
   }
 };
 
+// Not thread-safe: one owner (the dataplane writer) calls it. ServiceSpec::active is not
+// looked at: like keepalived, a backup node keeps its IPVS table, and traffic reaches it only
+// when VRRP moves the VIP there.
 class IpvsBackend : public Backend {
  public:
   // Works in the caller's network namespace. Throws std::system_error when IPVS is absent.

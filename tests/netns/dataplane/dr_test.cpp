@@ -1,0 +1,256 @@
+// Real TCP through the XDP balancer in the namespace lab (tools/lab/dr-topology.sh): a
+// client, one LB running the program through XdpBackend in native mode, two real servers
+// with the VIP on lo that answer HTTP with their own names.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include "ctrl/dataplane/demo/lab_client.hpp"
+#include "ctrl/dataplane/xdp_backend.hpp"
+#include "lab.hpp"
+
+namespace xlb::dataplane {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string read_command(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof(buf), p)) out += buf;
+    ::pclose(p);
+  }
+  return out;
+}
+
+// The lab's namespaces, processes and bpffs; torn down by the script also when a test fails.
+class Topology {
+ public:
+  Topology() : suffix_("t" + test::run_suffix().substr(0, 7)) {
+    const std::string src = std::getenv("XLB_SOURCE_DIR") ? std::getenv("XLB_SOURCE_DIR") : ".";
+    const std::string bin = std::getenv("XLB_BINARY_DIR") ? std::getenv("XLB_BINARY_DIR") : ".";
+    script_ = src + "/tools/lab/dr-topology.sh";
+    const std::string out = read_command(script_ + " up " + suffix_ + " " + bin + "/bpf/pass.bpf.o");
+    std::istringstream words(out);
+    std::string word;
+    while (words >> word) {
+      if (auto eq = word.find('='); eq != std::string::npos) env_[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+    if (!env_.count("LAB_LB")) throw std::runtime_error("lab setup failed: " + out);
+  }
+  ~Topology() { test::sh(script_ + " down " + suffix_); }
+  const std::string& operator[](const std::string& k) const { return env_.at(k); }
+
+ private:
+  std::string suffix_;
+  std::string script_;
+  std::map<std::string, std::string> env_;
+};
+
+class DrLabTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::is_root()) GTEST_SKIP() << "needs root (namespaces, XDP)";
+    lab_ = std::make_unique<Topology>();
+    ::setenv("LIBXDP_BPFFS", (*lab_)["LAB_BPFFS"].c_str(), 1);
+    in_lb_ = std::make_unique<lab::NetnsScope>((*lab_)["LAB_LB"]);
+    XdpBackendOptions o;
+    o.program.pin_dir = (*lab_)["LAB_BPFFS"] + "/xlb";
+    o.program.sizes.max_vips = 16;
+    o.program.sizes.max_reals = 64;
+    o.program.sizes.max_flows = 16384;
+    o.program.sizes.max_persist = 1024;
+    o.interfaces = {"eth0"};
+    backend_ = std::make_unique<XdpBackend>(io_, o);
+  }
+  void TearDown() override {
+    backend_.reset();  // detaches while still inside the LB's namespace
+    in_lb_.reset();
+    lab_.reset();
+  }
+
+  IpAddress ip(const std::string& key) const { return boost::asio::ip::make_address((*lab_)[key]); }
+  ServiceSpec spec(std::uint32_t w1, std::uint32_t w2, std::uint32_t persistence = 0) const {
+    ServiceSpec s;
+    s.key = {ip("LAB_VIP"), 80, Protocol::tcp};
+    s.scheduler = Scheduler::wrr;
+    s.persistence_timeout = persistence;
+    s.reals = {{ip("LAB_RS1_IP"), 80, w1}, {ip("LAB_RS2_IP"), 80, w2}};
+    return s;
+  }
+  std::map<std::string, int> requests(int n, std::chrono::milliseconds timeout = 3s) {
+    return lab::http_tally((*lab_)["LAB_CLIENT"], (*lab_)["LAB_VIP"], 80, n, timeout);
+  }
+  std::uint64_t new_flows(const IpAddress& real) {
+    for (const auto& svc : backend_->stats()) {
+      for (const auto& r : svc.reals) {
+        if (r.real.address == real) return r.counters.new_flows;
+      }
+    }
+    return 0;
+  }
+
+  boost::asio::io_context io_;
+  std::unique_ptr<Topology> lab_;
+  std::unique_ptr<lab::NetnsScope> in_lb_;
+  std::unique_ptr<XdpBackend> backend_;
+};
+
+// A TCP connection to the VIP, opened from the client namespace and held open.
+class HeldConnection {
+ public:
+  HeldConnection(const std::string& netns, const std::string& vip) {
+    lab::NetnsScope in(netns);
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{3, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(80);
+    ::inet_pton(AF_INET, vip.c_str(), &sa.sin_addr);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) throw std::runtime_error("connect");
+  }
+  ~HeldConnection() { ::close(fd_); }
+  std::uint16_t local_port() const {
+    sockaddr_in sa{};
+    socklen_t len = sizeof(sa);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    return ntohs(sa.sin_port);
+  }
+  std::string request() {
+    const std::string req = "GET / HTTP/1.0\r\n\r\n";
+    ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
+    std::string resp;
+    char buf[2048];
+    ssize_t n;
+    while ((n = ::recv(fd_, buf, sizeof(buf), 0)) > 0) resp.append(buf, static_cast<std::size_t>(n));
+    const auto body = resp.find("\r\n\r\n");
+    return body == std::string::npos ? "error" : resp.substr(body + 4, resp.find('\n', body + 4) - body - 4);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST_F(DrLabTest, WrrTwoToOneOver300Requests) {
+  backend_->apply(spec(2, 1));
+  auto tally = requests(300);
+  ASSERT_EQ(tally["rs1"] + tally["rs2"], 300) << "failed requests: " << tally.size();
+  const double ratio = static_cast<double>(tally["rs1"]) / tally["rs2"];
+  std::printf("wrr 2:1: rs1 %d, rs2 %d (ratio %.3f)\n", tally["rs1"], tally["rs2"], ratio);
+  EXPECT_NEAR(ratio, 2.0, 0.2);
+  // The program's per-real statistics saw the same connections.
+  EXPECT_EQ(new_flows(ip("LAB_RS1_IP")), static_cast<std::uint64_t>(tally["rs1"]));
+  EXPECT_EQ(new_flows(ip("LAB_RS2_IP")), static_cast<std::uint64_t>(tally["rs2"]));
+  const auto c = backend_->counters();
+  EXPECT_EQ(c[XLB_CTR_FLOW_NEW], 300u);
+  EXPECT_EQ(c[XLB_CTR_DROP_NO_REAL], 0u);
+}
+
+TEST_F(DrLabTest, PersistenceSendsEveryRequestToOneReal) {
+  backend_->apply(spec(2, 1, 300));
+  auto tally = requests(300);
+  ASSERT_EQ(tally.size(), 1u) << "spread over " << tally.size() << " answers";
+  EXPECT_EQ(tally.begin()->second, 300);
+  EXPECT_EQ(tally.begin()->first.rfind("rs", 0), 0u) << tally.begin()->first;
+  EXPECT_EQ(backend_->counters()[XLB_CTR_PERSIST_HIT], 299u);
+}
+
+TEST_F(DrLabTest, WeightZeroKeepsEstablishedFlowsAndGetsNoNewOnes) {
+  backend_->apply(spec(1, 1));
+  // Held-open connections until one of them is on rs1 (per-CPU cursors decide which).
+  std::vector<std::unique_ptr<HeldConnection>> held;
+  std::map<std::uint16_t, IpAddress> real_of_port;
+  for (int i = 0; i < 8; ++i) {
+    held.push_back(std::make_unique<HeldConnection>((*lab_)["LAB_CLIENT"], (*lab_)["LAB_VIP"]));
+    real_of_port.clear();
+    for (const auto& f : backend_->flows()) real_of_port[f.client_port] = f.real;
+    if (real_of_port[held.back()->local_port()] == ip("LAB_RS1_IP")) break;
+  }
+  ASSERT_EQ(real_of_port.size(), held.size());
+  ASSERT_EQ(real_of_port[held.back()->local_port()], ip("LAB_RS1_IP")) << "no connection reached rs1";
+
+  backend_->apply(spec(0, 1));
+  auto tally = requests(30);
+  EXPECT_EQ(tally["rs2"], 30) << "rs1 got " << tally["rs1"];
+  for (auto& conn : held) {
+    const auto expected = real_of_port[conn->local_port()] == ip("LAB_RS1_IP") ? "rs1" : "rs2";
+    EXPECT_EQ(conn->request(), expected) << "an established connection moved";
+  }
+}
+
+TEST_F(DrLabTest, SorryServerWhenNoRealHasWeight) {
+  auto s = spec(0, 0);
+  s.sorry_server = RealServer{ip("LAB_RS2_IP"), 80, 1};
+  backend_->apply(s);
+  auto tally = requests(20);
+  EXPECT_EQ(tally["rs2"], 20);
+  EXPECT_EQ(backend_->counters()[XLB_CTR_SORRY], 20u);
+  backend_->apply(spec(0, 0));
+  tally = requests(2, 1s);  // SYNs are dropped: each attempt times out
+  EXPECT_EQ(tally.count("rs1") + tally.count("rs2"), 0u);
+  EXPECT_GE(backend_->counters()[XLB_CTR_DROP_NO_REAL], 2u);
+}
+
+TEST_F(DrLabTest, FlowsListedAndFlushedPerReal) {
+  backend_->apply(spec(1, 1));
+  HeldConnection a((*lab_)["LAB_CLIENT"], (*lab_)["LAB_VIP"]);
+  HeldConnection b((*lab_)["LAB_CLIENT"], (*lab_)["LAB_VIP"]);
+  auto flows = backend_->flows();
+  ASSERT_EQ(flows.size(), 2u);
+  for (const auto& f : flows) {
+    EXPECT_EQ(f.client, ip("LAB_CLIENT_IP"));
+    EXPECT_EQ(f.service.address, ip("LAB_VIP"));
+    EXPECT_TRUE(f.real == ip("LAB_RS1_IP") || f.real == ip("LAB_RS2_IP"));
+  }
+  backend_->flush_flows_to(spec(1, 1).key, ip("LAB_RS1_IP"));
+  flows = backend_->flows();
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].real, ip("LAB_RS2_IP"));
+  backend_->remove(spec(1, 1).key);
+  EXPECT_TRUE(backend_->flows().empty());
+  EXPECT_TRUE(backend_->stats().empty());
+}
+
+TEST_F(DrLabTest, RealBehindAGatewayIsRefused) {
+  test::must("ip -n " + (*lab_)["LAB_LB"] + " route add 198.19.0.0/16 via " + (*lab_)["LAB_RS1_IP"]);
+  auto s = spec(1, 1);
+  s.reals.push_back({boost::asio::ip::make_address("198.19.7.7"), 80, 1});
+  try {
+    backend_->apply(s);
+    FAIL() << "accepted a real server behind a router";
+  } catch (const NotAdjacentError& e) {
+    EXPECT_NE(std::string(e.what()).find("layer-2 adjacency"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(backend_->stats().empty());
+}
+
+TEST_F(DrLabTest, ChangedMacIsFollowed) {
+  backend_->apply(spec(1, 1));
+  const std::string rs2 = (*lab_)["LAB_RS2"];
+  test::must("ip -n " + rs2 + " link set eth0 address 02:00:5e:10:00:02");
+  // The real server speaks up (as it does on its next ARP for anyone); the LB's kernel
+  // learns the new address and the backend follows the neighbour notification.
+  test::must("ip -n " + rs2 + " neigh flush dev eth0");
+  test::must("ip netns exec " + rs2 + " arping -q -c1 -w1 -I eth0 " + (*lab_)["LAB_LB_IP"]);
+  bool followed = false;
+  for (int i = 0; i < 50 && !followed; ++i) {
+    io_.run_for(100ms);
+    io_.restart();
+    auto tally = requests(4);
+    followed = tally["rs2"] == 2;
+  }
+  EXPECT_TRUE(followed) << "rs2 unreachable through the LB after its MAC changed";
+}
+
+}  // namespace
+}  // namespace xlb::dataplane
