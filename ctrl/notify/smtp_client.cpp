@@ -161,19 +161,22 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!tls_) throw SmtpError("AUTH refused without TLS", true);
     if (has_auth("PLAIN")) {
       std::string token = base64(std::string(1, '\0') + cfg_.auth_user + '\0' + cfg_.auth_password);
-      expect(co_await command("AUTH PLAIN " + token, "AUTH PLAIN ****"), 2, "AUTH PLAIN", true);
+      expect(co_await command("AUTH PLAIN " + token, "AUTH PLAIN ****"), 2, "AUTH PLAIN", true, false);
     } else if (has_auth("LOGIN")) {
-      expect(co_await command("AUTH LOGIN"), 3, "AUTH LOGIN", true);
-      expect(co_await command(base64(cfg_.auth_user), "(user name)"), 3, "AUTH LOGIN user", true);
-      expect(co_await command(base64(cfg_.auth_password), "****"), 2, "AUTH LOGIN password", true);
+      expect(co_await command("AUTH LOGIN"), 3, "AUTH LOGIN", true, false);
+      expect(co_await command(base64(cfg_.auth_user), "(user name)"), 3, "AUTH LOGIN user", true, false);
+      expect(co_await command(base64(cfg_.auth_password), "****"), 2, "AUTH LOGIN password", true, false);
     } else {
       throw SmtpError(cfg_.host + " offers neither AUTH PLAIN nor AUTH LOGIN", true);
     }
   }
 
-  void expect(const Reply& r, int klass, std::string_view step, bool five_is_permanent) const {
+  // with_text = false for AUTH: a hostile server could echo our credentials into its reply,
+  // and the error ends up in the log.
+  void expect(const Reply& r, int klass, std::string_view step, bool five_is_permanent, bool with_text = true) const {
     if (r.code / 100 == klass) return;
-    throw SmtpError(std::string(step) + ": " + std::to_string(r.code) + " " + printable(r.text()),
+    throw SmtpError(std::string(step) + ": " + std::to_string(r.code) +
+                        (with_text ? " " + printable(r.text()) : std::string(" (reply text not logged)")),
                     five_is_permanent && r.code / 100 == 5, r.code);
   }
 
