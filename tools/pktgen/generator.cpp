@@ -111,14 +111,17 @@ Generator::SinkTotals Generator::read_sink() const {
   return totals;
 }
 
-std::uint64_t Generator::generated_by_program() const {
+Generator::ProgramTotals Generator::program_totals() const {
   std::vector<xlb_pktgen_state> values(static_cast<std::size_t>(libbpf_num_possible_cpus()));
   __u32 zero = 0;
-  std::uint64_t total = 0;
+  ProgramTotals totals;
   if (bpf_map_lookup_elem(bpf_map__fd(skeleton_->maps.gen_state), &zero, values.data()) == 0) {
-    for (const auto& v : values) total += v.generated;
+    for (const auto& v : values) {
+      totals.generated += v.generated;
+      totals.syn += v.syn;
+    }
   }
-  return total;
+  return totals;
 }
 
 void Generator::worker(std::size_t index, std::uint64_t quota, std::uint64_t deadline_ns) {
@@ -235,6 +238,7 @@ nlohmann::json Generator::run() {
       error = "cpu " + std::to_string(options_.cpus[i]) + ": BPF_PROG_TEST_RUN: " + std::strerror(err);
     }
   }
+  const ProgramTotals program = program_totals();
   char addr_text[INET6_ADDRSTRLEN];
   inet_ntop(options_.family == 4 ? AF_INET : AF_INET6, options_.dst_addr.data(), addr_text, sizeof(addr_text));
   nlohmann::json summary = {
@@ -252,7 +256,8 @@ nlohmann::json Generator::run() {
       {"rate_limit_pps", options_.rate_pps},
       {"seconds", seconds},
       {"packets", packets},
-      {"program_generated", generated_by_program()},
+      {"program_generated", program.generated},
+      {"program_syn", program.syn},
       {"bytes_on_wire", packets * options_.frame_size},
       {"mpps", static_cast<double>(packets) / seconds / 1e6},
       {"gbps", static_cast<double>(packets) * wire_bits / seconds / 1e9},

@@ -43,7 +43,11 @@ class Generator {
   void worker(std::size_t index, std::uint64_t quota, std::uint64_t deadline_ns);
   void init_state();
   SinkTotals read_sink() const;
-  std::uint64_t generated_by_program() const;
+  struct ProgramTotals {
+    std::uint64_t generated = 0;  // frames the XDP program built and sent with XDP_TX
+    std::uint64_t syn = 0;        // of which TCP SYN
+  };
+  ProgramTotals program_totals() const;
 
   Options options_;
   int ifindex_ = 0;

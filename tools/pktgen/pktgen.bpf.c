@@ -127,9 +127,12 @@ int xlb_pktgen_gen(struct xdp_md *ctx)
 
 	if ((void *)(eth + 1) > data_end)
 		return XDP_ABORTED;
-	/* Whoever had this page before (the balancer's DR rewrite) changed the MACs. */
-	__builtin_memcpy(eth->h_dest, (const void *)cfg_dst_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, (const void *)cfg_src_mac, ETH_ALEN);
+	/* Whoever had this page before (the balancer's DR rewrite) changed the MACs. Byte by
+	 * byte through the volatile: a memcpy would let the compiler fold the zero initialiser. */
+	for (int i = 0; i < ETH_ALEN; i++) {
+		eth->h_dest[i] = cfg_dst_mac[i];
+		eth->h_source[i] = cfg_src_mac[i];
+	}
 
 	if (cfg_family == 4) {
 		struct iphdr *ip = (void *)(eth + 1);
