@@ -1,21 +1,26 @@
 #include "ctrl/config/parse_context.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 
 namespace xlb::config {
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  if (a.size() > 64 || b.size() > 64) return 64;
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t bound) {
+  constexpr std::size_t max_len = 64;
+  if (a.size() > max_len || b.size() > max_len) return bound + 1;
+  std::array<std::size_t, max_len + 1> prev{}, cur{};
   for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
+    std::size_t row_min = cur[0];
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
       cur[j] = std::min({sub, prev[j] + 1, cur[j - 1] + 1});
+      row_min = std::min(row_min, cur[j]);
     }
+    if (row_min > bound) return bound + 1;  // every later row is at least this far
     std::swap(prev, cur);
   }
   return prev[b.size()];
@@ -36,7 +41,7 @@ void ParseContext::unknown(const Node& n, const std::vector<std::string_view>& n
       // The distance is at least the length difference: skip the table's far misses cheaply.
       const std::size_t gap = name.size() > word.size() ? name.size() - word.size() : word.size() - name.size();
       if (gap > best) continue;
-      const std::size_t d = edit_distance(word, name);
+      const std::size_t d = edit_distance(word, name, best);
       if (d <= best) {
         best = d;
         suggestion = std::string(name);

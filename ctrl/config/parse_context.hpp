@@ -34,8 +34,8 @@ struct Keyword {
   std::string_view note = {};
 };
 
-// Edit distance, capped: suggestions only make sense for near misses.
-std::size_t edit_distance(std::string_view a, std::string_view b);
+// Levenshtein distance, or bound + 1 once it is certain to exceed `bound`.
+std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t bound);
 
 class ParseContext {
  public:
