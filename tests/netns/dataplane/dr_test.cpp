@@ -63,6 +63,9 @@ class DrLabTest : public ::testing::Test {
     lab_ = std::make_unique<Topology>();
     ::setenv("LIBXDP_BPFFS", (*lab_)["LAB_BPFFS"].c_str(), 1);
     in_lb_ = std::make_unique<lab::NetnsScope>((*lab_)["LAB_LB"]);
+    backend_ = std::make_unique<XdpBackend>(io_, options());
+  }
+  XdpBackendOptions options() const {
     XdpBackendOptions o;
     o.program.pin_dir = (*lab_)["LAB_BPFFS"] + "/xlb";
     o.program.sizes.max_vips = 16;
@@ -70,7 +73,7 @@ class DrLabTest : public ::testing::Test {
     o.program.sizes.max_flows = 16384;
     o.program.sizes.max_persist = 1024;
     o.interfaces = {"eth0"};
-    backend_ = std::make_unique<XdpBackend>(io_, o);
+    return o;
   }
   void TearDown() override {
     backend_.reset();  // detaches while still inside the LB's namespace
@@ -219,6 +222,43 @@ TEST_F(DrLabTest, FlowsListedAndFlushedPerReal) {
   backend_->remove(spec(1, 1).key);
   EXPECT_TRUE(backend_->flows().empty());
   EXPECT_TRUE(backend_->stats().empty());
+}
+
+TEST_F(DrLabTest, RestartOverPinsKeepsEstablishedFlows) {
+  backend_->apply(spec(1, 1));
+  std::vector<std::unique_ptr<HeldConnection>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<HeldConnection>((*lab_)["LAB_CLIENT"], (*lab_)["LAB_VIP"]));
+  }
+  std::map<std::uint16_t, IpAddress> real_of_port;
+  for (const auto& f : backend_->flows()) real_of_port[f.client_port] = f.real;
+  ASSERT_EQ(real_of_port.size(), held.size());
+
+  // A restart: the old process leaves the program attached, the new one takes over the
+  // pinned maps and the interface, then applies the same configuration.
+  auto o = options();
+  o.attach.detach_on_destroy = false;
+  backend_.reset();
+  backend_ = std::make_unique<XdpBackend>(io_, o);
+  EXPECT_TRUE(backend_->program().reused_pins());
+  // Another service first, reals in the other order: ids handed out afresh would now point
+  // the old flows' real ids at the wrong servers.
+  auto other = spec(1, 1);
+  other.key.port = 8080;
+  std::swap(other.reals[0], other.reals[1]);
+  backend_->apply(other);
+  backend_->apply(spec(1, 1));
+  backend_->retire_orphans();
+  EXPECT_EQ(backend_->flows().size(), held.size());
+  for (auto& conn : held) {
+    const auto expected = real_of_port[conn->local_port()] == ip("LAB_RS1_IP") ? "rs1" : "rs2";
+    EXPECT_EQ(conn->request(), expected) << "an established connection moved over the restart";
+  }
+  auto tally = requests(30);
+  EXPECT_EQ(tally["rs1"] + tally["rs2"], 30);
+  // Pins and attachment of this run are cleaned up by the next backend's destructor.
+  backend_.reset();
+  backend_ = std::make_unique<XdpBackend>(io_, options());
 }
 
 TEST_F(DrLabTest, RealBehindAGatewayIsRefused) {
