@@ -104,7 +104,7 @@ asio::awaitable<std::string> fetch(const CheckSettings& check, const UrlSettings
       error = co_await exchange(stream, check, url);
     }
   }
-  if (deadline.expired()) error = "timeout";
+  if (deadline.expired()) error = "timeout (" + error + ")";
   boost::system::error_code ignored;
   socket.close(ignored);
   co_return error;
