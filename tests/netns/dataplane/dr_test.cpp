@@ -261,6 +261,29 @@ TEST_F(DrLabTest, RestartOverPinsKeepsEstablishedFlows) {
   backend_ = std::make_unique<XdpBackend>(io_, options());
 }
 
+TEST_F(DrLabTest, SilentRealStaysOutOfTheRingUntilItAnswers) {
+  const std::string rs2 = (*lab_)["LAB_RS2"];
+  test::must("ip -n " + rs2 + " link set eth0 down");
+  auto o = options();
+  o.resolve_timeout = 300ms;
+  o.program.pin_dir = (*lab_)["LAB_BPFFS"] + "/xlb2";
+  backend_.reset();
+  backend_ = std::make_unique<XdpBackend>(io_, o);
+  backend_->apply(spec(1, 1));
+  auto tally = requests(10);
+  EXPECT_EQ(tally["rs1"], 10) << "a real without a MAC got flows";
+
+  test::must("ip -n " + rs2 + " link set eth0 up");
+  bool joined = false;
+  for (int i = 0; i < 60 && !joined; ++i) {
+    backend_->refresh_neighbours();
+    io_.run_for(100ms);
+    io_.restart();
+    joined = requests(4)["rs2"] > 0;
+  }
+  EXPECT_TRUE(joined) << "rs2 never joined the ring after it came up";
+}
+
 TEST_F(DrLabTest, RealBehindAGatewayIsRefused) {
   test::must("ip -n " + (*lab_)["LAB_LB"] + " route add 198.19.0.0/16 via " + (*lab_)["LAB_RS1_IP"]);
   auto s = spec(1, 1);
