@@ -12,7 +12,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
-#include "stats.h"
+#include "filter.h"
 
 /* Helpers return an XDP action, or this to let the caller go on. */
 #define XLB_CONTINUE (-1)
@@ -129,6 +129,8 @@ static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb
 
 	if ((void *)(ip + 1) > data_end)
 		return xlb_malformed();
+	if (!xlb_maybe_vip(ip->daddr, 0, 0, 0))
+		return xlb_pass(); /* not ours, whatever else is in it: the kernel's */
 	if (ip->version != 4 || ip->ihl < 5)
 		return xlb_malformed();
 	l4 = (void *)ip + ip->ihl * 4;
@@ -163,6 +165,9 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 
 	if ((void *)(ip6 + 1) > data_end)
 		return xlb_malformed();
+	if (!xlb_maybe_vip(ip6->daddr.in6_u.u6_addr32[0], ip6->daddr.in6_u.u6_addr32[1],
+			   ip6->daddr.in6_u.u6_addr32[2], ip6->daddr.in6_u.u6_addr32[3]))
+		return xlb_pass();
 	if (ip6->version != 6)
 		return xlb_malformed();
 	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)

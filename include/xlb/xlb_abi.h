@@ -142,4 +142,26 @@ struct xlb_cursor {
 	__u32 pad; /* explicit padding, zero */
 };
 
+/* Map "vip_filter" (ARRAY, one entry): a bitmap over VIP destination addresses, checked before
+ * any hash lookup so that traffic to other addresses passes at the cost of one array read.
+ * One bit per VIP address (any port, protocol), at xlb_vip_filter_bit(addr); a set bit only
+ * means "maybe a VIP" (the vips map decides). Fail-open: while `enabled` is 0 every address
+ * counts as a maybe. Writers set a VIP's bit before adding the VIP, may leave stale bits, and
+ * set `enabled` only once every configured VIP address has its bit. */
+#define XLB_VIP_FILTER_ORDER 12
+#define XLB_VIP_FILTER_BITS (1u << XLB_VIP_FILTER_ORDER)
+
+struct xlb_vip_filter {
+	__u32 enabled; /* 0: filter not maintained, check the vips map */
+	__u32 pad;     /* explicit padding, zero */
+	__u64 bits[XLB_VIP_FILTER_BITS / 64]; /* bit b is bits[b / 64] >> (b % 64) & 1 */
+};
+
+/* The filter bit of a destination address (network-order words as in xlb_vip_key.addr; IPv4
+ * in addr[0], the rest zero). Shared by the program and xlbd, so both sides agree. */
+static inline __u32 xlb_vip_filter_bit(__u32 a0, __u32 a1, __u32 a2, __u32 a3)
+{
+	return ((a0 ^ a1 ^ a2 ^ a3) * 0x9e3779b1u) >> (32 - XLB_VIP_FILTER_ORDER);
+}
+
 #endif /* XLB_ABI_H */

@@ -37,6 +37,7 @@ const std::map<std::string, MapAbi>& expected_maps() {
       {"rr_cursor", {sizeof(__u32), sizeof(xlb_cursor), "__u32", "xlb_cursor"}},
       {"settings", {sizeof(__u32), sizeof(xlb_settings), "__u32", "xlb_settings"}},
       // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
+      {"vip_filter", {sizeof(__u32), sizeof(xlb_vip_filter), "__u32", "xlb_vip_filter"}},
       {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
   };
   return maps;
@@ -86,6 +87,8 @@ const std::map<std::string, StructAbi>& expected_structs() {
          F(xlb_settings, ring_size), F(xlb_settings, max_vips), F(xlb_settings, max_reals),
          F(xlb_settings, max_flows)}}},
       {"xlb_cursor", {sizeof(xlb_cursor), {F(xlb_cursor, pos), F(xlb_cursor, pad)}}},
+      {"xlb_vip_filter",
+       {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, pad), F(xlb_vip_filter, bits)}}},
   };
   return structs;
 }

@@ -3,6 +3,7 @@
 #include <net/if.h>
 
 #include <cstring>
+#include <optional>
 
 #include "tests/bpf/balancer/fixture.hpp"
 
@@ -249,6 +250,51 @@ TEST_F(ForwardingTest, StatisticsCountPacketsBytesAndNewFlows) {
   EXPECT_EQ(lb().counter(XLB_CTR_PASS), 1u);
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 4u);
   EXPECT_EQ(lb().vip_stats(0).packets, 0u);
+}
+
+TEST_F(ForwardingTest, VipFilterHidesAddressesWithoutTheirBit) {
+  add_real(1);
+  lb().configure(service(XLB_SCHED_WRR), members({{1, 1}}));
+  ASSERT_EQ(lb().filter().enabled, 1u);
+  lb().set_filter_bit(kVip4, false);
+  const Bytes in = build_packet(tcp(client_v4(1), 1000));
+  const auto out = lb().run(in);
+  EXPECT_EQ(out.action, XDP_PASS) << "the program did not consult the filter";
+  EXPECT_EQ(out.frame, in);
+  EXPECT_EQ(lb().flow_count(), 0u);
+  lb().set_filter_bit(kVip4, true);
+  EXPECT_EQ(send(tcp(client_v4(1), 1000)), 1u);
+}
+
+TEST_F(ForwardingTest, VipFilterFailsOpenWhenNotMaintained) {
+  add_real(1);
+  auto v6 = service(XLB_SCHED_WRR, kVip6);
+  lb().configure(v6, members({{1, 1}}));
+  lb().write_filter(xlb_vip_filter{});  // enabled = 0, no bits: an xlbd that does not keep it
+  EXPECT_EQ(send(tcp(client_v6(1), 1000, kVip6)), 1u);
+  const Bytes other = build_packet(tcp(client_v6(1), 1000, kOther6));
+  const auto out = lb().run(other);
+  EXPECT_EQ(out.action, XDP_PASS);
+  EXPECT_EQ(out.frame, other);
+}
+
+TEST_F(ForwardingTest, AddressSharingAVipsFilterBitStillPasses) {
+  add_real(1);
+  lb().configure(service(XLB_SCHED_WRR), members({{1, 1}}));
+  // Another address in 198.18/16 on the same filter bit: the vips map must turn it away.
+  std::optional<Address> twin;
+  for (std::uint32_t host = 1; host < 65536 && !twin; ++host) {
+    Address a = Address::parse("198.18.0.0");
+    a.bytes[2] = static_cast<std::uint8_t>(host >> 8);
+    a.bytes[3] = static_cast<std::uint8_t>(host);
+    if (a != kVip4 && filter_bit(a) == filter_bit(kVip4)) twin = a;
+  }
+  ASSERT_TRUE(twin.has_value());
+  const Bytes in = build_packet(tcp(client_v4(1), 1000, *twin));
+  const auto out = lb().run(in);
+  EXPECT_EQ(out.action, XDP_PASS) << twin->str();
+  EXPECT_EQ(out.frame, in);
+  EXPECT_EQ(lb().counter(XLB_CTR_PASS), 1u);
 }
 
 }  // namespace

@@ -180,6 +180,27 @@ void Balancer::add_tx_port(std::uint32_t ifindex) {
         "add tx port " + std::to_string(ifindex));
 }
 
+xlb_vip_filter Balancer::filter() const {
+  xlb_vip_filter f{};
+  const std::uint32_t zero = 0;
+  check(bpf_map__lookup_elem(skel_->maps.vip_filter, &zero, sizeof(zero), &f, sizeof(f), 0), "read vip_filter");
+  return f;
+}
+
+void Balancer::write_filter(const xlb_vip_filter& f) {
+  const std::uint32_t zero = 0;
+  check(bpf_map__update_elem(skel_->maps.vip_filter, &zero, sizeof(zero), &f, sizeof(f), BPF_ANY),
+        "write vip_filter");
+}
+
+void Balancer::set_filter_bit(const Address& vip, bool on) {
+  auto f = filter();
+  const std::uint32_t bit = filter_bit(vip);
+  const std::uint64_t mask = std::uint64_t{1} << (bit % 64);
+  f.bits[bit / 64] = on ? (f.bits[bit / 64] | mask) : (f.bits[bit / 64] & ~mask);
+  write_filter(f);
+}
+
 std::vector<std::uint32_t> Balancer::configure(const ServiceSpec& spec,
                                                std::span<const dataplane::RingMember> members) {
   std::vector<std::uint32_t> ring;
@@ -208,6 +229,12 @@ std::vector<std::uint32_t> Balancer::configure(const ServiceSpec& spec,
   info.persist_timeout = spec.persist_timeout;
   const auto mask = prefix_mask(spec.vip.family, spec.persist_prefix);
   std::memcpy(info.persist_mask, mask.data(), sizeof(info.persist_mask));
+  // The filter bit goes in before the VIP, so that no packet to a new VIP is passed by it.
+  auto f = filter();
+  const std::uint32_t bit = filter_bit(spec.vip);
+  f.bits[bit / 64] |= std::uint64_t{1} << (bit % 64);
+  f.enabled = 1;
+  write_filter(f);
   put_vip(key, info);
   return ring;
 }
@@ -316,6 +343,11 @@ std::array<std::uint32_t, 4> prefix_mask(std::uint8_t family, std::uint32_t pref
   std::array<std::uint32_t, 4> words{};
   std::memcpy(words.data(), bytes.data(), family == 4 ? 4 : 16);
   return words;
+}
+
+std::uint32_t filter_bit(const Address& addr) {
+  const auto w = addr.words();
+  return xlb_vip_filter_bit(w[0], w[1], w[2], w[3]);
 }
 
 xlb_vip_key make_vip_key(const Address& vip, std::uint16_t port, std::uint8_t proto) {

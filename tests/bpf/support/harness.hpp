@@ -103,6 +103,12 @@ class Balancer {
   void write_ring(std::uint32_t vip_id, std::uint32_t slot, std::span<const std::uint32_t> ring);
   void add_tx_port(std::uint32_t ifindex);
 
+  // The VIP address prefilter, as the control plane keeps it: configure() sets the VIP's bit
+  // and turns the filter on.
+  xlb_vip_filter filter() const;
+  void write_filter(const xlb_vip_filter& filter);
+  void set_filter_bit(const Address& vip, bool on = true);
+
   // Writes the ring for `members` into the VIP's idle half, then publishes the VIP pointing
   // at it (the order the control plane uses, so a packet never sees a half-written ring).
   // rr/wrr/sh/mh pick the builder; returns the ring written.
@@ -134,5 +140,6 @@ xlb_persist_key make_persist_key(const Address& client, std::uint32_t prefix, st
 xlb_real make_real(const Mac& dst_mac, const Mac& src_mac, std::uint32_t ifindex, const Address& addr,
                    std::uint32_t flags = 0);
 std::array<std::uint32_t, 4> prefix_mask(std::uint8_t family, std::uint32_t prefix);
+std::uint32_t filter_bit(const Address& addr);
 
 }  // namespace xlb::bpftest

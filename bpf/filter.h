@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The VIP address prefilter: one array read decides that most non-VIP traffic is not ours,
+ * before the parser reads ports and before any hash lookup. */
+#ifndef XLB_BPF_FILTER_H
+#define XLB_BPF_FILTER_H
+
+#include "stats.h"
+
+/* 0 when the destination is certainly no VIP; 1 when it may be one (or the filter is off). */
+static __always_inline int xlb_maybe_vip(__u32 a0, __u32 a1, __u32 a2, __u32 a3)
+{
+	__u32 zero = 0;
+	struct xlb_vip_filter *filter = bpf_map_lookup_elem(&vip_filter, &zero);
+	__u32 bit;
+
+	if (!filter || !filter->enabled)
+		return 1;
+	bit = xlb_vip_filter_bit(a0, a1, a2, a3);
+	return (filter->bits[bit / 64] >> (bit % 64)) & 1;
+}
+
+#endif
