@@ -9,7 +9,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <system_error>
 
@@ -51,10 +50,16 @@ InterfaceInfo query_interface(const std::string& name) {
 }
 
 bool interface_up(const std::string& name) {
-  std::ifstream f("/sys/class/net/" + name + "/operstate");
-  std::string s;
-  if (!(f >> s)) return false;
-  return s == "up" || s == "unknown";
+  // SIOCGIFFLAGS asks the calling thread's network namespace; /sys/class/net would answer for
+  // whichever namespace sysfs was mounted in.
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  int rc = ::ioctl(fd, SIOCGIFFLAGS, &ifr);
+  ::close(fd);
+  if (rc < 0) return false;
+  return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
 }
 
 std::string format_mac(const Mac& m) {

@@ -22,7 +22,7 @@ struct InterfaceInfo {
 // Throws std::system_error when the interface does not exist.
 InterfaceInfo query_interface(const std::string& name);
 
-// Link state as the kernel reports it; "unknown" (loopback, some virtual links) counts as up.
+// Administratively up and carrier present (IFF_UP and IFF_RUNNING).
 bool interface_up(const std::string& name);
 
 std::string format_mac(const Mac& m);

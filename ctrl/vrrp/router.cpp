@@ -73,7 +73,9 @@ const SyncGroupSettings* Router::group_of(const std::string& instance) const {
 
 void Router::on_change(Instance& from, const StateChange& c) {
   if (observer_) observer_(c);
-  if (c.split_brain || c.new_state == State::stop || propagating_) return;
+  // Start-up is not a group decision: a (re)started member must not pull the others along.
+  if (c.split_brain || c.new_state == State::stop || c.old_state == State::init || propagating_)
+    return;
   const SyncGroupSettings* g = group_of(c.instance);
   if (!g) return;
   // keepalived's sync-group rule: members move together. A member that leaves FAULT brings
