@@ -59,14 +59,17 @@ struct SinkOptions {
   std::string auth{};        // user:password, AUTH then required
   std::uint16_t port = 0;    // 0: any free port
   const TestCert* cert = nullptr;
+  std::string host = "127.0.0.1";
+  std::vector<std::string> prefix{};  // e.g. {"ip", "netns", "exec", NS}: run the server there
 };
 
 class SmtpSink {
  public:
   explicit SmtpSink(SinkOptions opt) {
-    std::vector<std::string> args{"/usr/bin/python3", "-W", "ignore", std::string(NOTIFY_TEST_DIR) + "/smtp_sink.py",
-                                  "--dir", dir_.path().string(), "--tls", opt.tls, "--port",
-                                  std::to_string(opt.port)};
+    std::vector<std::string> args = opt.prefix;
+    args.insert(args.end(), {"/usr/bin/python3", "-W", "ignore", std::string(NOTIFY_TEST_DIR) + "/smtp_sink.py",
+                             "--dir", dir_.path().string(), "--tls", opt.tls, "--host", opt.host, "--port",
+                             std::to_string(opt.port)});
     if (opt.cert) {
       args.insert(args.end(), {"--cert", opt.cert->cert().string(), "--key", opt.cert->key().string()});
     }
@@ -79,7 +82,7 @@ class SmtpSink {
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(p[0], 0);
-      ::execv(argv[0], argv.data());
+      ::execvp(argv[0], argv.data());
       _exit(127);
     }
     ::close(p[0]);

@@ -74,6 +74,7 @@ class Store:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
+    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
     ap.add_argument("--cert")
@@ -84,7 +85,7 @@ def main():
     port = args.port
     if port == 0:
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        s.bind((args.host, 0))
         port = s.getsockname()[1]
         s.close()
 
@@ -108,7 +109,7 @@ def main():
         # Implicit TLS is TLS from the first byte; aiosmtpd only counts STARTTLS as TLS.
         kwargs["auth_require_tls"] = args.tls == "starttls"
 
-    controller = Controller(Store(args.dir), hostname="127.0.0.1", port=port,
+    controller = Controller(Store(args.dir), hostname=args.host, port=port,
                             ssl_context=context if args.tls == "implicit" else None,
                             server_hostname="localhost", **kwargs)
     if args.tls == "implicit":
@@ -117,7 +118,7 @@ def main():
             probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             probe.check_hostname = False
             probe.verify_mode = ssl.CERT_NONE
-            with socket.create_connection(("127.0.0.1", port), 2.0) as raw_sock:
+            with socket.create_connection((args.host, port), 2.0) as raw_sock:
                 with probe.wrap_socket(raw_sock) as tls_sock:
                     tls_sock.recv(1024)
         controller._trigger_server = trigger
