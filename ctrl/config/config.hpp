@@ -47,3 +47,12 @@ LoadResult load_string(std::string_view text, const std::string& name, const Opt
 void validate(const Config& cfg, const Options& options, Diagnostics& diags);
 
 }  // namespace xlb::config
+
+namespace xlb::config {
+
+// `xlbd -t`: loads `path` with this machine's LinuxSystemProbe in config_test mode (what the
+// machine lacks is a warning), prints every problem to `out` in GNU form, and returns the
+// process exit status: 0 when there is no error, 1 otherwise.
+int run_config_test(const std::string& path, std::ostream& out);
+
+}  // namespace xlb::config

@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include <sstream>
+
 #include "ctrl/config/config.hpp"
+#include "ctrl/config/writer.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   xlb::config::Options opt;
@@ -19,5 +22,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool same = r.config == r.config;
   if (!same || (r.ok() && r.error_count() != 0)) __builtin_trap();
   for (const auto& vs : r.config.virtual_servers) (void)effective_backend(vs, r.config.global_defs);
+  // An accepted configuration, written out and read again, must give the same model.
+  if (r.ok()) {
+    std::ostringstream written;
+    xlb::config::write_config(written, r.config);
+    const auto again = xlb::config::load_string(written.str(), "written.conf", opt);
+    if (!again.ok() || !(again.config == r.config)) __builtin_trap();
+  }
   return chars == static_cast<std::size_t>(-1) ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <filesystem>
@@ -228,6 +229,22 @@ TEST(Diagnostics, BraceGlobsAndBlocksAreTokenisedApart) {
   const auto r = load_string("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n unicast_peer{\n  198.18.0.2\n }\n}\n", "t.conf");
   EXPECT_TRUE(r.ok());
   ASSERT_EQ(r.config.vrrp_instances.at(0).unicast_peer.size(), 1u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ConfigTestMode, ExitStatusAndOutput) {
+  const char* src = std::getenv("XLB_SOURCE_DIR");
+  const fs::path corpus = fs::path(src ? src : XLB_DEFAULT_SOURCE_DIR) / "tests/unit/config/corpus";
+  std::ostringstream bad;
+  EXPECT_EQ(run_config_test((corpus / "seed-slave-state/keepalived.conf").string(), bad), 1);
+  EXPECT_NE(bad.str().find("keepalived.conf:4:11: error: state 'SLAVE' is not valid"), std::string::npos) << bad.str();
+  // Valid, but this machine may lack eth1: that is a warning under -t, never an error.
+  std::ostringstream good;
+  EXPECT_EQ(run_config_test((corpus / "seed-ka01/keepalived.conf").string(), good), 0) << good.str();
+  EXPECT_EQ(good.str().find(": error: "), std::string::npos) << good.str();
 }
 
 }  // namespace

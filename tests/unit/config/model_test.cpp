@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ctrl/config/config.hpp"
+#include "ctrl/config/writer.hpp"
 
 namespace fs = std::filesystem;
 using namespace xlb::config;
@@ -256,6 +257,30 @@ TEST(Model, KeywordReferenceCoversEverySectionAndIsDocumented) {
     const std::string row = "| " + k.section + " | `" + k.name + "`" + (k.xlb_specific ? " (xlb)" : "") + " | " + status + " |";
     EXPECT_NE(text.find(row), std::string::npos) << "docs/config-reference.md lacks the row: " << row;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// What the writer prints must read back, without a single diagnostic, into an equal model:
+// the writer is how an operator sees the effective configuration, so it must be complete.
+TEST(Writer, EveryAcceptedCorpusConfigRoundTrips) {
+  int checked = 0;
+  for (const auto& e : fs::directory_iterator(corpus("x").parent_path().parent_path())) {
+    const auto conf = e.path() / "keepalived.conf";
+    const LoadResult first = load_file(conf.string());
+    if (!first.ok()) continue;
+    std::ostringstream written;
+    write_config(written, first.config);
+    const LoadResult second = load_string(written.str(), "written.conf");
+    std::ostringstream d;
+    print_diagnostics(d, second.diagnostics);
+    EXPECT_TRUE(second.diagnostics.empty()) << e.path() << "\n" << d.str() << written.str();
+    EXPECT_EQ(first.config, second.config) << e.path() << "\n" << written.str();
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
 }
 
 }  // namespace
