@@ -81,6 +81,16 @@ std::string real_identity(const RealServer& real) {
   return real.address.to_string() + ":" + std::to_string(real.port);
 }
 
+const char* counter_name(std::uint32_t counter) {
+  static constexpr const char* kNames[] = {
+      "pass",         "tx",           "redirect",       "drop_malformed", "drop_no_real",
+      "drop_fragment", "drop_real_missing", "pass_inactive", "drop_unsupported", "icmp_forwarded",
+      "flow_new",     "flow_expired", "persist_hit",    "sorry",
+  };
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
+  return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";
+}
+
 std::uint32_t IdPool::allocate(const char* what) {
   std::uint32_t id = first_;
   for (auto used : used_) {

@@ -30,6 +30,9 @@ std::array<__u32, 4> persistence_mask(bool v4, std::uint8_t prefix_len);
 // "addr:port" ("[v6]:port"): what Maglev hashes, so it must be the same on every LB node.
 std::string real_identity(const RealServer& real);
 
+// "tx", "drop_no_real", ...: enum xlb_counter as metric label values; "unknown" past the end.
+const char* counter_name(std::uint32_t counter);
+
 // Small integer ids, lowest free first, from [first, limit).
 class IdPool {
  public:

@@ -34,6 +34,7 @@ class XdpAttachment {
   const std::string& fallback_reason() const { return fallback_reason_; }
   void detach();
   void keep_attached() { options_.detach_on_destroy = false; }
+  void set_detach_on_destroy(bool detach) { options_.detach_on_destroy = detach; }
 
  private:
   xdp_program* prog_ = nullptr;

@@ -56,6 +56,11 @@ class XdpBackend : public Backend {
 
   // Global per-action / per-drop-reason counters, summed over CPUs (enum xlb_counter).
   std::array<std::uint64_t, XLB_CTR_MAX> counters() const;
+  // false: leave the program attached when the backend goes (a restart keeps forwarding
+  // with the pinned maps; the next XdpBackend takes the interface over).
+  void set_detach_on_exit(bool detach) {
+    for (auto& a : attachments_) a->set_detach_on_destroy(detach);
+  }
   BpfProgram& program() { return *program_; }
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
 

@@ -69,6 +69,13 @@ TEST(MapCodec, Identity) {
   EXPECT_EQ(real_identity({ip("2001:db8::5"), 443}), "[2001:db8::5]:443");
 }
 
+TEST(MapCodec, CounterNames) {
+  EXPECT_STREQ(counter_name(XLB_CTR_PASS), "pass");
+  EXPECT_STREQ(counter_name(XLB_CTR_DROP_NO_REAL), "drop_no_real");
+  EXPECT_STREQ(counter_name(XLB_CTR_SORRY), "sorry");
+  EXPECT_STREQ(counter_name(XLB_CTR_MAX), "unknown");
+}
+
 TEST(IdPool, LowestFreeFirstAndExhaustion) {
   IdPool pool(1, 4);
   EXPECT_EQ(pool.allocate("real"), 1u);
