@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import sys
 
 
@@ -21,7 +22,7 @@ def main():
     for line in sys.stdin:
         if not line.strip():
             continue
-        program, size, cores, flows, path = line.split()
+        program, size, cores, flows, rep, path = line.split()
         with open(path) as f:
             summary = json.load(f)
         sink = summary["sink"]
@@ -30,6 +31,7 @@ def main():
             "frame_size": int(size),
             "cores": int(cores),
             "flows": int(flows),
+            "round": int(rep),
             "seconds": summary["seconds"],
             "generated": summary["packets"],
             "forwarded": sink["packets"],
@@ -39,21 +41,25 @@ def main():
             "lost": summary["packets"] - sink["packets"],
         })
 
-    by_key = {(r["program"], r["frame_size"], r["cores"], r["flows"]): r for r in runs}
-    rows = []
+    samples = {}
     for r in runs:
-        if r["program"] != "balancer":
+        samples.setdefault((r["program"], r["frame_size"], r["cores"], r["flows"]), []).append(r["fwd_mpps"])
+    medians = {key: statistics.median(values) for key, values in samples.items()}
+    rows = []
+    for (program, size, cores, flows), mpps in medians.items():
+        if program != "balancer":
             continue
-        base = by_key.get(("minimal", r["frame_size"], r["cores"], r["flows"]))
-        ratio = r["fwd_mpps"] / base["fwd_mpps"] if base and base["fwd_mpps"] else None
+        base = medians.get(("minimal", size, cores, flows))
         rows.append({
-            "frame_size": r["frame_size"],
-            "cores": r["cores"],
-            "flows": r["flows"],
-            "balancer_mpps": r["fwd_mpps"],
-            "minimal_mpps": base["fwd_mpps"] if base else None,
-            "ratio": round(ratio, 3) if ratio is not None else None,
-            "balancer_gbps": r["fwd_gbps"],
+            "frame_size": size,
+            "cores": cores,
+            "flows": flows,
+            "balancer_mpps": round(mpps, 4),
+            "minimal_mpps": round(base, 4) if base is not None else None,
+            "ratio": round(mpps / base, 3) if base else None,
+            "balancer_gbps": round(mpps * 1e6 * size * 8 / 1e9, 3),
+            "balancer_samples": samples[(program, size, cores, flows)],
+            "minimal_samples": samples.get(("minimal", size, cores, flows), []),
         })
 
     counters = {}
@@ -66,13 +72,16 @@ def main():
                     counters = event.get("counters", {})
 
     print("Forwarding rate, live frames through veth (XDP native), UDP/IPv4, "
-          f"{args.seconds:g} s per run; generator and LB share each core")
-    print(f"{'frame':>6} {'cores':>5} {'flows':>8} {'xlb Mpps':>9} {'minimal':>9} {'ratio':>6} {'xlb Gbit/s':>10}")
+          f"{args.seconds:g} s per run, median of {max(r['round'] for r in runs)} rounds; "
+          "generator and LB share each core")
+    print(f"{'frame':>6} {'cores':>5} {'flows':>8} {'xlb Mpps':>9} {'minimal':>9} {'ratio':>6} {'xlb Gbit/s':>10}"
+          "  xlb samples")
     for row in rows:
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
         minimal = f"{row['minimal_mpps']:.3f}" if row["minimal_mpps"] is not None else "-"
         print(f"{row['frame_size']:>6} {row['cores']:>5} {row['flows']:>8} {row['balancer_mpps']:>9.3f} "
-              f"{minimal:>9} {ratio:>6} {row['balancer_gbps']:>10.3f}")
+              f"{minimal:>9} {ratio:>6} {row['balancer_gbps']:>10.3f}  "
+              + " ".join(f"{v:.2f}" for v in row["balancer_samples"]))
     lost = sum(r["lost"] for r in runs)
     drops = {k: v for k, v in counters.items() if k.startswith("drop") and v}
     print(f"frames generated but not forwarded back: {lost}; balancer counters: tx={counters.get('tx', 0)} "
@@ -88,6 +97,7 @@ def main():
                   "attached in native mode on the peer, XDP_TX back; forwarded = frames counted by the "
                   "sink on the generator's veth",
         "seconds_per_run": args.seconds,
+        "load_average": os.getloadavg(),
         "table": rows,
         "runs": runs,
         "balancer_counters": counters,

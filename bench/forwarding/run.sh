@@ -11,14 +11,17 @@
 # really forwarded. On veth the receiving NAPI runs on the sending CPU, so each core carries
 # both the generator and the LB; the minimal program on the same path is the yardstick.
 #
-# Usage: bench/forwarding/run.sh BUILD_DIR     (root; FWD_SECONDS=2 per run by default)
-# Prints a table, writes bench/results/forwarding.json (or $FWD_JSON).
+# Usage: bench/forwarding/run.sh BUILD_DIR     (root)
+#   FWD_SECONDS=2 per run, FWD_REPEAT=3 rounds (the table shows medians), FWD_FLOWS=1000000.
+# The two programs sit on two veth pairs and are measured turn about, configuration by
+# configuration. Prints a table, writes bench/results/forwarding.json (or $FWD_JSON).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
 seconds=${FWD_SECONDS:-2}
+repeat=${FWD_REPEAT:-3}
 out_json=${FWD_JSON:-$repo/bench/results/forwarding.json}
 many_flows=${FWD_FLOWS:-1000000}
 max_flows=2097152  # 2^21: the per-CPU LRU lists each get half, enough for 1M flows on one CPU
@@ -36,16 +39,16 @@ core_counts="1"
 suffix=$$
 gen_ns=xlbfwd-gen-$suffix
 lb_ns=xlbfwd-lb-$suffix
-gen_if=xfg$suffix
-lb_if=xfl$suffix
 work=$(mktemp -d /tmp/xlb-forwarding.XXXXXX)
-target_pid=""
+target_pids=()
 
 cleanup() {
-  if [[ -n $target_pid ]] && kill -0 "$target_pid" 2>/dev/null; then
-    kill "$target_pid" 2>/dev/null || true
-    wait "$target_pid" 2>/dev/null || true
-  fi
+  for pid in "${target_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   ip netns del "$gen_ns" 2>/dev/null || true
   ip netns del "$lb_ns" 2>/dev/null || true
   rm -rf "$work"
@@ -55,44 +58,46 @@ trap 'exit 130' INT TERM
 
 ip netns add "$gen_ns"
 ip netns add "$lb_ns"
-# Two queues each way: veth picks the peer's queue by sending CPU, so two cores do not
-# serialise on one ring.
-ip link add "$gen_if" numtxqueues 2 numrxqueues 2 netns "$gen_ns" type veth \
-  peer name "$lb_if" numtxqueues 2 numrxqueues 2 netns "$lb_ns"
-for pair in "$gen_ns $gen_if" "$lb_ns $lb_if"; do
-  set -- $pair
-  # No IPv6 on the lab links: router solicitations would be counted as forwarded frames.
-  ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
-  ip -n "$1" link set "$2" up
+# One veth pair per program, so that the two can be measured turn about: the machine's load
+# then weighs on both alike.
+declare -A gen_if lb_if gen_mac lb_mac
+for program in minimal balancer; do
+  gen_if[$program]=xf${program:0:1}g$suffix
+  lb_if[$program]=xf${program:0:1}l$suffix
+  # Two queues each way: veth picks the peer's queue by sending CPU, so two cores do not
+  # serialise on one ring.
+  ip link add "${gen_if[$program]}" numtxqueues 2 numrxqueues 2 netns "$gen_ns" type veth \
+    peer name "${lb_if[$program]}" numtxqueues 2 numrxqueues 2 netns "$lb_ns"
+  for pair in "$gen_ns ${gen_if[$program]}" "$lb_ns ${lb_if[$program]}"; do
+    set -- $pair
+    # No IPv6 on the lab links: router solicitations would be counted as forwarded frames.
+    ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+    ip -n "$1" link set "$2" up
+  done
+  gen_mac[$program]=$(ip netns exec "$gen_ns" cat "/sys/class/net/${gen_if[$program]}/address")
+  lb_mac[$program]=$(ip netns exec "$lb_ns" cat "/sys/class/net/${lb_if[$program]}/address")
 done
-gen_mac=$(ip netns exec "$gen_ns" cat "/sys/class/net/$gen_if/address")
-lb_mac=$(ip netns exec "$lb_ns" cat "/sys/class/net/$lb_if/address")
 
 start_target() {  # program
-  ip netns exec "$lb_ns" "$target" --dev "$lb_if" --program "$1" --vip 198.18.1.1 --port 80 --proto udp \
-    --reals 4 --real-mac "$gen_mac" --max-flows "$max_flows" >"$work/target-$1.out" 2>"$work/target-$1.err" &
-  target_pid=$!
+  ip netns exec "$lb_ns" "$target" --dev "${lb_if[$1]}" --program "$1" --vip 198.18.1.1 --port 80 --proto udp \
+    --reals 4 --real-mac "${gen_mac[$1]}" --max-flows "$max_flows" >"$work/target-$1.out" 2>"$work/target-$1.err" &
+  local pid=$!
+  target_pids+=("$pid")
   for _ in $(seq 100); do
     grep -q '"ready"' "$work/target-$1.out" 2>/dev/null && return 0
-    kill -0 "$target_pid" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "forwarding: xlb-pktgen-target did not come up:" >&2
+  echo "forwarding: xlb-pktgen-target ($1) did not come up:" >&2
   cat "$work/target-$1.err" >&2
   exit 1
 }
 
-stop_target() {
-  kill "$target_pid"
-  wait "$target_pid" || true
-  target_pid=""
-}
-
-gen() {  # output-file pktgen-args...
-  local out=$1
-  shift
-  ip netns exec "$gen_ns" "$pktgen" --dev "$gen_if" --sink-dev "$gen_if" --dst 198.18.1.1 --dport 80 \
-    --proto udp --dst-mac "$lb_mac" --quiet "$@" >"$out" 2>"$out.err" || {
+gen() {  # program output-file pktgen-args...
+  local program=$1 out=$2
+  shift 2
+  ip netns exec "$gen_ns" "$pktgen" --dev "${gen_if[$program]}" --sink-dev "${gen_if[$program]}" \
+    --dst 198.18.1.1 --dport 80 --proto udp --dst-mac "${lb_mac[$program]}" --quiet "$@" >"$out" 2>"$out.err" || {
     echo "forwarding: xlb-pktgen failed:" >&2
     cat "$out.err" >&2
     exit 1
@@ -101,27 +106,29 @@ gen() {  # output-file pktgen-args...
 
 cpu_list() { seq -s, 0 $(($1 - 1)); }
 
+start_target minimal
+start_target balancer
+# Fill the connection table once so that the measured runs take the established path.
+gen balancer "$work/warmup.json" --cpus 0 --flows "$many_flows" --src-addrs 16 --count "$many_flows"
+
 runs=()
-for program in minimal balancer; do
-  start_target "$program"
-  if [[ $program == balancer ]]; then
-    # Fill the connection table once so that the measured runs take the established path.
-    gen "$work/warmup.json" --cpus 0 --flows "$many_flows" --src-addrs 16 --count "$many_flows"
-  fi
+for rep in $(seq "$repeat"); do
   for size in 64 1500; do
     for cores in $core_counts; do
       for flows in 1 "$many_flows"; do
-        result=$work/$program-$size-$cores-$flows.json
-        gen "$result" --cpus "$(cpu_list "$cores")" --flows "$flows" --src-addrs 16 --size "$size" \
-          --duration "$seconds"
-        runs+=("$program $size $cores $flows $result")
-        printf '  %-8s %5s B  %s core(s)  %8s flow(s)  done\n' "$program" "$size" "$cores" "$flows" >&2
+        for program in minimal balancer; do
+          result=$work/$program-$size-$cores-$flows-$rep.json
+          gen "$program" "$result" --cpus "$(cpu_list "$cores")" --flows "$flows" --src-addrs 16 --size "$size" \
+            --duration "$seconds"
+          runs+=("$program $size $cores $flows $rep $result")
+        done
+        printf '  round %s/%s: %5s B  %s core(s)  %8s flow(s)\n' "$rep" "$repeat" "$size" "$cores" "$flows" >&2
       done
     done
   done
-  stop_target
-  cp "$work/target-$program.out" "$work/counters-$program.jsonl"
 done
+for pid in "${target_pids[@]}"; do kill "$pid"; wait "$pid" || true; done
+target_pids=()
 
 printf '%s\n' "${runs[@]}" | python3 "$here/report.py" --commit "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --counters "$work/counters-balancer.jsonl" --seconds "$seconds" --out "$out_json"
+  --counters "$work/target-balancer.out" --seconds "$seconds" --out "$out_json"

@@ -40,7 +40,16 @@ std::uint32_t last_word_host_order(const std::array<std::uint8_t, 16>& addr, int
 
 }  // namespace
 
+namespace {
+void on_wake(int) {}  // SIGUSR1 only has to interrupt BPF_PROG_TEST_RUN
+}  // namespace
+
 void Generator::block_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_wake;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: the interrupted call must return EINTR
+  if (sigaction(SIGUSR1, &action, nullptr) != 0) throw_errno(errno, "sigaction");
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -124,26 +133,42 @@ Generator::ProgramTotals Generator::program_totals() const {
   return totals;
 }
 
+std::vector<std::uint64_t> Generator::generated_per_cpu() const {
+  std::vector<xlb_pktgen_state> values(static_cast<std::size_t>(libbpf_num_possible_cpus()));
+  std::vector<std::uint64_t> generated(values.size(), 0);
+  __u32 zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skeleton_->maps.gen_state), &zero, values.data()) == 0) {
+    for (std::size_t cpu = 0; cpu < values.size(); ++cpu) generated[cpu] = values[cpu].generated;
+  }
+  return generated;
+}
+
+// Each BPF_PROG_TEST_RUN call costs 10-40 ms of set-up and tear-down in the kernel (a page
+// pool per call), whatever its size. So a worker makes one long call, and run() ends it with
+// SIGUSR1 (EINTR); what was sent is read from the program's own per-CPU counter, which is
+// exact however the call ended.
 void Generator::worker(std::size_t index, std::uint64_t quota, std::uint64_t deadline_ns) {
   WorkerStats& stats = *stats_[index];
+  const unsigned cpu = options_.cpus[index];
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(options_.cpus[index], &set);
+  CPU_SET(cpu, &set);
   if (int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set)) {
     stats.error.store(err);
+    stats.done.store(true);
     return;
   }
   const double rate = options_.rate_pps ? static_cast<double>(options_.rate_pps) / options_.cpus.size() : 0;
-  std::uint64_t chunk = options_.chunk;
-  // A rate-limited worker sends about 10 ms of frames per call, so the rate is smooth.
-  if (rate > 0) chunk = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(rate / 100), 1, chunk);
+  std::uint64_t chunk = options_.chunk ? options_.chunk : kLongCall;
+  // Rate-limited: 100 ms worth of frames per call, then sleep until they are due.
+  if (rate > 0) chunk = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(rate / 10), 1, chunk);
 
   xdp_md ctx{};
   ctx.data_end = static_cast<__u32>(frame_.size());
   ctx.ingress_ifindex = static_cast<__u32>(ifindex_);
   const std::uint64_t start = now_ns();
   std::uint64_t sent = 0;
-  while (!stop_.load(std::memory_order_relaxed)) {
+  while (!stop_.load()) {
     if (quota && sent >= quota) break;
     if (deadline_ns && now_ns() >= deadline_ns) break;
     std::uint64_t n = chunk;
@@ -151,18 +176,21 @@ void Generator::worker(std::size_t index, std::uint64_t quota, std::uint64_t dea
     LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame_.data(), .data_size_in = static_cast<__u32>(frame_.size()),
                 .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = static_cast<int>(n),
                 .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = options_.batch_size);
-    if (bpf_prog_test_run_opts(prog_fd_, &run) != 0) {
-      stats.error.store(errno);
-      return;
+    int rc = bpf_prog_test_run_opts(prog_fd_, &run);
+    int err = errno;
+    sent = generated_per_cpu()[cpu];
+    stats.packets.store(sent);
+    if (rc != 0 && err != EINTR) {
+      stats.error.store(err);
+      break;
     }
-    sent += n;
-    stats.packets.store(sent, std::memory_order_relaxed);
     if (rate > 0) {
       auto due = start + static_cast<std::uint64_t>(static_cast<double>(sent) * 1e9 / rate);
       std::uint64_t t = now_ns();
-      if (due > t) std::this_thread::sleep_for(std::chrono::nanoseconds(due - t));
+      if (due > t && !stop_.load()) std::this_thread::sleep_for(std::chrono::nanoseconds(due - t));
     }
   }
+  stats.done.store(true);
 }
 
 nlohmann::json Generator::run() {
@@ -186,25 +214,31 @@ nlohmann::json Generator::run() {
   SinkTotals last_sink = sink_start;
   bool interrupted = false;
   const double wire_bits = options_.frame_size * 8.0;
+  auto sent_now = [this] {
+    std::vector<std::uint64_t> per_cpu = generated_per_cpu();
+    std::uint64_t total = 0;
+    for (unsigned cpu : options_.cpus) total += per_cpu[cpu];
+    return total;
+  };
   for (;;) {
-    // Wakes every 100 ms to notice finished workers, prints once a second.
+    // Wakes every 100 ms to end the run on time, prints once a second.
     timespec wait{0, 100'000'000};
     if (sigtimedwait(&set, nullptr, &wait) > 0) {
       interrupted = true;
       stop_.store(true);
     }
+    std::uint64_t t = now_ns();
+    if (deadline && t >= deadline) stop_.store(true);
     bool running = false;
     for (std::size_t i = 0; i < n; ++i) {
-      // A worker that returned has either finished its share or failed; the rest decide.
-      running = running || (stats_[i]->error.load() == 0 && !stop_.load() &&
-                            ((options_.count && stats_[i]->packets.load() <
-                                                    options_.count / n + (i < options_.count % n ? 1 : 0)) ||
-                             (!options_.count && now_ns() < deadline)));
+      if (stats_[i]->done.load()) continue;
+      running = true;
+      // Repeated until the worker is out: a signal that lands just before its next call
+      // would otherwise be lost.
+      if (stop_.load()) pthread_kill(threads[i].native_handle(), SIGUSR1);
     }
-    std::uint64_t t = now_ns();
     if (!options_.quiet && (t - last_t >= 1'000'000'000 || !running)) {
-      std::uint64_t packets = 0;
-      for (auto& s : stats_) packets += s->packets.load();
+      std::uint64_t packets = sent_now();
       double secs = static_cast<double>(t - last_t) / 1e9;
       double pps = static_cast<double>(packets - last_packets) / secs;
       SinkTotals sink = read_sink();

@@ -27,13 +27,15 @@ class Generator {
   // Must be called with SIGINT and SIGTERM blocked in every thread (see block_stop_signals).
   nlohmann::json run();
 
-  // Blocks the signals run() waits for; call before any thread exists.
+  // Blocks the signals run() waits for and installs the SIGUSR1 handler that interrupts
+  // workers; call before any thread exists.
   static void block_stop_signals();
 
  private:
   struct alignas(64) WorkerStats {
     std::atomic<std::uint64_t> packets{0};
     std::atomic<int> error{0};  // errno of a failed BPF_PROG_TEST_RUN; the worker then stops
+    std::atomic<bool> done{false};
   };
   struct SinkTotals {
     std::uint64_t packets = 0;
@@ -48,6 +50,9 @@ class Generator {
     std::uint64_t syn = 0;        // of which TCP SYN
   };
   ProgramTotals program_totals() const;
+  std::vector<std::uint64_t> generated_per_cpu() const;  // indexed by CPU
+
+  static constexpr std::uint64_t kLongCall = 1'000'000'000;  // frames per call when nothing limits it
 
   Options options_;
   int ifindex_ = 0;

@@ -75,7 +75,8 @@ Options parse_options(int argc, char** argv) {
   app.add_option("-n,--count", o.count, "frames to send in total");
   app.add_option("-c,--cpus", cpus, "comma-separated CPUs, one pinned thread each");
   app.add_option("--batch", o.batch_size, "frames per live-frames batch (kernel limit 256)")->check(CLI::Range(1, 256));
-  app.add_option("--chunk", o.chunk, "frames per BPF_PROG_TEST_RUN call, at most")->check(CLI::Range(1u, 1u << 24));
+  app.add_option("--chunk", o.chunk, "frames per BPF_PROG_TEST_RUN call, at most (default: one call per run)")
+      ->check(CLI::Range(0u, 1u << 30));
   app.add_flag("-q,--quiet", o.quiet, "no per-second line");
   try {
     app.parse(argc, argv);

@@ -31,7 +31,7 @@ struct Options {
   std::uint64_t count = 0;               // total frames; 0: run for duration_s
   std::vector<unsigned> cpus{0};
   std::uint32_t batch_size = 64;         // frames per kernel batch in live mode
-  std::uint32_t chunk = 65536;           // frames per BPF_PROG_TEST_RUN call, at most
+  std::uint32_t chunk = 0;               // frames per BPF_PROG_TEST_RUN call, at most; 0 = no limit
   bool quiet = false;                    // no per-second line
 
   // Frame length as handed to the kernel: the FCS is the NIC's business.
