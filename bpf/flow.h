@@ -87,17 +87,21 @@ static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
 		if (real_id)
 			xlb_count(XLB_CTR_PERSIST_HIT);
 	}
-	if (!real_id)
+	if (!real_id) {
 		real_id = xlb_schedule(vip, key);
+		/* A hit refreshed its template in place; only a fresh choice writes one (an LRU
+		 * update allocates a new element even when the key exists: it is not cheap). */
+		if (real_id && (vip->flags & XLB_VIP_F_PERSIST)) {
+			struct xlb_persist entry = { .real_id = real_id, .last_seen = now };
+
+			bpf_map_update_elem(&persist, &pkey, &entry, BPF_ANY);
+		}
+	}
 	if (!real_id) {
 		real_id = vip->sorry_real;
 		if (!real_id)
 			return 0;
 		xlb_count(XLB_CTR_SORRY);
-	} else if (vip->flags & XLB_VIP_F_PERSIST) {
-		struct xlb_persist entry = { .real_id = real_id, .last_seen = now };
-
-		bpf_map_update_elem(&persist, &pkey, &entry, BPF_ANY);
 	}
 	flow.real_id = real_id;
 	flow.vip_id = vip->vip_id;
