@@ -145,7 +145,12 @@ constexpr Keyword<In> instance_keywords[] = {
        if (auto i = c.choice(n.args[0], {"BACKUP", "MASTER"}, "state")) c.set(s.state, static_cast<VrrpState>(*i), n);
      }, "BACKUP"},
     {"interface", S, false, 1, 1, [](ParseContext& c, const Node& n, In& s) { c.set(s.interface, n.args[0].text, n); }, "required"},
-    {"virtual_router_id", S, false, 1, 1, [](ParseContext& c, const Node& n, In& s) { uint_field(c, n, s.virtual_router_id, 1, 255); }, "required (1-255)"},
+    {"virtual_router_id", S, false, 1, 1,
+     [](ParseContext& c, const Node& n, In& s) {
+       if (auto v = c.integer(n.args[0], 1, 255, n.key.text)) return c.set(s.virtual_router_id, static_cast<std::uint8_t>(*v), n);
+       // Written but invalid (already reported): 0 keeps it out of the "missing" and duplicate checks.
+       s.virtual_router_id = Located<std::uint8_t>(0, n.key.loc, true);
+     }, "required (1-255)"},
     {"priority", S, false, 1, 1, [](ParseContext& c, const Node& n, In& s) { uint_field(c, n, s.priority, 1, 255); }, "100"},
     {"advert_int", S, false, 1, 1,
      [](ParseContext& c, const Node& n, In& s) {

@@ -35,6 +35,7 @@ std::vector<Token> SourceReader::read_file(const std::string& path) {
 std::vector<Token> SourceReader::read_text(std::string_view text, const std::string& name) {
   std::vector<Token> out;
   stack_.push_back(name);
+  files_.push_back(name);
   expand(text, name, 0, out);
   stack_.pop_back();
   return out;
@@ -137,6 +138,7 @@ void SourceReader::include_one(const std::string& path, const Token& at, unsigne
   }
   std::ostringstream buf;
   buf << in.rdbuf();
+  files_.push_back(path);
   stack_.push_back(key);
   expand(buf.str(), path, depth, out);
   stack_.pop_back();

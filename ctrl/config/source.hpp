@@ -25,6 +25,8 @@ class SourceReader {
 
   std::vector<Token> read_file(const std::string& path);
   std::vector<Token> read_text(std::string_view text, const std::string& name);
+  // Every file read, in reading order (includes where they were included).
+  const std::vector<std::string>& files() const { return files_; }
 
  private:
   void expand(std::string_view text, const std::string& file, unsigned depth,
@@ -38,6 +40,7 @@ class SourceReader {
   Diagnostics& diags_;
   std::vector<std::string> stack_;  // canonical paths being read, to refuse include cycles
   std::size_t files_read_ = 0;
+  std::vector<std::string> files_;
 };
 
 }  // namespace xlb::config

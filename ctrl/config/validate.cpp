@@ -71,7 +71,7 @@ class Validator {
       d_.error(in.auth_type.loc, "authentication cannot be used with vrrp_strict (set at " +
                                      to_string(cfg_.global_defs.vrrp_strict.loc) + ")");
     families(in, who);
-    if (in.virtual_router_id.set && in.interface.set) {
+    if (in.virtual_router_id.set && in.virtual_router_id.value != 0 && in.interface.set) {
       const bool v4 = in.virtual_ipaddress.empty() || in.virtual_ipaddress.front().address.is_v4();
       auto key = std::make_tuple(in.interface.value, in.virtual_router_id.value, v4);
       auto [pos, fresh] = vrids_.emplace(key, &in);

@@ -48,7 +48,12 @@ TEST(Diagnostics, SpaceForUnderscoreIsRecognised) {
 TEST(Diagnostics, ValuesOutOfRange) {
   EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 256\n priority 0\n}\n"),
             (V{"t.conf:3:20: error: virtual_router_id 256 is out of range (1-255)",
-               "t.conf:4:11: error: priority 0 is out of range (1-255)",
+               "t.conf:4:11: error: priority 0 is out of range (1-255)"}));
+}
+
+TEST(Diagnostics, MissingRequiredValues) {
+  EXPECT_EQ(check("vrrp_instance A {\n priority 10\n}\n"),
+            (V{"t.conf:1:15: error: vrrp_instance A has no 'interface'",
                "t.conf:1:15: error: vrrp_instance A has no 'virtual_router_id'"}));
 }
 
@@ -97,8 +102,8 @@ TEST(Diagnostics, NatAndTunNeedIpvs) {
   EXPECT_EQ(check("global_defs {\n lb_backend xdp\n}\nvirtual_server 198.18.0.1 80 {\n lb_algo rr\n lb_kind NAT\n}\n"),
             V{"t.conf:6:2: error: lb_kind NAT is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs"});
   EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_backend xdp\n lb_algo lc\n lb_kind TUN\n}\n"),
-            (V{"t.conf:4:2: error: lb_kind TUN is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs",
-               "t.conf:3:2: error: lb_algo lc is not supported by the XDP backend (rr, wrr, sh, mh); use lb_backend ipvs"}));
+            (V{"t.conf:3:2: error: lb_algo lc is not supported by the XDP backend (rr, wrr, sh, mh); use lb_backend ipvs",
+               "t.conf:4:2: error: lb_kind TUN is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs"}));
   // auto picks IPVS for NAT: not an error here.
   EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_algo rr\n lb_kind NAT\n}\n"), V{});
 }
