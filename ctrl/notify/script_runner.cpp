@@ -249,6 +249,17 @@ ScriptUser ScriptUser::lookup(const std::string& user, const std::string& group)
 }
 
 ScriptUser ScriptUser::default_script_user() {
+  if (::geteuid() != 0) {
+    std::vector<char> buf(16384);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    if (getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found) return lookup(pw.pw_name);
+    ScriptUser self;
+    self.name = std::to_string(::geteuid());
+    self.uid = ::geteuid();
+    self.gid = ::getegid();
+    return self;
+  }
   try {
     return lookup("keepalived_script");
   } catch (const std::system_error&) {
@@ -319,45 +330,48 @@ std::string script_security_problem(const std::string& path) {
 }
 
 ScriptRunner::ScriptRunner(asio::any_io_executor executor, Settings settings)
-    : executor_(std::move(executor)), settings_(std::move(settings)) {}
+    : shared_(std::make_shared<Shared>(Shared{std::move(executor), std::move(settings), {}})) {}
 
 asio::awaitable<ScriptResult> ScriptRunner::run_command(std::string_view command, ScriptOptions options,
-                                                       std::optional<ScriptUser> user) {
+                                                       std::optional<ScriptUser> user) const {
   std::vector<std::string> argv;
   try {
     argv = split_script_command(command);
   } catch (const std::invalid_argument& e) {
-    ++counters_.refused;
-    ScriptResult r;
-    r.refused = true;
-    r.error = std::string(e.what()) + ": " + std::string(command);
-    spdlog::error("script refused: {}", r.error);
-    co_return r;
+    // An empty argv makes run_in() refuse it and count it.
+    spdlog::error("script '{}': {}", command, e.what());
   }
-  co_return co_await run(std::move(argv), options, std::move(user));
+  return run_in(shared_, std::move(argv), options, std::move(user));
 }
 
-asio::awaitable<ScriptResult> ScriptRunner::run(std::vector<std::string> args, ScriptOptions options,
-                                               std::optional<ScriptUser> user) {
+asio::awaitable<ScriptResult> ScriptRunner::run(std::vector<std::string> argv, ScriptOptions options,
+                                               std::optional<ScriptUser> user) const {
+  return run_in(shared_, std::move(argv), options, std::move(user));
+}
+
+asio::awaitable<ScriptResult> ScriptRunner::run_in(std::shared_ptr<Shared> shared, std::vector<std::string> args,
+                                                  ScriptOptions options, std::optional<ScriptUser> user) {
+  ScriptCounters& stats = shared->counters;
+  const Settings& cfg = shared->settings;
   ScriptResult refused;
   refused.refused = true;
   auto refuse = [&](std::string why) {
-    ++counters_.refused;
+    ++stats.refused;
     refused.error = std::move(why);
     spdlog::error("script refused: {}", refused.error);
     return refused;
   };
-  if (args.empty() || args[0].empty()) co_return refuse("empty command");
+  if (args.empty() || args[0].empty()) co_return refuse("empty or malformed command");
   const std::string name = args[0];
   std::string exe = resolve_executable(args[0]);
   if (exe.empty()) co_return refuse(name + ": not found in PATH");
-  if (settings_.script_security) {
+  if (cfg.script_security) {
     if (auto why = script_security_problem(exe); !why.empty())
       co_return refuse("enable_script_security: " + exe + " not run: " + why);
   }
 
   ExecPlan plan;
-  const ScriptUser& as = user ? *user : settings_.default_user;
+  const ScriptUser& as = user ? *user : cfg.default_user;
   plan.user = &as;
   plan.switch_user = ::geteuid() == 0 || as.uid != ::geteuid();
   plan.args = std::move(args);
@@ -378,7 +392,7 @@ asio::awaitable<ScriptResult> ScriptRunner::run(std::vector<std::string> args, S
   if (pid < 0) co_return refuse(name + ": fork: " + std::strerror(errno));
   if (pid == 0) child_main(plan, devnull.get(), out_w.get());
   out_w.reset();
-  ++counters_.started;
+  ++stats.started;
 
   // The child cannot be reaped before this: only we wait for it (SIGCHLD must not be SIG_IGN).
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -435,12 +449,12 @@ asio::awaitable<ScriptResult> ScriptRunner::run(std::vector<std::string> args, S
 
   ScriptResult& r = c->result;
   if (r.timed_out) {
-    ++counters_.timed_out;
+    ++stats.timed_out;
     r.exit_code = -1;  // killed by us; term_signal says how
   } else if (r.ok()) {
-    ++counters_.succeeded;
+    ++stats.succeeded;
   } else {
-    ++counters_.failed;
+    ++stats.failed;
   }
   if (!r.ok())
     spdlog::warn("script {}[{}]: {}", name, pid,
@@ -449,8 +463,8 @@ asio::awaitable<ScriptResult> ScriptRunner::run(std::vector<std::string> args, S
   co_return std::move(r);
 }
 
-ScriptQueue::ScriptQueue(ScriptRunner& runner, std::size_t capacity)
-    : state_(std::make_shared<State>(State{&runner, asio::make_strand(runner.get_executor()), capacity, {}, false,
+ScriptQueue::ScriptQueue(const ScriptRunner& runner, std::size_t capacity)
+    : state_(std::make_shared<State>(State{runner, asio::make_strand(runner.get_executor()), capacity, {}, false,
                                            false, 0})) {}
 
 ScriptQueue::~ScriptQueue() {
@@ -491,7 +505,7 @@ asio::awaitable<void> ScriptQueue::drain(std::shared_ptr<State> st) {
     st->items.pop_front();
     ScriptResult r;
     try {
-      r = co_await st->runner->run(std::move(item.argv), item.options, std::move(item.user));
+      r = co_await st->runner.run(std::move(item.argv), item.options, std::move(item.user));
     } catch (const std::exception& e) {
       r.refused = true;
       r.error = e.what();

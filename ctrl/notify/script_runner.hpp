@@ -42,7 +42,8 @@ struct ScriptUser {
 
   // Throws std::system_error when the user (or the group, when given) does not exist.
   static ScriptUser lookup(const std::string& user, const std::string& group = {});
-  // keepalived's default: `keepalived_script` if it exists, else root.
+  // keepalived's default: `keepalived_script` if it exists, else root. A process that is not
+  // root cannot switch users; it runs scripts as itself.
   static ScriptUser default_script_user();
 };
 
@@ -90,6 +91,8 @@ struct ScriptCounters {
   std::uint64_t refused = 0;    // security rule or exec failure
 };
 
+// A cheap handle: copies share settings and counters, and a run in flight keeps them alive, so
+// destroying the owner while a script runs is safe.
 class ScriptRunner {
  public:
   struct Settings {
@@ -104,20 +107,25 @@ class ScriptRunner {
   // they are reported in the result. Many runs may be in flight at once.
   boost::asio::awaitable<ScriptResult> run(std::vector<std::string> argv,
                                            ScriptOptions options = {},
-                                           std::optional<ScriptUser> user = std::nullopt);
+                                           std::optional<ScriptUser> user = std::nullopt) const;
   // The same with a keepalived script string.
   boost::asio::awaitable<ScriptResult> run_command(std::string_view command,
                                                    ScriptOptions options = {},
-                                                   std::optional<ScriptUser> user = std::nullopt);
+                                                   std::optional<ScriptUser> user = std::nullopt) const;
 
-  const ScriptCounters& counters() const { return counters_; }
-  const Settings& settings() const { return settings_; }
-  boost::asio::any_io_executor get_executor() const { return executor_; }
+  const ScriptCounters& counters() const { return shared_->counters; }
+  const Settings& settings() const { return shared_->settings; }
+  boost::asio::any_io_executor get_executor() const { return shared_->executor; }
 
  private:
-  boost::asio::any_io_executor executor_;
-  Settings settings_;
-  ScriptCounters counters_;
+  struct Shared {
+    boost::asio::any_io_executor executor;
+    Settings settings;
+    ScriptCounters counters;
+  };
+  static boost::asio::awaitable<ScriptResult> run_in(std::shared_ptr<Shared> shared, std::vector<std::string> argv,
+                                                     ScriptOptions options, std::optional<ScriptUser> user);
+  std::shared_ptr<Shared> shared_;
 };
 
 // Runs scripts one after the other, in the order they were queued, so that the notify scripts
@@ -128,7 +136,7 @@ class ScriptQueue {
  public:
   using Done = std::function<void(const ScriptResult&)>;
 
-  ScriptQueue(ScriptRunner& runner, std::size_t capacity = 64);
+  ScriptQueue(const ScriptRunner& runner, std::size_t capacity = 64);
   ~ScriptQueue();
   ScriptQueue(const ScriptQueue&) = delete;
   ScriptQueue& operator=(const ScriptQueue&) = delete;
@@ -149,7 +157,7 @@ class ScriptQueue {
   };
   // Shared with the draining coroutine so that destroying the queue while a script runs is safe.
   struct State {
-    ScriptRunner* runner = nullptr;
+    ScriptRunner runner;
     boost::asio::strand<boost::asio::any_io_executor> strand;
     std::size_t capacity = 0;
     std::deque<Item> items;

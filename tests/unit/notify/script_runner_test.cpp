@@ -151,6 +151,21 @@ TEST(ScriptRunner, NeverBlocksTheIoContext) {
   EXPECT_GT(ticks, 10);
 }
 
+TEST(ScriptRunner, OwnerMayGoAwayWhileAScriptRuns) {
+  asio::io_context io;
+  auto runner = std::make_unique<ScriptRunner>(io.get_executor(), root_settings());
+  ScriptResult r;
+  asio::co_spawn(io, runner->run({"/bin/sh", "-c", "sleep 0.2; exit 7"}),
+                 [&](std::exception_ptr e, ScriptResult res) {
+                   if (e) std::rethrow_exception(e);
+                   r = std::move(res);
+                 });
+  io.poll();  // the child is started
+  runner.reset();
+  io.run();
+  EXPECT_EQ(r.exit_code, 7);
+}
+
 TEST(ScriptRunner, ManyScriptsConcurrently) {
   asio::io_context io;
   ScriptRunner runner(io.get_executor(), root_settings());
@@ -215,7 +230,9 @@ TEST(ScriptRunner, RunsAsNobody) {
 
 TEST(ScriptUser, DefaultFollowsKeepalived) {
   auto u = ScriptUser::default_script_user();
-  if (getpwnam("keepalived_script"))
+  if (geteuid() != 0)
+    EXPECT_EQ(u.uid, geteuid());  // cannot switch users: runs scripts as itself
+  else if (getpwnam("keepalived_script"))
     EXPECT_EQ(u.name, "keepalived_script");
   else
     EXPECT_EQ(u.uid, 0u);
