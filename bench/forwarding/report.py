@@ -72,7 +72,7 @@ def main():
                     counters = event.get("counters", {})
 
     print("Forwarding rate, live frames through veth (XDP native), UDP/IPv4, "
-          f"{args.seconds:g} s per run, median of {max(r['round'] for r in runs)} rounds; "
+          f"{args.seconds:g} s per run after 0.5 s warm-up, median of {max(r['round'] for r in runs)} rounds; "
           "generator and LB share each core")
     print(f"{'frame':>6} {'cores':>5} {'flows':>8} {'xlb Mpps':>9} {'minimal':>9} {'ratio':>6} {'xlb Gbit/s':>10}"
           "  xlb samples")

@@ -119,7 +119,7 @@ for rep in $(seq "$repeat"); do
         for program in minimal balancer; do
           result=$work/$program-$size-$cores-$flows-$rep.json
           gen "$program" "$result" --cpus "$(cpu_list "$cores")" --flows "$flows" --src-addrs 16 --size "$size" \
-            --duration "$seconds"
+            --warmup 0.5 --duration "$seconds"
           runs+=("$program $size $cores $flows $rep $result")
         done
         printf '  round %s/%s: %5s B  %s core(s)  %8s flow(s)\n' "$rep" "$repeat" "$size" "$cores" "$flows" >&2

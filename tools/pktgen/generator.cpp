@@ -197,8 +197,13 @@ nlohmann::json Generator::run() {
   const std::size_t n = options_.cpus.size();
   const std::uint64_t start = now_ns();
   const std::uint64_t deadline =
-      options_.count ? 0 : start + static_cast<std::uint64_t>(options_.duration_s * 1e9);
+      options_.count ? 0 : start + static_cast<std::uint64_t>((options_.warmup_s + options_.duration_s) * 1e9);
+  const std::uint64_t warmup_end = start + static_cast<std::uint64_t>(options_.warmup_s * 1e9);
   const SinkTotals sink_start = read_sink();
+  // The measured window starts after the warm-up (page pool and caches filling up).
+  std::uint64_t window_t = start, window_packets = 0;
+  SinkTotals window_sink = sink_start;
+  bool in_window = options_.warmup_s <= 0;
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < n; ++i) {
     std::uint64_t quota = options_.count ? options_.count / n + (i < options_.count % n ? 1 : 0) : 0;
@@ -228,6 +233,12 @@ nlohmann::json Generator::run() {
       stop_.store(true);
     }
     std::uint64_t t = now_ns();
+    if (!in_window && t >= warmup_end) {
+      window_packets = sent_now();
+      window_sink = read_sink();
+      window_t = now_ns();
+      in_window = true;
+    }
     if (deadline && t >= deadline) stop_.store(true);
     bool running = false;
     for (std::size_t i = 0; i < n; ++i) {
@@ -261,6 +272,7 @@ nlohmann::json Generator::run() {
   if (sink_link_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 
   const double seconds = static_cast<double>(end - start) / 1e9;
+  const double window_s = static_cast<double>(end - window_t) / 1e9;
   std::uint64_t packets = 0;
   nlohmann::json per_cpu = nlohmann::json::array();
   std::string error;
@@ -290,11 +302,14 @@ nlohmann::json Generator::run() {
       {"rate_limit_pps", options_.rate_pps},
       {"seconds", seconds},
       {"packets", packets},
+      {"warmup_seconds", options_.warmup_s},
+      {"measured_seconds", window_s},
+      {"measured_packets", packets - window_packets},
       {"program_generated", program.generated},
       {"program_syn", program.syn},
       {"bytes_on_wire", packets * options_.frame_size},
-      {"mpps", static_cast<double>(packets) / seconds / 1e6},
-      {"gbps", static_cast<double>(packets) * wire_bits / seconds / 1e9},
+      {"mpps", static_cast<double>(packets - window_packets) / window_s / 1e6},
+      {"gbps", static_cast<double>(packets - window_packets) * wire_bits / window_s / 1e9},
       {"per_cpu", per_cpu},
       {"interrupted", interrupted},
   };
@@ -303,7 +318,8 @@ nlohmann::json Generator::run() {
     summary["sink"] = {{"device", *options_.sink_device},
                        {"packets", sink.packets - sink_start.packets},
                        {"bytes", sink.bytes - sink_start.bytes},
-                       {"mpps", static_cast<double>(sink.packets - sink_start.packets) / seconds / 1e6}};
+                       {"measured_packets", sink.packets - window_sink.packets},
+                       {"mpps", static_cast<double>(sink.packets - window_sink.packets) / window_s / 1e6}};
   }
   if (!error.empty()) summary["error"] = error;
   return summary;

@@ -72,6 +72,8 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--src-mac", src_mac, "source MAC (default: the device's)");
   app.add_option("-r,--rate", o.rate_pps, "packets per second over all CPUs, 0 = unlimited");
   app.add_option("-t,--duration", o.duration_s, "seconds to run (default 10 unless --count)")->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--warmup", o.warmup_s, "seconds sent before the measured --duration (not with --count)")
+      ->check(CLI::Range(0.0, 3600.0));
   app.add_option("-n,--count", o.count, "frames to send in total");
   app.add_option("-c,--cpus", cpus, "comma-separated CPUs, one pinned thread each");
   app.add_option("--batch", o.batch_size, "frames per live-frames batch (kernel limit 256)")->check(CLI::Range(1, 256));
@@ -113,6 +115,7 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.cpus.empty()) throw std::invalid_argument("--cpus: no CPU given");
   if (o.count == 0 && o.duration_s == 0) o.duration_s = 10;
+  if (o.count && o.warmup_s > 0) throw std::invalid_argument("--warmup needs --duration, not --count");
   return o;
 }
 

@@ -28,6 +28,7 @@ struct Options {
   std::optional<MacAddress> src_mac;     // default: the device's own address
   std::uint64_t rate_pps = 0;            // 0: as fast as possible
   double duration_s = 0;                 // 0 with count 0: 10 s
+  double warmup_s = 0;                   // sent before the measured window (duration mode)
   std::uint64_t count = 0;               // total frames; 0: run for duration_s
   std::vector<unsigned> cpus{0};
   std::uint32_t batch_size = 64;         // frames per kernel batch in live mode
