@@ -84,6 +84,28 @@ TEST(Notifier, FailoverRunsScriptsInOrderAndMailsTheTransition) {
   }
 }
 
+TEST(Notifier, EachStateRunsItsScriptAndSplitBrainReachesTheGenericOne) {
+  TempDir dir;
+  auto log = dir.path() / "notify.log";
+  auto script = dir.file("notify.sh", "#!/bin/sh\necho \"$*\" >> " + log.string() + "\n", 0755);
+  asio::io_context io;
+  auto s = settings_for(test::free_tcp_port());
+  s.mail.smtp_alert = false;
+  Notifier n(io.get_executor(), s);
+  VrrpScripts scripts{script.string(), script.string() + " m", script.string() + " b", script.string() + " f",
+                      script.string() + " s"};
+  n.vrrp_transition({"VI_1", false, VrrpState::backup, VrrpState::fault, 90, "link down"}, scripts);
+  n.vrrp_transition({"VI_1", false, VrrpState::fault, VrrpState::master, 100, "fault cleared"}, scripts);
+  n.vrrp_transition({"VI_1", false, VrrpState::master, VrrpState::split_brain, 100, "split brain"}, scripts);
+  n.vrrp_transition({"VI_1", false, VrrpState::master, VrrpState::stop, 0, "shutdown"}, scripts);
+  ASSERT_TRUE(run_until(io, [&] { return n.counters().scripts.succeeded == 7; }));
+  EXPECT_EQ(slurp(log),
+            "f\nINSTANCE VI_1 FAULT 90\n"
+            "m\nINSTANCE VI_1 MASTER 100\n"
+            "INSTANCE VI_1 SPLIT_BRAIN 100\n"
+            "s\nINSTANCE VI_1 STOP 0\n");
+}
+
 TEST(Notifier, SmtpAlertOffRunsScriptsButSendsNoMail) {
   SmtpSink sink({});
   asio::io_context io;
