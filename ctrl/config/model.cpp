@@ -1,5 +1,7 @@
 #include "ctrl/config/model.hpp"
 
+#include <algorithm>
+
 namespace xlb::config {
 
 bool xdp_supports_algo(const std::string& algo) {
@@ -31,6 +33,24 @@ std::string to_string(LbBackend b) {
     case LbBackend::ipvs: return "ipvs";
   }
   return "?";
+}
+
+XdpInterfaces xdp_interfaces(const Config& cfg) {
+  XdpInterfaces out;
+  for (const auto& vs : cfg.virtual_servers) {
+    if (effective_backend(vs, cfg.global_defs) != LbBackend::xdp) continue;
+    std::string name;
+    if (vs.kind == VirtualServer::Kind::address) {
+      for (const auto& in : cfg.vrrp_instances)
+        for (const auto& vip : in.virtual_ipaddress)
+          if (name.empty() && vip.address == vs.address) name = vip.dev.empty() ? in.interface.value : vip.dev;
+    }
+    if (name.empty()) out.unresolved.push_back(&vs);
+    else out.names.push_back(name);
+  }
+  std::sort(out.names.begin(), out.names.end());
+  out.names.erase(std::unique(out.names.begin(), out.names.end()), out.names.end());
+  return out;
 }
 
 }  // namespace xlb::config

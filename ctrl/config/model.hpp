@@ -352,3 +352,17 @@ std::string to_string(LbKind k);
 std::string to_string(LbBackend b);
 
 }  // namespace xlb::config
+
+namespace xlb::config {
+
+// Where the XDP program must be attached by default: for every virtual server that runs on
+// XDP, the `dev` of the virtual IP that matches its address, else that VIP's vrrp_instance
+// interface. Virtual servers whose address is no configured VIP are listed in `unresolved`
+// (the caller then asks the routing table which interface reaches their real servers).
+struct XdpInterfaces {
+  std::vector<std::string> names;  // sorted, unique
+  std::vector<const VirtualServer*> unresolved;
+};
+XdpInterfaces xdp_interfaces(const Config& cfg);
+
+}  // namespace xlb::config

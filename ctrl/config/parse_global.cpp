@@ -192,7 +192,7 @@ constexpr K global_keywords[] = {
     {"vrrp_startup_delay", W, false, 1, 1, nullptr},
     {"lvs_flush", W, false, 0, 0, nullptr, "", false, "xlb owns its dataplane state"},
     {"lvs_timeouts", W, false, 1, many, nullptr, "", false, "use tcp_flow_timeout and udp_flow_timeout"},
-    {"lvs_sync_daemon_interface", R, false, 1, 1, nullptr, "", false, "use lvs_sync_daemon IF INSTANCE"},
+    {"lvs_sync_daemon_interface", W, false, 1, 1, nullptr, "", false, "deprecated by keepalived; use lvs_sync_daemon IF INSTANCE"},
     {"net_namespace", R, false, 1, 1, nullptr, "", false, "run xlbd inside the namespace instead"},
     {"linkbeat_use_polling", W, false, 0, 0, nullptr, "", false, "link state comes from netlink"},
 };

@@ -278,7 +278,7 @@ constexpr Keyword<In> instance_keywords[] = {
     {"promote_secondaries", W, false, 0, 0, nullptr},
     {"notify_master_rx_lower_pri", W, false, 1, many, nullptr},
     {"notify_deleted", W, false, 0, many, nullptr},
-    {"lvs_sync_daemon_interface", R, false, 1, 1, nullptr, "", false, "use global lvs_sync_daemon IF INSTANCE"},
+    {"lvs_sync_daemon_interface", W, false, 1, 1, nullptr, "", false, "deprecated by keepalived; use global lvs_sync_daemon IF INSTANCE"},
     {"use_vmac", R, false, 0, 1, nullptr, "", false, "xlb does not create VRRP MAC interfaces"},
     {"vmac_xmit_base", R, false, 0, 0, nullptr, "", false, "xlb does not create VRRP MAC interfaces"},
     {"virtual_routes", R, true, 0, 0, nullptr, "", false, "xlb does not install routes; add them outside xlb"},

@@ -284,3 +284,32 @@ TEST(Writer, EveryAcceptedCorpusConfigRoundTrips) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Model, XdpInterfacesFollowVipDevThenInstanceInterface) {
+  const auto r = load_ok(R"(
+vrrp_instance A {
+  interface eth1
+  virtual_router_id 1
+  virtual_ipaddress {
+    198.18.0.1 dev eth0
+    198.18.0.2
+  }
+}
+virtual_server 198.18.0.1 80 { lb_algo wrr
+  lb_kind DR }
+virtual_server 198.18.0.2 80 { lb_algo rr
+  lb_kind DR }
+virtual_server 198.18.0.3 80 { lb_algo rr
+  lb_kind DR }
+virtual_server 198.18.0.2 81 { lb_algo wlc
+  lb_kind NAT }
+)");
+  const auto x = xdp_interfaces(r.config);
+  EXPECT_EQ(x.names, (std::vector<std::string>{"eth0", "eth1"}));
+  ASSERT_EQ(x.unresolved.size(), 1u);  // 198.18.0.3 is no VIP; the NAT service runs on IPVS
+  EXPECT_EQ(x.unresolved[0]->address, ip("198.18.0.3"));
+}
+
+}  // namespace
