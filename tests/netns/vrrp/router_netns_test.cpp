@@ -56,7 +56,9 @@ InstanceSettings instance(const std::string& name, const std::string& ifc, int v
   s.version = 3;
   s.advert_int = Millis{100};
   s.garp_master_delay = Millis{0};
-  s.vips.push_back(VipSettings{boost::asio::ip::make_address(vip)});
+  VipSettings v;
+  v.address = boost::asio::ip::make_address(vip);
+  s.vips.push_back(v);
   return s;
 }
 
