@@ -116,7 +116,8 @@ class Lab {
   Lab& operator=(const Lab&) = delete;
 
   // Returns an error text, empty on success.
-  std::string build() {
+  // with_pass: the peer gets the pass program; otherwise the test attaches its own.
+  std::string build(bool with_pass = true) {
     const fs::path pass = binary_dir() / "bpf" / "pass.bpf.o";
     const std::vector<std::string> steps = {
         "ip netns add " + gen_ns_,
@@ -130,10 +131,47 @@ class Lab {
         "ip -n " + peer_ns_ + " link set " + peer_if_ + " up",
         "ip -n " + peer_ns_ + " link set dev " + peer_if_ + " xdpdrv obj " + pass.string() + " sec xdp",
     };
-    for (const auto& step : steps) {
-      if (sh(step) != 0) return "failed: " + step;
+    for (std::size_t i = 0; i < steps.size() - (with_pass ? 0 : 1); ++i) {
+      if (sh(steps[i]) != 0) return "failed: " + steps[i];
     }
     return {};
+  }
+
+  // Runs xlb-pktgen-target on the peer (balancer or minimal), then xlb-pktgen with its sink on
+  // its own interface; returns the generator's summary and the target's last report.
+  struct Bounce {
+    int rc = -1;
+    nlohmann::json summary;
+    nlohmann::json target_exit;
+    std::string stderr_text;
+  };
+  Bounce bounce_through(const std::string& program, const std::string& pktgen_args) {
+    Bounce out;
+    const fs::path target_out = dir_ / "target.out", target_err = dir_ / "target.err";
+    const fs::path target = binary_dir() / "tools" / "pktgen" / "xlb-pktgen-target";
+    Child child({"ip", "netns", "exec", peer_ns_, target.string(), "--dev", peer_if_, "--program", program, "--vip",
+                 "198.18.1.1", "--port", "80", "--proto", "udp", "--reals", "3", "--max-flows", "65536"},
+                target_out, target_err);
+    for (int i = 0; i < 100 && read_text(target_out).find("\"ready\"") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (read_text(target_out).find("\"ready\"") == std::string::npos) {
+      out.stderr_text = "target did not come up: " + read_text(target_err);
+      return out;
+    }
+    const fs::path json = dir_ / "summary.json", err = dir_ / "pktgen.err";
+    const fs::path pktgen = binary_dir() / "tools" / "pktgen" / "xlb-pktgen";
+    out.rc = sh("ip netns exec " + gen_ns_ + " " + pktgen.string() + " --dev " + gen_if_ + " --sink-dev " + gen_if_ +
+                " --dst-mac " + peer_mac() + " --dst 198.18.1.1 --dport 80 --proto udp --quiet " + pktgen_args + " >" +
+                json.string() + " 2>" + err.string());
+    out.stderr_text = read_text(err);
+    if (out.rc == 0) out.summary = nlohmann::json::parse(read_text(json));
+    child.stop(SIGTERM);
+    std::istringstream lines(read_text(target_out));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("\"exit\"") != std::string::npos) out.target_exit = nlohmann::json::parse(line);
+    }
+    return out;
   }
 
   std::string peer_mac() const {
@@ -286,6 +324,56 @@ TEST_F(PktgenFrames, Ipv6TcpSynMixOverTwoCpus) {
   EXPECT_EQ(sources.size(), 10u);
   EXPECT_TRUE(sources.count("2001:db8::1:1"));
   EXPECT_TRUE(sources.count("2001:db8::1:a"));
+}
+
+TEST_F(PktgenFrames, Ipv6UdpFullSizeFramesKeepValidChecksums) {
+  auto out = lab_->capture_while_sending(
+      "--ipv6 --dst 2001:db8::1:100 --dport 53 --proto udp --size 1518 --flows 7 --count 700 --rate 20000", 700);
+  ASSERT_EQ(out.rc, 0) << out.stderr_text;
+  std::size_t ours = 0;
+  std::set<std::uint16_t> ports;
+  for (const auto& raw : out.frames) {
+    auto frame = parse_frame(raw);
+    if (!frame || frame->dst != "2001:db8::1:100") continue;
+    ++ours;
+    EXPECT_EQ(frame->length, 1514u);
+    EXPECT_EQ(frame->proto, 17);
+    EXPECT_TRUE(frame->l4_checksum_ok) << frame->sport;
+    ports.insert(frame->sport);
+  }
+  EXPECT_EQ(ours, 700u) << out.capture_text;
+  EXPECT_EQ(ports.size(), 7u);
+}
+
+// The forwarding benchmark's path, end to end: the balancer on the peer sends every frame back
+// with XDP_TX and the generator's sink counts them.
+class PktgenBounce : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: namespaces, XDP and BPF_PROG_TEST_RUN";
+    lab_ = std::make_unique<Lab>();
+    std::string error = lab_->build(false);
+    ASSERT_TRUE(error.empty()) << error;
+  }
+  std::unique_ptr<Lab> lab_;
+};
+
+TEST_F(PktgenBounce, BalancerForwardsEveryFrameBackToTheSink) {
+  auto out = lab_->bounce_through("balancer", "--flows 500 --src-addrs 4 --count 20000 --cpus 0");
+  ASSERT_EQ(out.rc, 0) << out.stderr_text;
+  EXPECT_EQ(out.summary["packets"], 20000);
+  EXPECT_EQ(out.summary["sink"]["packets"], 20000);
+  const auto& counters = out.target_exit["counters"];
+  EXPECT_EQ(counters["tx"], 20000) << out.target_exit.dump();
+  EXPECT_EQ(counters["flow_new"], 500) << out.target_exit.dump();
+  EXPECT_EQ(counters["drop_malformed"], 0);
+}
+
+TEST_F(PktgenBounce, MinimalProgramBouncesAsWell) {
+  auto out = lab_->bounce_through("minimal", "--size 1500 --flows 3 --count 5000 --cpus 0");
+  ASSERT_EQ(out.rc, 0) << out.stderr_text;
+  EXPECT_EQ(out.summary["sink"]["packets"], 5000);
+  EXPECT_EQ(out.summary["sink"]["bytes"], 5000 * 1496);
 }
 
 TEST_F(PktgenFrames, RefusesAFrameTooSmallForItsHeaders) {
