@@ -35,7 +35,23 @@ void ParseContext::unknown(const Node& n, const std::vector<std::string_view>& n
     for (const std::string& joined : {word + "_" + n.args[0].text, word + n.args[0].text})
       if (std::find(names.begin(), names.end(), joined) != names.end()) suggestion = joined;
   }
+  // A keyword of another section ("vrrp_strict" inside a vrrp_instance): say where it goes.
+  std::string elsewhere;
   if (suggestion.empty()) {
+    if (!reference_) reference_ = keyword_reference();
+    std::vector<std::string> sections;
+    for (const auto& k : *reference_)
+      if (k.name == word && k.section != "top" &&
+          std::find(sections.begin(), sections.end(), k.section) == sections.end())
+        sections.push_back(k.section);
+    for (std::size_t i = 0; i < sections.size(); ++i)
+      elsewhere += (i == 0 ? "" : i + 1 == sections.size() ? " or " : ", ") + sections[i];
+    if (std::find_if(reference_->begin(), reference_->end(), [&](const KeywordInfo& k) {
+          return k.name == word && k.section == "top";
+        }) != reference_->end())
+      elsewhere = "the top level";
+  }
+  if (suggestion.empty() && elsewhere.empty()) {
     std::size_t best = word.size() <= 4 ? 1 : 2;
     for (auto name : names) {
       // The distance is at least the length difference: skip the table's far misses cheaply.
@@ -60,6 +76,7 @@ void ParseContext::unknown(const Node& n, const std::vector<std::string_view>& n
   }
   std::string msg = "unknown keyword '" + word + "' in " + where;
   if (!suggestion.empty()) msg += "; did you mean '" + suggestion + "'?";
+  else if (!elsewhere.empty()) msg += "; it belongs in " + elsewhere;
   diags_.error(n.key.loc, std::move(msg));
 }
 

@@ -104,6 +104,7 @@ class ParseContext {
 
  private:
   Diagnostics& diags_;
+  std::optional<std::vector<KeywordInfo>> reference_;  // built on the first unknown keyword
 };
 
 }  // namespace xlb::config

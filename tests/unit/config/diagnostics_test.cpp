@@ -253,3 +253,14 @@ TEST(ConfigTestMode, ExitStatusAndOutput) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Diagnostics, KeywordInTheWrongSectionSaysWhereItBelongs) {
+  EXPECT_EQ(check("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n vrrp_strict\n}\n"
+                  "global_defs {\n virtual_server 198.18.0.1 80 {\n }\n}\n"),
+            (V{"t.conf:4:2: error: unknown keyword 'vrrp_strict' in vrrp_instance A; it belongs in global_defs",
+               "t.conf:7:2: error: unknown keyword 'virtual_server' in global_defs; it belongs in the top level"}));
+}
+
+}  // namespace
