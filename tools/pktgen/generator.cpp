@@ -61,6 +61,13 @@ void Generator::block_stop_signals() {
 Generator::Generator(Options options) : options_(std::move(options)) {
   ifindex_ = device_index(options_.device);
   src_mac_ = options_.src_mac ? *options_.src_mac : device_mac(options_.device);
+  // Drivers drop XDP_TX frames longer than the MTU allows, silently: refuse instead.
+  const unsigned mtu = device_mtu(options_.device);
+  if (options_.buffer_size() > mtu + 14) {
+    throw std::invalid_argument("--size " + std::to_string(options_.frame_size) + " does not fit " + options_.device +
+                                "'s MTU " + std::to_string(mtu) + " (at most " + std::to_string(mtu + 18) +
+                                " with FCS); raise the MTU first");
+  }
   frame_ = build_template(options_, src_mac_);
 
   skeleton_.reset(xlb_pktgen__open());

@@ -9,5 +9,6 @@ namespace xlb::pktgen {
 
 MacAddress device_mac(const std::string& device);  // throws std::system_error
 int device_index(const std::string& device);        // throws std::system_error
+unsigned device_mtu(const std::string& device);      // throws std::system_error
 
 }  // namespace xlb::pktgen

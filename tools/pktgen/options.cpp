@@ -60,7 +60,8 @@ Options parse_options(int argc, char** argv) {
   app.add_option("-p,--proto", proto, "udp or tcp")->check(CLI::IsMember({"udp", "tcp"}));
   app.add_option("--syn-percent", o.syn_percent, "TCP: percentage of SYN frames, the rest are ACKs")
       ->check(CLI::Range(0, 100));
-  app.add_option("-s,--size", o.frame_size, "frame size on the wire, FCS included")->check(CLI::Range(64, 3000));
+  app.add_option("-s,--size", o.frame_size, "frame size on the wire, FCS included (at most MTU + 18)")
+      ->check(CLI::Range(64, 3000));
   app.add_option("-f,--flows", o.flows, "number of flows (source address x source port)")->check(CLI::Range(1u, 1u << 30));
   app.add_option("--src-addrs", o.src_addrs, "distinct source addresses (consecutive from --src)")
       ->check(CLI::Range(1u, 1u << 24));
