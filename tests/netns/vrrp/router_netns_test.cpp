@@ -93,6 +93,8 @@ TEST_F(VrrpRouter, SyncGroupReconfigureAndStop) {
   RouterSettings rs;
   rs.instances = {instance("VI_1", "eth0", 51, "198.18.0.100", 150),
                   instance("VI_2", "eth1", 52, "198.18.2.100", 150)};
+  rs.instances[0].vips[0].label = "eth0:vi1";
+  rs.instances[0].vips[0].scope = "link";
   rs.sync_groups = {SyncGroupSettings{"G", {"VI_1", "VI_2"}}};
   boost::asio::io_context io;
   Router router(io.get_executor(), rs, nullptr);
@@ -111,6 +113,8 @@ TEST_F(VrrpRouter, SyncGroupReconfigureAndStop) {
   ASSERT_TRUE(pump_until(io, [&] {
     return !has_vip(peer, "198.18.0.100") && !has_vip(peer, "198.18.2.100");
   }, 3s));
+  std::string addr = capture("ip -o addr show dev eth0");
+  EXPECT_NE(addr.find("198.18.0.100/32 scope link eth0:vi1"), std::string::npos) << addr;
 
   // eth1 loses its link: VI_2 FAULT, and the group takes VI_1 down with it.
   events.clear();

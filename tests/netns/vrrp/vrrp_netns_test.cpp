@@ -198,6 +198,36 @@ else:
   EXPECT_TRUE(a->wait_log("MASTER BACKUP 100 higher priority seen", 3s)) << a->log();
 }
 
+TEST_F(VrrpPair, GratuitousArpWhenBecomingMaster) {
+  if (!have("python3")) GTEST_SKIP() << "python3 is needed to listen for ARP";
+  two_nodes();
+  std::string mac = capture("ip netns exec " + a_ + " cat /sys/class/net/eth0/address");
+  mac.erase(mac.find_last_not_of("\n") + 1);
+  std::string py = lab_.file("garp.py");
+  {
+    std::ofstream f(py);
+    f << R"PY(
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(('eth0', 0))
+s.settimeout(10)
+want = bytes.fromhex(sys.argv[1].replace(':', ''))
+vip = socket.inet_aton(sys.argv[2])
+print('LISTENING', flush=True)
+while True:
+    f = s.recv(128)
+    # gratuitous: sender and target protocol address are both the VIP
+    if f[22:28] == want and f[28:32] == vip and f[38:42] == vip:
+        print('GARP', flush=True)
+        break
+)PY";
+  }
+  Process listener(b_, {"python3", py, mac, kVip}, lab_.file("garp.log"));
+  ASSERT_TRUE(listener.wait_log("LISTENING", 5s)) << listener.log();
+  auto a = node(a_, "a", {"--priority", "150", "--state", "MASTER", "--vip", kVip});
+  EXPECT_TRUE(listener.wait_log("GARP", 5s)) << listener.log() << a->log();
+}
+
 TEST_F(VrrpPair, TrackScriptFaultMovesTheVip) {
   two_nodes();
   std::string flag = lab_.file("fail");
@@ -269,6 +299,23 @@ TEST_F(VrrpHeartbeat, CutWithExtraPathLeavesOneMaster) {
   cut_heartbeat();
   EXPECT_TRUE(only_holder_for(a_, b_, 3s)) << b->log();
   EXPECT_EQ(b->log().find("BACKUP MASTER"), std::string::npos) << b->log();
+}
+
+TEST_F(VrrpHeartbeat, CutWithExtraUnicastPeerLeavesOneMaster) {
+  topology();
+  Args a_args = common("150", false, false), b_args = common("100", false, false);
+  a_args.insert(a_args.end(), {"--extra-peer", "198.18.0.2"});
+  b_args.insert(b_args.end(), {"--extra-peer", "198.18.0.1"});
+  auto a = hb_node(a_, "a", a_args);
+  auto b = hb_node(b_, "b", b_args);
+  ASSERT_TRUE(wait_until([&] { return has_vip(a_, kVip); }, 5s)) << a->log();
+  cut_heartbeat();
+  EXPECT_TRUE(only_holder_for(a_, b_, 3s)) << b->log();
+  EXPECT_EQ(b->log().find("BACKUP MASTER"), std::string::npos) << b->log();
+  // The extra path is a path, not a spare: a master that dies is still replaced.
+  a->signal(SIGKILL);
+  check("ip -n " + a_ + " addr del " + kVip + "/32 dev eth0");
+  ASSERT_TRUE(wait_until([&] { return has_vip(b_, kVip); }, 5s)) << b->log();
 }
 
 TEST_F(VrrpHeartbeat, CutWithoutExtraPathSplitBrainIsDetectedAndResolved) {
