@@ -108,6 +108,9 @@ Instance::Instance(boost::asio::any_io_executor ex, InstanceSettings s, ScriptRu
       timer_(ex) {
   if (s_.version == 2 && ipv6_instance(s_))
     throw std::runtime_error("vrrp_instance " + s_.name + ": VRRP version 2 has no IPv6");
+  if (s_.version == 2 && s_.advert_int != wire_interval(s_))
+    spdlog::warn("vrrp_instance {}: VRRPv2 advert_int is whole seconds on the wire; using {} s "
+                 "(as keepalived does)", s_.name, wire_interval(s_).count() / 1000);
   for (const auto& v : s_.vips) advertised_.push_back(v.address);
   if (!s_.auth_pass.empty())
     spdlog::warn("vrrp_instance {}: PASS authentication is cleartext and gives no security",

@@ -103,8 +103,8 @@ std::vector<std::string> check_settings(const RouterSettings& s) {
     if (i.vrid < 1) errs.push_back(where + "virtual_router_id must be 1-255");
     if (i.priority < 1) errs.push_back(where + "priority must be 1-255");
     if (i.version != 2 && i.version != 3) errs.push_back(where + "version must be 2 or 3");
-    if (i.version == 2 && (i.advert_int.count() < 1000 || i.advert_int.count() % 1000))
-      errs.push_back(where + "VRRPv2 advert_int must be whole seconds");
+    if (i.version == 2 && i.advert_int.count() > 255000)
+      errs.push_back(where + "VRRPv2 advert_int must be 1-255 s");
     if (i.version == 3 && (i.advert_int.count() < 10 || i.advert_int.count() > 40950))
       errs.push_back(where + "VRRPv3 advert_int must be 0.01-40.95 s");
     if (i.vips.empty()) errs.push_back(where + "no virtual_ipaddress");

@@ -159,7 +159,7 @@ TEST(VrrpRouterSettings, ChecksReportEveryProblem) {
   a.interface = "eth0";
   a.vrid = 0;
   a.version = 2;
-  a.advert_int = Millis{500};
+  a.advert_int = Millis{300000};
   rs.instances = {a};
   rs.sync_groups = {SyncGroupSettings{"G", {"A", "B"}}};
   auto errs = check_settings(rs);
@@ -169,7 +169,7 @@ TEST(VrrpRouterSettings, ChecksReportEveryProblem) {
     return false;
   };
   EXPECT_TRUE(has("virtual_router_id"));
-  EXPECT_TRUE(has("whole seconds"));
+  EXPECT_TRUE(has("1-255 s"));
   EXPECT_TRUE(has("no virtual_ipaddress"));
   EXPECT_TRUE(has("unknown instance B"));
 }
