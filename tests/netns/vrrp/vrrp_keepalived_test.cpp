@@ -22,6 +22,7 @@ struct Case {
   bool unicast;
   bool pass;
   bool xlb_master;
+  bool ipv6 = false;
 };
 
 std::string PrintCase(const ::testing::TestParamInfo<Case>& i) { return i.param.name; }
@@ -37,9 +38,10 @@ class VrrpKeepalived : public ::testing::TestWithParam<Case> {
 TEST_P(VrrpKeepalived, HoldsAndFailsOver) {
   const Case& c = GetParam();
   Lab lab;
-  std::string x = lab.add_ns("x"), k = lab.add_ns("k");
+  std::string x = lab.add_ns("x", c.ipv6), k = lab.add_ns("k", c.ipv6);
   lab.link(x, "eth0", "198.18.0.1/24", k, "eth0", "198.18.0.2/24");
   lab.wait_links_up();
+  const std::string kVip = c.ipv6 ? "2001:db8::100" : xlb::vrrp::kVip;
   std::string advert = c.version == 3 ? "0.1" : "1";
   int xprio = c.xlb_master ? 150 : 100, kprio = c.xlb_master ? 100 : 150;
 
@@ -48,7 +50,7 @@ TEST_P(VrrpKeepalived, HoldsAndFailsOver) {
        << "\n  advert_int " << advert << "\n  version " << c.version << "\n";
   if (c.pass) body << "  authentication {\n    auth_type PASS\n    auth_pass secret\n  }\n";
   if (c.unicast) body << "  unicast_src_ip 198.18.0.2\n  unicast_peer {\n    198.18.0.1\n  }\n";
-  body << "  virtual_ipaddress {\n    " << kVip << "/32 dev eth0\n  }\n";
+  body << "  virtual_ipaddress {\n    " << kVip << (c.ipv6 ? "/128" : "/32") << " dev eth0\n  }\n";
   auto ka = start_keepalived(lab, k, "ka", body.str());
 
   std::vector<std::string> args = {vrrp_node_path(), "--interface", "eth0", "--priority",
@@ -99,7 +101,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"V3MulticastXlbMaster", 3, false, false, true},
                       Case{"V3MulticastKeepalivedMaster", 3, false, false, false},
                       Case{"V3UnicastXlbMaster", 3, true, false, true},
-                      Case{"V3UnicastKeepalivedMaster", 3, true, false, false}),
+                      Case{"V3UnicastKeepalivedMaster", 3, true, false, false},
+                      Case{"V3Ipv6MulticastXlbMaster", 3, false, false, true, true},
+                      Case{"V3Ipv6MulticastKeepalivedMaster", 3, false, false, false, true}),
     PrintCase);
 
 }  // namespace
