@@ -130,9 +130,29 @@ TEST_F(VrrpPair, UnicastWithTtlWindowAndSourceCheck) {
 TEST_F(VrrpPair, Ipv6V3Multicast) {
   two_nodes(true);
   const std::string vip6 = "2001:db8::100";
+  // b listens for a's unsolicited neighbour advertisement (Override set, target = VIP).
+  std::string py = lab_.file("na.py");
+  {
+    std::ofstream f(py);
+    f << R"PY(
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.settimeout(10)
+vip = socket.inet_pton(socket.AF_INET6, sys.argv[1])
+print('LISTENING', flush=True)
+while True:
+    m, src = s.recvfrom(256)
+    if m[0] == 136 and m[4] & 0x20 and m[8:24] == vip:
+        print('NA', flush=True)
+        break
+)PY";
+  }
+  Process listener(b_, {"python3", py, vip6}, lab_.file("na.log"));
+  ASSERT_TRUE(listener.wait_log("LISTENING", 5s)) << listener.log();
   auto a = node(a_, "a", {"--priority", "150", "--version", "3", "--advert-int", "0.2", "--vip", vip6});
   auto b = node(b_, "b", {"--priority", "100", "--version", "3", "--advert-int", "0.2", "--vip", vip6});
   ASSERT_TRUE(wait_until([&] { return has_vip(a_, vip6); }, 5s)) << a->log();
+  EXPECT_TRUE(listener.wait_log("NA", 5s)) << listener.log();
   EXPECT_TRUE(only_holder_for(a_, b_, 1500ms, vip6)) << b->log();
   a->signal(SIGTERM);
   ASSERT_TRUE(wait_until([&] { return has_vip(b_, vip6); }, 5s)) << b->log();
