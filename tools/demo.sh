@@ -25,7 +25,7 @@ echo "   real servers: rs1 $LAB_RS1_IP, rs2 $LAB_RS2_IP (python3 http.server nam
 
 # libxdp keeps its own state on a bpffs; keep it inside the lab's.
 set +e
-LIBXDP_BPFFS=$LAB_BPFFS "$demo" --lb-netns "$LAB_LB" --client-netns "$LAB_CLIENT" --vip "$LAB_VIP" \
+LIBXDP_BPFFS=$LAB_BPFFS timeout 90 "$demo" --lb-netns "$LAB_LB" --client-netns "$LAB_CLIENT" --vip "$LAB_VIP" \
   --rs1 "$LAB_RS1_IP" --rs2 "$LAB_RS2_IP" --pin-dir "$LAB_BPFFS/xlb" --requests 300
 status=$?
 echo "== tearing down"

@@ -193,6 +193,7 @@ void BpfProgram::bind_maps() {
   rr_cursor_ = BpfMap(skel_->maps.rr_cursor);
   settings_ = BpfMap(skel_->maps.settings);
   tx_ports_ = BpfMap(skel_->maps.tx_ports);
+  vip_filter_ = BpfMap(skel_->maps.vip_filter);
   vips_.check_types<xlb_vip_key, xlb_vip_info>();
   ring_.check_types<std::uint32_t, xlb_ring_entry>();
   reals_.check_types<std::uint32_t, xlb_real>();
@@ -204,6 +205,7 @@ void BpfProgram::bind_maps() {
   rr_cursor_.check_types<std::uint32_t, xlb_cursor>();
   settings_.check_types<std::uint32_t, xlb_settings>();
   tx_ports_.check_types<std::uint32_t, std::uint32_t>();
+  vip_filter_.check_types<std::uint32_t, xlb_vip_filter>();
 }
 
 bpf_object* BpfProgram::object() const { return skel_->obj; }
@@ -221,6 +223,17 @@ void BpfProgram::write_timeouts(std::uint32_t tcp_seconds, std::uint32_t udp_sec
   settings.udp_timeout = udp_seconds;
   const std::uint32_t zero = 0;
   if (auto ec = settings_.update(zero, settings); ec) throw std::system_error(ec, "writing settings");
+}
+
+void BpfProgram::mark_vip_address(const std::uint32_t addr[4]) {
+  const std::uint32_t zero = 0;
+  auto filter = vip_filter_.lookup<std::uint32_t, xlb_vip_filter>(zero).value_or(xlb_vip_filter{});
+  const std::uint32_t bit = xlb_vip_filter_bit(addr[0], addr[1], addr[2], addr[3]);
+  const std::uint64_t mask = std::uint64_t{1} << (bit % 64);
+  if (filter.enabled && (filter.bits[bit / 64] & mask)) return;
+  filter.bits[bit / 64] |= mask;
+  filter.enabled = 1;
+  if (auto ec = vip_filter_.update(zero, filter); ec) throw std::system_error(ec, "writing vip_filter");
 }
 
 void BpfProgram::unpin() {

@@ -63,9 +63,14 @@ class BpfProgram {
   const BpfMap& rr_cursor() const { return rr_cursor_; }
   const BpfMap& settings() const { return settings_; }
   const BpfMap& tx_ports() const { return tx_ports_; }
+  const BpfMap& vip_filter() const { return vip_filter_; }
 
   xlb_settings read_settings() const;
   void write_timeouts(std::uint32_t tcp_seconds, std::uint32_t udp_seconds);
+
+  // Sets the prefilter bit of a VIP address and turns the filter on. Call it before the
+  // address's first vips entry; every VIP address in the maps must have its bit by then.
+  void mark_vip_address(const std::uint32_t addr[4]);
 
   // Removes the pins (the maps live on while this object or an attachment holds them).
   void unpin();
@@ -82,7 +87,7 @@ class BpfProgram {
   std::unique_ptr<xlb_balancer, SkeletonDeleter> skel_;
   bool reused_pins_ = false;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
-      tx_ports_;
+      tx_ports_, vip_filter_;
 };
 
 }  // namespace xlb::dataplane

@@ -81,6 +81,8 @@ void XdpBackend::adopt_pins() {
   const auto ring_size = p.sizes().ring_size;
   for (const auto& [key, info] : p.vips().entries<xlb_vip_key, xlb_vip_info>()) {
     if (info.vip_id >= p.sizes().max_vips) continue;
+    // Pins from a writer that did not keep the prefilter: switching it on must not hide these.
+    program_->mark_vip_address(key.addr);
     vip_ids_.reserve(info.vip_id);
     orphan_vips_[from_vip_key(key)] = {info.vip_id, info.ring_slot & 1};
     std::set<std::uint32_t> ids;
@@ -220,7 +222,9 @@ void XdpBackend::publish(Service& svc) {
   info.persist_timeout = svc.spec.persistence_timeout;
   const auto mask = persistence_mask(svc.spec.key.address.is_v4(), svc.spec.persistence_prefix_len);
   std::copy(mask.begin(), mask.end(), info.persist_mask);
-  if (auto ec = program_->vips().update(to_vip_key(svc.spec.key), info); ec) {
+  const auto key = to_vip_key(svc.spec.key);
+  program_->mark_vip_address(key.addr);  // the bit first: the filter must never hide a VIP
+  if (auto ec = program_->vips().update(key, info); ec) {
     throw std::system_error(ec, "vips entry for " + svc.spec.key.address.to_string());
   }
   svc.live_slot = slot;

@@ -27,7 +27,9 @@ class NetnsScope {
 std::string http_get(const std::string& address, std::uint16_t port, std::chrono::milliseconds timeout);
 
 // `count` GETs from inside namespace `netns`; body -> how many responses carried it
-// (failures are counted under "error: <what>").
+// (failures are counted under "error: <what>"; after kGiveUpAfter failures in a row the
+// rest are counted as "not sent (gave up)").
+inline constexpr int kGiveUpAfter = 5;
 std::map<std::string, int> http_tally(const std::string& netns, const std::string& address, std::uint16_t port,
                                       int count, std::chrono::milliseconds timeout);
 

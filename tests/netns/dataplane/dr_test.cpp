@@ -156,6 +156,11 @@ TEST_F(DrLabTest, WrrTwoToOneOver300Requests) {
   EXPECT_EQ(new_flows(ip("LAB_RS2_IP")), static_cast<std::uint64_t>(tally["rs2"]));
   const auto c = backend_->counters();
   EXPECT_EQ(c[XLB_CTR_FLOW_NEW], 300u);
+  // The VIP prefilter is on (and evidently did not hide the VIP).
+  const std::uint32_t zero = 0;
+  auto filter = backend_->program().vip_filter().lookup<std::uint32_t, xlb_vip_filter>(zero);
+  ASSERT_TRUE(filter.has_value());
+  EXPECT_EQ(filter->enabled, 1u);
   EXPECT_EQ(c[XLB_CTR_DROP_NO_REAL], 0u);
 }
 
