@@ -359,5 +359,23 @@ TEST_F(VrrpHeartbeat, CutWithoutExtraPathSplitBrainIsDetectedAndResolved) {
   ASSERT_TRUE(wait_until([&] { return has_vip(b_, kVip); }, 5s)) << b->log();
 }
 
+// Against keepalived, which never yields: xlb detects the second holder, sees no xlb tag from
+// it, and gives the VIP up (the documented rule for a foreign holder).
+TEST_F(VrrpHeartbeat, SplitBrainAgainstKeepalivedXlbYields) {
+  if (!have("keepalived")) GTEST_SKIP() << "keepalived is not installed";
+  topology();
+  auto ka = start_keepalived(lab_, a_, "ka",
+                             "  state BACKUP\n  interface hb0\n  virtual_router_id 51\n"
+                             "  priority 100\n  advert_int 0.1\n  version 3\n"
+                             "  virtual_ipaddress {\n    " + kVip + "/32 dev eth0\n  }\n");
+  auto b = hb_node(b_, "b", common("150", false, true));
+  ASSERT_TRUE(wait_until([&] { return has_vip(b_, kVip) && !has_vip(a_, kVip); }, 5s))
+      << b->log() << ka->log();
+  cut_heartbeat();
+  ASSERT_TRUE(b->wait_log("SPLIT_BRAIN", 5s)) << b->log();
+  ASSERT_TRUE(b->wait_log("MASTER BACKUP 150 split brain", 5s)) << b->log();
+  EXPECT_TRUE(only_holder_for(a_, b_, 2s)) << b->log();
+}
+
 }  // namespace
 }  // namespace xlb::vrrp
