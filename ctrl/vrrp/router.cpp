@@ -39,19 +39,20 @@ void Router::stop() {
 void Router::reconfigure(RouterSettings settings) {
   auto problems = check_settings(settings);
   if (!problems.empty()) throw std::invalid_argument(problems.front());
+  // Open the new and changed instances first: if one cannot (missing interface), nothing has
+  // been stopped yet and the running configuration stays as it was.
   std::map<std::string, std::shared_ptr<Instance>> next;
+  std::vector<std::shared_ptr<Instance>> fresh;
   for (const auto& s : settings.instances) {
     auto it = instances_.find(s.name);
-    if (it != instances_.end() && it->second->settings() == s) {
+    if (it != instances_.end() && it->second->settings() == s)
       next[s.name] = it->second;
-      instances_.erase(it);
-    }
+    else
+      fresh.push_back(next[s.name] = make(s));
   }
-  for (auto& [name, inst] : instances_) inst->stop();  // removed or changed
-  instances_.clear();
-  std::vector<std::shared_ptr<Instance>> fresh;
-  for (const auto& s : settings.instances)
-    if (!next.count(s.name)) fresh.push_back(next[s.name] = make(s));
+  for (auto& [name, inst] : instances_)
+    if (next[name] != inst) inst->stop();  // removed or changed
+  std::erase_if(next, [](const auto& kv) { return !kv.second; });
   instances_ = std::move(next);
   settings_ = std::move(settings);
   if (started_)

@@ -142,6 +142,14 @@ TEST_F(VrrpRouter, SyncGroupReconfigureAndStop) {
   EXPECT_EQ(after[0].counters.became_master, before[0].counters.became_master);
   EXPECT_EQ(after[1].effective_priority, 140);
 
+  // A reconfiguration that cannot be opened changes nothing.
+  RouterSettings broken = next;
+  broken.instances[1].interface = "nosuch" + lab.suffix().substr(0, 4);
+  broken.instances[1].priority = 130;
+  EXPECT_THROW(router.reconfigure(broken), std::exception);
+  ASSERT_TRUE(pump_until(io, [&] { return false; }, 300ms) || both(State::master));
+  EXPECT_EQ(router.status()[1].effective_priority, 140);
+
   // stop(): priority 0 on both, VIPs removed; the peer takes over within its skew time.
   router.stop();
   EXPECT_FALSE(local_vip("198.18.0.100"));
