@@ -26,12 +26,13 @@ static __always_inline __u32 xlb_flow_lookup(const struct xlb_flow_key *key, __u
 
 	if (!flow)
 		return 0;
-	if (now - flow->last_seen > xlb_flow_timeout_ns(key->proto)) {
+	/* Signed: another CPU may have stored a later coarse timestamp than ours. */
+	if ((__s64)(now - flow->last_seen) > (__s64)xlb_flow_timeout_ns(key->proto)) {
 		xlb_count(XLB_CTR_FLOW_EXPIRED);
 		return 0;
 	}
 	/* The coarse clock ticks per jiffy: skip the store when nothing would change. */
-	if (flow->last_seen != now)
+	if ((__s64)(now - flow->last_seen) > 0)
 		flow->last_seen = now;
 	return flow->real_id;
 }
@@ -65,7 +66,7 @@ static __always_inline __u32 xlb_persist_lookup(const struct xlb_persist_key *pk
 
 	if (!entry)
 		return 0;
-	if (now - entry->last_seen > (__u64)vip->persist_timeout * XLB_NS_PER_SEC)
+	if ((__s64)(now - entry->last_seen) > (__s64)((__u64)vip->persist_timeout * XLB_NS_PER_SEC))
 		return 0;
 	if (!xlb_real_usable(entry->real_id))
 		return 0;

@@ -1,0 +1,470 @@
+#include "ctrl/daemon/daemon.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+#ifdef XLB_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "ctrl/api/control_server.hpp"
+#include "ctrl/api/metrics_server.hpp"
+#include "ctrl/check/health_monitor.hpp"
+#include "ctrl/daemon/check_plan.hpp"
+#include "ctrl/daemon/dataplane_stack.hpp"
+#include "ctrl/daemon/live_state.hpp"
+#include "ctrl/daemon/notify_plan.hpp"
+#include "ctrl/daemon/vrrp_plan.hpp"
+#include "ctrl/notify/notifier.hpp"
+#include "ctrl/vrrp/router.hpp"
+
+namespace xlb::daemon {
+
+namespace asio = boost::asio;
+using Json = nlohmann::json;
+
+namespace {
+
+void notify_systemd([[maybe_unused]] const char* state) {
+#ifdef XLB_HAVE_SYSTEMD
+  sd_notify(0, state);
+#endif
+}
+
+std::string now_text() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[64];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
+  return text;
+}
+
+std::vector<std::string> error_lines(const config::LoadResult& result) {
+  std::vector<std::string> out;
+  for (const auto& d : result.diagnostics) {
+    if (d.severity == config::Severity::error) out.push_back(config::to_string(d));
+  }
+  return out;
+}
+
+void log_diagnostics(const config::LoadResult& result) {
+  for (const auto& d : result.diagnostics) {
+    if (d.severity == config::Severity::error) spdlog::error("{}", config::to_string(d));
+    else spdlog::warn("{}", config::to_string(d));
+  }
+}
+
+std::map<RealRef, std::uint32_t> configured_weights(const std::vector<PlannedService>& plan) {
+  std::map<RealRef, std::uint32_t> out;
+  for (const auto& p : plan) {
+    for (const auto& r : p.spec.reals) out[RealRef{r.address, r.port}] = r.weight;
+  }
+  return out;
+}
+
+notify::VrrpState notify_state(vrrp::State s) {
+  switch (s) {
+    case vrrp::State::init: return notify::VrrpState::init;
+    case vrrp::State::backup: return notify::VrrpState::backup;
+    case vrrp::State::master: return notify::VrrpState::master;
+    case vrrp::State::fault: return notify::VrrpState::fault;
+    default: return notify::VrrpState::stop;
+  }
+}
+
+const char* forward_name(dataplane::Forwarding f) {
+  switch (f) {
+    case dataplane::Forwarding::nat: return "Masq";
+    case dataplane::Forwarding::tun: return "Tunnel";
+    case dataplane::Forwarding::dr: break;
+  }
+  return "Route";
+}
+
+const char* scheduler_name(dataplane::Scheduler s) {
+  switch (s) {
+    case dataplane::Scheduler::rr: return "rr";
+    case dataplane::Scheduler::wrr: return "wrr";
+    case dataplane::Scheduler::sh: return "sh";
+    case dataplane::Scheduler::mh: return "mh";
+    case dataplane::Scheduler::lc: return "lc";
+    case dataplane::Scheduler::wlc: return "wlc";
+  }
+  return "?";
+}
+
+Json counters_json(const dataplane::TrafficCounters& c) {
+  return {{"conns", c.new_flows}, {"packets", c.packets}, {"bytes", c.bytes}};
+}
+
+}  // namespace
+
+Daemon::Daemon(asio::io_context& io, DaemonOptions options)
+    : io_(io), options_(std::move(options)), signals_(io) {}
+
+Daemon::~Daemon() = default;
+
+void Daemon::start() {
+  probe_ = std::make_unique<config::LinuxSystemProbe>();
+  auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get()});
+  log_diagnostics(loaded);
+  if (!loaded.ok()) {
+    throw std::runtime_error(std::to_string(loaded.error_count()) + " error(s) in " + options_.config_path);
+  }
+  config_ = std::move(loaded.config);
+  plan_ = plan_services(config_);
+
+  DataplaneOptions dp;
+  dp.interfaces = options_.interfaces;
+  dp.pin_dir = options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir;
+  dp.detach_on_exit = options_.detach_on_exit;
+  dataplane_ = std::make_unique<DataplaneStack>(io_, config_, plan_, dp);
+  live_ = std::make_unique<LiveState>(*dataplane_);
+
+  notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
+
+  const auto vrrp_settings = plan_vrrp(config_);
+  live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
+
+  check::MonitorHooks hooks;
+  hooks.apply = [this](const dataplane::ServiceSpec& spec) { live_->on_health(spec); };
+  hooks.remove = [this](const dataplane::ServiceKey& key) { live_->on_removed(key); };
+  hooks.flush_flows_to = [this](const dataplane::ServiceKey& key, const dataplane::IpAddress& real) {
+    try {
+      dataplane_->flush_flows_to(key, real);
+    } catch (const std::exception& e) {
+      spdlog::warn("dataplane: cannot end flows to {}: {}", real.to_string(), e.what());
+    }
+  };
+  hooks.run_script = [this](const std::vector<std::string>& argv, check::Millis timeout,
+                            const std::string& user) -> asio::awaitable<int> {
+    notify::ScriptOptions options;
+    options.timeout = timeout;
+    std::optional<notify::ScriptUser> who;
+    if (!user.empty()) who = notify::ScriptUser::lookup(user);
+    const auto result = co_await notifier_->script_runner().run(argv, options, who);
+    co_return result.exit_code >= 0 && !result.timed_out ? result.exit_code : -1;
+  };
+  health_ = std::make_unique<check::HealthMonitor>(io_.get_executor(), hooks);
+  health_->start(plan_checks(plan_));
+  dataplane_->retire_orphans();
+
+  vrrp::ScriptRunner vrrp_runner = [this](const std::vector<std::string>& argv,
+                                          std::chrono::milliseconds timeout) -> asio::awaitable<int> {
+    notify::ScriptOptions options;
+    options.timeout = timeout;
+    options.log_output = false;
+    const auto result = co_await notifier_->script_runner().run(argv, options);
+    co_return result.exit_code >= 0 && !result.timed_out ? result.exit_code : 255;
+  };
+  vrrp_ = std::make_unique<vrrp::Router>(io_.get_executor(), vrrp_settings, vrrp_runner);
+  vrrp_->set_observer([this](const vrrp::StateChange& change) { on_vrrp(change); });
+  vrrp_->start();
+
+  start_api();
+  watch_signals();
+  write_pid_file();
+  spdlog::info("xlbd started: {} virtual service(s), {} VRRP instance(s), dataplane {}", plan_.size(),
+               vrrp_settings.instances.size(), dataplane_->name());
+  notify_systemd("READY=1");
+}
+
+void Daemon::on_vrrp(const vrrp::StateChange& change) {
+  ++history_.vrrp_transitions;
+  spdlog::info("VRRP {}: {} -> {} (priority {}, {}){}", change.instance, vrrp::to_string(change.old_state),
+               change.notify_state(), change.priority, vrrp::to_string(change.reason),
+               change.detail.empty() ? "" : ": " + change.detail);
+  last_transition_[change.instance] = Json{{"at", now_text()},
+                                           {"from", std::string(vrrp::to_string(change.old_state))},
+                                           {"to", std::string(change.notify_state())},
+                                           {"reason", std::string(vrrp::to_string(change.reason))},
+                                           {"detail", change.detail}};
+  // The dataplane follows ownership: forward for the VIPs of instances we are master of.
+  for (const auto& instance : vrrp_->settings().instances) {
+    if (instance.name != change.instance) continue;
+    const bool owned = change.new_state == vrrp::State::master && !change.split_brain;
+    for (const auto& vip : instance.vips) live_->set_vip_owned(vip.address, owned);
+    for (const auto& vip : instance.excluded_vips) live_->set_vip_owned(vip.address, owned);
+  }
+  notify::VrrpTransition t;
+  t.instance = change.instance;
+  t.from = notify_state(change.old_state);
+  t.to = change.split_brain ? notify::VrrpState::split_brain : notify_state(change.new_state);
+  t.priority = change.priority;
+  t.reason = std::string(vrrp::to_string(change.reason));
+  if (!change.detail.empty()) t.reason += ": " + change.detail;
+  for (const auto& instance : config_.vrrp_instances) {
+    if (*instance.name == change.instance) {
+      notifier_->vrrp_transition(t, vrrp_scripts(instance.notify), *instance.smtp_alert);
+    }
+  }
+}
+
+std::vector<std::string> Daemon::reload() {
+  notify_systemd("RELOADING=1");
+  auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get()});
+  log_diagnostics(loaded);
+  if (!loaded.ok()) {
+    ++history_.reloads_refused;
+    history_.last_reload_errors = error_lines(loaded);
+    spdlog::error("reload refused: {} error(s) in {}; the running configuration stays", loaded.error_count(),
+                  options_.config_path);
+    notify_systemd("READY=1");
+    return history_.last_reload_errors;
+  }
+  std::vector<PlannedService> plan;
+  try {
+    plan = plan_services(loaded.config);
+    dataplane_->plan(plan);
+  } catch (const std::exception& e) {
+    ++history_.reloads_refused;
+    history_.last_reload_errors = {e.what()};
+    spdlog::error("reload refused: {}; the running configuration stays", e.what());
+    notify_systemd("READY=1");
+    return history_.last_reload_errors;
+  }
+  if (!(loaded.config.global_defs == config_.global_defs)) {
+    spdlog::warn("reload: global_defs changed; mail, script and dataplane-size settings take effect at restart");
+  }
+  live_->drop_overrides_changed_by(configured_weights(plan_), configured_weights(plan));
+  const auto vrrp_settings = plan_vrrp(loaded.config);
+  live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
+  // The new model must outlive every pointer into it before the old one goes.
+  config_ = std::move(loaded.config);
+  plan_ = plan_services(config_);
+  health_->reconfigure(plan_checks(plan_));
+  vrrp_->reconfigure(vrrp_settings);
+  ++history_.reloads;
+  history_.last_reload_errors.clear();
+  spdlog::info("reloaded {}: {} virtual service(s)", options_.config_path, plan_.size());
+  notify_systemd("READY=1");
+  return {};
+}
+
+void Daemon::stop(bool detach) {
+  if (stopped_) return;
+  stopped_ = true;
+  notify_systemd("STOPPING=1");
+  spdlog::info("xlbd stopping ({})", detach || options_.detach_on_exit ? "detaching the XDP program"
+                                                                      : "the XDP program keeps forwarding");
+  boost::system::error_code ignored;
+  signals_.cancel(ignored);
+  if (vrrp_) vrrp_->stop();
+  if (dataplane_) dataplane_->set_detach_on_exit(detach || options_.detach_on_exit);
+  control_.reset();
+  metrics_.reset();
+  if (!options_.pid_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(options_.pid_file, ec);
+  }
+  if (health_) {
+    asio::co_spawn(io_, health_->shutdown(), [this](std::exception_ptr) {
+      // Everything that could post work is gone: let run() return.
+      io_.stop();
+    });
+  } else {
+    io_.stop();
+  }
+}
+
+void Daemon::write_pid_file() const {
+  if (options_.pid_file.empty()) return;
+  std::filesystem::create_directories(std::filesystem::path(options_.pid_file).parent_path());
+  std::ofstream(options_.pid_file) << ::getpid() << "\n";
+}
+
+void Daemon::watch_signals() {
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  signals_.add(SIGUSR1);
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      reload();
+    } else if (signo == SIGUSR1) {
+      std::filesystem::create_directories(std::filesystem::path(options_.dump_file).parent_path());
+      std::ofstream(options_.dump_file) << dump().dump(2) << "\n";
+      spdlog::info("state written to {}", options_.dump_file);
+    } else {
+      stop(false);
+      return;
+    }
+    watch_signals();
+  });
+}
+
+void Daemon::start_api() {
+  control_ = std::make_unique<api::ControlServer>(
+      io_, api::ControlSocketOptions{.path = options_.socket_path, .group = options_.socket_group});
+  control_->add("status", [this](const Json&) { return status(); });
+  control_->add("list", [this](const Json&) { return Json{{"services", services()}}; });
+  control_->add("flows", [this](const Json& args) {
+    return flows(args.value("vip", std::string()), args.value("client", std::string()));
+  });
+  control_->add("persist", [this](const Json& args) {
+    return flows(args.value("vip", std::string()), args.value("client", std::string()));
+  });
+  control_->add("weight", [this](const Json& args) {
+    const auto real = RealRef::parse(args.at("real").get<std::string>());
+    std::optional<std::uint32_t> weight;
+    if (!args.value("undrain", false)) weight = args.at("weight").get<std::uint32_t>();
+    const auto services = live_->set_weight_override(real, weight);
+    if (services == 0) throw std::invalid_argument("no configured real server " + real.text());
+    return Json(real.text() + (weight ? " weight " + std::to_string(*weight) : std::string(" back to its configured weight")) +
+                " in " + std::to_string(services) + " service(s)");
+  });
+  control_->add("reload", [this](const Json&) {
+    const auto errors = reload();
+    if (!errors.empty()) {
+      std::string text = "reload refused, the running configuration stays:";
+      for (const auto& e : errors) text += "\n" + e;
+      throw std::invalid_argument(text);
+    }
+    return Json("reloaded");
+  });
+  control_->add("dump", [this](const Json&) { return dump(); });
+  control_->start();
+
+  const auto& listen = *config_.global_defs.metrics_listen;
+  const bool metrics_off = config_.global_defs.metrics_listen.set && !listen.enabled;
+  if (!metrics_off) {
+    const std::string host = listen.enabled ? listen.host : "127.0.0.1";
+    const unsigned short port = listen.enabled ? listen.port : 9780;
+    metrics_ = std::make_unique<api::MetricsServer>(io_, host, port, [this] { return metrics(); });
+    metrics_->start();
+  }
+}
+
+Json Daemon::status() const {
+  Json instances = Json::array();
+  for (const auto& s : vrrp_->status()) {
+    Json inst{{"name", s.name},
+              {"state", std::string(vrrp::to_string(s.state))},
+              {"priority", s.effective_priority},
+              {"base_priority", s.base_priority},
+              {"vrid", s.vrid},
+              {"interface", s.interface},
+              {"vips_installed", s.vips_installed}};
+    if (s.master) inst["master"] = s.master->to_string();
+    Json vips = Json::array();
+    for (const auto& settings : vrrp_->settings().instances) {
+      if (settings.name != s.name) continue;
+      for (const auto& vip : settings.vips) vips.push_back(vip.address.to_string());
+    }
+    inst["vips"] = vips;
+    const auto it = last_transition_.find(s.name);
+    if (it != last_transition_.end()) {
+      inst["last_transition"] = it->second["at"].get<std::string>() + " " + it->second["from"].get<std::string>() +
+                                " -> " + it->second["to"].get<std::string>();
+      inst["reason"] = it->second["reason"].get<std::string>() +
+                       (it->second["detail"].get<std::string>().empty() ? "" : ": " + it->second["detail"].get<std::string>());
+    }
+    if (s.counters.split_brain_detected != 0) inst["split_brain"] = s.counters.split_brain_detected;
+    if (s.state == vrrp::State::fault) inst["fault"] = "tracked interface or script failed";
+    instances.push_back(inst);
+  }
+  return Json{{"instances", instances},
+              {"backend", dataplane_->name()},
+              {"reloads", history_.reloads},
+              {"reloads_refused", history_.reloads_refused},
+              {"last_reload_errors", history_.last_reload_errors}};
+}
+
+Json Daemon::services() const {
+  std::map<dataplane::ServiceKey, dataplane::ServiceStats> stats;
+  for (auto& s : dataplane_->stats()) stats[s.key] = s;
+  std::map<std::pair<dataplane::ServiceKey, RealRef>, std::uint64_t> active;
+  for (const auto& f : dataplane_->flows()) {
+    if (f.idle < std::chrono::seconds(60)) ++active[{f.service, RealRef{f.real, 0}}];
+  }
+  std::map<dataplane::ServiceKey, check::ServiceHealth> health;
+  for (auto& h : health_->snapshot()) health[h.key] = h;
+
+  Json out = Json::array();
+  for (const auto& planned : plan_) {
+    const auto& key = planned.spec.key;
+    const auto applied_it = live_->applied().find(key);
+    const auto& spec = applied_it != live_->applied().end() ? applied_it->second : planned.spec;
+    Json svc{{"protocol", key.protocol == dataplane::Protocol::udp ? "UDP" : "TCP"},
+             {"address", key.address.to_string()},
+             {"port", key.port},
+             {"fwmark", key.fwmark},
+             {"scheduler", scheduler_name(spec.scheduler)},
+             {"persistence", spec.persistence_timeout},
+             {"persistence_prefix", spec.persistence_prefix_len},
+             {"active", spec.active},
+             {"backend", config::to_string(planned.backend)}};
+    const auto st = stats.find(key);
+    svc["stats"] = counters_json(st != stats.end() ? st->second.counters : dataplane::TrafficCounters{});
+    Json reals = Json::array();
+    for (const auto& configured : planned.spec.reals) {
+      Json r{{"address", configured.address.to_string()},
+             {"port", configured.port},
+             {"forward", forward_name(configured.forwarding)},
+             {"configured_weight", configured.weight}};
+      std::uint32_t weight = 0;
+      for (const auto& live : spec.reals) {
+        if (live.address == configured.address && live.port == configured.port) weight = live.weight;
+      }
+      r["weight"] = weight;
+      std::string state = "up";
+      const auto h = health.find(key);
+      if (h != health.end()) {
+        for (const auto& rh : h->second.reals) {
+          if (rh.address == configured.address && rh.port == configured.port) state = rh.up ? "up" : "down";
+        }
+      }
+      const auto override_it = live_->overrides().find(RealRef{configured.address, configured.port});
+      if (override_it != live_->overrides().end()) state += override_it->second == 0 ? ",drained" : ",weight-set";
+      r["health"] = state;
+      const auto act = active.find({key, RealRef{configured.address, 0}});
+      r["active_conns"] = act != active.end() ? act->second : 0;
+      r["inactive_conns"] = 0;
+      dataplane::TrafficCounters counters;
+      if (st != stats.end()) {
+        for (const auto& rs : st->second.reals) {
+          if (rs.real.address == configured.address && rs.real.port == configured.port) counters = rs.counters;
+        }
+      }
+      r["stats"] = counters_json(counters);
+      reals.push_back(r);
+    }
+    svc["reals"] = reals;
+    if (spec.sorry_server) {
+      svc["sorry_server"] = RealRef{spec.sorry_server->address, spec.sorry_server->port}.text();
+    }
+    out.push_back(svc);
+  }
+  return out;
+}
+
+Json Daemon::flows(const std::string& vip, const std::string& client) const {
+  Json out = Json::array();
+  for (const auto& f : dataplane_->flows()) {
+    if (!vip.empty() && f.service.address.to_string() != vip) continue;
+    if (!client.empty() && f.client.to_string() != client) continue;
+    out.push_back({{"protocol", f.service.protocol == dataplane::Protocol::udp ? "UDP" : "TCP"},
+                   {"client", f.client.to_string()},
+                   {"client_port", f.client_port},
+                   {"vip", f.service.address.to_string()},
+                   {"vip_port", f.service.port},
+                   {"real", f.real.to_string()},
+                   {"age", std::chrono::duration<double>(f.age).count()},
+                   {"idle", std::chrono::duration<double>(f.idle).count()}});
+  }
+  return out;
+}
+
+Json Daemon::dump() const {
+  return Json{{"status", status()},
+              {"services", services()},
+              {"dataplane", dataplane_->describe()},
+              {"config_file", options_.config_path}};
+}
+
+}  // namespace xlb::daemon

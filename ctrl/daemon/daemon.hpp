@@ -1,0 +1,100 @@
+// xlbd as a whole: the configuration turned into a running dataplane, health checks and VRRP,
+// reachable through the control socket and the metrics endpoint, reloadable on SIGHUP.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctrl/config/config.hpp"
+#include "ctrl/daemon/service_plan.hpp"
+#include "xlb/asio.hpp"
+
+namespace xlb::check {
+class HealthMonitor;
+}
+namespace xlb::vrrp {
+class Router;
+struct StateChange;
+}
+namespace xlb::notify {
+class Notifier;
+}
+namespace xlb::api {
+class ControlServer;
+class MetricsServer;
+}
+
+namespace xlb::daemon {
+
+class DataplaneStack;
+class LiveState;
+
+struct DaemonOptions {
+  std::string config_path = "/etc/xlb/xlb.conf";
+  std::vector<std::string> interfaces;   // empty: derived from the configuration
+  std::optional<std::string> pin_dir;    // empty: global_defs xdp_pin_dir
+  std::string socket_path = "/run/xlb/xlbd.sock";
+  std::string socket_group;
+  std::string pid_file;
+  std::string dump_file = "/run/xlb/xlbd.json";
+  bool detach_on_exit = false;           // default: the XDP program keeps forwarding
+};
+
+class Daemon {
+ public:
+  Daemon(boost::asio::io_context& io, DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Loads the configuration and starts every subsystem. Throws with a message (and logs
+  // every configuration error) when it cannot.
+  void start();
+  // Re-reads the file; an invalid one changes nothing. Returns the errors (empty: applied).
+  std::vector<std::string> reload();
+  // Stops VRRP (priority 0), checks and the sockets; the dataplane keeps forwarding unless
+  // `detach` (or --detach-on-exit) says otherwise. The io_context runs out afterwards.
+  void stop(bool detach);
+
+  nlohmann::json status() const;
+  nlohmann::json services() const;
+  nlohmann::json flows(const std::string& vip, const std::string& client) const;
+  nlohmann::json dump() const;
+  std::string metrics() const;
+
+ private:
+  void start_api();
+  void watch_signals();
+  void on_vrrp(const vrrp::StateChange& change);
+  void write_pid_file() const;
+
+  boost::asio::io_context& io_;
+  DaemonOptions options_;
+  std::unique_ptr<config::SystemProbe> probe_;
+  config::Config config_;
+  std::vector<PlannedService> plan_;
+  // Declared in dependency order: what is declared later uses what is declared earlier, and
+  // members are destroyed in reverse.
+  std::unique_ptr<DataplaneStack> dataplane_;
+  std::unique_ptr<LiveState> live_;
+  std::unique_ptr<notify::Notifier> notifier_;
+  std::unique_ptr<check::HealthMonitor> health_;
+  std::unique_ptr<vrrp::Router> vrrp_;
+  std::unique_ptr<api::ControlServer> control_;
+  std::unique_ptr<api::MetricsServer> metrics_;
+  boost::asio::signal_set signals_;
+  struct History {
+    std::uint64_t reloads = 0;
+    std::uint64_t reloads_refused = 0;
+    std::uint64_t vrrp_transitions = 0;
+    std::vector<std::string> last_reload_errors;
+  } history_;
+  std::map<std::string, nlohmann::json> last_transition_;  // per instance, for xlbctl status
+  bool stopped_ = false;
+};
+
+}  // namespace xlb::daemon

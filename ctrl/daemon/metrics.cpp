@@ -1,0 +1,127 @@
+// Daemon::metrics(): the Prometheus page. Every family is read live at scrape time.
+#include "ctrl/api/prometheus.hpp"
+#include "ctrl/check/health_monitor.hpp"
+#include "ctrl/daemon/daemon.hpp"
+#include "ctrl/daemon/dataplane_stack.hpp"
+#include "ctrl/daemon/live_state.hpp"
+#include "ctrl/notify/notifier.hpp"
+#include "ctrl/vrrp/router.hpp"
+
+namespace xlb::daemon {
+
+using api::Labels;
+using api::MetricsText;
+
+namespace {
+
+std::string service_label(const dataplane::ServiceKey& key) {
+  return RealRef{key.address, key.port}.text();
+}
+
+}  // namespace
+
+std::string Daemon::metrics() const {
+  MetricsText m;
+  m.family("xlb_up", MetricsText::Type::gauge, "1 while xlbd runs.");
+  m.sample({}, 1);
+
+  const auto stats = dataplane_->stats();
+  m.family("xlb_vip_packets_total", MetricsText::Type::counter, "Packets forwarded for a virtual service.");
+  for (const auto& s : stats) m.sample({{"vip", service_label(s.key)}}, static_cast<double>(s.counters.packets));
+  m.family("xlb_vip_bytes_total", MetricsText::Type::counter, "Bytes forwarded for a virtual service.");
+  for (const auto& s : stats) m.sample({{"vip", service_label(s.key)}}, static_cast<double>(s.counters.bytes));
+  m.family("xlb_vip_new_flows_total", MetricsText::Type::counter, "Connections scheduled for a virtual service.");
+  for (const auto& s : stats) m.sample({{"vip", service_label(s.key)}}, static_cast<double>(s.counters.new_flows));
+  m.family("xlb_real_packets_total", MetricsText::Type::counter, "Packets forwarded to a real server.");
+  for (const auto& s : stats)
+    for (const auto& r : s.reals)
+      m.sample({{"vip", service_label(s.key)}, {"real", RealRef{r.real.address, r.real.port}.text()}},
+               static_cast<double>(r.counters.packets));
+  m.family("xlb_real_bytes_total", MetricsText::Type::counter, "Bytes forwarded to a real server.");
+  for (const auto& s : stats)
+    for (const auto& r : s.reals)
+      m.sample({{"vip", service_label(s.key)}, {"real", RealRef{r.real.address, r.real.port}.text()}},
+               static_cast<double>(r.counters.bytes));
+  m.family("xlb_real_new_flows_total", MetricsText::Type::counter, "Connections scheduled to a real server.");
+  for (const auto& s : stats)
+    for (const auto& r : s.reals)
+      m.sample({{"vip", service_label(s.key)}, {"real", RealRef{r.real.address, r.real.port}.text()}},
+               static_cast<double>(r.counters.new_flows));
+
+  const auto health = health_->snapshot();
+  m.family("xlb_real_up", MetricsText::Type::gauge, "1 when the real server passes its checks.");
+  for (const auto& h : health)
+    for (const auto& r : h.reals)
+      m.sample({{"vip", service_label(h.key)}, {"real", RealRef{r.address, r.port}.text()}}, r.up ? 1 : 0);
+  m.family("xlb_real_weight", MetricsText::Type::gauge, "Weight the dataplane uses for the real server now.");
+  for (const auto& [key, spec] : live_->applied())
+    for (const auto& r : spec.reals)
+      m.sample({{"vip", service_label(key)}, {"real", RealRef{r.address, r.port}.text()}}, r.weight);
+  m.family("xlb_vip_quorum_up", MetricsText::Type::gauge, "1 while the virtual service has its quorum.");
+  for (const auto& h : health) m.sample({{"vip", service_label(h.key)}}, h.quorum_up ? 1 : 0);
+  m.family("xlb_vip_sorry_server_active", MetricsText::Type::gauge, "1 while new flows go to the sorry server.");
+  for (const auto& h : health) m.sample({{"vip", service_label(h.key)}}, h.sorry_in_use ? 1 : 0);
+  m.family("xlb_check_latency_seconds", MetricsText::Type::gauge, "Duration of the last check attempt.");
+  for (const auto& h : health)
+    for (const auto& r : h.reals)
+      for (const auto& c : r.checks)
+        m.sample({{"real", RealRef{r.address, r.port}.text()}, {"check", check::to_string(c.kind)}},
+                 std::chrono::duration<double>(c.status.last_latency).count());
+  m.family("xlb_check_runs_total", MetricsText::Type::counter, "Check attempts.");
+  for (const auto& h : health)
+    for (const auto& r : h.reals)
+      for (const auto& c : r.checks)
+        m.sample({{"real", RealRef{r.address, r.port}.text()}, {"check", check::to_string(c.kind)}},
+                 static_cast<double>(c.status.runs));
+  m.family("xlb_check_failures_total", MetricsText::Type::counter, "Failed check attempts.");
+  for (const auto& h : health)
+    for (const auto& r : h.reals)
+      for (const auto& c : r.checks)
+        m.sample({{"real", RealRef{r.address, r.port}.text()}, {"check", check::to_string(c.kind)}},
+                 static_cast<double>(c.status.failures));
+
+  const auto vrrp_status = vrrp_->status();
+  m.family("xlb_vrrp_state", MetricsText::Type::gauge, "1 for the state each VRRP instance is in.");
+  for (const auto& s : vrrp_status) {
+    for (auto state : {vrrp::State::init, vrrp::State::backup, vrrp::State::master, vrrp::State::fault}) {
+      m.sample({{"instance", s.name}, {"state", std::string(vrrp::to_string(state))}}, s.state == state ? 1 : 0);
+    }
+  }
+  m.family("xlb_vrrp_priority", MetricsText::Type::gauge, "Effective VRRP priority.");
+  for (const auto& s : vrrp_status) m.sample({{"instance", s.name}}, s.effective_priority);
+  m.family("xlb_vrrp_became_master_total", MetricsText::Type::counter, "Transitions to MASTER.");
+  for (const auto& s : vrrp_status) m.sample({{"instance", s.name}}, static_cast<double>(s.counters.became_master));
+  m.family("xlb_vrrp_adverts_sent_total", MetricsText::Type::counter, "VRRP adverts sent.");
+  for (const auto& s : vrrp_status) m.sample({{"instance", s.name}}, static_cast<double>(s.counters.adverts_sent));
+  m.family("xlb_vrrp_adverts_received_total", MetricsText::Type::counter, "Valid VRRP adverts received.");
+  for (const auto& s : vrrp_status) m.sample({{"instance", s.name}}, static_cast<double>(s.counters.adverts_received));
+  m.family("xlb_vrrp_adverts_dropped_total", MetricsText::Type::counter, "Received VRRP packets dropped, by reason.");
+  for (const auto& s : vrrp_status) {
+    for (std::size_t i = 1; i < vrrp::kDropReasonCount; ++i) {
+      m.sample({{"instance", s.name}, {"reason", std::string(vrrp::to_string(static_cast<vrrp::DropReason>(i)))}},
+               static_cast<double>(s.counters.drops[i]));
+    }
+  }
+  m.family("xlb_vrrp_split_brain_total", MetricsText::Type::counter, "Another MAC answered for one of our VIPs.");
+  for (const auto& s : vrrp_status) m.sample({{"instance", s.name}}, static_cast<double>(s.counters.split_brain_detected));
+
+  m.family("xlb_dataplane_packets_total", MetricsText::Type::counter,
+           "XDP program verdicts and events, by action or drop reason.");
+  for (const auto& [name, value] : dataplane_->counters()) m.sample({{"what", name}}, static_cast<double>(value));
+  m.family("xlb_dataplane_services", MetricsText::Type::gauge, "Virtual services programmed in the dataplane.");
+  m.sample({}, static_cast<double>(live_->applied().size()));
+
+  const auto mail = notifier_->counters();
+  m.family("xlb_mail_delivered_total", MetricsText::Type::counter, "Alert mails delivered.");
+  m.sample({}, static_cast<double>(mail.mail.delivered));
+  m.family("xlb_mail_failed_total", MetricsText::Type::counter, "Alert mails given up.");
+  m.sample({}, static_cast<double>(mail.mail.failed));
+  m.family("xlb_mail_queued", MetricsText::Type::gauge, "Alert mails waiting.");
+  m.sample({}, static_cast<double>(mail.mail.queued));
+  m.family("xlb_config_reloads_total", MetricsText::Type::counter, "Reloads, by result.");
+  m.sample({{"result", "applied"}}, static_cast<double>(history_.reloads));
+  m.sample({{"result", "refused"}}, static_cast<double>(history_.reloads_refused));
+  return m.text();
+}
+
+}  // namespace xlb::daemon
