@@ -128,6 +128,10 @@ void Daemon::start() {
   notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
 
   const auto vrrp_settings = plan_vrrp(config_);
+  if (const auto problems = vrrp::check_settings(vrrp_settings); !problems.empty()) {
+    for (const auto& p : problems) spdlog::error("{}: {}", options_.config_path, p);
+    throw std::runtime_error("the VRRP settings cannot run");
+  }
   live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
 
   check::MonitorHooks hooks;
@@ -230,8 +234,15 @@ std::vector<std::string> Daemon::reload() {
   if (!(loaded.config.global_defs == config_.global_defs)) {
     spdlog::warn("reload: global_defs changed; mail, script and dataplane-size settings take effect at restart");
   }
-  live_->drop_overrides_changed_by(configured_weights(plan_), configured_weights(plan));
   const auto vrrp_settings = plan_vrrp(loaded.config);
+  if (const auto problems = vrrp::check_settings(vrrp_settings); !problems.empty()) {
+    ++history_.reloads_refused;
+    history_.last_reload_errors = problems;
+    for (const auto& p : problems) spdlog::error("reload refused: {}", p);
+    notify_systemd("READY=1");
+    return history_.last_reload_errors;
+  }
+  live_->drop_overrides_changed_by(configured_weights(plan_), configured_weights(plan));
   live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
   // The new model must outlive every pointer into it before the old one goes.
   config_ = std::move(loaded.config);
