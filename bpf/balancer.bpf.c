@@ -46,6 +46,24 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, __u32 real_id, __u32 
 	return bpf_redirect_map(&tx_ports, real->ifindex, 0);
 }
 
+/* An established flow skips the vips hash lookup: its entry names the VIP, whose state is
+ * one array read away. */
+static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
+					   __u32 real_id, __u32 vip_id)
+{
+	struct xlb_vip_state *state = bpf_map_lookup_elem(&vip_state, &vip_id);
+
+	if (!state || !state->flags)
+		return XLB_CONTINUE; /* VIP gone: decide as for a packet without a flow */
+	if (!(state->flags & XLB_VIP_F_ACTIVE))
+		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
+	if (pkt->first_fragment)
+		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
+	if (pkt->icmp_error)
+		xlb_count(XLB_CTR_ICMP_FORWARDED);
+	return xlb_forward(ctx, real_id, vip_id, 0);
+}
+
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
@@ -53,13 +71,20 @@ int xlb_balancer(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct xlb_packet pkt = {};
 	struct xlb_vip_info *vip;
-	__u32 real_id, new_flow = 0;
+	__u32 real_id, vip_id = 0;
 	__u64 now;
 	int action;
 
 	action = xlb_parse(data, data_end, &pkt);
 	if (action != XLB_CONTINUE)
 		return action;
+	now = bpf_ktime_get_coarse_ns();
+	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);
+	if (real_id) {
+		action = xlb_established(ctx, &pkt, real_id, vip_id);
+		if (action != XLB_CONTINUE)
+			return action;
+	}
 	vip = xlb_find_vip(&pkt.key);
 	if (!vip)
 		return xlb_pass();
@@ -67,19 +92,17 @@ int xlb_balancer(struct xdp_md *ctx)
 		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
 	if (pkt.first_fragment)
 		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
-
-	now = bpf_ktime_get_coarse_ns();
-	real_id = xlb_flow_lookup(&pkt.key, now);
-	if (pkt.icmp_error) {
-		/* Only errors about flows we placed are ours; the rest are the kernel's. */
-		if (!real_id)
-			return xlb_pass();
-		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	} else if (!real_id) {
-		real_id = xlb_new_flow(vip, &pkt.key, now);
-		if (!real_id)
-			return xlb_verdict(XDP_DROP, XLB_CTR_DROP_NO_REAL);
-		new_flow = 1;
+	if (real_id) {
+		/* A flow whose VIP has no vip_state entry (maps adopted from an older xlbd). */
+		if (pkt.icmp_error)
+			xlb_count(XLB_CTR_ICMP_FORWARDED);
+		return xlb_forward(ctx, real_id, vip->vip_id, 0);
 	}
-	return xlb_forward(ctx, real_id, vip->vip_id, new_flow);
+	/* Only errors about flows we placed are ours; the rest are the kernel's. */
+	if (pkt.icmp_error)
+		return xlb_pass();
+	real_id = xlb_new_flow(vip, &pkt.key, now);
+	if (!real_id)
+		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_NO_REAL);
+	return xlb_forward(ctx, real_id, vip->vip_id, 1);
 }

@@ -20,7 +20,8 @@ static __always_inline __u64 xlb_flow_timeout_ns(__u8 proto)
 }
 
 /* The real of a live connection-table entry, refreshing its idle time; 0 when none. */
-static __always_inline __u32 xlb_flow_lookup(const struct xlb_flow_key *key, __u64 now)
+static __always_inline __u32 xlb_flow_lookup(const struct xlb_flow_key *key, __u64 now,
+					      __u32 *vip_id)
 {
 	struct xlb_flow *flow = bpf_map_lookup_elem(&flows, key);
 
@@ -34,6 +35,7 @@ static __always_inline __u32 xlb_flow_lookup(const struct xlb_flow_key *key, __u
 	/* The coarse clock ticks per jiffy: skip the store when nothing would change. */
 	if ((__s64)(now - flow->last_seen) > 0)
 		flow->last_seen = now;
+	*vip_id = flow->vip_id;
 	return flow->real_id;
 }
 

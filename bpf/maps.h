@@ -23,6 +23,14 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
+	__type(value, struct xlb_vip_state);
+	__uint(max_entries, 256);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
 	__type(value, struct xlb_ring_entry);
 	__uint(max_entries, 256 * 2 * 4093);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -96,6 +96,7 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set(skel_->maps.flows, s.max_flows);
   set(skel_->maps.persist, s.max_persist);
   set(skel_->maps.vip_stats, s.max_vips);
+  set(skel_->maps.vip_state, s.max_vips);
   set(skel_->maps.real_stats, s.max_reals);
   set(skel_->maps.rr_cursor, s.max_vips);
   set(skel_->maps.tx_ports, s.max_tx_ports);
@@ -194,6 +195,8 @@ void BpfProgram::bind_maps() {
   settings_ = BpfMap(skel_->maps.settings);
   tx_ports_ = BpfMap(skel_->maps.tx_ports);
   vip_filter_ = BpfMap(skel_->maps.vip_filter);
+  vip_state_ = BpfMap(skel_->maps.vip_state);
+  vip_state_.check_types<std::uint32_t, xlb_vip_state>();
   vips_.check_types<xlb_vip_key, xlb_vip_info>();
   ring_.check_types<std::uint32_t, xlb_ring_entry>();
   reals_.check_types<std::uint32_t, xlb_real>();

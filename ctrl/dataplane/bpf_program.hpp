@@ -64,6 +64,7 @@ class BpfProgram {
   const BpfMap& settings() const { return settings_; }
   const BpfMap& tx_ports() const { return tx_ports_; }
   const BpfMap& vip_filter() const { return vip_filter_; }
+  const BpfMap& vip_state() const { return vip_state_; }
 
   xlb_settings read_settings() const;
   void write_timeouts(std::uint32_t tcp_seconds, std::uint32_t udp_seconds);
@@ -87,7 +88,7 @@ class BpfProgram {
   std::unique_ptr<xlb_balancer, SkeletonDeleter> skel_;
   bool reused_pins_ = false;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
-      tx_ports_, vip_filter_;
+      tx_ports_, vip_filter_, vip_state_;
 };
 
 }  // namespace xlb::dataplane

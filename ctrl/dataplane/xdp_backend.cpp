@@ -106,8 +106,17 @@ void XdpBackend::adopt_pins() {
                orphan_vips_.size());
 }
 
+// Established flows read their VIP's flags from vip_state instead of the vips hash.
+void XdpBackend::write_vip_state(std::uint32_t vip_id, std::uint32_t flags) {
+  const xlb_vip_state state{flags, 0};
+  if (auto ec = program_->vip_state().update(vip_id, state); ec) {
+    throw std::system_error(ec, "vip_state entry " + std::to_string(vip_id));
+  }
+}
+
 void XdpBackend::retire_orphans() {
   for (const auto& [key, vip] : orphan_vips_) {
+    write_vip_state(vip.first, 0);
     program_->vips().erase(to_vip_key(key));
     flush_real_ids({}, vip.first);
     vip_ids_.release(vip.first);
@@ -227,6 +236,7 @@ void XdpBackend::publish(Service& svc) {
   if (auto ec = program_->vips().update(key, info); ec) {
     throw std::system_error(ec, "vips entry for " + svc.spec.key.address.to_string());
   }
+  write_vip_state(svc.vip_id, info.flags | XLB_VIP_F_PRESENT);
   svc.live_slot = slot;
   svc.written = true;
 }
@@ -322,6 +332,7 @@ void XdpBackend::remove(const ServiceKey& key) {
   auto it = services_.find(key);
   if (it == services_.end()) return;
   Service& svc = it->second;
+  write_vip_state(svc.vip_id, 0);
   program_->vips().erase(to_vip_key(key));
   flush_real_ids({}, svc.vip_id);
   for (const auto& [k, slot] : svc.reals) {

@@ -65,6 +65,7 @@ class XdpBackend : public Backend {
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
 
  private:
+  void write_vip_state(std::uint32_t vip_id, std::uint32_t flags);
   using RealKey = std::pair<IpAddress, std::uint16_t>;
   struct RealSlot {
     RealServer real;

@@ -27,6 +27,7 @@ enum xlb_sched {
 /* vip_info.flags */
 #define XLB_VIP_F_PERSIST 0x1u /* persistence_timeout > 0 */
 #define XLB_VIP_F_ACTIVE 0x2u  /* this node forwards for the VIP (VRRP master or no VRRP) */
+#define XLB_VIP_F_PRESENT 0x4u /* vip_state only: the VIP exists (flags may otherwise be 0) */
 
 /* real.flags */
 #define XLB_REAL_F_QUIESCED 0x1u /* weight 0: keeps its flows, gets no new ones, persistence skips it */
@@ -134,6 +135,13 @@ struct xlb_settings {
 	__u32 max_vips;      /* max_entries of vip-indexed maps, as loaded */
 	__u32 max_reals;     /* max_entries of real-indexed maps, as loaded */
 	__u64 max_flows;     /* max_entries of flows, as loaded */
+};
+
+/* Map "vip_state" (ARRAY, index vip id): what an established flow needs of its VIP, read
+ * without the vips hash lookup. Written with (and cleared before removing) the vips entry. */
+struct xlb_vip_state {
+	__u32 flags; /* XLB_VIP_F_* as in the vips entry, plus XLB_VIP_F_PRESENT; 0 = no such VIP */
+	__u32 pad;   /* explicit padding, zero */
 };
 
 /* Per-CPU map "rr_cursor" (index vip id): position in the ring for rr/wrr. */

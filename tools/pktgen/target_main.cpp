@@ -120,6 +120,8 @@ class BalancerTarget {
     info.sched = XLB_SCHED_RR;
     info.ring_len = o.reals;
     check(bpf_map_update_elem(bpf_map__fd(skel_->maps.vips), &key, &info, BPF_ANY), "vips");
+    const xlb_vip_state state{info.flags | XLB_VIP_F_PRESENT, 0};
+    check(bpf_map_update_elem(bpf_map__fd(skel_->maps.vip_state), &info.vip_id, &state, BPF_ANY), "vip_state");
 
     link_.reset(bpf_program__attach_xdp(skel_->progs.xlb_balancer, ifindex));
     if (!link_) throw_errno(errno, "attaching the balancer to " + o.device);

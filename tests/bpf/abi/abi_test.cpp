@@ -38,6 +38,7 @@ const std::map<std::string, MapAbi>& expected_maps() {
       {"settings", {sizeof(__u32), sizeof(xlb_settings), "__u32", "xlb_settings"}},
       // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
       {"vip_filter", {sizeof(__u32), sizeof(xlb_vip_filter), "__u32", "xlb_vip_filter"}},
+      {"vip_state", {sizeof(__u32), sizeof(xlb_vip_state), "__u32", "xlb_vip_state"}},
       {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
   };
   return maps;

@@ -112,6 +112,7 @@ Balancer::Balancer(const std::string& pin_root, const BalancerOptions& options) 
     check(bpf_map__set_max_entries(skel_->maps.vips, options.max_vips), "size vips");
     check(bpf_map__set_max_entries(skel_->maps.ring, options.max_vips * 2 * options.ring_size), "size ring");
     check(bpf_map__set_max_entries(skel_->maps.vip_stats, options.max_vips), "size vip_stats");
+    check(bpf_map__set_max_entries(skel_->maps.vip_state, options.max_vips), "size vip_state");
     check(bpf_map__set_max_entries(skel_->maps.rr_cursor, options.max_vips), "size rr_cursor");
     check(bpf_map__set_max_entries(skel_->maps.reals, options.max_reals), "size reals");
     check(bpf_map__set_max_entries(skel_->maps.real_stats, options.max_reals), "size real_stats");
@@ -156,6 +157,9 @@ void Balancer::put_real(std::uint32_t real_id, const xlb_real& real) {
 
 void Balancer::put_vip(const xlb_vip_key& key, const xlb_vip_info& info) {
   check(bpf_map__update_elem(skel_->maps.vips, &key, sizeof(key), &info, sizeof(info), BPF_ANY), "write vip");
+  const xlb_vip_state state{info.flags | XLB_VIP_F_PRESENT, 0};
+  check(bpf_map__update_elem(skel_->maps.vip_state, &info.vip_id, sizeof(info.vip_id), &state, sizeof(state), BPF_ANY),
+        "write vip_state");
 }
 
 std::optional<xlb_vip_info> Balancer::vip(const xlb_vip_key& key) const {
