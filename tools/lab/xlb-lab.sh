@@ -288,8 +288,9 @@ up() {
   # Frames a balancer sends back out of eth0 (XDP_TX) only arrive if the peer runs XDP.
   ip -n "$SW" link set dev "l1$S" xdpdrv obj "$BUILD/bpf/pass.bpf.o" sec xdp
   ip -n "$SW" link set dev "l2$S" xdpdrv obj "$BUILD/bpf/pass.bpf.o" sec xdp
-  # Checksum offload leaves TCP checksums partial; XDP_TX would send them on broken.
-  ip netns exec "$CL" ethtool -K eth0 tx off >/dev/null
+  # Checksum offload leaves TCP checksums partial; XDP_TX would send them on broken. The LBs
+  # are clients too when they `curl VIP` (the notes' puzzle 2).
+  for ns in "$CL" "$LB1" "$LB2"; do ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null; done
   real_server "$RS1" "$RS1_IP" rs1 "r1$S"
   real_server "$RS2" "$RS2_IP" rs2 "r2$S"
   real_server "$SORRY" "$SORRY_IP" sorry "so$S"
