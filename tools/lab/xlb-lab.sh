@@ -50,15 +50,24 @@ rs_ns() {
   case $1 in rs1) echo "$RS1" ;; rs2) echo "$RS2" ;; sorry) echo "$SORRY" ;; *) echo "no real $1" >&2; return 2 ;; esac
 }
 
+# alive PID: running and not a zombie. Our servers outlive the script that started them, so
+# whoever reaps them may be slow, and kill -0 succeeds on a zombie.
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat:0:1}" != Z ]
+}
+
 # stop_pid FILE: SIGTERM, then SIGKILL after 3 s; only the process whose pid we recorded.
 stop_pid() {
   local file=$1 pid
   [ -e "$file" ] || return 0
   pid=$(cat "$file")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && alive "$pid"; then
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 30); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -9 "$pid" 2>/dev/null
   fi
   rm -f "$file"
 }
@@ -181,7 +190,7 @@ lb_start() {
   echo $! >"$STATE/run-xlbd-lb$n.pid"
   for _ in $(seq 100); do
     [ -S "$STATE/lb$n.sock" ] && return 0
-    kill -0 "$(cat "$STATE/run-xlbd-lb$n.pid")" 2>/dev/null || break
+    alive "$(cat "$STATE/run-xlbd-lb$n.pid")" || break
     sleep 0.1
   done
   echo "xlbd on lb$n did not start; its log:" >&2
@@ -193,7 +202,7 @@ lb_kill() {
   local n=$1 sig=${2:-KILL} file="$STATE/run-xlbd-lb$1.pid" pid
   pid=$(cat "$file")
   kill -"$sig" "$pid"
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 50); do alive "$pid" || break; sleep 0.05; done
   rm -f "$file" "$STATE/lb$n.sock"
 }
 
