@@ -46,6 +46,15 @@ requests() {
     BEGIN { printf "   %-8s %8s %7s\n", "answered", "requests", "share" }
     { printf "   %-8s %8d %6.1f%%\n", $1, $2, 100 * $2 / n }'
 }
+# wait_master lbN: until that node reports MASTER (at most 20 s; VRRP needs about 3.6 s).
+wait_master() {
+  for _ in $(seq 400); do
+    [ "$("$lab" master "$suffix")" = "$1" ] && return 0
+    sleep 0.05
+  done
+  echo "demo: $1 did not become master within 20 s" >&2
+  return 1
+}
 masters() {
   printf '   %-5s %-8s %-8s %s\n' node state priority "VIP on eth0"
   local n state prio vip ns
@@ -126,7 +135,7 @@ probe_pid=$!
 sleep 1
 killed=$(now)
 "$lab" lb-kill "$suffix" 1
-until [ "$("$lab" master "$suffix")" = lb2 ]; do sleep 0.05; done
+wait_master lb2
 takeover=$(elapsed "$killed" "$(now)")
 wait "$probe_pid"
 read -r _ ok _ failed _ gap _ < "$probe"
@@ -138,7 +147,7 @@ echo "   keepalived): lb1 forwards until lb2's gratuitous ARP moves the client, 
 
 step "8. lb1 comes back (xlbd restarted, adopts its pinned maps, preempts), then the whole node dies"
 "$lab" lb-start "$suffix" 1
-until [ "$("$lab" master "$suffix")" = lb1 ]; do sleep 0.05; done
+wait_master lb1
 masters
 "$lab" probe "$suffix" 7 >"$probe" &
 probe_pid=$!
@@ -146,7 +155,7 @@ sleep 1
 killed=$(now)
 ip -n "$LAB_SW" link set "l1$suffix" down   # the node's cable: nothing of lb1 forwards now
 "$lab" lb-kill "$suffix" 1
-until [ "$("$lab" master "$suffix")" = lb2 ]; do sleep 0.05; done
+wait_master lb2
 takeover=$(elapsed "$killed" "$(now)")
 wait "$probe_pid"
 read -r _ ok _ failed _ gap _ < "$probe"
