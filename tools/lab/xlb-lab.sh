@@ -168,15 +168,26 @@ $( [ "$persist" = persist ] && echo "    persistence_timeout 50" )
 
     real_server $RS1_IP 80 {
         weight 2
+        notify_up "$STATE/notify.sh lb$n up rs1"
+        notify_down "$STATE/notify.sh lb$n down rs1"
         $check
     }
     real_server $RS2_IP 80 {
         weight 1
+        notify_up "$STATE/notify.sh lb$n up rs2"
+        notify_down "$STATE/notify.sh lb$n down rs2"
         $check
     }
 }
 EOT
   mv "$STATE/lb$n.conf.new" "$STATE/lb$n.conf"
+  # notify_up/notify_down: one line per verdict in notify-lbN.log.
+  cat >"$STATE/notify.sh" <<EOT
+#!/bin/sh
+node=\$1; shift
+echo "\$*" >>"$STATE/notify-\$node.log"
+EOT
+  chmod 755 "$STATE/notify.sh"
 }
 
 lb_start() {

@@ -2,9 +2,11 @@
 // xlbd with VRRP over a heartbeat link, rs1/rs2/sorry running real HTTP servers), real requests
 // from the client, xlbctl against both daemons. The lab is named with a per-run suffix and torn
 // down by the fixture, also when a test fails.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -103,6 +106,27 @@ class Lab {
     const auto services = ctl_json(node, "list");
     if (!services.is_array() || services.empty()) return 0;
     return services[0]["stats"]["conns"].get<std::uint64_t>();
+  }
+  std::size_t flows_to(int node, const std::string& real) const {
+    const auto flows = ctl_json(node, "flows");
+    std::size_t n = 0;
+    if (flows.is_array()) {
+      for (const auto& f : flows) n += f["real"] == real ? 1 : 0;
+    }
+    return n;
+  }
+  // Lines the lab's notify_up/notify_down script wrote for lb N ("down rs1", "up rs1", ...).
+  std::vector<std::string> notifications(int node) const {
+    std::ifstream in(state_ + "/notify-lb" + std::to_string(node) + ".log");
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+  int xlbd_pid(int node) const {
+    std::ifstream in(state_ + "/xlbd-lb" + std::to_string(node) + ".pid");
+    int pid = 0;
+    in >> pid;
+    return pid;
   }
   const std::string& suffix() const { return suffix_; }
   const std::string& state() const { return state_; }
@@ -198,10 +222,16 @@ TEST_F(XlbdLab, PersistenceSendsOneClientToOneReal) {
   ASSERT_EQ(lab_->cmd("conf", "2 persist").status, 0);
   const auto reload1 = lab_->cmd("ctl", "1 reload");
   ASSERT_EQ(reload1.status, 0) << reload1.out;
-  ASSERT_EQ(lab_->cmd("ctl", "2 reload").status, 0);
-  const auto services = lab_->ctl_json(1, "list");
-  ASSERT_TRUE(services.is_array() && !services.empty());
-  EXPECT_EQ(services[0]["persistence"], 50);
+  // lb2 the keepalived way: SIGHUP.
+  const int lb2 = lab_->xlbd_pid(2);
+  ASSERT_GT(lb2, 0);
+  ASSERT_EQ(::kill(lb2, SIGHUP), 0);
+  const auto persistence = [&](int node) {
+    const auto services = lab_->ctl_json(node, "list");
+    return services.is_array() && !services.empty() ? services[0]["persistence"].get<int>() : -1;
+  };
+  EXPECT_EQ(persistence(1), 50);
+  EXPECT_TRUE(wait_for([&] { return persistence(2) == 50; }, kPatience)) << "lb2 did not reload on SIGHUP";
 
   const auto counts = lab_->requests(300);
   ASSERT_EQ(counts.size(), 1u) << "one client went to several reals";
@@ -219,6 +249,8 @@ TEST_F(XlbdLab, PersistenceSendsOneClientToOneReal) {
 // issue 6: HTTP_GET verdicts drive the dataplane.
 TEST_F(XlbdLab, FailingRealLeavesTheDataplaneAndComesBack) {
   ASSERT_EQ(lab_->health(1, kRs1), "up");
+  lab_->requests(6);
+  ASSERT_GT(lab_->flows_to(1, kRs1), 0u) << "no flow to rs1 to end";
   const auto stopped = Clock::now();
   ASSERT_EQ(lab_->cmd("rs-stop", "rs1").status, 0);
   ASSERT_TRUE(wait_for([&] { return lab_->health(1, kRs1) == "down"; }, kPatience))
@@ -229,6 +261,8 @@ TEST_F(XlbdLab, FailingRealLeavesTheDataplaneAndComesBack) {
   RecordProperty("detection_seconds", std::to_string(removed.count()));
   // The backup checks on its own and agrees.
   EXPECT_TRUE(wait_for([&] { return lab_->health(2, kRs1) == "down"; }, kPatience));
+  // Flows that were going to rs1 are ended in the dataplane, not left to time out.
+  EXPECT_TRUE(wait_for([&] { return lab_->flows_to(1, kRs1) == 0; }, kPatience)) << lab_->ctl_json(1, "flows").dump();
   const auto services = lab_->ctl_json(1, "list");
   for (const auto& r : services[0]["reals"]) {
     if (r["address"] == kRs1) {
@@ -244,6 +278,17 @@ TEST_F(XlbdLab, FailingRealLeavesTheDataplaneAndComesBack) {
   ASSERT_TRUE(back) << "rs1 did not come back";
   std::printf("rs1 back %.2f s after its server restarted\n", *back);
   expect_two_to_one(lab_->requests(30));
+  // notify_down, then notify_up, ran on both nodes.
+  for (int node : {1, 2}) {
+    EXPECT_TRUE(wait_for(
+        [&] {
+          const auto lines = lab_->notifications(node);
+          const auto down = std::find(lines.begin(), lines.end(), "down rs1");
+          return down != lines.end() && std::find(down, lines.end(), "up rs1") != lines.end();
+        },
+        kPatience))
+        << "lb" << node << " notify log lacks 'down rs1' then 'up rs1'";
+  }
 }
 
 TEST_F(XlbdLab, BothRealsDownSendsToTheSorryServer) {
@@ -289,6 +334,32 @@ TEST_F(XlbdLab, BackupForwardsAfterTheMasterIsKilled) {
   // The client's ARP entry moves with lb2's gratuitous ARP; then lb2 forwards every request.
   expect_two_to_one(lab_->requests(30));
   EXPECT_GE(lab_->service_conns(2), before + 30);
+}
+
+// lb1 comes back: the restarted xlbd adopts its pinned maps and preempts (priority 100 > 90).
+// Then SIGTERM: it sends priority 0, removes the VIP, and lb2 takes over without waiting for
+// the master-down interval.
+TEST_F(XlbdLab, RestartedMasterPreemptsAndHandsOverOnSigterm) {
+  ASSERT_EQ(run("ip -n xlb-sw-" + lab_->suffix() + " link set l1" + lab_->suffix() + " up").status, 0);
+  const auto started = lab_->cmd("lb-start", "1");
+  ASSERT_EQ(started.status, 0) << started.out;
+  ASSERT_TRUE(wait_for([&] { return lab_->master() == "lb1"; }, kPatience)) << "lb1 did not preempt";
+  const auto ns1 = "xlb-lb1-" + lab_->suffix();
+  EXPECT_TRUE(wait_for([&] { return lab_->master() == "lb1" && lab_->cmd("ctl", "2 --json status").out.find("BACKUP") != std::string::npos; },
+                       kPatience));
+  const auto before = lab_->service_conns(1);
+  expect_two_to_one(lab_->requests(30));
+  EXPECT_GE(lab_->service_conns(1), before + 30) << "lb1 did not forward after it preempted";
+
+  const int pid = lab_->xlbd_pid(1);
+  ASSERT_GT(pid, 0);
+  const auto stopped = Clock::now();
+  ASSERT_EQ(lab_->cmd("lb-kill", "1 TERM").status, 0);
+  ASSERT_TRUE(wait_for([&] { return lab_->master() == "lb2"; }, kPatience));
+  std::printf("lb2 master %.2f s after SIGTERM to lb1\n", std::chrono::duration<double>(Clock::now() - stopped).count());
+  EXPECT_EQ(run("ip -n " + ns1 + " -br addr show eth0").out.find(kVip), std::string::npos)
+      << "lb1 kept the VIP after SIGTERM";
+  expect_two_to_one(lab_->requests(30));
 }
 
 // issue 4: -t on a configuration with a typo: exit 1, the error in GNU form at its line.
