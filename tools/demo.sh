@@ -63,7 +63,7 @@ masters() {
     if [ -S "/run/xlb-lab-$suffix/lb$n.sock" ]; then
       read -r state prio < <(ctl "$n" --json status | jq -r '.instances[0] | "\(.state) \(.priority)"')
     else
-      state="(killed)" prio=-
+      state="(no xlbd)" prio=-
     fi
     if ip -n "$ns" -br addr show eth0 2>/dev/null | grep -q "$LAB_VIP"; then vip=yes; else vip=no; fi
     printf '   lb%-3s %-8s %-8s %s\n' "$n" "$state" "$prio" "$vip"
@@ -104,6 +104,10 @@ t0=$(now)
 "$lab" rs-start "$suffix" rs1
 up_after=$(wait_health "$LAB_RS1_IP" up "$t0")
 printf '   %-34s %s s\n' "rs1 stopped -> out of the map" "$down_after" "rs1 restarted -> back in the map" "$up_after"
+sleep 0.3
+for n in 1 2; do
+  printf '   %-34s %s\n' "notify_down/notify_up on lb$n" "$(tail -n 2 "/run/xlb-lab-$suffix/notify-lb$n.log" 2>/dev/null | paste -sd, -)"
+done
 requests 30
 
 step "5. rs1 and rs2 both stop: the sorry server answers"
@@ -164,5 +168,25 @@ printf '   %-40s %s ok, %s failed, longest gap %s ms\n' "client (every 50 ms)" "
 echo "   the gap is VRRP's master-down interval (3 x advert_int 1 s + skew); lb2's maps were"
 echo "   already filled, so it forwards from the first packet after its gratuitous ARP."
 requests 30
+
+step "9. lb1 is repaired and preempts again; then its xlbd is stopped cleanly (SIGTERM)"
+ip -n "$LAB_SW" link set "l1$suffix" up
+"$lab" lb-start "$suffix" 1
+wait_master lb1
+sleep 0.5
+"$lab" probe "$suffix" 4 >"$probe" &
+probe_pid=$!
+sleep 1
+stopped=$(now)
+"$lab" lb-kill "$suffix" 1 TERM
+wait_master lb2
+takeover=$(elapsed "$stopped" "$(now)")
+wait "$probe_pid"
+read -r _ ok _ failed _ gap _ < "$probe"
+printf '   %-40s %s s\n' "lb2 MASTER after" "$takeover"
+printf '   %-40s %s ok, %s failed, longest gap %s ms\n' "client (every 50 ms)" "$ok" "$failed" "$gap"
+masters
+echo "   a stopping master sends priority 0 and removes its VIP: the backup takes over after its"
+echo "   skew time ((256 - priority) / 256 x advert_int), not three missed advertisements."
 
 step "done in $(elapsed "$started" "$(now)") s; tearing down"
