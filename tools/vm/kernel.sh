@@ -14,7 +14,7 @@ skip() { echo "vm: SKIP: $*" >&2; exit 77; }
 command -v apt-cache >/dev/null 2>&1 || skip "apt-cache not found"
 pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
 [ -n "$pkg" ] || skip "apt-cache does not know $meta (run apt-get update?)"
-mkdir -p "$cache"
+mkdir -p "$cache" 2>/dev/null || skip "cannot create the cache folder $cache (set XLB_VM_CACHE)"
 root="$cache/$pkg"
 if [ ! -f "$root/.unpacked" ]; then
   deb=$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)

@@ -56,6 +56,16 @@ TEST(GenlProbe, ResolvesRealFamiliesOnly) {
   EXPECT_FALSE(ipvs::genl_family_exists("XLB_NO_SUCH_FAMILY"));
 }
 
+TEST(ChooseBackend, AutoWithTheRealProbeOnAKernelWithoutIpvs) {
+  if (ipvs_available()) GTEST_SKIP() << "this kernel has IPVS; the VM suite covers that direction";
+  // NAT/TUN cannot be served here at all; DR stays on XDP.
+  auto c = choose_backend(BackendRequest::automatic, true, true, ipvs_available());
+  EXPECT_FALSE(c.backend);
+  EXPECT_NE(c.reason.find("load ip_vs"), std::string::npos) << c.reason;
+  EXPECT_EQ(choose_backend(BackendRequest::automatic, false, true, ipvs_available()).backend,
+            BackendKind::xdp);
+}
+
 TEST(GenlProbe, IpvsBackendRefusesToStartWithoutIpvs) {
   if (ipvs_available()) GTEST_SKIP() << "this kernel has IPVS; the VM suite covers it";
   EXPECT_THROW(IpvsBackend{}, std::system_error);

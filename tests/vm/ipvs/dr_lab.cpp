@@ -107,8 +107,9 @@ void DrLab::start_server(const std::string& ns, const std::string& name) {
   const std::string root = dir_ + "/" + name;
   std::filesystem::create_directories(root);
   std::ofstream(root + "/index.html") << name << "\n";
-  servers_.emplace_back(std::vector<std::string>{"ip", "netns", "exec", ns, "busybox", "httpd",
-                                                 "-f", "-p", "80", "-h", root});
+  servers_.emplace_back(name, std::nullopt);
+  servers_.back().second.emplace(std::vector<std::string>{"ip", "netns", "exec", ns, "busybox",
+                                                          "httpd", "-f", "-p", "80", "-h", root});
   // Readiness, not timing: poll until the server answers on its own loopback.
   for (int i = 0; i < 100; ++i) {
     if (run("ip netns exec " + ns + " busybox wget -q -O - http://127.0.0.1/").output ==
@@ -132,6 +133,11 @@ std::string DrLab::fetch_from(const std::string& source) {
   while (!r.output.empty() && (r.output.back() == '\n' || r.output.back() == '\r'))
     r.output.pop_back();
   return r.output;
+}
+
+void DrLab::stop_server(const std::string& name) {
+  for (auto& [n, server] : servers_)
+    if (n == name) server.reset();
 }
 
 void DrLab::teardown() noexcept {

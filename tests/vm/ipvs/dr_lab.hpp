@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,13 +47,16 @@ class DrLab {
   // One HTTP GET of the VIP from the client, from the given source address. Returns the
   // name of the real server that answered, or "" on failure.
   std::string fetch_from(const std::string& source);
+  // Stops the HTTP server of "rs1" or "rs2", as a crashed service would.
+  void stop_server(const std::string& name);
+  const std::string& dir() const { return dir_; }
 
  private:
   void build();
   void teardown() noexcept;
   void start_server(const std::string& ns, const std::string& name);
   std::string sw_, client_, rs1_, rs2_, director_if_, dir_;
-  std::vector<ChildProcess> servers_;
+  std::vector<std::pair<std::string, std::optional<ChildProcess>>> servers_;
 };
 
 }  // namespace xlb::vmtest
