@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -62,8 +63,8 @@ std::map<std::string, int> parse_counts(const std::string& text) {
   return out;
 }
 
-// The lab for one test suite: up in SetUpTestSuite, down in TearDownTestSuite (and by the
-// destructor of the guard if set-up itself fails half way).
+// The lab for one test suite, removed by the destructor whatever happened (xlb-lab.sh down is
+// safe on a half-built lab).
 class Lab {
  public:
   Lab() : script_(source_dir() + "/tools/lab/xlb-lab.sh") {
@@ -170,7 +171,7 @@ class XlbdLab : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
-    lab_ = new Lab();
+    lab_ = std::make_unique<Lab>();
     const auto r = lab_->up();
     up_ok_ = r.status == 0;
     if (!up_ok_) {
@@ -182,20 +183,19 @@ class XlbdLab : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
-    delete lab_;
-    lab_ = nullptr;
+    lab_.reset();
   }
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces, XDP, bpffs";
     ASSERT_TRUE(up_ok_) << "the lab did not come up:\n" << up_log_;
   }
 
-  static Lab* lab_;
+  static std::unique_ptr<Lab> lab_;
   static bool up_ok_;
   static std::string up_log_;
 };
 
-Lab* XlbdLab::lab_ = nullptr;
+std::unique_ptr<Lab> XlbdLab::lab_;
 bool XlbdLab::up_ok_ = false;
 std::string XlbdLab::up_log_;
 
