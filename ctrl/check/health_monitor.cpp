@@ -12,8 +12,11 @@ namespace asio = boost::asio;
 
 struct HealthMonitor::TlsContext {
   // keepalived's SSL_GET does not verify the server certificate: it checks the service.
-  asio::ssl::context context{asio::ssl::context::tls_client};
-  TlsContext() { context.set_verify_mode(asio::ssl::verify_none); }
+  // Shared with the SSL_GET probes, so that one still in flight when the monitor goes away
+  // keeps its context.
+  std::shared_ptr<asio::ssl::context> context =
+      std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  TlsContext() { context->set_verify_mode(asio::ssl::verify_none); }
 };
 
 struct HealthMonitor::Service {
@@ -36,7 +39,7 @@ Checker::ProbeFn HealthMonitor::probe_for(CheckKind kind) {
   switch (kind) {
     case CheckKind::http_get: return [](const CheckSettings& c) { return probe_http(c, nullptr); };
     case CheckKind::ssl_get:
-      return [ctx = &tls_->context](const CheckSettings& c) { return probe_http(c, ctx); };
+      return [ctx = tls_->context](const CheckSettings& c) { return probe_http(c, ctx.get()); };
     case CheckKind::tcp: return [](const CheckSettings& c) { return probe_tcp(c); };
     case CheckKind::dns: return [](const CheckSettings& c) { return probe_dns(c); };
     case CheckKind::udp: return [](const CheckSettings& c) { return probe_udp(c); };

@@ -5,6 +5,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/algorithm/string/predicate.hpp>
 #include <cstdio>
 
 #include "ctrl/check/deadline.hpp"
@@ -72,7 +73,7 @@ asio::awaitable<std::string> exchange(Stream& stream, const CheckSettings& check
   if (!status_accepted(url, status)) co_return "status " + std::to_string(status);
   if (!url.digest.empty()) {
     std::string actual = md5_hex(response.body());
-    if (actual != url.digest) co_return "digest " + actual + " != " + url.digest;
+    if (!boost::iequals(actual, url.digest)) co_return "digest " + actual + " != " + url.digest;
   }
   co_return std::string{};
 }

@@ -95,6 +95,7 @@ TEST_F(HttpServer, StatusPathAndDigest) {
   // md5("hello\n")
   auto digest_ok = run(io_, probe_http(url("/index.html", "b1946ac92492d2347c6235b4d2611184"), nullptr));
   EXPECT_TRUE(digest_ok.up) << digest_ok.error;
+  EXPECT_TRUE(run(io_, probe_http(url("/index.html", "B1946AC92492D2347C6235B4D2611184"), nullptr)).up);
   auto digest_bad = run(io_, probe_http(url("/index.html", "00000000000000000000000000000000"), nullptr));
   EXPECT_FALSE(digest_bad.up);
   EXPECT_NE(digest_bad.error.find("digest"), std::string::npos) << digest_bad.error;
