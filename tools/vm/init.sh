@@ -9,6 +9,8 @@ mount -t devtmpfs dev /dev
 exec </dev/console >/dev/console 2>&1
 
 say() { echo "xlb-vm: $*"; }
+# A real machine has a host name; programs derive defaults from it (mail From, router_id).
+hostname xlb-vm
 for m in $(cat /modules.order); do
   insmod "/modules/$m.ko" || say "insmod $m failed"
 done
