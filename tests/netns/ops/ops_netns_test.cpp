@@ -1,0 +1,416 @@
+// Operating a running xlbd: every xlbctl command, bad requests on the control socket, drain
+// across a reload, the Prometheus page (promtool and a real Prometheus server), bpftool on
+// every pinned map, SIGUSR1, and xlbctl list from the pinned maps once xlbd is gone. The lab is
+// tools/lab/xlb-lab.sh (client, lb1/lb2 running xlbd, rs1/rs2 HTTP reals), named per run and torn
+// down by the fixture also when a test fails.
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct Run {
+  int status = -1;
+  std::string out;
+};
+
+Run run(const std::string& command) {
+  Run r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  while (std::fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : fallback;
+}
+std::string source_dir() { return env_or("XLB_SOURCE_DIR", XLB_TEST_SOURCE_DIR); }
+std::string binary_dir() { return env_or("XLB_BINARY_DIR", XLB_TEST_BINARY_DIR); }
+
+template <typename F>
+bool wait_for(F done, std::chrono::milliseconds limit) {
+  const auto start = Clock::now();
+  while (Clock::now() - start < limit) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+constexpr const char* kVip = "198.18.0.100";
+constexpr const char* kRs1 = "198.18.0.11:80";
+constexpr const char* kRs2 = "198.18.0.12:80";
+constexpr std::chrono::milliseconds kPatience{20000};
+
+class Lab {
+ public:
+  Lab() : script_(source_dir() + "/tools/lab/xlb-lab.sh") {
+    std::ostringstream s;
+    s << "o" << std::hex << (::getpid() & 0xfffffff);
+    suffix_ = s.str().substr(0, 8);
+    state_ = "/run/xlb-lab-" + suffix_;
+  }
+  ~Lab() { run(script_ + " down " + suffix_); }
+  Lab(const Lab&) = delete;
+  Lab& operator=(const Lab&) = delete;
+
+  Run up() { return run(script_ + " up " + suffix_ + " " + binary_dir()); }
+  Run cmd(const std::string& sub, const std::string& args = "") const {
+    return run(script_ + " " + sub + " " + suffix_ + (args.empty() ? "" : " " + args));
+  }
+  Run ctl(int node, const std::string& args) const { return cmd("ctl", std::to_string(node) + " " + args); }
+  Json ctl_json(int node, const std::string& args) const {
+    const auto r = ctl(node, "--json " + args);
+    return r.status == 0 ? Json::parse(r.out, nullptr, false) : Json();
+  }
+  std::map<std::string, int> requests(int n) const {
+    std::map<std::string, int> out;
+    std::istringstream in(cmd("requests", std::to_string(n)).out);
+    std::string name;
+    int count = 0;
+    while (in >> name >> count) out[name] = count;
+    return out;
+  }
+  int master() const {
+    auto out = cmd("master").out;
+    return out.find("lb1") != std::string::npos ? 1 : out.find("lb2") != std::string::npos ? 2 : 0;
+  }
+  std::string ns(int node) const { return "xlb-lb" + std::to_string(node) + "-" + suffix_; }
+  std::string socket(int node) const { return state_ + "/lb" + std::to_string(node) + ".sock"; }
+  std::string pin_dir(int node) const { return state_ + "/bpf/lb" + std::to_string(node); }
+  int xlbd_pid(int node) const {
+    std::ifstream in(state_ + "/xlbd-lb" + std::to_string(node) + ".pid");
+    int pid = 0;
+    in >> pid;
+    return pid;
+  }
+  const std::string& state() const { return state_; }
+
+ private:
+  std::string script_, suffix_, state_;
+};
+
+// The real's weight and state as `xlbctl --json list` shows them on lb N.
+std::optional<Json> real_entry(const Lab& lab, int node, const std::string& real) {
+  const auto services = lab.ctl_json(node, "list");
+  if (!services.is_array()) return std::nullopt;
+  for (const auto& s : services)
+    for (const auto& r : s["reals"])
+      if (r.value("address", std::string()) + ":" + std::to_string(r.value("port", 0)) == real ||
+          r.value("real", std::string()) == real)
+        return r;
+  return std::nullopt;
+}
+
+// One request line on the control socket, as uid `uid` (a forked child drops to it first);
+// returns the reply line, "" when the daemon closed the connection without one.
+std::string raw_request(const std::string& path, const std::string& line, uid_t uid = 0) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return "pipe failed";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(pipefd[0]);
+    if (uid != 0 && (::setgid(uid) != 0 || ::setuid(uid) != 0)) ::_exit(3);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    std::string reply;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      reply = "connect refused";
+    } else {
+      std::size_t sent = 0;
+      while (sent < line.size()) {
+        const auto n = ::send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+      }
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) {
+        reply.append(buf, static_cast<std::size_t>(n));
+        if (reply.find('\n') != std::string::npos) break;
+      }
+    }
+    (void)!::write(pipefd[1], reply.data(), reply.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  return out;
+}
+
+class OpsLab : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    lab_ = new Lab();
+    const auto r = lab_->up();
+    up_ok_ = r.status == 0;
+    if (!up_ok_) up_log_ = r.out;
+  }
+  static void TearDownTestSuite() {
+    delete lab_;
+    lab_ = nullptr;
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces, XDP, bpffs";
+    ASSERT_TRUE(up_ok_) << "the lab did not come up:\n" << up_log_;
+    master_ = lab_->master();
+    ASSERT_NE(master_, 0);
+  }
+  static Lab* lab_;
+  static bool up_ok_;
+  static std::string up_log_;
+  int master_ = 0;
+};
+Lab* OpsLab::lab_ = nullptr;
+bool OpsLab::up_ok_ = false;
+std::string OpsLab::up_log_;
+
+TEST_F(OpsLab, StatusListFlowsPersistDump) {
+  const auto status = lab_->ctl(master_, "status");
+  EXPECT_EQ(status.status, 0) << status.out;
+  EXPECT_NE(status.out.find("VI_1"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("MASTER"), std::string::npos) << status.out;
+  const auto status_json = lab_->ctl_json(master_, "status");
+  EXPECT_FALSE(status_json.is_null());
+
+  const auto counts = lab_->requests(20);
+  int answered = 0;
+  for (const auto& [name, n] : counts) answered += name == "rs1" || name == "rs2" ? n : 0;
+  EXPECT_EQ(answered, 20);
+
+  const auto list = lab_->ctl(master_, "list");
+  EXPECT_EQ(list.status, 0) << list.out;
+  EXPECT_NE(list.out.find("Prot LocalAddress:Port Scheduler Flags"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(std::string("TCP  ") + kVip + ":80 wrr"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(std::string("-> ") + kRs1), std::string::npos) << list.out;
+  const auto stats = lab_->ctl(master_, "list --stats");
+  EXPECT_EQ(stats.status, 0);
+  EXPECT_NE(stats.out.find("Conns"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("InPkts"), std::string::npos) << stats.out;
+  const auto rate = lab_->ctl(master_, "list --rate");
+  EXPECT_EQ(rate.status, 0);
+  EXPECT_NE(rate.out.find("CPS"), std::string::npos) << rate.out;
+
+  const auto flows = lab_->ctl_json(master_, std::string("flows ") + kVip);
+  ASSERT_TRUE(flows.is_array()) << lab_->ctl(master_, "flows").out;
+  EXPECT_GE(flows.size(), 20u);
+  const auto none = lab_->ctl_json(master_, "flows --client 198.18.0.99");
+  ASSERT_TRUE(none.is_array());
+  EXPECT_EQ(none.size(), 0u);
+  const auto flows_text = lab_->ctl(master_, "flows");
+  EXPECT_NE(flows_text.out.find("198.18.0.10"), std::string::npos) << flows_text.out;
+  EXPECT_EQ(lab_->ctl(master_, "persist").status, 0);
+
+  const auto dump = lab_->ctl_json(master_, "dump");
+  ASSERT_TRUE(dump.is_object()) << lab_->ctl(master_, "dump").out;
+  EXPECT_GE(dump.size(), 3u) << dump.dump();
+  std::printf("[ figure ] dump keys:");
+  for (const auto& [k, v] : dump.items()) std::printf(" %s", k.c_str());
+  std::printf("\n");
+}
+
+TEST_F(OpsLab, Sigusr1WritesTheStateAsJson) {
+  const fs::path file = "/run/xlb/xlbd.json";
+  if (fs::exists(file)) GTEST_SKIP() << file << " exists already (another xlbd?); not overwriting it";
+  ASSERT_EQ(::kill(lab_->xlbd_pid(master_), SIGUSR1), 0);
+  const bool written = wait_for([&] { return fs::exists(file) && fs::file_size(file) > 2; }, kPatience);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::ifstream in(file);
+  const auto doc = Json::parse(in, nullptr, false);
+  fs::remove(file);
+  ASSERT_TRUE(written);
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_EQ(doc.size(), lab_->ctl_json(master_, "dump").size());
+}
+
+TEST_F(OpsLab, BadRequestsGetAnErrorAndChangeNothing) {
+  const auto before = lab_->ctl_json(master_, "list");
+  ASSERT_TRUE(before.is_array());
+  const auto sock = lab_->socket(master_);
+  auto is_error = [](const std::string& reply) {
+    const auto j = Json::parse(reply, nullptr, false);
+    return j.is_object() && !j.value("ok", true) && j.contains("error");
+  };
+  const auto malformed = raw_request(sock, "{\"command\": \"weight\", \"args\": {\"real\": \n");
+  EXPECT_TRUE(is_error(malformed)) << malformed;
+  const auto unknown = raw_request(sock, R"({"command":"format_disk","args":{}})" "\n");
+  EXPECT_TRUE(is_error(unknown)) << unknown;
+  const auto bad_args = raw_request(sock, R"({"command":"weight","args":{"real":"198.18.0.11:80","weight":"x"}})" "\n");
+  EXPECT_TRUE(is_error(bad_args)) << bad_args;
+  const auto no_real = raw_request(sock, R"({"command":"weight","args":{"real":"198.18.0.77:80","weight":0}})" "\n");
+  EXPECT_TRUE(is_error(no_real)) << no_real;
+  // An oversized line (a weight change hidden in 100 kB): an error, or the connection closed.
+  std::string big = R"({"command":"weight","args":{"real":"198.18.0.11:80","weight":0,"pad":")" +
+                    std::string(100000, 'a') + "\"}}\n";
+  const auto oversized = raw_request(sock, big);
+  EXPECT_TRUE(oversized.empty() || is_error(oversized)) << oversized.substr(0, 200);
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const auto unprivileged =
+      raw_request(sock, R"({"command":"weight","args":{"real":"198.18.0.11:80","weight":0}})" "\n", nobody->pw_uid);
+  EXPECT_TRUE(unprivileged == "connect refused" || unprivileged.empty() || is_error(unprivileged)) << unprivileged;
+  // The daemon still answers, and nothing changed.
+  EXPECT_EQ(lab_->ctl_json(master_, "list"), before);
+  const auto fine = raw_request(sock, R"({"command":"status","args":{}})" "\n");
+  EXPECT_TRUE(Json::parse(fine, nullptr, false).value("ok", false)) << fine;
+}
+
+TEST_F(OpsLab, DrainSurvivesReloadUndrainAndWeight) {
+  ASSERT_EQ(lab_->ctl(master_, std::string("drain ") + kRs1).status, 0);
+  auto counts = lab_->requests(12);
+  EXPECT_EQ(counts.count("rs1"), 0u) << "a drained real got new flows";
+  EXPECT_EQ(counts.count("rs2") ? counts.at("rs2") : 0, 12);
+  EXPECT_NE(lab_->ctl(master_, "list").out.find("drained"), std::string::npos) << lab_->ctl(master_, "list").out;
+
+  const auto reload = lab_->ctl(master_, "reload");
+  EXPECT_EQ(reload.status, 0) << reload.out;
+  counts = lab_->requests(12);
+  EXPECT_EQ(counts.count("rs1"), 0u) << "the reload undid the drain";
+  EXPECT_NE(lab_->ctl(master_, "list").out.find("drained"), std::string::npos);
+
+  ASSERT_EQ(lab_->ctl(master_, std::string("undrain ") + kRs1).status, 0);
+  EXPECT_TRUE(wait_for([&] { return lab_->requests(6).count("rs1") > 0; }, kPatience)) << "rs1 never came back";
+
+  ASSERT_EQ(lab_->ctl(master_, std::string("weight ") + kRs2 + " 7").status, 0);
+  const auto rs2 = real_entry(*lab_, master_, kRs2);
+  ASSERT_TRUE(rs2.has_value());
+  EXPECT_EQ(rs2->value("weight", 0), 7) << rs2->dump();
+  EXPECT_NE(lab_->ctl(master_, "weight 198.18.0.77:80 3").status, 0);
+  ASSERT_EQ(lab_->ctl(master_, std::string("undrain ") + kRs2).status, 0);
+  EXPECT_EQ(real_entry(*lab_, master_, kRs2)->value("weight", 0), 1);
+}
+
+TEST_F(OpsLab, MetricsPassPromtool) {
+  if (run("command -v promtool").status != 0) GTEST_SKIP() << "promtool missing (Debian package prometheus)";
+  const std::string page_file = lab_->state() + "/metrics.txt";
+  const auto fetch = run("ip netns exec " + lab_->ns(master_) + " curl -sf http://127.0.0.1:9780/metrics -o " + page_file);
+  ASSERT_EQ(fetch.status, 0) << fetch.out;
+  const auto check = run("promtool check metrics < " + page_file);
+  EXPECT_EQ(check.status, 0) << check.out;
+  EXPECT_EQ(check.out, "") << check.out;
+  std::ifstream in(page_file);
+  const std::string page((std::istreambuf_iterator<char>(in)), {});
+  for (const char* name : {"xlb_up 1", "xlb_vip_packets_total{", "xlb_real_new_flows_total{", "xlb_real_up{",
+                           "xlb_vrrp_state{", "xlb_dataplane_packets_total{", "xlb_map_entries{",
+                           "xlb_map_max_entries{"}) {
+    EXPECT_NE(page.find(name), std::string::npos) << name;
+  }
+  std::size_t families = 0;
+  for (std::size_t p = 0; (p = page.find("# TYPE ", p)) != std::string::npos; ++p) ++families;
+  std::printf("[ figure ] metrics page: %zu families, %zu bytes\n", families, page.size());
+}
+
+TEST_F(OpsLab, PrometheusScrapesXlbd) {
+  if (run("command -v prometheus").status != 0) GTEST_SKIP() << "prometheus missing (Debian package prometheus)";
+  const std::string dir = lab_->state() + "/prometheus";
+  fs::create_directories(dir + "/data");
+  std::ofstream(dir + "/prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                         << "scrape_configs:\n  - job_name: xlbd\n    static_configs:\n"
+                                         << "      - targets: ['127.0.0.1:9780']\n";
+  // Inside the LB's namespace: its loopback is private, so port 9090 is free there.
+  const auto started = run("ip netns exec " + lab_->ns(master_) + " prometheus --config.file=" + dir +
+                           "/prometheus.yml --storage.tsdb.path=" + dir + "/data --web.listen-address=127.0.0.1:9090 >" +
+                           dir + "/log 2>&1 & echo $!");
+  const int pid = std::atoi(started.out.c_str());
+  ASSERT_GT(pid, 0) << started.out;
+  struct Killer {
+    int pid;
+    ~Killer() {
+      ::kill(pid, SIGTERM);
+      for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ::kill(pid, SIGKILL);
+    }
+  } killer{pid};
+  std::string last;
+  const auto t0 = Clock::now();
+  const bool seen = wait_for(
+      [&] {
+        last = run("ip netns exec " + lab_->ns(master_) +
+                   " curl -sf 'http://127.0.0.1:9090/api/v1/query?query=xlb_up'").out;
+        const auto j = Json::parse(last, nullptr, false);
+        return j.is_object() && j.value("status", "") == "success" && !j["data"]["result"].empty() &&
+               j["data"]["result"][0]["value"][1] == "1";
+      },
+      std::chrono::milliseconds(60000));
+  const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::ifstream log(dir + "/log");
+  ASSERT_TRUE(seen) << last << "\n" << std::string(std::istreambuf_iterator<char>(log), {});
+  std::printf("[ figure ] xlb_up visible in Prometheus after %.1f s\n", took);
+  const auto targets = run("ip netns exec " + lab_->ns(master_) + " curl -sf http://127.0.0.1:9090/api/v1/targets").out;
+  EXPECT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets;
+}
+
+TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
+  lab_->requests(5);
+  std::map<std::string, std::string> expect = {{"vips", "\"vip_id\""},   {"reals", "\"dst_mac\""},
+                                               {"ring", "\"real_id\""},  {"flows", "\"real_id\""},
+                                               {"vip_stats", "\"packets\""}, {"settings", "\"abi_version\""}};
+  std::size_t maps = 0;
+  for (const auto& e : fs::directory_iterator(lab_->pin_dir(master_))) {
+    if (!e.is_regular_file()) continue;
+    const auto name = e.path().filename().string();
+    const auto info = run("bpftool map show pinned " + e.path().string() + " -j").out;
+    if (Json::parse(info, nullptr, false).value("type", "") == "prog_array") continue;
+    ++maps;
+    const auto dump = run("bpftool map dump pinned " + e.path().string() + " -j");
+    ASSERT_EQ(dump.status, 0) << name << ": " << dump.out;
+    const auto j = Json::parse(dump.out, nullptr, false);
+    ASSERT_TRUE(j.is_array()) << name << ": " << dump.out.substr(0, 300);
+    if (!j.empty()) EXPECT_TRUE(j[0].contains("formatted")) << name << " has no BTF: " << j[0].dump();
+    if (expect.count(name)) {
+      EXPECT_NE(dump.out.find(expect[name]), std::string::npos) << name << ": " << dump.out.substr(0, 300);
+      expect.erase(name);
+    }
+  }
+  EXPECT_TRUE(expect.empty()) << "maps not pinned: " << expect.begin()->first;
+  std::printf("[ figure ] %zu pinned maps dumped with BTF field names\n", maps);
+}
+
+// Last: stops lb2's xlbd, then lists its services from the pinned maps.
+TEST_F(OpsLab, ZzListReadsPinnedMapsWithoutXlbd) {
+  const int node = master_ == 1 ? 2 : 1;
+  ASSERT_EQ(lab_->cmd("lb-kill", std::to_string(node) + " TERM").status, 0);
+  const auto r = run(binary_dir() + "/tools/xlbctl/xlbctl -s " + lab_->socket(node) + " --pin-dir " +
+                     lab_->pin_dir(node) + " list --stats");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("reading pinned maps"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::string(kVip) + ":80"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("198.18.0.11:80"), std::string::npos) << r.out;
+}
+
+}  // namespace
