@@ -425,6 +425,89 @@ std::vector<Flow> XdpBackend::flows() {
   return out;
 }
 
+std::vector<SyncedFlow> XdpBackend::synced_flows(std::uint64_t since_ns) const {
+  struct Owner {
+    const Service* svc;
+    std::map<std::uint32_t, const RealSlot*> reals;
+  };
+  std::map<std::uint32_t, Owner> by_vip;
+  for (const auto& [key, svc] : services_) {
+    auto& o = by_vip[svc.vip_id];
+    o.svc = &svc;
+    for (const auto& [k, slot] : svc.reals) o.reals[slot.id] = &slot;
+    if (svc.sorry) o.reals[svc.sorry->id] = &*svc.sorry;
+  }
+  auto resolve = [&](std::uint32_t vip_id, std::uint32_t real_id, SyncedFlow& f) {
+    auto o = by_vip.find(vip_id);
+    if (o == by_vip.end()) return false;
+    auto r = o->second.reals.find(real_id);
+    if (r == o->second.reals.end()) return false;
+    f.service = o->second.svc->spec.key;
+    f.real = r->second->real.address;
+    f.real_port = r->second->real.port;
+    return true;
+  };
+  std::vector<SyncedFlow> out;
+  for (const auto& [k, v] : program_->flows().entries<xlb_flow_key, xlb_flow>()) {
+    if (v.last_seen < since_ns) continue;
+    SyncedFlow f;
+    if (!resolve(v.vip_id, v.real_id, f)) continue;
+    f.vip = get_address(k.dst, k.family);
+    f.vip_port = ntohs(k.dport);
+    f.client = get_address(k.src, k.family);
+    f.client_port = ntohs(k.sport);
+    f.created_ns = v.created;
+    f.last_seen_ns = v.last_seen;
+    out.push_back(f);
+  }
+  for (const auto& [k, v] : program_->persist().entries<xlb_persist_key, xlb_persist>()) {
+    if (v.last_seen < since_ns) continue;
+    SyncedFlow f;
+    f.persist = true;
+    if (!resolve(k.vip_id, v.real_id, f)) continue;
+    f.vip = f.service.address;
+    f.client = get_address(k.client, k.family);
+    f.created_ns = v.last_seen;
+    f.last_seen_ns = v.last_seen;
+    out.push_back(f);
+  }
+  return out;
+}
+
+bool XdpBackend::install_synced(const SyncedFlow& flow) {
+  auto svc = services_.find(flow.service);
+  if (svc == services_.end() || !svc->second.written) return false;
+  const Service& s = svc->second;
+  std::optional<std::uint32_t> real_id;
+  if (auto r = s.reals.find(RealKey{flow.real, flow.real_port}); r != s.reals.end()) real_id = r->second.id;
+  else if (s.sorry && s.sorry->real.address == flow.real && s.sorry->real.port == flow.real_port) real_id = s.sorry->id;
+  if (!real_id) return false;
+  const std::uint64_t now = monotonic_ns();
+  if (flow.persist) {
+    xlb_persist_key key{};
+    put_address(flow.client, key.client);
+    key.vip_id = s.vip_id;
+    key.family = family_of(flow.client);
+    xlb_persist value{};
+    value.real_id = *real_id;
+    value.last_seen = now;
+    return !program_->persist().update(key, value);
+  }
+  xlb_flow_key key{};
+  put_address(flow.client, key.src);
+  put_address(flow.vip, key.dst);
+  key.sport = htons(flow.client_port);
+  key.dport = htons(flow.vip_port);
+  key.proto = static_cast<std::uint8_t>(flow.service.protocol);
+  key.family = family_of(flow.vip);
+  xlb_flow value{};
+  value.real_id = *real_id;
+  value.vip_id = s.vip_id;
+  value.last_seen = now;
+  value.created = now;
+  return !program_->flows().update(key, value);
+}
+
 std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const {
   std::array<std::uint64_t, XLB_CTR_MAX> out{};
   for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) {

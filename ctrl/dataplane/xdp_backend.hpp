@@ -32,6 +32,21 @@ struct XdpBackendOptions {
   std::chrono::seconds neighbour_refresh{30};
 };
 
+// A flow-table or persistence entry in node-independent form (for flow sync between LB
+// nodes, whose map ids differ). Times are CLOCK_MONOTONIC ns of this node.
+struct SyncedFlow {
+  bool persist = false;      // persistence template: client is masked, ports are 0
+  ServiceKey service;        // the virtual server (port 0: all ports)
+  IpAddress vip;             // the flow's destination address and port
+  std::uint16_t vip_port = 0;
+  IpAddress client;
+  std::uint16_t client_port = 0;
+  IpAddress real;
+  std::uint16_t real_port = 0;
+  std::uint64_t created_ns = 0;
+  std::uint64_t last_seen_ns = 0;
+};
+
 class XdpBackend : public Backend {
  public:
   // Loads and attaches; netlink sockets and interfaces are those of the calling thread's
@@ -50,6 +65,13 @@ class XdpBackend : public Backend {
   // previous VIP id and real ids, so established flows keep their real servers. Call this
   // once the whole configuration is applied: what nobody took over is removed.
   void retire_orphans();
+
+  // Flow sync: entries last used at or after since_ns (monotonic), with addresses instead of
+  // ids; entries of unknown services or reals are left out.
+  std::vector<SyncedFlow> synced_flows(std::uint64_t since_ns) const;
+  // Writes a peer's entry with this node's ids, last used now. false: the service or real is
+  // not configured here (counted by the caller).
+  bool install_synced(const SyncedFlow& flow);
 
   // Probes every real's neighbour entry now (the timer does this every neighbour_refresh).
   void refresh_neighbours();

@@ -1,0 +1,262 @@
+#include "ctrl/sync/flow_sync.hpp"
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <array>
+#include <random>
+#include <stdexcept>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+namespace xlb::sync {
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+namespace {
+
+std::uint64_t clock_ns(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+void set_option(int fd, int level, int name, const void* value, socklen_t len, const char* what) {
+  if (::setsockopt(fd, level, name, value, len) != 0) {
+    throw std::system_error(errno, std::generic_category(), std::string("flow sync: ") + what);
+  }
+}
+
+// Spreads refreshes over refresh_scans scans; only needs to be stable within this process.
+std::uint32_t spread(const dataplane::SyncedFlow& f) {
+  std::uint32_t h = 2166136261u ^ f.client_port;
+  const auto s = f.client.to_string();
+  for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
+  return h;
+}
+
+}  // namespace
+
+SyncEntry to_entry(const dataplane::SyncedFlow& f) {
+  SyncEntry e;
+  e.kind = f.persist ? EntryKind::persist : EntryKind::flow;
+  e.protocol = static_cast<std::uint8_t>(f.service.protocol);
+  e.vip = f.vip;
+  e.vip_port = f.vip_port;
+  e.service_port = f.service.port;
+  e.client = f.client;
+  e.client_port = f.client_port;
+  e.real = f.real;
+  e.real_port = f.real_port;
+  return e;
+}
+
+dataplane::SyncedFlow from_entry(const SyncEntry& e) {
+  dataplane::SyncedFlow f;
+  f.persist = e.kind == EntryKind::persist;
+  f.service.address = e.vip;
+  f.service.port = e.service_port;
+  f.service.protocol = static_cast<dataplane::Protocol>(e.protocol);
+  f.vip = e.vip;
+  f.vip_port = e.vip_port;
+  f.client = e.client;
+  f.client_port = e.client_port;
+  f.real = e.real;
+  f.real_port = e.real_port;
+  return f;
+}
+
+FlowSync::FlowSync(asio::any_io_executor executor, FlowSyncSettings settings, FlowSyncHooks hooks)
+    : executor_(executor),
+      settings_(std::move(settings)),
+      hooks_(std::move(hooks)),
+      socket_(executor),
+      timer_(executor),
+      sender_(std::random_device{}()),
+      epoch_(clock_ns(CLOCK_REALTIME)) {
+  if (settings_.refresh_scans == 0) settings_.refresh_scans = 1;
+  open_socket();
+}
+
+FlowSync::~FlowSync() { stop(); }
+
+void FlowSync::open_socket() {
+  const bool v6 = settings_.peers.empty() ? settings_.group.is_v6() : settings_.peers.front().is_v6();
+  socket_.open(v6 ? udp::v6() : udp::v4());
+  const int fd = socket_.native_handle();
+  if (settings_.peer_port == 0) settings_.peer_port = settings_.port;
+  const unsigned ifindex = ::if_nametoindex(settings_.interface.c_str());
+  if (ifindex == 0) throw std::runtime_error("flow sync: no interface " + settings_.interface);
+  // Sync datagrams must neither leave nor be accepted through any other interface.
+  set_option(fd, SOL_SOCKET, SO_BINDTODEVICE, settings_.interface.c_str(),
+             static_cast<socklen_t>(settings_.interface.size()), "SO_BINDTODEVICE");
+  socket_.set_option(udp::socket::reuse_address(true));
+  socket_.bind(udp::endpoint(v6 ? udp::v6() : udp::v4(), settings_.port));
+  if (!settings_.peers.empty()) return;
+  if (v6) {
+    socket_.set_option(asio::ip::multicast::join_group(settings_.group.to_v6(), ifindex));
+    socket_.set_option(asio::ip::multicast::outbound_interface(ifindex));
+  } else {
+    ip_mreqn mreq{};
+    mreq.imr_multiaddr.s_addr = htonl(settings_.group.to_v4().to_uint());
+    mreq.imr_ifindex = static_cast<int>(ifindex);
+    set_option(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq), "IP_ADD_MEMBERSHIP");
+    set_option(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof(mreq), "IP_MULTICAST_IF");
+  }
+  socket_.set_option(asio::ip::multicast::enable_loopback(false));
+  socket_.set_option(asio::ip::multicast::hops(1));
+}
+
+void FlowSync::start() {
+  if (running_) return;
+  running_ = true;
+  auto log_end = [name = settings_.instance](const char* what) {
+    return [name, what](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const boost::system::system_error& se) {
+        if (se.code() != asio::error::operation_aborted) spdlog::error("flow sync {}: {} ended: {}", name, what, se.what());
+      } catch (const std::exception& ex) {
+        spdlog::error("flow sync {}: {} ended: {}", name, what, ex.what());
+      }
+    };
+  };
+  asio::co_spawn(executor_, receive_loop(), log_end("receiver"));
+  asio::co_spawn(executor_, scan_loop(), log_end("scanner"));
+}
+
+void FlowSync::stop() {
+  if (!running_) return;
+  running_ = false;
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
+  timer_.cancel();
+}
+
+void FlowSync::set_master(bool master) {
+  if (master && !master_) last_scan_ns_ = 0;  // a new master first sends its whole table
+  master_ = master;
+}
+
+asio::awaitable<void> FlowSync::scan_loop() {
+  while (running_) {
+    timer_.expires_after(settings_.scan_interval);
+    boost::system::error_code ec;
+    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!running_) break;
+    if (master_) {
+      try {
+        scan_now();
+      } catch (const std::exception& e) {
+        ++counters_.send_errors;
+        spdlog::warn("flow sync {}: scan failed: {}", settings_.instance, e.what());
+      }
+    }
+  }
+}
+
+void FlowSync::scan_now() {
+  const std::uint64_t now = clock_ns(CLOCK_MONOTONIC);
+  const bool everything = last_scan_ns_ == 0;
+  const std::uint64_t since = last_scan_ns_;
+  ++counters_.scans;
+  const std::uint32_t turn = static_cast<std::uint32_t>(scan_number_++ % settings_.refresh_scans);
+  std::vector<SyncEntry> batch;
+  for (const auto& f : hooks_.collect(everything ? 0 : since)) {
+    const bool fresh = everything || f.persist || f.created_ns >= since;
+    if (!fresh && spread(f) % settings_.refresh_scans != turn) continue;
+    batch.push_back(to_entry(f));
+    if (batch.size() == max_entries_per_packet) send_batch(batch);
+  }
+  if (!batch.empty()) send_batch(batch);
+  last_scan_ns_ = now;
+}
+
+void FlowSync::send_batch(std::vector<SyncEntry>& batch) {
+  SyncPacket p;
+  p.header = {settings_.sync_id, sender_, epoch_, ++sequence_};
+  p.entries = std::move(batch);
+  batch.clear();
+  const auto wire = encode(p, settings_.key);
+  auto send_to = [&](const udp::endpoint& to) {
+    boost::system::error_code ec;
+    socket_.send_to(asio::buffer(wire), to, 0, ec);
+    if (ec) {
+      // Counted, not fatal: a lost datagram costs only its entries until their next refresh.
+      ++counters_.send_errors;
+      return;
+    }
+    ++counters_.packets_sent;
+    counters_.entries_sent += p.entries.size();
+    counters_.bytes_sent += wire.size();
+  };
+  if (settings_.peers.empty()) {
+    send_to(udp::endpoint(settings_.group, settings_.peer_port));
+  } else {
+    for (const auto& peer : settings_.peers) send_to(udp::endpoint(peer, settings_.peer_port));
+  }
+}
+
+asio::awaitable<void> FlowSync::receive_loop() {
+  std::array<std::uint8_t, 2048> buffer{};
+  udp::endpoint from;
+  while (running_) {
+    const auto n = co_await socket_.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable);
+    handle_datagram(std::span<const std::uint8_t>(buffer.data(), n));
+  }
+}
+
+void FlowSync::handle_datagram(std::span<const std::uint8_t> data) {
+  ++counters_.packets_received;
+  std::error_code ec;
+  auto packet = decode(data, settings_.key, ec);
+  if (!packet) {
+    ++counters_.rejected_auth;
+    return;
+  }
+  if (packet->header.sync_id != settings_.sync_id) {
+    ++counters_.rejected_sync_id;
+    return;
+  }
+  if (packet->header.sender == sender_) return;
+  if (!replay_.accept(packet->header.sender, packet->header.epoch, packet->header.sequence)) {
+    ++counters_.rejected_replay;
+    return;
+  }
+  // A master keeps its own decisions; what a peer claims matters only to a backup.
+  if (master_) return;
+  for (const auto& e : packet->entries) {
+    bool ok = false;
+    try {
+      ok = hooks_.install(from_entry(e));
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    ok ? ++counters_.entries_installed : ++counters_.entries_unknown;
+  }
+}
+
+nlohmann::json FlowSync::describe() const {
+  const auto& c = counters_;
+  return {{"interface", settings_.interface},
+          {"instance", settings_.instance},
+          {"sync_id", settings_.sync_id},
+          {"role", master_ ? "master" : "backup"},
+          {"scans", c.scans},
+          {"packets_sent", c.packets_sent},
+          {"entries_sent", c.entries_sent},
+          {"bytes_sent", c.bytes_sent},
+          {"send_errors", c.send_errors},
+          {"packets_received", c.packets_received},
+          {"entries_installed", c.entries_installed},
+          {"entries_unknown", c.entries_unknown},
+          {"rejected_auth", c.rejected_auth},
+          {"rejected_replay", c.rejected_replay},
+          {"rejected_sync_id", c.rejected_sync_id}};
+}
+
+}  // namespace xlb::sync

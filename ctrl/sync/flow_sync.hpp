@@ -1,0 +1,109 @@
+// keepalived's lvs_sync_daemon for the XDP dataplane. While this node is master of the
+// named VRRP instance it scans the flow and persistence tables every scan_interval and sends
+// what is new (created since the last scan) plus a rotating share of the still-active entries
+// (each one once per refresh_scans scans, so a backup's copy never idles out and a lost
+// datagram is repaired at the next refresh), batched and sealed, over UDP on the given
+// interface. While backup it installs what the master sends, translated to its own ids.
+//
+// Why a scan rather than a BPF ring buffer of new flows: the scan finds both new and refreshed
+// entries with one mechanism, costs the forwarding path nothing at all, and its cost (one
+// batched map read per interval) is measured in bench/sync. The price is up to one
+// scan_interval of flows that a failover in that window loses.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctrl/dataplane/xdp_backend.hpp"
+#include "ctrl/sync/replay_window.hpp"
+#include "ctrl/sync/sync_codec.hpp"
+#include "xlb/asio.hpp"
+
+namespace xlb::sync {
+
+struct FlowSyncSettings {
+  std::string interface;            // the datagrams leave and arrive only here
+  std::string instance;             // VRRP instance whose master sends
+  std::uint32_t sync_id = 0;        // "id N": a backup ignores other ids
+  SyncKey key{};                    // derive_key(secret)
+  std::vector<IpAddress> peers;     // unicast peers; empty: the multicast group
+  IpAddress group = boost::asio::ip::make_address("224.0.0.81");
+  std::uint16_t port = 8848;        // IPVS's sync port: bound here, and sent to
+  std::uint16_t peer_port = 0;      // 0: port (tests on one host need two)
+  std::chrono::milliseconds scan_interval{1000};
+  std::uint32_t refresh_scans = 10;
+};
+
+struct FlowSyncHooks {
+  // Entries used at or after since_ns (CLOCK_MONOTONIC), node-independent.
+  std::function<std::vector<dataplane::SyncedFlow>(std::uint64_t since_ns)> collect;
+  // false: service or real not known here.
+  std::function<bool(const dataplane::SyncedFlow&)> install;
+};
+
+struct FlowSyncCounters {
+  std::uint64_t scans = 0;
+  std::uint64_t packets_sent = 0;
+  std::uint64_t entries_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t packets_received = 0;
+  std::uint64_t entries_installed = 0;
+  std::uint64_t entries_unknown = 0;   // service/real not configured here, or map write failed
+  std::uint64_t rejected_auth = 0;     // MAC or format
+  std::uint64_t rejected_replay = 0;
+  std::uint64_t rejected_sync_id = 0;
+};
+
+SyncEntry to_entry(const dataplane::SyncedFlow& flow);
+dataplane::SyncedFlow from_entry(const SyncEntry& entry);
+
+class FlowSync {
+ public:
+  // Throws when the socket cannot be opened on the interface.
+  FlowSync(boost::asio::any_io_executor executor, FlowSyncSettings settings, FlowSyncHooks hooks);
+  ~FlowSync();
+  FlowSync(const FlowSync&) = delete;
+  FlowSync& operator=(const FlowSync&) = delete;
+
+  void start();
+  void stop();
+  // From the daemon's VRRP observer: only the master sends; only a backup installs.
+  void set_master(bool master);
+  bool master() const { return master_; }
+  // Sends now what a scan would (tests and benchmarks; the timer does it every scan_interval).
+  void scan_now();
+
+  const FlowSyncSettings& settings() const { return settings_; }
+  const FlowSyncCounters& counters() const { return counters_; }
+  nlohmann::json describe() const;
+
+ private:
+  void open_socket();
+  boost::asio::awaitable<void> receive_loop();
+  boost::asio::awaitable<void> scan_loop();
+  void handle_datagram(std::span<const std::uint8_t> data);
+  void send_batch(std::vector<SyncEntry>& batch);
+
+  boost::asio::any_io_executor executor_;
+  FlowSyncSettings settings_;
+  FlowSyncHooks hooks_;
+  boost::asio::ip::udp::socket socket_;
+  boost::asio::steady_timer timer_;
+  ReplayWindow replay_;
+  FlowSyncCounters counters_;
+  std::uint32_t sender_;
+  std::uint64_t epoch_;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t last_scan_ns_ = 0;  // 0: send everything (first scan as master)
+  std::uint64_t scan_number_ = 0;
+  bool master_ = false;
+  bool running_ = false;
+};
+
+}  // namespace xlb::sync
