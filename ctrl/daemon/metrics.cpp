@@ -1,4 +1,11 @@
 // Daemon::metrics(): the Prometheus page. Every family is read live at scrape time.
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <filesystem>
+
 #include "ctrl/api/prometheus.hpp"
 #include "ctrl/check/health_monitor.hpp"
 #include "ctrl/daemon/daemon.hpp"
@@ -16,6 +23,61 @@ namespace {
 
 std::string service_label(const dataplane::ServiceKey& key) {
   return RealRef{key.address, key.port}.text();
+}
+
+// A pinned map opened for one scrape; the daemon's own handles live in the dataplane, which
+// the metrics page must not reach into.
+class PinnedMap {
+ public:
+  explicit PinnedMap(const std::filesystem::path& path) : fd_(bpf_obj_get(path.c_str())) {}
+  ~PinnedMap() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  PinnedMap(const PinnedMap&) = delete;
+  PinnedMap& operator=(const PinnedMap&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  std::uint32_t max_entries() const {
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    return bpf_obj_get_info_by_fd(fd_, &info, &len) == 0 ? info.max_entries : 0;
+  }
+  // Walks the keys: one syscall per entry (about a microsecond each), so a full flow table of
+  // 256k entries costs a scrape about a quarter of a second.
+  std::uint64_t entries() const {
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd_, &info, &len) != 0) return 0;
+    std::vector<unsigned char> key(info.key_size), next(info.key_size);
+    std::uint64_t n = 0;
+    const void* previous = nullptr;
+    while (bpf_map_get_next_key(fd_, previous, next.data()) == 0) {
+      ++n;
+      key.swap(next);
+      previous = key.data();
+    }
+    return n;
+  }
+
+ private:
+  int fd_;
+};
+
+// Fill levels of the hash maps that can run full (entries vs max_entries).
+void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir) {
+  struct Fill {
+    std::string name;
+    std::uint64_t entries;
+    std::uint32_t max;
+  };
+  std::vector<Fill> fills;
+  for (const char* name : {"vips", "flows", "persist"}) {
+    const PinnedMap map(pin_dir / name);
+    if (map.ok()) fills.push_back({name, map.entries(), map.max_entries()});
+  }
+  m.family("xlb_map_entries", MetricsText::Type::gauge, "Entries in a pinned BPF hash map now.");
+  for (const auto& f : fills) m.sample({{"map", f.name}}, static_cast<double>(f.entries));
+  m.family("xlb_map_max_entries", MetricsText::Type::gauge, "Capacity of a pinned BPF hash map.");
+  for (const auto& f : fills) m.sample({{"map", f.name}}, f.max);
 }
 
 }  // namespace
@@ -108,6 +170,7 @@ std::string Daemon::metrics() const {
   m.family("xlb_dataplane_packets_total", MetricsText::Type::counter,
            "XDP program verdicts and events, by action or drop reason.");
   for (const auto& [name, value] : dataplane_->counters()) m.sample({{"what", name}}, static_cast<double>(value));
+  write_map_fill(m, options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir);
   m.family("xlb_dataplane_services", MetricsText::Type::gauge, "Virtual services programmed in the dataplane.");
   m.sample({}, static_cast<double>(live_->applied().size()));
 
