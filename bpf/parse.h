@@ -122,9 +122,20 @@ static __always_inline int xlb_parse_icmp6(void *l4, void *data_end, struct xlb_
 	return xlb_parse_ports(inner + 1, data_end, inner->nexthdr, pkt, 1);
 }
 
+/* A 16-bit length the verifier can bound: kernels before 6.3 forget the range of a byte-swapped
+ * value, and refuse to add it to a packet pointer. */
+static __always_inline __u32 xlb_bounded_len(__be16 raw)
+{
+	__u32 len = bpf_ntohs(raw);
+
+	asm volatile("" : "+r"(len));
+	return len & 0xffff;
+}
+
 static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb_packet *pkt)
 {
 	struct iphdr *ip = data + sizeof(struct ethhdr);
+	__u32 tot_len;
 	void *l4;
 
 	if ((void *)(ip + 1) > data_end)
@@ -138,7 +149,8 @@ static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb
 		return xlb_malformed();
 	/* A frame cut short inside the datagram (frames may be longer: Ethernet padding) must
 	 * not reach a real: it would only drop it, and a lax check here lets junk ride a flow. */
-	if (bpf_ntohs(ip->tot_len) < ip->ihl * 4 || (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+	tot_len = xlb_bounded_len(ip->tot_len);
+	if (tot_len < ip->ihl * 4u || (void *)ip + tot_len > data_end)
 		return xlb_malformed();
 	pkt->key.family = XLB_FAMILY_V4;
 	pkt->key.src[0] = ip->saddr;
@@ -170,7 +182,7 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 		return xlb_pass();
 	if (ip6->version != 6)
 		return xlb_malformed();
-	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
+	if ((void *)(ip6 + 1) + xlb_bounded_len(ip6->payload_len) > data_end)
 		return xlb_malformed(); /* truncated: see IPv4 */
 	pkt->key.family = XLB_FAMILY_V6;
 	xlb_copy_v6(pkt->key.src, &ip6->saddr);

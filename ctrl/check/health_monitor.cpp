@@ -150,6 +150,18 @@ void HealthMonitor::on_probe_change(const std::string& id) {
   if (it == users_.end()) return;
   for (Service* service : it->second) {
     Actions actions = service->state.update(verdicts_of(*service));
+    if (hooks_.on_event) {
+      for (const auto& event : actions.events) {
+        std::string why;
+        if (event.kind == HealthEvent::Kind::real && !event.up && event.real_index < service->probe_ids.size()) {
+          for (const auto& pid : service->probe_ids[event.real_index]) {
+            const auto& checker = probes_.at(pid);
+            if (!checker->up()) why = checker->status().last_error;
+          }
+        }
+        hooks_.on_event(service->state.settings(), event, why);
+      }
+    }
     perform(service->state.settings().spec.key, std::move(actions));
   }
 }

@@ -31,6 +31,9 @@ struct MonitorHooks {
   std::function<void(const dataplane::ServiceSpec&)> apply;
   std::function<void(const dataplane::ServiceKey&, const IpAddress&)> flush_flows_to;
   std::function<void(const dataplane::ServiceKey&)> remove;  // service gone after reconfigure
+  // A real went down or up, or the quorum was lost or regained (for mail alerts). `why` is
+  // the failing check's last error (empty when up).
+  std::function<void(const VirtualServerSettings&, const HealthEvent&, const std::string& why)> on_event;
   ScriptRunner run_script;  // MISC_CHECK and notify/quorum scripts; may be empty (no scripts)
   Millis script_timeout{30000};  // notify_up/down, quorum_up/down
 };

@@ -1,5 +1,6 @@
 #include "ctrl/check/deadline.hpp"
 #include "ctrl/check/probes.hpp"
+#include "ctrl/notify/script_runner.hpp"
 #include "ctrl/check/socket_util.hpp"
 
 namespace xlb::check {
@@ -29,38 +30,6 @@ asio::awaitable<ProbeResult> probe_tcp(const CheckSettings& check) {
   co_return result;
 }
 
-std::vector<std::string> split_command_line(const std::string& line) {
-  std::vector<std::string> argv;
-  std::string current;
-  bool in_word = false;
-  char quote = 0;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (c == '\\' && i + 1 < line.size() && quote != '\'') {
-      current += line[++i];
-      in_word = true;
-    } else if (quote) {
-      if (c == quote) {
-        quote = 0;
-      } else {
-        current += c;
-      }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-      in_word = true;
-    } else if (c == ' ' || c == '\t' || c == '\n') {
-      if (in_word) argv.push_back(std::move(current));
-      current.clear();
-      in_word = false;
-    } else {
-      current += c;
-      in_word = true;
-    }
-  }
-  if (in_word) argv.push_back(std::move(current));
-  return argv;
-}
-
 asio::awaitable<ProbeResult> probe_misc(const CheckSettings& check, const ScriptRunner& runner) {
   auto start = std::chrono::steady_clock::now();
   ProbeResult result;
@@ -82,6 +51,18 @@ asio::awaitable<ProbeResult> probe_misc(const CheckSettings& check, const Script
     result.error = "script exit status " + std::to_string(status);
   }
   co_return result;
+}
+
+}  // namespace xlb::check
+
+namespace xlb::check {
+
+std::vector<std::string> split_command_line(const std::string& line) {
+  try {
+    return notify::split_script_command(line);
+  } catch (const std::invalid_argument&) {
+    return {};
+  }
 }
 
 }  // namespace xlb::check

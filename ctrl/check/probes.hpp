@@ -41,8 +41,7 @@ boost::asio::awaitable<ProbeResult> probe_dns(const CheckSettings& check);
 boost::asio::awaitable<ProbeResult> probe_udp(const CheckSettings& check);
 boost::asio::awaitable<ProbeResult> probe_ping(const CheckSettings& check);
 
-// Splits a keepalived script line into argv: blanks separate, single and double quotes group,
-// backslash escapes the next character.
+// keepalived's script-line splitting, shared with notify: an unterminated quote yields no argv.
 std::vector<std::string> split_command_line(const std::string& line);
 
 }  // namespace xlb::check

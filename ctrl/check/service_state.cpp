@@ -68,6 +68,7 @@ Actions ServiceState::update(const std::vector<RealVerdict>& verdicts) {
   Actions actions;
   for (std::size_t i = 0; i < verdicts.size(); ++i) {
     if (verdicts[i].up == verdicts_[i].up) continue;
+    actions.events.push_back({HealthEvent::Kind::real, i, verdicts[i].up, 0});
     const auto& script = verdicts[i].up ? settings_.reals[i].notify_up : settings_.reals[i].notify_down;
     if (!script.empty()) actions.scripts.push_back(script);
   }
@@ -75,6 +76,7 @@ Actions ServiceState::update(const std::vector<RealVerdict>& verdicts) {
   bool was_up = quorum_up_;
   quorum_up_ = next_quorum_state(alive_weight());
   if (was_up != quorum_up_) {
+    actions.events.push_back({HealthEvent::Kind::quorum, 0, quorum_up_, alive_weight()});
     const auto& script = quorum_up_ ? settings_.quorum_up : settings_.quorum_down;
     if (!script.empty()) actions.scripts.push_back(script);
   }

@@ -18,10 +18,21 @@ struct RealVerdict {
   bool operator==(const RealVerdict&) const = default;
 };
 
+// A real whose verdict changed, or the quorum, for alerts (mail) and logs.
+struct HealthEvent {
+  enum class Kind { real, quorum };
+  Kind kind = Kind::real;
+  std::size_t real_index = 0;  // Kind::real: index into settings.reals
+  bool up = false;             // the real (or the quorum) is up now
+  std::uint64_t alive_weight = 0;
+  bool operator==(const HealthEvent&) const = default;
+};
+
 struct Actions {
   std::optional<dataplane::ServiceSpec> apply;  // set when the effective spec changed
   std::vector<IpAddress> flush;                 // reals removed: end their flows (after apply)
   std::vector<std::string> scripts;             // command lines, in order
+  std::vector<HealthEvent> events;              // what changed, in order
   bool empty() const { return !apply && flush.empty() && scripts.empty(); }
 };
 

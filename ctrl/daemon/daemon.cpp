@@ -21,6 +21,7 @@
 #include "ctrl/daemon/notify_plan.hpp"
 #include "ctrl/daemon/vrrp_plan.hpp"
 #include "ctrl/notify/notifier.hpp"
+#include "ctrl/sync/sync_plan.hpp"
 #include "ctrl/vrrp/router.hpp"
 
 namespace xlb::daemon {
@@ -144,6 +145,8 @@ void Daemon::start() {
       spdlog::warn("dataplane: cannot end flows to {}: {}", real.to_string(), e.what());
     }
   };
+  hooks.on_event = [this](const check::VirtualServerSettings& vs, const check::HealthEvent& event,
+                          const std::string& why) { on_health_event(vs, event, why); };
   hooks.run_script = [this](const std::vector<std::string>& argv, check::Millis timeout,
                             const std::string& user) -> asio::awaitable<int> {
     notify::ScriptOptions options;
@@ -165,6 +168,9 @@ void Daemon::start() {
     const auto result = co_await notifier_->script_runner().run(argv, options);
     co_return result.exit_code >= 0 && !result.timed_out ? result.exit_code : 255;
   };
+  flow_sync_ = sync::make_flow_sync(io_.get_executor(), config_.global_defs, vrrp_settings, dataplane_->xdp(),
+                                    options_.sync_key_file);
+  if (flow_sync_) flow_sync_->start();
   vrrp_ = std::make_unique<vrrp::Router>(io_.get_executor(), vrrp_settings, vrrp_runner);
   vrrp_->set_observer([this](const vrrp::StateChange& change) { on_vrrp(change); });
   vrrp_->start();
@@ -191,6 +197,7 @@ void Daemon::on_vrrp(const vrrp::StateChange& change) {
   for (const auto& instance : vrrp_->settings().instances) {
     if (instance.name != change.instance) continue;
     const bool owned = change.new_state == vrrp::State::master && !change.split_brain;
+    if (flow_sync_ && flow_sync_->settings().instance == change.instance) flow_sync_->set_master(owned);
     for (const auto& vip : instance.vips) live_->set_vip_owned(vip.address, owned);
     for (const auto& vip : instance.excluded_vips) live_->set_vip_owned(vip.address, owned);
   }
@@ -206,6 +213,28 @@ void Daemon::on_vrrp(const vrrp::StateChange& change) {
       notifier_->vrrp_transition(t, vrrp_scripts(instance.notify), *instance.smtp_alert);
     }
   }
+}
+
+void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check::HealthEvent& event,
+                             const std::string& why) {
+  // The monitor runs notify_up/down and quorum scripts itself; the notifier only mails.
+  std::optional<bool> smtp_alert;
+  for (const auto& planned : plan_) {
+    if (planned.spec.key == vs.spec.key) smtp_alert = *planned.source->smtp_alert;
+  }
+  if (event.kind == check::HealthEvent::Kind::quorum) {
+    spdlog::warn("{}: quorum {} (alive weight {}, quorum {})", vs.name, event.up ? "regained" : "lost",
+                 event.alive_weight, vs.quorum);
+    notifier_->quorum_change({vs.name, !event.up, static_cast<unsigned>(event.alive_weight), vs.quorum}, {},
+                             smtp_alert);
+    return;
+  }
+  const auto& real = vs.reals.at(event.real_index);
+  const std::string real_text = RealRef{real.address, real.port}.text();
+  const std::string checker = real.checks.empty() ? "" : check::to_string(real.checks.front().kind);
+  if (event.up) spdlog::info("{}: real server {} is up", vs.name, real_text);
+  else spdlog::warn("{}: real server {} is down{}", vs.name, real_text, why.empty() ? "" : ": " + why);
+  notifier_->real_server_change({vs.name, real_text, checker, event.up, why}, {}, smtp_alert);
 }
 
 std::vector<std::string> Daemon::reload() {
@@ -265,6 +294,7 @@ void Daemon::stop(bool detach) {
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   if (vrrp_) vrrp_->stop();
+  if (flow_sync_) flow_sync_->stop();
   if (dataplane_) dataplane_->set_detach_on_exit(detach || options_.detach_on_exit);
   control_.reset();
   metrics_.reset();
@@ -379,11 +409,13 @@ Json Daemon::status() const {
     if (s.state == vrrp::State::fault) inst["fault"] = "tracked interface or script failed";
     instances.push_back(inst);
   }
-  return Json{{"instances", instances},
-              {"backend", dataplane_->name()},
-              {"reloads", history_.reloads},
-              {"reloads_refused", history_.reloads_refused},
-              {"last_reload_errors", history_.last_reload_errors}};
+  Json out{{"instances", instances},
+           {"backend", dataplane_->name()},
+           {"reloads", history_.reloads},
+           {"reloads_refused", history_.reloads_refused},
+           {"last_reload_errors", history_.last_reload_errors}};
+  if (flow_sync_) out["flow_sync"] = flow_sync_->describe();
+  return out;
 }
 
 Json Daemon::services() const {

@@ -15,6 +15,8 @@
 
 namespace xlb::check {
 class HealthMonitor;
+struct VirtualServerSettings;
+struct HealthEvent;
 }
 namespace xlb::vrrp {
 class Router;
@@ -22,6 +24,9 @@ struct StateChange;
 }
 namespace xlb::notify {
 class Notifier;
+}
+namespace xlb::sync {
+class FlowSync;
 }
 namespace xlb::api {
 class ControlServer;
@@ -42,6 +47,7 @@ struct DaemonOptions {
   std::string pid_file;
   std::string dump_file = "/run/xlb/xlbd.json";
   bool detach_on_exit = false;           // default: the XDP program keeps forwarding
+  std::string sync_key_file = "/etc/xlb/sync.key";  // lvs_sync_daemon's HMAC secret, else auth_pass
 };
 
 class Daemon {
@@ -70,6 +76,8 @@ class Daemon {
   void start_api();
   void watch_signals();
   void on_vrrp(const vrrp::StateChange& change);
+  void on_health_event(const check::VirtualServerSettings& vs, const check::HealthEvent& event,
+                       const std::string& why);
   void write_pid_file() const;
 
   boost::asio::io_context& io_;
@@ -83,6 +91,7 @@ class Daemon {
   std::unique_ptr<LiveState> live_;
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<check::HealthMonitor> health_;
+  std::unique_ptr<sync::FlowSync> flow_sync_;
   std::unique_ptr<vrrp::Router> vrrp_;
   std::unique_ptr<api::ControlServer> control_;
   std::unique_ptr<api::MetricsServer> metrics_;

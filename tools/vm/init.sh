@@ -33,7 +33,20 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose host
   mount -t devtmpfs dev /mnt/dev
   mount -t bpf bpf /mnt/sys/fs/bpf 2>/dev/null || say "no bpffs"
   for d in /tmp /run /var/run /root; do
-    [ -d "/mnt$d" ] && [ ! -L "/mnt$d" ] && mount -t tmpfs tmpfs "/mnt$d"
+    [ -d "/mnt$d" ] && [ ! -L "/mnt$d" ] || continue
+    # A checkout or build under one of these (CI clones into /tmp) must stay visible through
+    # the tmpfs: hold it aside with a bind mount and put it back on top.
+    held=""
+    for p in "$cmd" "$build"; do
+      case "$p" in "$d"/*) top=${p#"$d"/}; held="$held ${top%%/*}" ;; esac
+    done
+    for top in $held; do
+      mkdir -p "/held$d/$top" && mount -o bind "/mnt$d/$top" "/held$d/$top"
+    done
+    mount -t tmpfs tmpfs "/mnt$d"
+    for top in $held; do
+      mkdir -p "/mnt$d/$top" && mount -o bind "/held$d/$top" "/mnt$d/$top"
+    done
   done
   say "booted $(uname -r) in $(cut -d' ' -f1 /proc/uptime)s"
   HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin XLB_BINARY_DIR="$build" \
