@@ -69,8 +69,14 @@ std::string local_host_name() {
 }
 
 void MailSettings::finalize() {
-  if (smtp_helo_name.empty()) smtp_helo_name = local_host_name();
-  if (notification_email_from.empty()) notification_email_from = "xlb@" + local_host_name();
+  // Defaults come from the host name; one that is no valid DNS name (an unset "(none)") must
+  // not stop xlbd from starting when nobody configured mail.
+  std::string host = local_host_name();
+  const bool host_ok = !host.empty() && host.find_first_not_of(
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == std::string::npos;
+  if (!host_ok) host = "localhost";
+  if (smtp_helo_name.empty()) smtp_helo_name = host;
+  if (notification_email_from.empty()) notification_email_from = "xlb@" + host;
   if (router_id.empty()) router_id = local_host_name();
   for (unsigned char c : smtp_helo_name)
     if (c <= ' ' || c >= 0x7f) throw std::invalid_argument("smtp_helo_name contains a space or control character");
