@@ -116,6 +116,20 @@ class Lab {
     }
     return n;
   }
+  // The reals (with weight > 0) that lb N's pinned BPF maps hold, read by xlbctl from the
+  // maps themselves (its socket argument names nothing, so it cannot ask xlbd).
+  std::vector<std::string> pinned_reals(int node) const {
+    // Its note that xlbd is not reachable goes to stderr, kept out of the JSON.
+    const auto r = run("{ " + binary_dir() + "/tools/xlbctl/xlbctl -s " + state_ + "/nonexistent.sock --pin-dir " +
+                       state_ + "/bpf/lb" + std::to_string(node) + " --json list 2>/dev/null; }");
+    std::vector<std::string> out;
+    const auto services = Json::parse(r.out, nullptr, false);
+    if (!services.is_array() || services.empty()) return out;
+    for (const auto& real : services[0]["reals"]) {
+      if (real.value("weight", 0) > 0) out.push_back(real["address"].get<std::string>());
+    }
+    return out;
+  }
   // Lines the lab's notify_up/notify_down script wrote for lb N ("down rs1", "up rs1", ...).
   std::vector<std::string> notifications(int node) const {
     std::ifstream in(state_ + "/notify-lb" + std::to_string(node) + ".log");
@@ -253,14 +267,21 @@ TEST_F(XlbdLab, FailingRealLeavesTheDataplaneAndComesBack) {
   ASSERT_GT(lab_->flows_to(1, kRs1), 0u) << "no flow to rs1 to end";
   const auto stopped = Clock::now();
   ASSERT_EQ(lab_->cmd("rs-stop", "rs1").status, 0);
-  ASSERT_TRUE(wait_for([&] { return lab_->health(1, kRs1) == "down"; }, kPatience))
-      << "rs1 still listed as up " << kPatience.count() << " ms after its server stopped";
+  const auto in_map = [&](int node, const char* real) {
+    const auto reals = lab_->pinned_reals(node);
+    return std::find(reals.begin(), reals.end(), real) != reals.end();
+  };
+  ASSERT_TRUE(in_map(1, kRs2));
+  ASSERT_TRUE(wait_for([&] { return !in_map(1, kRs1); }, kPatience))
+      << "rs1 still in lb1's BPF maps " << kPatience.count() << " ms after its server stopped";
   const auto removed = std::chrono::duration<double>(Clock::now() - stopped);
-  std::printf("rs1 removed %.2f s after its server stopped (delay_loop + retry x delay_before_retry = %.0f s)\n",
+  std::printf("rs1 out of the BPF maps %.2f s after its server stopped (delay_loop + retry x delay_before_retry = %.0f s)\n",
               removed.count(), kDetectionBudget);
+  EXPECT_TRUE(in_map(1, kRs2));
+  EXPECT_EQ(lab_->health(1, kRs1), "down");
   RecordProperty("detection_seconds", std::to_string(removed.count()));
-  // The backup checks on its own and agrees.
-  EXPECT_TRUE(wait_for([&] { return lab_->health(2, kRs1) == "down"; }, kPatience));
+  // The backup checks on its own and agrees, in its maps too.
+  EXPECT_TRUE(wait_for([&] { return lab_->health(2, kRs1) == "down" && !in_map(2, kRs1); }, kPatience));
   // Flows that were going to rs1 are ended in the dataplane, not left to time out.
   EXPECT_TRUE(wait_for([&] { return lab_->flows_to(1, kRs1) == 0; }, kPatience)) << lab_->ctl_json(1, "flows").dump();
   const auto services = lab_->ctl_json(1, "list");
@@ -277,6 +298,7 @@ TEST_F(XlbdLab, FailingRealLeavesTheDataplaneAndComesBack) {
   const auto back = wait_for([&] { return lab_->health(1, kRs1) == "up"; }, kPatience);
   ASSERT_TRUE(back) << "rs1 did not come back";
   std::printf("rs1 back %.2f s after its server restarted\n", *back);
+  EXPECT_TRUE(wait_for([&] { return in_map(1, kRs1) && in_map(2, kRs1); }, kPatience)) << "rs1 not back in the maps";
   expect_two_to_one(lab_->requests(30));
   // notify_down, then notify_up, ran on both nodes.
   for (int node : {1, 2}) {
