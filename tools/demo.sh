@@ -29,12 +29,24 @@ ctl() { "$lab" ctl "$suffix" "$@"; }
 health_of() {
   ctl "$1" --json list 2>/dev/null | jq -r --arg a "$2" '.[0].reals[] | select(.address == $a) | .health' || true
 }
-# wait_health ADDR STATE [T0]: until the master lists ADDR as STATE; prints the seconds since T0.
+# in_map N ADDR: "up" if lb N's pinned BPF maps hold ADDR with a weight, else "down". Read
+# from the maps themselves: the socket named does not exist, so xlbctl cannot ask xlbd.
+in_map() {
+  "$build/tools/xlbctl/xlbctl" -s "/run/xlb-lab-$suffix/none.sock" --pin-dir "/run/xlb-lab-$suffix/bpf/lb$1" \
+    --json list 2>/dev/null |
+    jq -r --arg a "$2" '[.[0].reals[] | select(.address == $a and .weight > 0)] | if length > 0 then "up" else "down" end' ||
+    true
+}
+# wait_health ADDR STATE [T0]: until the master's xlbd says ADDR is STATE and its maps agree;
+# prints the seconds since T0.
 wait_health() {
   local addr=$1 want=$2 t0=${3:-$(now)} master
   master=$("$lab" master "$suffix"); master=${master#lb}
   for _ in $(seq 200); do
-    [ "$(health_of "$master" "$addr")" = "$want" ] && { elapsed "$t0" "$(now)"; return 0; }
+    if [ "$(in_map "$master" "$addr")" = "$want" ] && [ "$(health_of "$master" "$addr")" = "$want" ]; then
+      elapsed "$t0" "$(now)"
+      return 0
+    fi
     sleep 0.05
   done
   echo "timeout"
