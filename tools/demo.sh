@@ -17,7 +17,8 @@ suffix=d$$
 suffix=${suffix:0:8}
 lab=$here/lab/xlb-lab.sh
 started=$(date +%s.%N)
-trap '"$lab" down "$suffix"' EXIT
+probe_pid=
+trap '[ -z "$probe_pid" ] || kill "$probe_pid" 2>/dev/null; "$lab" down "$suffix"' EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
@@ -154,6 +155,7 @@ killed=$(now)
 wait_master lb2
 takeover=$(elapsed "$killed" "$(now)")
 wait "$probe_pid"
+probe_pid=
 read -r _ ok _ failed _ gap _ < "$probe"
 printf '   %-40s %s s\n' "lb2 MASTER after" "$takeover"
 printf '   %-40s %s ok, %s failed, longest gap %s ms\n' "client (every 50 ms)" "$ok" "$failed" "$gap"
@@ -174,6 +176,7 @@ ip -n "$LAB_SW" link set "l1$suffix" down   # the node's cable: nothing of lb1 f
 wait_master lb2
 takeover=$(elapsed "$killed" "$(now)")
 wait "$probe_pid"
+probe_pid=
 read -r _ ok _ failed _ gap _ < "$probe"
 printf '   %-40s %s s\n' "lb2 MASTER after" "$takeover"
 printf '   %-40s %s ok, %s failed, longest gap %s ms\n' "client (every 50 ms)" "$ok" "$failed" "$gap"
@@ -194,6 +197,7 @@ stopped=$(now)
 wait_master lb2
 takeover=$(elapsed "$stopped" "$(now)")
 wait "$probe_pid"
+probe_pid=
 read -r _ ok _ failed _ gap _ < "$probe"
 printf '   %-40s %s s\n' "lb2 MASTER after" "$takeover"
 printf '   %-40s %s ok, %s failed, longest gap %s ms\n' "client (every 50 ms)" "$ok" "$failed" "$gap"

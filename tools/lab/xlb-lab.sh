@@ -230,8 +230,9 @@ master_of() {
 }
 
 # The client: every request is a new TCP connection (a new flow for the scheduler).
+# It replaces the script's process, so a caller that backgrounds it holds the client's pid.
 client_py() {
-  ip netns exec "$CL" python3 - "$VIP" "$@" <<'EOF'
+  exec ip netns exec "$CL" python3 - "$VIP" "$@" <<'EOF'
 import socket, sys, time
 vip, mode = sys.argv[1], sys.argv[2]
 
