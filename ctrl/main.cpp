@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_option("-p,--pid-file", options.pid_file, "write the pid here");
   app.add_flag("--detach-on-exit", options.detach_on_exit,
                "on SIGTERM detach the XDP program and remove the pins (default: keep forwarding)");
+  app.add_option("--sync-key-file", options.sync_key_file,
+                 "lvs_sync_daemon HMAC secret (default: the instance's auth_pass if this file is absent)")
+      ->capture_default_str();
   app.add_flag("-D,--verbose", verbose, "debug logging");
   CLI11_PARSE(app, argc, argv);
   if (!pin_dir.empty()) options.pin_dir = pin_dir;

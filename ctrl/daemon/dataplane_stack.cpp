@@ -194,6 +194,8 @@ void DataplaneStack::retire_orphans() {
   if (impl_->xdp) impl_->xdp->retire_orphans();
 }
 
+dp::XdpBackend* DataplaneStack::xdp() { return impl_->xdp.get(); }
+
 std::vector<std::string> derive_interfaces(const config::Config& config, const std::vector<PlannedService>& plan) {
   std::set<std::string> out;
   boost::asio::io_context io;  // the resolver's route lookups are synchronous

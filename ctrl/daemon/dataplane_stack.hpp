@@ -15,6 +15,10 @@
 #include "ctrl/dataplane/backend.hpp"
 #include "xlb/asio.hpp"
 
+namespace xlb::dataplane {
+class XdpBackend;
+}
+
 namespace xlb::daemon {
 
 struct DataplaneOptions {
@@ -47,6 +51,8 @@ class DataplaneStack : public dataplane::Backend {
   // After the first full apply: XDP entries adopted from an earlier run that no service took
   // over are removed.
   void retire_orphans();
+  // The XDP backend when any service uses it (flow sync reads and writes its tables).
+  dataplane::XdpBackend* xdp();
 
  private:
   struct Impl;
