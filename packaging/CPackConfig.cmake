@@ -5,7 +5,8 @@ set(XLB_PKG_DIR ${CMAKE_SOURCE_DIR}/packaging)
 if(TARGET xlb-pktgen)
   install(TARGETS xlb-pktgen RUNTIME DESTINATION bin)
 endif()
-install(FILES ${XLB_PKG_DIR}/xlbd.service DESTINATION lib/systemd/system)
+# Debian 12 keeps units in /lib/systemd/system (the same directory on a merged-/usr system).
+install(FILES ${XLB_PKG_DIR}/xlbd.service DESTINATION /lib/systemd/system)
 # /etc is outside CMAKE_INSTALL_PREFIX (/usr): an absolute destination, listed as a conffile.
 install(FILES ${XLB_PKG_DIR}/xlb.conf DESTINATION /etc/xlb)
 
@@ -23,6 +24,9 @@ foreach(page xlbd.8 xlbctl.8 xlb.conf.5)
 endforeach()
 add_custom_target(xlb_manpages ALL DEPENDS ${xlb_man_outputs})
 
+# cpack would otherwise build every target (tests, benches) first; the package needs only
+# xlbd, xlbctl, xlb-pktgen and the man pages, built beforehand.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME xlb)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
