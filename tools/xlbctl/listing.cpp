@@ -178,4 +178,17 @@ std::string format_flows(const Json& flows) {
   return out.str();
 }
 
+std::string format_persistence(const Json& entries) {
+  std::ostringstream out;
+  out << "Pro Client (masked)                Virtual                        Real                      Idle(s)\n";
+  for (const auto& e : entries) {
+    char line[512];
+    const std::string vip = endpoint(Json{{"address", e.value("vip", "")}, {"port", e.value("vip_port", 0)}});
+    std::snprintf(line, sizeof(line), "%-3s %-30s %-30s %-25s %7.1f", e.value("protocol", "TCP").c_str(),
+                  e.value("client", "").c_str(), vip.c_str(), e.value("real", "").c_str(), e.value("idle", 0.0));
+    out << line << "\n";
+  }
+  return out.str();
+}
+
 }  // namespace xlb::ctl

@@ -19,5 +19,6 @@ std::string format_listing(const Json& services, ListMode mode, const Json& prev
 
 std::string format_status(const Json& status);
 std::string format_flows(const Json& flows);
+std::string format_persistence(const Json& entries);
 
 }  // namespace xlb::ctl

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   std::string vip, client;
   flows->add_option("vip", vip, "only flows to this VIP");
   flows->add_option("--client", client, "only flows from this client address");
-  auto* persist = app.add_subcommand("persist", "persistence-table entries");
+  auto* persist = app.add_subcommand("persist", "persistence-table entries (read from the pinned maps, see --pin-dir)");
   std::string real;
   unsigned weight = 0;
   auto* drain = app.add_subcommand("drain", "weight 0 for a real server (kept until the file says otherwise)");
@@ -82,10 +82,15 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (persist->parsed()) {
+      // The persistence table is read from the pins: xlbd's control socket has no view of it.
+      const Json entries = xlb::ctl::read_pinned_persistence(pin_dir);
+      std::cout << (json ? entries.dump(2) + "\n" : xlb::ctl::format_persistence(entries));
+      return 0;
+    }
     Json result;
     if (status->parsed()) result = call(socket, "status", Json::object());
     if (flows->parsed()) result = call(socket, "flows", Json{{"vip", vip}, {"client", client}});
-    if (persist->parsed()) result = call(socket, "persist", Json::object());
     if (drain->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", 0}, {"drain", true}});
     if (undrain->parsed()) result = call(socket, "weight", Json{{"real", real}, {"undrain", true}});
     if (set_weight->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", weight}});

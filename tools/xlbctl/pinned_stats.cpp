@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <stdexcept>
 #include <vector>
@@ -111,6 +112,50 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
     services.push_back(svc);
   }
   return services;
+}
+
+nlohmann::json read_pinned_persistence(const std::string& pin_dir) {
+  PinnedMap vips(pin_dir, "vips"), reals(pin_dir, "reals"), persist(pin_dir, "persist");
+  // The persist key names its service by vip_id only; the vips map says which VIP that is.
+  std::map<__u32, xlb_vip_key> services;
+  xlb_vip_key vkey{}, vnext{};
+  const void* vprev = nullptr;
+  while (bpf_map_get_next_key(vips.fd(), vprev, &vnext) == 0) {
+    vkey = vnext;
+    vprev = &vkey;
+    xlb_vip_info info{};
+    if (bpf_map_lookup_elem(vips.fd(), &vkey, &info) == 0) services[info.vip_id] = vkey;
+  }
+  // last_seen is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
+  timespec now_ts{};
+  clock_gettime(CLOCK_MONOTONIC, &now_ts);
+  const double now = static_cast<double>(now_ts.tv_sec) + static_cast<double>(now_ts.tv_nsec) / 1e9;
+
+  nlohmann::json out = nlohmann::json::array();
+  xlb_persist_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(persist.fd(), prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    xlb_persist value{};
+    if (bpf_map_lookup_elem(persist.fd(), &key, &value) != 0) continue;  // expired meanwhile
+    xlb_real real{};
+    __u32 id = value.real_id;
+    const bool known_real = bpf_map_lookup_elem(reals.fd(), &id, &real) == 0 && real.family != 0;
+    nlohmann::json entry{{"client", address_text(key.client, key.family)},
+                         {"real", known_real ? address_text(real.addr, real.family) : "real#" + std::to_string(id)},
+                         {"idle", now - static_cast<double>(value.last_seen) / 1e9}};
+    const auto svc = services.find(key.vip_id);
+    if (svc != services.end()) {
+      entry["vip"] = address_text(svc->second.addr, svc->second.family);
+      entry["vip_port"] = ntohs(svc->second.port);
+      entry["protocol"] = svc->second.proto == IPPROTO_UDP ? "UDP" : "TCP";
+    } else {
+      entry["vip"] = "vip#" + std::to_string(key.vip_id);
+    }
+    out.push_back(entry);
+  }
+  return out;
 }
 
 }  // namespace xlb::ctl

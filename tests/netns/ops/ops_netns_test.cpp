@@ -235,7 +235,6 @@ TEST_F(OpsLab, StatusListFlowsPersistDump) {
   EXPECT_EQ(none.size(), 0u);
   const auto flows_text = lab_->ctl(master_, "flows");
   EXPECT_NE(flows_text.out.find("198.18.0.10"), std::string::npos) << flows_text.out;
-  EXPECT_EQ(lab_->ctl(master_, "persist").status, 0);
 
   const auto dump = lab_->ctl_json(master_, "dump");
   ASSERT_TRUE(dump.is_object()) << lab_->ctl(master_, "dump").out;
@@ -399,7 +398,9 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
     ASSERT_EQ(dump.status, 0) << name << ": " << dump.out;
     const auto j = Json::parse(dump.out, nullptr, false);
     ASSERT_TRUE(j.is_array()) << name << ": " << dump.out.substr(0, 300);
-    if (!j.empty()) EXPECT_TRUE(j[0].contains("formatted")) << name << " has no BTF: " << j[0].dump();
+    if (!j.empty()) {
+      EXPECT_TRUE(j[0].contains("formatted")) << name << " has no BTF: " << j[0].dump();
+    }
     if (expect.count(name)) {
       EXPECT_NE(dump.out.find(expect[name]), std::string::npos) << name << ": " << dump.out.substr(0, 300);
       expect.erase(name);
@@ -408,6 +409,36 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
   EXPECT_TRUE(expect.empty()) << "maps not pinned: " << expect.begin()->first;
   std::printf("[ figure ] %zu pinned maps dumped with BTF field names; %zu device map(s) without BTF\n", maps,
               devmaps.size());
+}
+
+TEST_F(OpsLab, PersistListsThePersistenceTable) {
+  const auto node = std::to_string(master_);
+  ASSERT_EQ(lab_->cmd("conf", node + " persist").status, 0);
+  struct Restore {
+    const Lab* lab;
+    std::string node;
+    ~Restore() {
+      lab->cmd("conf", node);
+      lab->ctl(std::stoi(node), "reload");
+    }
+  } restore{lab_, node};
+  const auto reload = lab_->ctl(master_, "reload");
+  ASSERT_EQ(reload.status, 0) << reload.out;
+  const auto counts = lab_->requests(5);
+  ASSERT_EQ(counts.size(), 1u) << "persistence: one client, one real";
+  const std::string real = counts.begin()->first == "rs1" ? "198.18.0.11" : "198.18.0.12";
+  const auto r = lab_->ctl(master_, "--pin-dir " + lab_->pin_dir(master_) + " --json persist");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto entries = Json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(entries.is_array()) << r.out;
+  ASSERT_EQ(entries.size(), 1u) << r.out;
+  EXPECT_EQ(entries[0].value("client", ""), "198.18.0.10");
+  EXPECT_EQ(entries[0].value("vip", ""), kVip);
+  EXPECT_EQ(entries[0].value("vip_port", 0), 80);
+  EXPECT_EQ(entries[0].value("real", ""), real);
+  EXPECT_GE(entries[0].value("idle", -1.0), 0.0);
+  const auto text = lab_->ctl(master_, "--pin-dir " + lab_->pin_dir(master_) + " persist");
+  EXPECT_NE(text.out.find(real), std::string::npos) << text.out;
 }
 
 // Last: stops lb2's xlbd, then lists its services from the pinned maps.
