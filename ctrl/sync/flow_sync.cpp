@@ -162,7 +162,10 @@ asio::awaitable<void> FlowSync::scan_loop() {
 void FlowSync::scan_now() {
   const std::uint64_t now = clock_ns(CLOCK_MONOTONIC);
   const bool everything = last_scan_ns_ == 0;
-  const std::uint64_t since = last_scan_ns_;
+  // The program stamps entries with the coarse clock, a tick behind CLOCK_MONOTONIC: look
+  // back a little so that a flow created just before the last scan still counts as new.
+  constexpr std::uint64_t coarse_slack_ns = 20'000'000;
+  const std::uint64_t since = last_scan_ns_ > coarse_slack_ns ? last_scan_ns_ - coarse_slack_ns : 0;
   ++counters_.scans;
   const std::uint32_t turn = static_cast<std::uint32_t>(scan_number_++ % settings_.refresh_scans);
   std::vector<SyncEntry> batch;

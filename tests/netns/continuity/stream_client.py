@@ -37,7 +37,7 @@ def stream(i):
     except OSError as e:
         with lock:
             result["broken"] += 1
-            result["errors"].append("stream %d: %s" % (i, e))
+            result["errors"].append("stream %d at %.1f: %s" % (i, time.time(), e))
     finally:
         with lock:
             result["sent"] += sent
