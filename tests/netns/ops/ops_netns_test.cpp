@@ -247,6 +247,14 @@ TEST_F(OpsLab, StatusListFlowsPersistDump) {
 TEST_F(OpsLab, Sigusr1WritesTheStateAsJson) {
   const fs::path file = "/run/xlb/xlbd.json";
   if (fs::exists(file)) GTEST_SKIP() << file << " exists already (another xlbd?); not overwriting it";
+  // xlbd creates /run/xlb for the dump; remove it again when it was not there before.
+  struct RemoveDir {
+    bool created = !fs::exists("/run/xlb");
+    ~RemoveDir() {
+      std::error_code ec;
+      if (created) fs::remove("/run/xlb", ec);
+    }
+  } remove_dir;
   ASSERT_EQ(::kill(lab_->xlbd_pid(master_), SIGUSR1), 0);
   const bool written = wait_for([&] { return fs::exists(file) && fs::file_size(file) > 2; }, kPatience);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
