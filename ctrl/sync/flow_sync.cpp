@@ -94,6 +94,12 @@ void FlowSync::open_socket() {
   set_option(fd, SOL_SOCKET, SO_BINDTODEVICE, settings_.interface.c_str(),
              static_cast<socklen_t>(settings_.interface.size()), "SO_BINDTODEVICE");
   socket_.set_option(udp::socket::reuse_address(true));
+  // A new master sends its whole table at once: 100k flows are 5,000 datagrams, which the
+  // default receive buffer (~200 kB) would mostly drop. FORCE needs CAP_NET_ADMIN, which xlbd has.
+  const int rcvbuf = 16 << 20;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  }
   socket_.bind(udp::endpoint(v6 ? udp::v6() : udp::v4(), settings_.port));
   if (!settings_.peers.empty()) return;
   if (v6) {
