@@ -6,9 +6,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+
+#include "ctrl/api/stop_logger.hpp"
 
 namespace xlb::api {
 
@@ -58,14 +62,7 @@ void ControlServer::start() {
     throw std::runtime_error("cannot set the mode of " + options_.path);
   }
   acceptor_.listen();
-  asio::co_spawn(io_, accept_loop(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("control socket stopped: {}", ex.what());
-    }
-  });
+  asio::co_spawn(io_, accept_loop(), log_unexpected_stop("control socket"));
 }
 
 bool ControlServer::peer_allowed(int fd) const {
@@ -73,7 +70,19 @@ bool ControlServer::peer_allowed(int fd) const {
   socklen_t len = sizeof(cred);
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
   if (cred.uid == 0) return true;
-  return has_group_ && cred.gid == group_id_;
+  if (!has_group_) return false;
+  if (cred.gid == group_id_) return true;
+  // SO_PEERCRED carries only the primary group; an operator is usually in the socket's group
+  // as a supplementary one, which the kernel already honoured for connect().
+  std::ifstream status("/proc/" + std::to_string(cred.pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Groups:", 0) != 0) continue;
+    std::istringstream groups(line.substr(7));
+    for (unsigned gid = 0; groups >> gid;) {
+      if (gid == group_id_) return true;
+    }
+  }
+  return false;
 }
 
 std::string ControlServer::handle_line(const std::string& line, bool privileged) const {

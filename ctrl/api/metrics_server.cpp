@@ -4,6 +4,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ctrl/api/stop_logger.hpp"
+
 namespace xlb::api {
 
 namespace asio = boost::asio;
@@ -23,14 +25,7 @@ MetricsServer::MetricsServer(asio::io_context& io, const std::string& host, unsi
 unsigned short MetricsServer::port() const { return acceptor_.local_endpoint().port(); }
 
 void MetricsServer::start() {
-  asio::co_spawn(io_, accept_loop(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("metrics endpoint stopped: {}", ex.what());
-    }
-  });
+  asio::co_spawn(io_, accept_loop(), log_unexpected_stop("metrics endpoint"));
 }
 
 asio::awaitable<void> MetricsServer::accept_loop() {
