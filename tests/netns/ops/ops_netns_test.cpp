@@ -3,6 +3,7 @@
 // every pinned map, SIGUSR1, and xlbctl list from the pinned maps once xlbd is gone. The lab is
 // tools/lab/xlb-lab.sh (client, lb1/lb2 running xlbd, rs1/rs2 HTTP reals), named per run and torn
 // down by the fixture also when a test fails.
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,6 +25,8 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "ctrl/api/control_server.hpp"
 
 namespace {
 
@@ -129,15 +132,23 @@ std::optional<Json> real_entry(const Lab& lab, int node, const std::string& real
   return std::nullopt;
 }
 
-// One request line on the control socket, as uid `uid` (a forked child drops to it first);
+// One request line on the control socket as `peer` (a forked child drops to it first);
 // returns the reply line, "" when the daemon closed the connection without one.
-std::string raw_request(const std::string& path, const std::string& line, uid_t uid = 0) {
+struct Peer {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
+std::string raw_request_as(const std::string& path, const std::string& line, const Peer& peer) {
   int pipefd[2];
   if (::pipe(pipefd) != 0) return "pipe failed";
   const pid_t child = ::fork();
   if (child == 0) {
     ::close(pipefd[0]);
-    if (uid != 0 && (::setgid(uid) != 0 || ::setuid(uid) != 0)) ::_exit(3);
+    if (peer.uid != 0 && (::setgroups(peer.groups.size(), peer.groups.data()) != 0 || ::setgid(peer.gid) != 0 ||
+                          ::setuid(peer.uid) != 0))
+      ::_exit(3);
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -173,6 +184,10 @@ std::string raw_request(const std::string& path, const std::string& line, uid_t 
   return out;
 }
 
+std::string raw_request(const std::string& path, const std::string& line, uid_t uid = 0) {
+  return raw_request_as(path, line, Peer{uid, uid, {}});
+}
+
 class OpsLab : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -200,6 +215,44 @@ class OpsLab : public ::testing::Test {
 Lab* OpsLab::lab_ = nullptr;
 bool OpsLab::up_ok_ = false;
 std::string OpsLab::up_log_;
+
+// --socket-group: members of the group may use the socket, as their primary group or as a
+// supplementary one; everyone else is kept out. A real ControlServer, real clients dropped to
+// nobody in forked children.
+TEST(ControlSocketGroup, AdmitsGroupMembersOnly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: setuid/setgroups in the clients";
+  const group* daemon_group = ::getgrnam("daemon");
+  const passwd* nobody = ::getpwnam("nobody");
+  if (daemon_group == nullptr || nobody == nullptr) GTEST_SKIP() << "no group daemon or user nobody";
+  const fs::path dir = "/run/xlb-ops-" + std::to_string(::getpid());
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  struct RemoveDir {
+    fs::path dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
+  const auto path = (dir / "ctl.sock").string();
+  boost::asio::io_context io;
+  xlb::api::ControlServer server(io, {.path = path, .group = "daemon"});
+  int calls = 0;
+  server.add("touch", [&](const Json&) { return Json(++calls); });
+  server.start();
+  std::thread runner([&] { io.run(); });
+  const std::string request = R"({"command":"touch","args":{}})" "\n";
+  const gid_t member = daemon_group->gr_gid;
+  const auto supplementary = raw_request_as(path, request, Peer{nobody->pw_uid, nobody->pw_gid, {member}});
+  const auto primary = raw_request_as(path, request, Peer{nobody->pw_uid, member, {}});
+  const auto outsider = raw_request_as(path, request, Peer{nobody->pw_uid, nobody->pw_gid, {}});
+  io.stop();
+  runner.join();
+  EXPECT_TRUE(Json::parse(supplementary, nullptr, false).value("ok", false)) << supplementary;
+  EXPECT_TRUE(Json::parse(primary, nullptr, false).value("ok", false)) << primary;
+  EXPECT_EQ(outsider, "connect refused");
+  EXPECT_EQ(calls, 2);
+}
 
 TEST_F(OpsLab, StatusListFlowsPersistDump) {
   const auto status = lab_->ctl(master_, "status");
