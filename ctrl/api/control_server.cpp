@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ctrl/api/stop_logger.hpp"
+
 namespace xlb::api {
 
 namespace asio = boost::asio;
@@ -60,14 +62,7 @@ void ControlServer::start() {
     throw std::runtime_error("cannot set the mode of " + options_.path);
   }
   acceptor_.listen();
-  asio::co_spawn(io_, accept_loop(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("control socket stopped: {}", ex.what());
-    }
-  });
+  asio::co_spawn(io_, accept_loop(), log_unexpected_stop("control socket"));
 }
 
 bool ControlServer::peer_allowed(int fd) const {
