@@ -395,14 +395,35 @@ std::vector<ServiceStats> XdpBackend::stats() {
   return out;
 }
 
-std::vector<Flow> XdpBackend::flows() {
-  std::map<std::uint32_t, const Service*> by_vip;
-  std::map<std::uint32_t, IpAddress> real_address;
+XdpBackend::Directory XdpBackend::directory() const {
+  Directory d;
   for (const auto& [key, svc] : services_) {
-    by_vip[svc.vip_id] = &svc;
-    for (const auto& [k, slot] : svc.reals) real_address[slot.id] = slot.real.address;
-    if (svc.sorry) real_address[svc.sorry->id] = svc.sorry->real.address;
+    d.by_vip[svc.vip_id] = &svc;
+    for (const auto& [k, slot] : svc.reals) d.real_address[slot.id] = slot.real.address;
+    if (svc.sorry) d.real_address[svc.sorry->id] = svc.sorry->real.address;
   }
+  return d;
+}
+
+std::vector<Flow> XdpBackend::persistence() {
+  const auto [by_vip, real_address] = directory();
+  const std::uint64_t now = monotonic_ns();
+  std::vector<Flow> out;
+  for (const auto& [k, v] : program_->persist().entries<xlb_persist_key, xlb_persist>()) {
+    const auto s = by_vip.find(k.vip_id);
+    if (s == by_vip.end()) continue;  // a template of a service being removed
+    Flow f;
+    f.client = get_address(k.client, k.family);  // masked by persistence_granularity
+    f.service = s->second->spec.key;
+    if (auto r = real_address.find(v.real_id); r != real_address.end()) f.real = r->second;
+    f.idle = std::chrono::nanoseconds(now > v.last_seen ? now - v.last_seen : 0);
+    out.push_back(f);
+  }
+  return out;
+}
+
+std::vector<Flow> XdpBackend::flows() {
+  const auto [by_vip, real_address] = directory();
   const std::uint64_t now = monotonic_ns();
   auto since = [now](std::uint64_t t) { return std::chrono::nanoseconds(now > t ? now - t : 0); };
   std::vector<Flow> out;

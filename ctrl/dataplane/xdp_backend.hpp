@@ -60,6 +60,8 @@ class XdpBackend : public Backend {
   void flush_flows_to(const ServiceKey& key, const IpAddress& real) override;
   std::vector<ServiceStats> stats() override;
   std::vector<Flow> flows() override;
+  // Persistence templates: client (masked by the granularity), service, real, idle time.
+  std::vector<Flow> persistence();
 
   // After a restart over existing pins, the first apply() of each service takes over its
   // previous VIP id and real ids, so established flows keep their real servers. Call this
@@ -103,6 +105,12 @@ class XdpBackend : public Backend {
     std::map<RealKey, RealSlot> reals;
     std::optional<RealSlot> sorry;
   };
+  // Who a vip id and a real id are, for reading the maps back.
+  struct Directory {
+    std::map<std::uint32_t, const Service*> by_vip;
+    std::map<std::uint32_t, IpAddress> real_address;
+  };
+  Directory directory() const;
 
   RealSlot make_slot(const RealServer& real, const std::optional<RealSlot>& previous);
   void write_real(const RealSlot& slot) const;
