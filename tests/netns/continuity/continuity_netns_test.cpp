@@ -342,6 +342,13 @@ TEST(Continuity, RestartAfterSigkillKeepsStreamsAndMaps) {
   EXPECT_EQ(lab.map_ids(1), maps_before) << "the restarted xlbd recreated a map";
   const auto r = lab.stop_streams();
   report("xlbd SIGKILL, 1 s alone, new xlbd", r);
+  if (r.value("broken", 0) != 0) {
+    std::ifstream log(lab.state() + "/xlbd-lb1.log");
+    for (const char* ns : {"lb1", "lb2", "rs1", "rs2"}) {
+      std::printf("%s resets sent: %s", ns,
+                  run("ip netns exec xlb-" + std::string(ns) + "-" + lab.suffix_text() + " nstat -az TcpOutRsts | tail -1").out.c_str());
+    }
+  }
   EXPECT_EQ(r.value("conns", 0), kStreams) << r.dump();
   EXPECT_EQ(r.value("broken", -1), 0) << r.dump();
 }
