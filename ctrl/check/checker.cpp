@@ -50,6 +50,11 @@ asio::awaitable<void> Checker::run(Millis initial_delay) {
     if (stopped_) break;
     ++status_.runs;
     status_.last_latency = result.latency;
+    const double seconds = std::chrono::duration<double>(result.latency).count();
+    status_.latency_sum += seconds;
+    for (std::size_t i = 0; i < kLatencyBounds.size(); ++i) {
+      if (seconds <= kLatencyBounds[i]) ++status_.latency_buckets[i];
+    }
     if (!result.up) {
       ++status_.failures;
       status_.last_error = result.error;

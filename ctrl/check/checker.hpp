@@ -2,6 +2,7 @@
 // what it says (delay_loop, or delay_before_retry while failures are being confirmed).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,10 +14,16 @@
 
 namespace xlb::check {
 
+// Upper bounds (seconds) of the check-latency histogram buckets; +Inf is implicit.
+inline constexpr std::array<double, 10> kLatencyBounds{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,  0.1,    0.25,  1.0,  5.0};
+
 struct CheckStatus {
   bool up = false;
   std::optional<std::uint32_t> weight;
   Millis last_latency{0};
+  std::array<std::uint64_t, kLatencyBounds.size()> latency_buckets{};  // cumulative, per attempt
+  double latency_sum = 0;  // seconds, over all attempts (count: runs)
   std::string last_error;  // of the last failed attempt
   std::uint64_t runs = 0;
   std::uint64_t failures = 0;

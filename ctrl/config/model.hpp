@@ -84,7 +84,7 @@ struct GlobalDefs {
   // xlb additions
   Located<LbBackend> lb_backend = LbBackend::auto_select;
   Located<std::string> xdp_pin_dir = std::string("/sys/fs/bpf/xlb");
-  Located<MetricsListen> metrics_listen;
+  Located<MetricsListen> metrics_listen = MetricsListen{true, "127.0.0.1", 9780};
   Located<std::string> smtp_auth_user;
   Located<std::string> smtp_password_file;
   Located<SmtpTls> smtp_tls = SmtpTls::none;

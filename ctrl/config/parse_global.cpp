@@ -138,7 +138,7 @@ constexpr K global_keywords[] = {
        pt.loc.col += static_cast<std::uint32_t>(colon + 1);
        auto p = c.integer(pt, 1, 65535, "metrics_listen port");
        if (p) c.set(g.metrics_listen, MetricsListen{true, host, static_cast<std::uint16_t>(*p)}, n);
-     }, "off", true},
+     }, "127.0.0.1:9780", true},
     {"smtp_auth_user", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_auth_user); }, "none", true},
     {"smtp_password_file", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_password_file); }, "none", true},
     {"smtp_tls", S, false, 1, 1,

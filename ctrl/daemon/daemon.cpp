@@ -418,11 +418,8 @@ void Daemon::start_api() {
   control_->start();
 
   const auto& listen = *config_.global_defs.metrics_listen;
-  const bool metrics_off = config_.global_defs.metrics_listen.set && !listen.enabled;
-  if (!metrics_off) {
-    const std::string host = listen.enabled ? listen.host : "127.0.0.1";
-    const unsigned short port = listen.enabled ? listen.port : 9780;
-    metrics_ = std::make_unique<api::MetricsServer>(io_, host, port, [this] { return metrics(); });
+  if (listen.enabled) {
+    metrics_ = std::make_unique<api::MetricsServer>(io_, listen.host, listen.port, [this] { return metrics(); });
     metrics_->start();
   }
 }

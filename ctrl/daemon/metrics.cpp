@@ -123,12 +123,17 @@ std::string Daemon::metrics() const {
   for (const auto& h : health) m.sample({{"vip", service_label(h.key)}}, h.quorum_up ? 1 : 0);
   m.family("xlb_vip_sorry_server_active", MetricsText::Type::gauge, "1 while new flows go to the sorry server.");
   for (const auto& h : health) m.sample({{"vip", service_label(h.key)}}, h.sorry_in_use ? 1 : 0);
-  m.family("xlb_check_latency_seconds", MetricsText::Type::gauge, "Duration of the last check attempt.");
+  m.family("xlb_check_duration_seconds", MetricsText::Type::histogram, "Duration of check attempts.");
   for (const auto& h : health)
     for (const auto& r : h.reals)
-      for (const auto& c : r.checks)
-        m.sample({{"real", RealRef{r.address, r.port}.text()}, {"check", check::to_string(c.kind)}},
-                 std::chrono::duration<double>(c.status.last_latency).count());
+      for (const auto& c : r.checks) {
+        api::Histogram histogram({check::kLatencyBounds.begin(), check::kLatencyBounds.end()});
+        histogram.buckets.assign(c.status.latency_buckets.begin(), c.status.latency_buckets.end());
+        histogram.count = c.status.runs;
+        histogram.sum = c.status.latency_sum;
+        histogram.write(m, {{"vip", service_label(h.key)}, {"real", RealRef{r.address, r.port}.text()},
+                            {"check", check::to_string(c.kind)}});
+      }
   m.family("xlb_check_runs_total", MetricsText::Type::counter, "Check attempts.");
   for (const auto& h : health)
     for (const auto& r : h.reals)
