@@ -47,7 +47,9 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, __u32 real_id, __u32 
 }
 
 /* An established flow skips the vips hash lookup: its entry names the VIP, whose state is
- * one array read away. */
+ * one array read away. It is forwarded even while this node is not the VIP's master: a packet
+ * that still reaches us (a restarted xlbd before VRRP decides, ARP caches not yet moved) would
+ * otherwise meet the local kernel, which may hold the VIP and answer with a reset. */
 static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
 					   __u32 real_id, __u32 vip_id)
 {
@@ -55,8 +57,6 @@ static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_
 
 	if (!state || !state->flags)
 		return XLB_CONTINUE; /* VIP gone: decide as for a packet without a flow */
-	if (!(state->flags & XLB_VIP_F_ACTIVE))
-		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
 	if (pkt->first_fragment)
 		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
 	if (pkt->icmp_error)
@@ -88,8 +88,6 @@ int xlb_balancer(struct xdp_md *ctx)
 	vip = xlb_find_vip(&pkt.key);
 	if (!vip)
 		return xlb_pass();
-	if (!(vip->flags & XLB_VIP_F_ACTIVE))
-		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
 	if (pkt.first_fragment)
 		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
 	if (real_id) {
@@ -101,6 +99,9 @@ int xlb_balancer(struct xdp_md *ctx)
 	/* Only errors about flows we placed are ours; the rest are the kernel's. */
 	if (pkt.icmp_error)
 		return xlb_pass();
+	/* New flows are the master's to place. */
+	if (!(vip->flags & XLB_VIP_F_ACTIVE))
+		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
 	real_id = xlb_new_flow(vip, &pkt.key, now);
 	if (!real_id)
 		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_NO_REAL);

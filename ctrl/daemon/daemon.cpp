@@ -1,11 +1,6 @@
 #include "ctrl/daemon/daemon.hpp"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <unistd.h>
-
-#include <cstring>
-#include <set>
 
 #include <chrono>
 #include <filesystem>
@@ -36,29 +31,6 @@ namespace asio = boost::asio;
 using Json = nlohmann::json;
 
 namespace {
-
-// Those of `wanted` that are assigned to an interface of this network namespace.
-std::set<dataplane::IpAddress> local_addresses(const std::set<dataplane::IpAddress>& wanted) {
-  std::set<dataplane::IpAddress> out;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return out;
-  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-    if (a->ifa_addr == nullptr) continue;
-    dataplane::IpAddress address;
-    if (a->ifa_addr->sa_family == AF_INET) {
-      address = asio::ip::address_v4(ntohl(reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr));
-    } else if (a->ifa_addr->sa_family == AF_INET6) {
-      asio::ip::address_v6::bytes_type b{};
-      std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr, 16);
-      address = asio::ip::address_v6(b);
-    } else {
-      continue;
-    }
-    if (wanted.contains(address)) out.insert(address);
-  }
-  ::freeifaddrs(list);
-  return out;
-}
 
 void notify_systemd([[maybe_unused]] const char* state) {
 #ifdef XLB_HAVE_SYSTEMD
@@ -163,10 +135,6 @@ void Daemon::start() {
     throw std::runtime_error("the VRRP settings cannot run");
   }
   live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
-  // A predecessor that died as master left its VIPs on the interfaces and its flows in the
-  // pinned maps: keep forwarding those until VRRP's first decision (which removes the VIPs if
-  // this node starts as backup) rather than hand them to the kernel, which would reset them.
-  for (const auto& vip : local_addresses(vrrp_addresses(vrrp_settings))) live_->set_vip_owned(vip, true);
 
   check::MonitorHooks hooks;
   hooks.apply = [this](const dataplane::ServiceSpec& spec) { live_->on_health(spec); };

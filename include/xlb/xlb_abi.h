@@ -41,7 +41,7 @@ enum xlb_counter {
 	XLB_CTR_DROP_NO_REAL,      /* VIP has no usable real and no sorry server */
 	XLB_CTR_DROP_FRAGMENT,     /* IP fragment to a VIP (see README: fragment policy) */
 	XLB_CTR_DROP_REAL_MISSING, /* scheduler chose an id with no real entry (a bug or a race) */
-	XLB_CTR_PASS_INACTIVE,     /* VIP configured but this node is not its master: to the kernel */
+	XLB_CTR_PASS_INACTIVE,     /* new flow to a VIP this node is not master of: to the kernel */
 	XLB_CTR_DROP_UNSUPPORTED,  /* protocol or extension header the program does not handle */
 	XLB_CTR_ICMP_FORWARDED,    /* ICMP error about a VIP flow, sent to that flow's real */
 	XLB_CTR_FLOW_NEW,          /* new connection-table entries */

@@ -200,7 +200,7 @@ TEST_F(ForwardingTest, FirstFragmentToVipIsDroppedLaterFragmentsPass) {
   EXPECT_EQ(lb().flow_count(), 0u);
 }
 
-TEST_F(ForwardingTest, InactiveVipIsPassedAndCounted) {
+TEST_F(ForwardingTest, InactiveVipPassesNewFlowsAndKeepsEstablishedOnes) {
   add_real(1);
   auto spec = service(XLB_SCHED_WRR);
   spec.flags = 0;  // configured, but this node is not the VRRP master
@@ -215,6 +215,15 @@ TEST_F(ForwardingTest, InactiveVipIsPassedAndCounted) {
   spec.flags = XLB_VIP_F_ACTIVE;
   lb().configure(spec, members({{1, 1}}));
   EXPECT_EQ(send(tcp(client_v4(1), 1000)), 1u);
+
+  // Back to backup: the established flow keeps going to its real (a restarted or demoted
+  // node must not hand it to its kernel, which would reset it); a new one is passed.
+  spec.flags = 0;
+  lb().configure(spec, members({{1, 1}}));
+  EXPECT_EQ(send(tcp(client_v4(1), 1000)), 1u);
+  const Bytes fresh = build_packet(tcp(client_v4(2), 1000));
+  EXPECT_EQ(lb().run(fresh).action, XDP_PASS);
+  EXPECT_EQ(lb().counter(XLB_CTR_PASS_INACTIVE), 2u);
 }
 
 TEST_F(ForwardingTest, StatisticsCountPacketsBytesAndNewFlows) {

@@ -455,9 +455,12 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
       continue;
     }
     ++maps;
-    const auto dump = run("bpftool map dump pinned " + e.path().string() + " -j");
+    // The ring holds max_vips * 2 * ring_size entries (2M by default): one entry says enough.
+    const auto dump = name == "ring" ? run("bpftool map lookup pinned " + e.path().string() + " key 0 0 0 0 -j")
+                                     : run("bpftool map dump pinned " + e.path().string() + " -j");
     ASSERT_EQ(dump.status, 0) << name << ": " << dump.out;
-    const auto j = Json::parse(dump.out, nullptr, false);
+    auto j = Json::parse(dump.out, nullptr, false);
+    if (j.is_object()) j = Json::array({j});  // a single lookup
     ASSERT_TRUE(j.is_array()) << name << ": " << dump.out.substr(0, 300);
     if (!j.empty()) {
       EXPECT_TRUE(j[0].contains("formatted")) << name << " has no BTF: " << j[0].dump();

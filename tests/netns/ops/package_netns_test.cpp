@@ -67,7 +67,7 @@ TEST(Package, DebInstallsAndSystemdAcceptsTheUnit) {
 
   const auto contents = run("dpkg-deb -c " + deb.string()).out;
   for (const char* f : {"./usr/sbin/xlbd", "./usr/sbin/xlbctl", "./usr/bin/xlb-pktgen",
-                        "./lib/systemd/system/xlbd.service", "./etc/xlb/xlb.conf",
+                        "systemd/system/xlbd.service", "./etc/xlb/xlb.conf",
                         "./usr/share/man/man8/xlbd.8.gz", "./usr/share/man/man8/xlbctl.8.gz",
                         "./usr/share/man/man5/xlb.conf.5.gz"}) {
     EXPECT_NE(contents.find(f), std::string::npos) << f << " missing from the package:\n" << contents;
