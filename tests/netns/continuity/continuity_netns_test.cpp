@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/shell.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -24,26 +26,13 @@
 
 namespace {
 
+using xlb::test::run;
+using xlb::test::Run;
+
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 constexpr int kStreams = 16;
-
-struct Run {
-  int status = -1;
-  std::string out;
-};
-
-Run run(const std::string& command) {
-  Run r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p) != nullptr) r.out += buf.data();
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
 
 bool wait_for(const std::function<bool()>& ok, std::chrono::milliseconds limit) {
   const auto end = Clock::now() + limit;

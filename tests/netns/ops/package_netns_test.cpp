@@ -11,30 +11,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/shell.hpp"
+
 namespace {
 
+using xlb::test::run;
+using xlb::test::Run;
+using xlb::test::binary_dir;
+
 namespace fs = std::filesystem;
-
-struct Run {
-  int status = -1;
-  std::string out;
-};
-
-Run run(const std::string& command) {
-  Run r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  while (std::fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string binary_dir() {
-  const char* v = std::getenv("XLB_BINARY_DIR");
-  return v != nullptr ? v : XLB_TEST_BINARY_DIR;
-}
 
 // Purges the package when the test ends, also on failure, unless it was there before.
 class Installed {

@@ -21,38 +21,21 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "tests/support/shell.hpp"
 #include <nlohmann/json.hpp>
 
 namespace {
+
+using xlb::test::run;
+using xlb::test::Run;
+using xlb::test::source_dir;
+using xlb::test::binary_dir;
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-struct Run {
-  int status = -1;
-  std::string out;
-};
-
-// Runs `command` with sh, stdout and stderr together.
-Run run(const std::string& command) {
-  Run r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  while (std::fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
-
-std::string source_dir() { return env_or("XLB_SOURCE_DIR", XLB_TEST_SOURCE_DIR); }
-std::string binary_dir() { return env_or("XLB_BINARY_DIR", XLB_TEST_BINARY_DIR); }
 
 std::map<std::string, int> parse_counts(const std::string& text) {
   std::map<std::string, int> out;
