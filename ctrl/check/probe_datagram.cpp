@@ -21,8 +21,21 @@ std::uint16_t random_u16() {
   return static_cast<std::uint16_t>(rd());
 }
 
-udp::endpoint udp_target(const CheckSettings& check) {
-  return {check.connect_ip.value(), check.connect_port.value()};
+// A UDP socket bound as the check says (bindto) and connected to the target, so that ICMP
+// errors about it come back as receive errors.
+boost::system::error_code connect_udp(udp::socket& socket, const CheckSettings& check) {
+  const udp::endpoint target{check.connect_ip.value(), check.connect_port.value()};
+  boost::system::error_code ec = open_and_bind(socket, target, check);
+  if (!ec) socket.connect(target, ec);
+  return ec;
+}
+
+// Closing the socket at connect_timeout ends whatever wait is pending on it.
+Deadline close_at_timeout(udp::socket& socket, const CheckSettings& check) {
+  return Deadline(socket.get_executor(), check.connect_timeout, [&socket] {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  });
 }
 
 }  // namespace
@@ -39,17 +52,12 @@ asio::awaitable<ProbeResult> probe_dns(const CheckSettings& check) {
   std::uint16_t id = random_u16();
   auto query = dns::encode_query(id, check.dns_name, *type);
   udp::socket socket(ex);
-  auto target = udp_target(check);
-  boost::system::error_code ec = open_and_bind(socket, target, check);
-  if (!ec) socket.connect(target, ec);
+  boost::system::error_code ec = connect_udp(socket, check);
   if (ec) {
     result.error = "socket: " + ec.message();
     co_return result;
   }
-  Deadline deadline(ex, check.connect_timeout, [&socket] {
-    boost::system::error_code ignored;
-    socket.close(ignored);
-  });
+  Deadline deadline = close_at_timeout(socket, check);
   co_await socket.async_send(asio::buffer(query), asio::redirect_error(asio::use_awaitable, ec));
   std::array<std::uint8_t, 4096> buffer;
   while (!ec) {
@@ -80,17 +88,12 @@ asio::awaitable<ProbeResult> probe_udp(const CheckSettings& check) {
   auto start = std::chrono::steady_clock::now();
   ProbeResult result;
   udp::socket socket(ex);
-  auto target = udp_target(check);
-  boost::system::error_code ec = open_and_bind(socket, target, check);
-  if (!ec) socket.connect(target, ec);
+  boost::system::error_code ec = connect_udp(socket, check);
   if (ec) {
     result.error = "socket: " + ec.message();
     co_return result;
   }
-  Deadline deadline(ex, check.connect_timeout, [&socket] {
-    boost::system::error_code ignored;
-    socket.close(ignored);
-  });
+  Deadline deadline = close_at_timeout(socket, check);
   std::vector<std::uint8_t> payload = check.payload;
   if (payload.empty()) payload.push_back(0);
   co_await socket.async_send(asio::buffer(payload), asio::redirect_error(asio::use_awaitable, ec));

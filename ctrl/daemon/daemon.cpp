@@ -353,13 +353,12 @@ void Daemon::start_api() {
     auto* xdp = dataplane_->xdp();
     if (xdp == nullptr) return out;  // IPVS keeps its templates among /proc/net/ip_vs_conn
     for (const auto& p : xdp->persistence()) {
+      // The fields of xlbctl's pinned-map reader, so that both print alike.
       out.push_back({{"protocol", p.service.protocol == dataplane::Protocol::udp ? "UDP" : "TCP"},
                      {"client", p.client.to_string()},
-                     {"client_port", 0},
                      {"vip", p.service.address.to_string()},
                      {"vip_port", p.service.port},
                      {"real", p.real.to_string()},
-                     {"age", 0.0},
                      {"idle", std::chrono::duration<double>(p.idle).count()}});
     }
     return out;

@@ -47,14 +47,14 @@ struct DataplaneStack::Impl {
   std::map<dp::ServiceKey, dp::Backend*> route;
   std::vector<std::string> interfaces;
 
-  dp::XdpBackend* ensure_xdp(const std::vector<PlannedService>& plan) {
+  dp::XdpBackend* ensure_xdp() {
     if (xdp || !xdp_error.empty()) return xdp.get();
     try {
       dp::XdpBackendOptions o;
       o.program.pin_dir = options.pin_dir;
       o.program.tcp_timeout = *config->global_defs.tcp_flow_timeout;
       o.program.udp_timeout = *config->global_defs.udp_flow_timeout;
-      interfaces = options.interfaces.empty() ? derive_interfaces(*config, plan) : options.interfaces;
+      interfaces = options.interfaces.empty() ? derive_interfaces(*config) : options.interfaces;
       if (interfaces.empty()) throw std::runtime_error("no interface to attach to (use --interface)");
       o.interfaces = interfaces;
       o.attach.detach_on_destroy = options.detach_on_exit;
@@ -70,10 +70,10 @@ struct DataplaneStack::Impl {
     return ipvs.get();
   }
 
-  dp::Backend* choose(const PlannedService& p, const std::vector<PlannedService>& plan) {
+  dp::Backend* choose(const PlannedService& p) {
     const auto request = request_of(p, *config);
     const bool nat_or_tun = needs_ipvs(p);
-    const bool xdp_ok = !nat_or_tun && request != dp::BackendRequest::ipvs && ensure_xdp(plan) != nullptr;
+    const bool xdp_ok = !nat_or_tun && request != dp::BackendRequest::ipvs && ensure_xdp() != nullptr;
     const bool ipvs_ok = (nat_or_tun || request != dp::BackendRequest::xdp) && ensure_ipvs() != nullptr;
     const auto choice = dp::choose_backend(request, nat_or_tun, xdp_ok, ipvs_ok);
     const std::string name = daemon::describe(p.spec.key);
@@ -117,7 +117,7 @@ void DataplaneStack::plan(const std::vector<PlannedService>& plan) {
   std::map<dp::ServiceKey, dp::Backend*> route;
   for (const auto& p : plan) {
     const auto existing = impl_->route.find(p.spec.key);
-    route[p.spec.key] = existing != impl_->route.end() ? existing->second : impl_->choose(p, plan);
+    route[p.spec.key] = existing != impl_->route.end() ? existing->second : impl_->choose(p);
   }
   // Services of the old plan that are gone keep their route until remove() is called.
   for (const auto& [key, backend] : impl_->route) route.emplace(key, backend);
@@ -196,31 +196,19 @@ void DataplaneStack::retire_orphans() {
 
 dp::XdpBackend* DataplaneStack::xdp() { return impl_->xdp.get(); }
 
-std::vector<std::string> derive_interfaces(const config::Config& config, const std::vector<PlannedService>& plan) {
-  std::set<std::string> out;
-  boost::asio::io_context io;  // the resolver's route lookups are synchronous
-  std::unique_ptr<dp::NeighbourResolver> routes;
-  auto resolver = [&routes](boost::asio::io_context& ctx) -> dp::NeighbourResolver& {
-    if (!routes) routes = std::make_unique<dp::NeighbourResolver>(ctx);
-    return *routes;
-  };
-  for (const auto& p : plan) {
-    if (p.spec.key.fwmark != 0) continue;
-    const auto* instance = owning_instance(config, p.spec.key.address);
-    if (instance != nullptr) {
-      std::string dev = *instance->interface;
-      for (const auto& vip : instance->virtual_ipaddress) {
-        if (to_asio(vip.address) == p.spec.key.address && !vip.dev.empty()) dev = vip.dev;
-      }
-      out.insert(dev);
-      continue;
-    }
-    // No VRRP: the interface that reaches the real servers (DR needs them on-link).
-    for (const auto& real : p.spec.reals) {
+std::vector<std::string> derive_interfaces(const config::Config& config) {
+  // The configuration names the VIPs' interfaces; what it leaves open is where the reals are.
+  const auto named = config::xdp_interfaces(config);
+  std::set<std::string> out(named.names.begin(), named.names.end());
+  if (named.unresolved.empty()) return named.names;
+  boost::asio::io_context io;  // route lookups are synchronous
+  dp::NeighbourResolver routes(io);
+  for (const auto* vs : named.unresolved) {
+    for (const auto& real : vs->real_servers) {
       try {
-        out.insert(resolver(io).egress(real.address).ifname);
+        out.insert(routes.egress(to_asio(real.address)).ifname);
       } catch (const std::exception& e) {
-        spdlog::warn("{}: {}", describe(p.spec.key), e.what());
+        spdlog::warn("{}: real server {}: {}", to_string(vs->loc), real.address.to_string(), e.what());
       }
     }
   }

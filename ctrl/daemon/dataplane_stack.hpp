@@ -59,8 +59,9 @@ class DataplaneStack : public dataplane::Backend {
   std::unique_ptr<Impl> impl_;
 };
 
-// Interfaces the XDP program goes on when --interface is not given: the `dev` of each
-// virtual IP, else its vrrp_instance's interface, else the one that reaches the reals.
-std::vector<std::string> derive_interfaces(const config::Config& config, const std::vector<PlannedService>& plan);
+// Interfaces the XDP program goes on when --interface is not given, for the virtual servers
+// that run on XDP: the `dev` of each virtual IP, else its vrrp_instance's interface, else the
+// one that reaches the reals.
+std::vector<std::string> derive_interfaces(const config::Config& config);
 
 }  // namespace xlb::daemon

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   std::string vip, client;
   flows->add_option("vip", vip, "only flows to this VIP");
   flows->add_option("--client", client, "only flows from this client address");
-  auto* persist = app.add_subcommand("persist", "persistence-table entries (read from the pinned maps, see --pin-dir)");
+  auto* persist = app.add_subcommand("persist", "persistence-table entries (from the pinned maps when xlbd is down)");
   std::string real;
   unsigned weight = 0;
   auto* drain = app.add_subcommand("drain", "weight 0 for a real server (kept until the file says otherwise)");
@@ -83,8 +83,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (persist->parsed()) {
-      // The persistence table is read from the pins: xlbd's control socket has no view of it.
-      const Json entries = xlb::ctl::read_pinned_persistence(pin_dir);
+      Json entries;
+      try {
+        entries = call(socket, "persist", Json::object());
+      } catch (const std::exception& e) {
+        std::cerr << "xlbctl: xlbd not reachable (" << e.what() << "); reading pinned maps in " << pin_dir << "\n";
+        entries = xlb::ctl::read_pinned_persistence(pin_dir);
+      }
       std::cout << (json ? entries.dump(2) + "\n" : xlb::ctl::format_persistence(entries));
       return 0;
     }
@@ -100,7 +105,7 @@ int main(int argc, char** argv) {
       std::cout << result.dump(2) << "\n";
     } else if (status->parsed()) {
       std::cout << xlb::ctl::format_status(result);
-    } else if (flows->parsed() || persist->parsed()) {
+    } else if (flows->parsed()) {
       std::cout << xlb::ctl::format_flows(result);
     } else {
       std::cout << (result.is_string() ? result.get<std::string>() : result.dump()) << "\n";

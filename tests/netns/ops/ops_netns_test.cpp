@@ -500,6 +500,10 @@ TEST_F(OpsLab, ZzListReadsPinnedMapsWithoutXlbd) {
   EXPECT_NE(r.out.find("reading pinned maps"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(std::string(kVip) + ":80"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("198.18.0.11:80"), std::string::npos) << r.out;
+  const auto persist = run(binary_dir() + "/tools/xlbctl/xlbctl -s " + lab_->socket(node) + " --pin-dir " +
+                           lab_->pin_dir(node) + " --json persist");
+  EXPECT_EQ(persist.status, 0) << persist.out;
+  EXPECT_NE(persist.out.find("reading pinned maps"), std::string::npos) << persist.out;
 }
 
 }  // namespace
