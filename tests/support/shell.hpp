@@ -4,9 +4,12 @@
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <thread>
 
 namespace xlb::test {
 
@@ -29,6 +32,18 @@ inline Run run(const std::string& command) {
 inline std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v != nullptr ? v : fallback;
+}
+
+// Polls `done` until it holds or `limit` passes; the seconds it took, or nullopt.
+template <typename F>
+std::optional<double> wait_for(F done, std::chrono::milliseconds limit) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  for (;;) {
+    if (done()) return std::chrono::duration<double>(Clock::now() - start).count();
+    if (Clock::now() - start >= limit) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 // ctest sets XLB_SOURCE_DIR / XLB_BINARY_DIR; the compile-time paths serve a binary run by hand.

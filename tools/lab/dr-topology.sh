@@ -10,6 +10,7 @@
 #        dr-topology.sh env SUFFIX           (prints the names as shell variables)
 # State (pids, web roots, a bpffs for pins) lives in /run/xlb-lab-SUFFIX.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/netns-lib.sh"
 
 cmd=${1:?usage: dr-topology.sh up|down|env SUFFIX [PASS_OBJ]}
 S=${2:?suffix required}
@@ -41,40 +42,15 @@ down() {
   rm -rf "$STATE"
 }
 
-# host NAME IP: a namespace with eth0 plugged into the bridge through veth SWPORT.
-host() {
-  local ns=$1 ip=$2 port=$3
-  ip netns add "$ns"
-  ip link add eth0 netns "$ns" type veth peer name "$port" netns "$SW"
-  ip -n "$SW" link set "$port" master br0 up
-  ip -n "$ns" link set lo up
-  ip -n "$ns" addr add "$ip/24" dev eth0
-  ip -n "$ns" link set eth0 up
-}
+host() { lab_host "$@"; }
 
 real_server() {
   local ns=$1 ip=$2 name=$3
   host "$ns" "$ip" "${name}$S"
-  ip -n "$ns" addr add "$VIP/32" dev lo
-  for c in all eth0; do
-    ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$c.arp_ignore=1" "net.ipv4.conf.$c.arp_announce=2"
-  done
-  mkdir -p "$STATE/www-$name"
-  echo "$name" >"$STATE/www-$name/index.html"
-  ip netns exec "$ns" python3 -m http.server 80 --bind 0.0.0.0 --directory "$STATE/www-$name" \
-    >"$STATE/http-$name.log" 2>&1 &
-  echo $! >"$STATE/http-$name.pid"
+  lab_dr_real "$ns" "$name"
+  lab_http "$ns" "$name" "$STATE/http-$name.pid"
 }
 
-wait_http() {
-  local ns=$1
-  for _ in $(seq 100); do
-    if ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "http server in $ns did not start" >&2
-  return 1
-}
 
 up() {
   local pass_obj=${1:?PASS_OBJ required}
@@ -94,8 +70,6 @@ up() {
   ip netns exec "$CL" ethtool -K eth0 tx off >/dev/null
   real_server "$RS1" "$RS1_IP" rs1
   real_server "$RS2" "$RS2_IP" rs2
-  wait_http "$RS1"
-  wait_http "$RS2"
 }
 
 case $cmd in

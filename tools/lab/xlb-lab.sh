@@ -23,6 +23,7 @@
 #        xlb-lab.sh ctl SUFFIX N ARGS...     xlbctl against lb N
 # State (configs, logs, pid files, sockets, the bpffs) lives in /run/xlb-lab-SUFFIX.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/netns-lib.sh"
 
 cmd=${1:?usage: xlb-lab.sh up|down|env|conf|lb-start|lb-kill|rs-stop|rs-start|requests|probe|ctl SUFFIX ...}
 S=${2:?suffix required}
@@ -81,40 +82,14 @@ down() {
   rm -rf "$STATE"
 }
 
-# host NS IP SWPORT: a namespace with eth0 plugged into the bridge through veth SWPORT.
-host() {
-  local ns=$1 ip=$2 port=$3
-  ip netns add "$ns"
-  ip link add eth0 netns "$ns" type veth peer name "$port" netns "$SW"
-  ip -n "$SW" link set "$port" master br0 up
-  ip -n "$ns" link set lo up
-  ip -n "$ns" addr add "$ip/24" dev eth0
-  ip -n "$ns" link set eth0 up
-}
+host() { lab_host "$@"; }
 
-rs_start() {
-  local name=$1 ns
-  ns=$(rs_ns "$name")
-  ip netns exec "$ns" python3 -m http.server 80 --bind 0.0.0.0 --directory "$STATE/www-$name" \
-    >>"$STATE/http-$name.log" 2>&1 &
-  echo $! >"$STATE/run-http-$name.pid"
-  for _ in $(seq 100); do
-    if ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "http server $name did not start" >&2
-  return 1
-}
+rs_start() { lab_http "$(rs_ns "$1")" "$1" "$STATE/run-http-$1.pid"; }
 
 real_server() {
   local ns=$1 ip=$2 name=$3 port=$4
   host "$ns" "$ip" "$port"
-  ip -n "$ns" addr add "$VIP/32" dev lo
-  for c in all eth0; do
-    ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$c.arp_ignore=1" "net.ipv4.conf.$c.arp_announce=2"
-  done
-  mkdir -p "$STATE/www-$name"
-  echo "$name" >"$STATE/www-$name/index.html"
+  lab_dr_real "$ns" "$name"
   rs_start "$name"
 }
 

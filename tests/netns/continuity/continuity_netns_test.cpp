@@ -27,21 +27,13 @@
 namespace {
 
 using xlb::test::run;
+using xlb::test::wait_for;
 using xlb::test::Run;
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 constexpr int kStreams = 16;
-
-bool wait_for(const std::function<bool()>& ok, std::chrono::milliseconds limit) {
-  const auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return ok();
-}
 
 std::string suffix() {
   std::mt19937 rng(std::random_device{}());
@@ -184,12 +176,12 @@ class Lab {
       ::_exit(127);
     }
   }
-  bool streams_ready() const { return wait_for([&] { return fs::exists(ready_); }, 30s); }
+  bool streams_ready() const { return wait_for([&] { return fs::exists(ready_); }, 30s).has_value(); }
   nlohmann::json stop_streams() {
     if (streams_ <= 0) return {};
     std::ofstream(stop_).put('\n');
     int st = 0;
-    bool done = wait_for([&] { return ::waitpid(streams_, &st, WNOHANG) == streams_; }, 60s);
+    bool done = wait_for([&] { return ::waitpid(streams_, &st, WNOHANG) == streams_; }, 60s).has_value();
     if (!done) {
       ::kill(streams_, SIGKILL);
       ::waitpid(streams_, &st, 0);

@@ -33,6 +33,7 @@
 namespace {
 
 using xlb::test::run;
+using xlb::test::wait_for;
 using xlb::test::Run;
 using xlb::test::source_dir;
 using xlb::test::binary_dir;
@@ -41,16 +42,6 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-
-template <typename F>
-bool wait_for(F done, std::chrono::milliseconds limit) {
-  const auto start = Clock::now();
-  while (Clock::now() - start < limit) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
 
 constexpr const char* kVip = "198.18.0.100";
 constexpr const char* kRs1 = "198.18.0.11:80";
@@ -294,7 +285,7 @@ TEST_F(OpsLab, Sigusr1WritesTheStateAsJson) {
     }
   } remove_dir;
   ASSERT_EQ(::kill(lab_->xlbd_pid(master_), SIGUSR1), 0);
-  const bool written = wait_for([&] { return fs::exists(file) && fs::file_size(file) > 2; }, kPatience);
+  const bool written = wait_for([&] { return fs::exists(file) && fs::file_size(file) > 2; }, kPatience).has_value();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::ifstream in(file);
   const auto doc = Json::parse(in, nullptr, false);
@@ -412,7 +403,7 @@ TEST_F(OpsLab, PrometheusScrapesXlbd) {
         return j.is_object() && j.value("status", "") == "success" && !j["data"]["result"].empty() &&
                j["data"]["result"][0]["value"][1] == "1";
       },
-      std::chrono::milliseconds(60000));
+      std::chrono::milliseconds(60000)).has_value();
   const double took = std::chrono::duration<double>(Clock::now() - t0).count();
   std::ifstream log(dir + "/log");
   ASSERT_TRUE(seen) << last << "\n" << std::string(std::istreambuf_iterator<char>(log), {});

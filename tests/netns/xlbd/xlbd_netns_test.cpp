@@ -28,6 +28,7 @@
 namespace {
 
 using xlb::test::run;
+using xlb::test::wait_for;
 using xlb::test::Run;
 using xlb::test::source_dir;
 using xlb::test::binary_dir;
@@ -136,16 +137,6 @@ class Lab {
 };
 
 // Polls `done` every 50 ms for up to `limit`; returns the time it took, or nullopt.
-template <typename F>
-std::optional<double> wait_for(F done, std::chrono::milliseconds limit) {
-  const auto start = Clock::now();
-  while (Clock::now() - start < limit) {
-    if (done()) return std::chrono::duration<double>(Clock::now() - start).count();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return std::nullopt;
-}
-
 // 30 requests after a change: every one answered by rs1 or rs2, about 2:1. Each CPU walks the
 // wrr sequence from its own position, so a short run can be off by a request or two.
 void expect_two_to_one(const std::map<std::string, int>& counts) {

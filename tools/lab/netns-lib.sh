@@ -1,0 +1,38 @@
+# Sourced by the lab scripts: the pieces every DR topology is made of. Callers set SW (the
+# switch namespace with bridge br0), VIP and STATE.
+
+# lab_host NS IP SWPORT: a namespace with eth0 plugged into the bridge through veth SWPORT.
+lab_host() {
+  local ns=$1 ip=$2 port=$3
+  ip netns add "$ns"
+  ip link add eth0 netns "$ns" type veth peer name "$port" netns "$SW"
+  ip -n "$SW" link set "$port" master br0 up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$ip/24" dev eth0
+  ip -n "$ns" link set eth0 up
+}
+
+# lab_dr_real NS NAME: the VIP on lo, ARP quiet about it (DR), a web root that names NAME.
+lab_dr_real() {
+  local ns=$1 name=$2
+  ip -n "$ns" addr add "$VIP/32" dev lo
+  for c in all eth0; do
+    ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$c.arp_ignore=1" "net.ipv4.conf.$c.arp_announce=2"
+  done
+  mkdir -p "$STATE/www-$name"
+  echo "$name" >"$STATE/www-$name/index.html"
+}
+
+# lab_http NS NAME PIDFILE: an HTTP server on port 80 answering with NAME; returns once it listens.
+lab_http() {
+  local ns=$1 name=$2 pidfile=$3
+  ip netns exec "$ns" python3 -m http.server 80 --bind 0.0.0.0 --directory "$STATE/www-$name" \
+    >>"$STATE/http-$name.log" 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 100); do
+    if ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "http server $name in $ns did not start" >&2
+  return 1
+}
