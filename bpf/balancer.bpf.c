@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* xlb: layer-4 load balancing in direct-routing mode. The entry point only strings the
  * steps together; each step lives in its own header. */
-#include "flow.h"
+#include "flow_cache.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -22,18 +22,14 @@ static __always_inline struct xlb_vip_info *xlb_find_vip(const struct xlb_flow_k
 }
 
 /* DR: the IP packet stays as it is; only the Ethernet addresses change. */
-static __always_inline int xlb_forward(struct xdp_md *ctx, __u32 real_id, __u32 vip_id,
-				       __u32 new_flow)
+static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_real *real, __u32 real_id,
+				       __u32 vip_id, __u32 new_flow)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct xlb_real *real;
 	__u32 bytes = data_end - data;
 
-	real = bpf_map_lookup_elem(&reals, &real_id);
-	if (!real || !real->family)
-		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_REAL_MISSING);
 	if ((void *)(eth + 1) > data_end)
 		return xlb_malformed();
 	__builtin_memcpy(eth->h_dest, real->dst_mac, ETH_ALEN);
@@ -46,22 +42,24 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, __u32 real_id, __u32 
 	return bpf_redirect_map(&tx_ports, real->ifindex, 0);
 }
 
-/* An established flow skips the vips hash lookup: its entry names the VIP, whose state is
- * one array read away. It is forwarded even while this node is not the VIP's master: a packet
- * that still reaches us (a restarted xlbd before VRRP decides, ARP caches not yet moved) would
- * otherwise meet the local kernel, which may hold the VIP and answer with a reset. */
-static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
-					   __u32 real_id, __u32 vip_id)
+static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
 {
-	struct xlb_vip_state *state = bpf_map_lookup_elem(&vip_state, &vip_id);
+	struct xlb_real *real = bpf_map_lookup_elem(&reals, &real_id);
 
-	if (!state || !state->flags)
-		return XLB_CONTINUE; /* VIP gone: decide as for a packet without a flow */
+	return real && real->family ? real : NULL;
+}
+
+/* A packet of a flow the connection table (or its cache) knows. */
+static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
+					   const struct xlb_real *real, __u32 real_id, __u32 vip_id)
+{
 	if (pkt->first_fragment)
 		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
+	if (!real)
+		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_REAL_MISSING);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	return xlb_forward(ctx, real_id, vip_id, 0);
+	return xlb_forward(ctx, real, real_id, vip_id, 0);
 }
 
 SEC("xdp")
@@ -69,8 +67,11 @@ int xlb_balancer(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct xlb_packet pkt = {};
+	struct xlb_packet pkt __attribute__((aligned(8))) = {};
+	struct xlb_flow_cache_entry *cached;
+	struct xlb_vip_state *state;
 	struct xlb_vip_info *vip;
+	struct xlb_real *real;
 	__u32 real_id, vip_id = 0;
 	__u64 now;
 	int action;
@@ -79,23 +80,34 @@ int xlb_balancer(struct xdp_md *ctx)
 	if (action != XLB_CONTINUE)
 		return action;
 	now = bpf_ktime_get_coarse_ns();
+	cached = xlb_flow_cache_slot_of(&pkt.key);
+	if (cached && xlb_flow_cache_check(cached, &pkt.key, now)) {
+		real = xlb_find_real(cached->real_id);
+		if (real)
+			return xlb_established(ctx, &pkt, real, cached->real_id, cached->vip_id);
+	}
 	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);
 	if (real_id) {
-		action = xlb_established(ctx, &pkt, real_id, vip_id);
-		if (action != XLB_CONTINUE)
-			return action;
+		/* An established flow skips the vips hash lookup: its entry names the VIP, whose
+		 * state is one array read away. It is forwarded even while this node is not the
+		 * VIP's master: a packet that still reaches us (a restarted xlbd before VRRP
+		 * decides, ARP caches not yet moved) would otherwise meet the local kernel, which
+		 * may hold the VIP and answer with a reset. A VIP without state is gone (or the
+		 * maps come from an older xlbd): decide as for a packet without a flow. */
+		state = bpf_map_lookup_elem(&vip_state, &vip_id);
+		if (state && state->flags) {
+			if (cached)
+				xlb_flow_cache_fill(cached, &pkt.key, real_id, vip_id, state->flow_gen, now);
+			return xlb_established(ctx, &pkt, xlb_find_real(real_id), real_id, vip_id);
+		}
 	}
 	vip = xlb_find_vip(&pkt.key);
 	if (!vip)
 		return xlb_pass();
 	if (pkt.first_fragment)
 		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
-	if (real_id) {
-		/* A flow whose VIP has no vip_state entry (maps adopted from an older xlbd). */
-		if (pkt.icmp_error)
-			xlb_count(XLB_CTR_ICMP_FORWARDED);
-		return xlb_forward(ctx, real_id, vip->vip_id, 0);
-	}
+	if (real_id) /* a flow whose VIP has no vip_state entry (maps adopted from an older xlbd) */
+		return xlb_established(ctx, &pkt, xlb_find_real(real_id), real_id, vip->vip_id);
 	/* Only errors about flows we placed are ours; the rest are the kernel's. */
 	if (pkt.icmp_error)
 		return xlb_pass();
@@ -105,5 +117,8 @@ int xlb_balancer(struct xdp_md *ctx)
 	real_id = xlb_new_flow(vip, &pkt.key, now);
 	if (!real_id)
 		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_NO_REAL);
-	return xlb_forward(ctx, real_id, vip->vip_id, 1);
+	real = xlb_find_real(real_id);
+	if (!real)
+		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_REAL_MISSING);
+	return xlb_forward(ctx, real, real_id, vip->vip_id, 1);
 }

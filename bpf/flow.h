@@ -27,8 +27,10 @@ static __always_inline __u32 xlb_flow_lookup(const struct xlb_flow_key *key, __u
 
 	if (!flow)
 		return 0;
-	/* Signed: another CPU may have stored a later coarse timestamp than ours. */
-	if ((__s64)(now - flow->last_seen) > (__s64)xlb_flow_timeout_ns(key->proto)) {
+	/* Signed: another CPU may have stored a later coarse timestamp than ours. Timeouts are
+	 * whole seconds: the settings need reading only for a flow idle longer than one. */
+	if ((__s64)(now - flow->last_seen) > (__s64)XLB_NS_PER_SEC &&
+	    (__s64)(now - flow->last_seen) > (__s64)xlb_flow_timeout_ns(key->proto)) {
 		xlb_count(XLB_CTR_FLOW_EXPIRED);
 		return 0;
 	}

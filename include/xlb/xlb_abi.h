@@ -140,9 +140,41 @@ struct xlb_settings {
 /* Map "vip_state" (ARRAY, index vip id): what an established flow needs of its VIP, read
  * without the vips hash lookup. Written with (and cleared before removing) the vips entry. */
 struct xlb_vip_state {
-	__u32 flags; /* XLB_VIP_F_* as in the vips entry, plus XLB_VIP_F_PRESENT; 0 = no such VIP */
-	__u32 pad;   /* explicit padding, zero */
+	__u32 flags;    /* XLB_VIP_F_* as in the vips entry, plus XLB_VIP_F_PRESENT; 0 = no such VIP */
+	__u32 flow_gen; /* bumped after changing or deleting flows of this VIP (see flow_cache); a
+			 * writer of flags keeps it as it is */
 };
+
+/* Per-CPU map "flow_cache" (PERCPU_ARRAY, index xlb_flow_cache_slot(key)): a direct-mapped
+ * copy of recently used "flows" entries in front of that hash, so that an established flow
+ * costs an array read instead of a hash lookup. The program alone fills it. An entry counts
+ * only while its VIP's vip_state is present with the same flow_gen, its real is present, and
+ * it is younger than XLB_FLOW_CACHE_TTL_NS; after that the program looks the flow up again,
+ * which also refreshes the entry's last_seen and LRU position. So a writer that changes or
+ * deletes flows bumps the VIP's vip_state.flow_gen afterwards (or clears vip_state first, as
+ * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_NS. */
+#define XLB_FLOW_CACHE_ORDER 12
+#define XLB_FLOW_CACHE_SLOTS (1u << XLB_FLOW_CACHE_ORDER)
+#define XLB_FLOW_CACHE_TTL_NS (1ull << 28) /* about 268 ms */
+
+struct xlb_flow_cache_entry {
+	struct xlb_flow_key key; /* the flow; all zero = empty slot */
+	__u32 real_id;           /* as in the flows entry */
+	__u32 vip_id;            /* as in the flows entry */
+	__u32 flow_gen;          /* vip_state.flow_gen when the entry was filled */
+	__u32 pad;               /* explicit padding, zero */
+	__u64 filled;            /* bpf_ktime_get_coarse_ns() when the entry was filled */
+};
+
+/* The cache slot of a flow key, shared by the program and by tools that inspect the cache. */
+static inline __u32 xlb_flow_cache_slot(const struct xlb_flow_key *key)
+{
+	__u32 h = key->src[0] ^ key->src[1] ^ key->src[2] ^ key->src[3];
+
+	h = (h ^ ((__u32)key->sport << 16 | key->dport)) * 0x9e3779b1u;
+	h ^= key->dst[0] ^ key->dst[1] ^ key->dst[2] ^ key->dst[3] ^ key->proto;
+	return (h * 0x85ebca6bu) >> (32 - XLB_FLOW_CACHE_ORDER);
+}
 
 /* Per-CPU map "rr_cursor" (index vip id): position in the ring for rr/wrr. */
 struct xlb_cursor {

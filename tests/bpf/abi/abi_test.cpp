@@ -39,6 +39,7 @@ const std::map<std::string, MapAbi>& expected_maps() {
       // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
       {"vip_filter", {sizeof(__u32), sizeof(xlb_vip_filter), "__u32", "xlb_vip_filter"}},
       {"vip_state", {sizeof(__u32), sizeof(xlb_vip_state), "__u32", "xlb_vip_state"}},
+      {"flow_cache", {sizeof(__u32), sizeof(xlb_flow_cache_entry), "__u32", "xlb_flow_cache_entry"}},
       {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
   };
   return maps;
@@ -88,6 +89,11 @@ const std::map<std::string, StructAbi>& expected_structs() {
          F(xlb_settings, ring_size), F(xlb_settings, max_vips), F(xlb_settings, max_reals),
          F(xlb_settings, max_flows)}}},
       {"xlb_cursor", {sizeof(xlb_cursor), {F(xlb_cursor, pos), F(xlb_cursor, pad)}}},
+      {"xlb_vip_state", {sizeof(xlb_vip_state), {F(xlb_vip_state, flags), F(xlb_vip_state, flow_gen)}}},
+      {"xlb_flow_cache_entry",
+       {sizeof(xlb_flow_cache_entry),
+        {F(xlb_flow_cache_entry, key), F(xlb_flow_cache_entry, real_id), F(xlb_flow_cache_entry, vip_id),
+         F(xlb_flow_cache_entry, flow_gen), F(xlb_flow_cache_entry, pad), F(xlb_flow_cache_entry, filled)}}},
       {"xlb_vip_filter",
        {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, pad), F(xlb_vip_filter, bits)}}},
   };

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 #include <system_error>
 
@@ -157,7 +158,8 @@ void Balancer::put_real(std::uint32_t real_id, const xlb_real& real) {
 
 void Balancer::put_vip(const xlb_vip_key& key, const xlb_vip_info& info) {
   check(bpf_map__update_elem(skel_->maps.vips, &key, sizeof(key), &info, sizeof(info), BPF_ANY), "write vip");
-  const xlb_vip_state state{info.flags | XLB_VIP_F_PRESENT, 0};
+  // A writer of the flags keeps flow_gen: a generation that went back could revive a cache entry.
+  const xlb_vip_state state{info.flags | XLB_VIP_F_PRESENT, vip_state(info.vip_id).flow_gen};
   check(bpf_map__update_elem(skel_->maps.vip_state, &info.vip_id, sizeof(info.vip_id), &state, sizeof(state), BPF_ANY),
         "write vip_state");
 }
@@ -297,8 +299,37 @@ std::optional<xlb_flow> Balancer::flow(const xlb_flow_key& key) const {
   return value;
 }
 
-void Balancer::put_flow(const xlb_flow_key& key, const xlb_flow& value) {
+std::vector<xlb_flow_cache_entry> Balancer::flow_cache(std::uint32_t slot) const {
+  const auto values = lookup_percpu("flow_cache", slot, sizeof(xlb_flow_cache_entry));
+  std::vector<xlb_flow_cache_entry> out;
+  const std::size_t stride = percpu_stride(sizeof(xlb_flow_cache_entry));
+  for (std::size_t off = 0; off + sizeof(xlb_flow_cache_entry) <= values.size(); off += stride) {
+    xlb_flow_cache_entry e{};
+    std::memcpy(&e, values.data() + off, sizeof(e));
+    out.push_back(e);
+  }
+  return out;
+}
+
+xlb_vip_state Balancer::vip_state(std::uint32_t vip_id) const {
+  xlb_vip_state state{};
+  bpf_map__lookup_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &state, sizeof(state), 0);
+  return state;
+}
+
+void Balancer::bump_flow_gen(std::uint32_t vip_id) {
+  xlb_vip_state state = vip_state(vip_id);
+  ++state.flow_gen;
+  check(bpf_map__update_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &state, sizeof(state), BPF_ANY),
+        "bump flow_gen");
+}
+
+void Balancer::put_flow(const xlb_flow_key& key, const xlb_flow& value, bool announce) {
+  const auto old = flow(key);
   check(bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value), BPF_ANY), "write flow");
+  if (!announce) return;
+  bump_flow_gen(value.vip_id);
+  if (old && old->vip_id != value.vip_id) bump_flow_gen(old->vip_id);
 }
 
 std::size_t Balancer::flow_count() const {
@@ -324,7 +355,12 @@ void Balancer::flush_flows() {
     key = next;
     prev = &key;
   }
-  for (const auto& k : keys) bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);
+  std::set<std::uint32_t> vip_ids;
+  for (const auto& k : keys) {
+    if (auto f = flow(k)) vip_ids.insert(f->vip_id);
+    bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);
+  }
+  for (std::uint32_t id : vip_ids) bump_flow_gen(id);
 }
 
 std::optional<xlb_persist> Balancer::persist(const xlb_persist_key& key) const {

@@ -120,9 +120,14 @@ class Balancer {
   xlb_traffic_stats vip_stats(std::uint32_t vip_id) const;
   xlb_traffic_stats real_stats(std::uint32_t real_id) const;
   std::optional<xlb_flow> flow(const xlb_flow_key& key) const;
-  void put_flow(const xlb_flow_key& key, const xlb_flow& flow);
+  // Writes a connection-table entry and, as the control plane must, bumps its VIP's flow_gen
+  // so that no CPU's flow cache keeps the old entry; announce=false leaves the generation.
+  void put_flow(const xlb_flow_key& key, const xlb_flow& flow, bool announce = true);
+  xlb_vip_state vip_state(std::uint32_t vip_id) const;
+  std::vector<xlb_flow_cache_entry> flow_cache(std::uint32_t slot) const;  // one entry per possible CPU
+  void bump_flow_gen(std::uint32_t vip_id);
   std::size_t flow_count() const;
-  void flush_flows();
+  void flush_flows();  // and bumps the flow_gen of every VIP that had flows
   std::optional<xlb_persist> persist(const xlb_persist_key& key) const;
   void put_persist(const xlb_persist_key& key, const xlb_persist& value);
 

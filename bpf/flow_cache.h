@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The per-CPU flow cache in front of the connection table: an established flow costs an
+ * array read and a key compare instead of a hash lookup. Validity rules: xlb_abi.h. */
+#ifndef XLB_BPF_FLOW_CACHE_H
+#define XLB_BPF_FLOW_CACHE_H
+
+#include "flow.h"
+
+/* The key as five 64-bit words: one compare each, no byte loop. Keys are 8-byte aligned on
+ * both sides (the packet's by its declaration, the entry's as the start of a map value). */
+static __always_inline int xlb_flow_key_equal(const struct xlb_flow_key *a, const struct xlb_flow_key *b)
+{
+	const __u64 *x = (const void *)a;
+	const __u64 *y = (const void *)b;
+
+	_Static_assert(sizeof(struct xlb_flow_key) == 40, "flow key is five words");
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
+static __always_inline struct xlb_flow_cache_entry *xlb_flow_cache_slot_of(const struct xlb_flow_key *key)
+{
+	__u32 slot = xlb_flow_cache_slot(key);
+
+	return bpf_map_lookup_elem(&flow_cache, &slot);
+}
+
+/* The cached flow's state when the entry may be used as it is; NULL when the connection table
+ * must decide (another flow in the slot, too old, its VIP gone or its flows changed). */
+static __always_inline struct xlb_vip_state *xlb_flow_cache_check(const struct xlb_flow_cache_entry *entry,
+								  const struct xlb_flow_key *key, __u64 now)
+{
+	struct xlb_vip_state *state;
+	__u32 vip_id;
+
+	if (!xlb_flow_key_equal(&entry->key, key) || now - entry->filled >= XLB_FLOW_CACHE_TTL_NS)
+		return NULL;
+	vip_id = entry->vip_id;
+	state = bpf_map_lookup_elem(&vip_state, &vip_id);
+	if (!state || !state->flags || state->flow_gen != entry->flow_gen)
+		return NULL;
+	return state;
+}
+
+static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *entry,
+						const struct xlb_flow_key *key, __u32 real_id,
+						__u32 vip_id, __u32 flow_gen, __u64 now)
+{
+	__builtin_memcpy(&entry->key, key, sizeof(entry->key));
+	entry->real_id = real_id;
+	entry->vip_id = vip_id;
+	entry->flow_gen = flow_gen;
+	entry->filled = now;
+}
+
+#endif
