@@ -382,6 +382,13 @@ void Daemon::start_api() {
     return Json("reloaded");
   });
   control_->add("dump", [this](const Json&) { return dump(); });
+  control_->add("stop", [this](const Json& args) {
+    const bool detach = args.value("detach", false);
+    // After this reply is on its way: stop() closes the control socket.
+    asio::post(io_, [this, detach] { stop(detach); });
+    return Json(detach ? "stopping; the XDP program is detached and the pinned maps removed"
+                       : "stopping; the XDP program keeps forwarding with the pinned maps");
+  });
   control_->start();
 
   const auto& listen = *config_.global_defs.metrics_listen;

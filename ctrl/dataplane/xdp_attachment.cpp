@@ -1,10 +1,15 @@
 #include "ctrl/dataplane/xdp_attachment.hpp"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <unistd.h>
 #include <net/if.h>
 #include <xdp/libxdp.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -40,6 +45,41 @@ bool detach_stale(int ifindex, const std::string& prog_name) {
   return detached;
 }
 
+std::uint32_t mode_flag(XdpMode mode) { return mode == XdpMode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE; }
+
+// The name the kernel keeps for a program (BPF_OBJ_NAME_LEN bytes including the NUL).
+std::string kernel_name(const std::string& name) { return name.substr(0, BPF_OBJ_NAME_LEN - 1); }
+
+// The program directly attached to the interface (not through libxdp's dispatcher) when it is
+// named prog_name, with the mode it was attached in.
+struct StaleProgram {
+  int fd = -1;
+  XdpMode mode = XdpMode::native;
+};
+
+std::optional<StaleProgram> find_stale(int ifindex, const std::string& prog_name) {
+  LIBBPF_OPTS(bpf_xdp_query_opts, query);
+  if (bpf_xdp_query(ifindex, 0, &query) != 0) return std::nullopt;
+  StaleProgram stale;
+  std::uint32_t id = 0;
+  if (query.attach_mode == XDP_ATTACHED_DRV || (query.attach_mode == XDP_ATTACHED_MULTI && query.drv_prog_id)) {
+    id = query.drv_prog_id;
+  } else if (query.attach_mode == XDP_ATTACHED_SKB) {
+    id = query.skb_prog_id;
+    stale.mode = XdpMode::generic;
+  }
+  if (id == 0) return std::nullopt;
+  stale.fd = bpf_prog_get_fd_by_id(id);
+  if (stale.fd < 0) return std::nullopt;
+  bpf_prog_info info = {};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(stale.fd, &info, &len) != 0 || kernel_name(prog_name) != info.name) {
+    ::close(stale.fd);
+    return std::nullopt;
+  }
+  return stale;
+}
+
 }  // namespace
 
 int interface_index(const std::string& name) {
@@ -50,6 +90,7 @@ int interface_index(const std::string& name) {
 
 XdpAttachment::XdpAttachment(bpf_object* obj, const std::string& prog_name, int ifindex, XdpAttachOptions options)
     : ifindex_(ifindex), mode_(options.mode), options_(options) {
+  if (take_over_stale(obj, prog_name)) return;
   DECLARE_LIBXDP_OPTS(xdp_program_opts, opts, .obj = obj, .prog_name = prog_name.c_str());
   prog_ = xdp_program__create(&opts);
   if (const long err = libxdp_get_error(prog_); err) {
@@ -76,6 +117,28 @@ XdpAttachment::XdpAttachment(bpf_object* obj, const std::string& prog_name, int 
   attached_ = true;
 }
 
+// Detaching the stale program and then attaching ours would leave a gap in which the kernel
+// meets packets of established flows and resets them; XDP_FLAGS_REPLACE swaps the two in one
+// step, in the mode the old program ran in.
+bool XdpAttachment::take_over_stale(bpf_object* obj, const std::string& prog_name) {
+  const auto stale = find_stale(ifindex_, prog_name);
+  if (!stale) return false;
+  bpf_program* prog = bpf_object__find_program_by_name(obj, prog_name.c_str());
+  const int fd = prog ? bpf_program__fd(prog) : -1;
+  int err = -ENOENT;
+  if (fd >= 0) {
+    LIBBPF_OPTS(bpf_xdp_attach_opts, replace, .old_prog_fd = stale->fd);
+    err = bpf_xdp_attach(ifindex_, fd, mode_flag(stale->mode) | XDP_FLAGS_REPLACE, &replace);
+  }
+  ::close(stale->fd);
+  if (err) return false;  // raced with someone else's change: the plain path decides
+  replaced_fd_ = fd;
+  mode_ = stale->mode;
+  took_over_ = true;
+  attached_ = true;
+  return true;
+}
+
 XdpAttachment::~XdpAttachment() {
   if (options_.detach_on_destroy) detach();
   if (prog_) xdp_program__close(prog_);
@@ -84,6 +147,12 @@ XdpAttachment::~XdpAttachment() {
 void XdpAttachment::detach() {
   if (!attached_) return;
   attached_ = false;
+  if (replaced_fd_ >= 0) {
+    // Only if the program there is still ours: another may have replaced it since.
+    LIBBPF_OPTS(bpf_xdp_attach_opts, expected, .old_prog_fd = replaced_fd_);
+    bpf_xdp_detach(ifindex_, mode_flag(mode_) | XDP_FLAGS_REPLACE, &expected);
+    return;
+  }
   // Failing to detach on the way out (interface already gone with its namespace) leaves
   // nothing behind, so it is not an error worth throwing from a destructor.
   xdp_program__detach(prog_, ifindex_, to_libxdp(mode_), 0);

@@ -1,6 +1,7 @@
 // Attaches a loaded XDP program to one interface through libxdp (so it can share the
 // interface with other XDP programs where libxdp's dispatcher works) and detaches it again
-// when destroyed, unless told to leave it running (a restart that keeps forwarding).
+// when destroyed, unless told to leave it running (a restart that keeps forwarding). A
+// program of the same name that a previous xlbd left attached is replaced in place.
 #pragma once
 
 #include <string>
@@ -32,12 +33,19 @@ class XdpAttachment {
   XdpMode mode() const { return mode_; }
   // Empty unless native mode failed and generic mode was used instead: why native failed.
   const std::string& fallback_reason() const { return fallback_reason_; }
+  // True when a program of the same name, left attached by an xlbd that is gone, was replaced
+  // in place instead of attaching beside it.
+  bool took_over() const { return took_over_; }
   void detach();
   void keep_attached() { options_.detach_on_destroy = false; }
   void set_detach_on_destroy(bool detach) { options_.detach_on_destroy = detach; }
 
  private:
-  xdp_program* prog_ = nullptr;
+  bool take_over_stale(bpf_object* obj, const std::string& prog_name);
+
+  xdp_program* prog_ = nullptr;   // attached through libxdp
+  int replaced_fd_ = -1;          // attached by replacing a stale program (fd owned by the object)
+  bool took_over_ = false;
   int ifindex_ = 0;
   XdpMode mode_ = XdpMode::native;
   XdpAttachOptions options_;

@@ -50,6 +50,9 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
   for (const auto& ifname : options_.interfaces) {
     attachments_.push_back(std::make_unique<XdpAttachment>(program_->object(), "xlb_balancer",
                                                            interface_index(ifname), options_.attach));
+    if (attachments_.back()->took_over()) {
+      spdlog::info("xdp: {}: replaced the xlb_balancer left attached by the previous xlbd in place", ifname);
+    }
     if (!attachments_.back()->fallback_reason().empty()) {
       spdlog::warn("xdp: {} runs in generic mode, native failed: {}", ifname, attachments_.back()->fallback_reason());
     }
@@ -74,7 +77,10 @@ void XdpBackend::refresh_neighbours() {
   }
 }
 
-XdpBackend::~XdpBackend() = default;
+XdpBackend::~XdpBackend() {
+  attachments_.clear();  // off the interfaces before the maps can go
+  if (unpin_on_destroy_) program_->unpin();
+}
 
 void XdpBackend::adopt_pins() {
   const auto& p = *program_;

@@ -82,8 +82,10 @@ class XdpBackend : public Backend {
   std::array<std::uint64_t, XLB_CTR_MAX> counters() const;
   // false: leave the program attached when the backend goes (a restart keeps forwarding
   // with the pinned maps; the next XdpBackend takes the interface over).
+  // Detaching also removes the pins: the flows they hold would be stale by the next start.
   void set_detach_on_exit(bool detach) {
     for (auto& a : attachments_) a->set_detach_on_destroy(detach);
+    unpin_on_destroy_ = detach;
   }
   BpfProgram& program() { return *program_; }
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
@@ -128,6 +130,7 @@ class XdpBackend : public Backend {
   XdpBackendOptions options_;
   std::unique_ptr<BpfProgram> program_;
   std::vector<std::unique_ptr<XdpAttachment>> attachments_;
+  bool unpin_on_destroy_ = false;
   NeighbourResolver resolver_;
   boost::asio::steady_timer refresh_timer_;
   IdPool vip_ids_;

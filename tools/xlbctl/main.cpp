@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   set_weight->add_option("weight", weight, "new weight")->required();
   auto* reload = app.add_subcommand("reload", "re-read the configuration (as SIGHUP)");
   auto* dump = app.add_subcommand("dump", "the daemon's whole state as JSON");
+  auto* stop = app.add_subcommand("stop", "stop xlbd; the XDP program keeps forwarding unless --detach");
+  bool detach = false;
+  stop->add_flag("--detach", detach, "detach the XDP program and remove the pinned maps (drops every flow)");
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
     if (set_weight->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", weight}});
     if (reload->parsed()) result = call(socket, "reload", Json::object());
     if (dump->parsed()) json = true, result = call(socket, "dump", Json::object());
+    if (stop->parsed()) result = call(socket, "stop", Json{{"detach", detach}});
     if (json) {
       std::cout << result.dump(2) << "\n";
     } else if (status->parsed()) {

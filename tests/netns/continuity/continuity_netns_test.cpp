@@ -162,6 +162,18 @@ class Lab {
     return ids;
   }
 
+  std::string ns(int n) const { return "xlb-lb" + std::to_string(n) + "-" + suffix_; }
+  bool xdp_attached(int n) const { return run("ip -n " + ns(n) + " link show eth0").out.find(" xdp") != std::string::npos; }
+  std::string xlbd_log(int n) const {
+    std::ifstream in(state_ + "/xlbd-lb" + std::to_string(n) + ".log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  bool exited(pid_t pid) const {
+    return wait_for([&] { return ::kill(pid, 0) != 0; }, 10s).has_value();
+  }
+  // The first word of the pinned settings entry, which is its ABI version.
+  std::string settings_path(int n) const { return state_ + "/bpf/lb" + std::to_string(n) + "/settings"; }
+
   void start_streams() {
     ready_ = state_ + "/streams.ready";
     stop_ = state_ + "/streams.stop";
@@ -303,10 +315,15 @@ TEST(Continuity, ReloadKeepsStreamsAndMaps) {
   EXPECT_EQ(r.value("broken", -1), 0) << r.dump();
 }
 
-// xlbd SIGKILL on the master while streams run, and a new xlbd on the same pins: the program
-// keeps forwarding meanwhile, the new one adopts the maps.
-TEST(Continuity, RestartAfterSigkillKeepsStreamsAndMaps) {
-  require_root();
+}  // namespace
+
+namespace {
+
+// xlbd on the master is stopped by `signal` while streams run, then a new xlbd starts on the
+// same pins. The attached program and its maps keep forwarding without xlbd (after SIGTERM the
+// backup takes the VIP over with the synced flows; after SIGKILL nobody notices); the new xlbd
+// replaces the program in place, keeps every map and is master again.
+void restart_keeps_streams(const char* signal, bool backup_takes_over, const char* name) {
   Lab lab(Mode::wrr_sync);
   const auto problem = lab.up();
   ASSERT_EQ(problem, "") << problem;
@@ -315,23 +332,99 @@ TEST(Continuity, RestartAfterSigkillKeepsStreamsAndMaps) {
   lab.start_streams();
   ASSERT_TRUE(lab.streams_ready()) << "streams did not open";
   std::this_thread::sleep_for(2s);
-  ASSERT_EQ(::kill(lab.xlbd_pid(1), SIGKILL), 0);
-  std::this_thread::sleep_for(1s);  // no xlbd: the attached program forwards alone
+  ASSERT_EQ(run(lab.lab(std::string("lb-kill 1 ") + signal)).status, 0);
+  EXPECT_TRUE(lab.xdp_attached(1)) << "SIG" << signal << " detached the XDP program";
+  EXPECT_EQ(lab.map_ids(1), maps_before) << "SIG" << signal << " removed pinned maps";
+  if (backup_takes_over) {
+    EXPECT_TRUE(wait_for([&] { return lab.master() == "lb2"; }, 20s)) << "lb2 did not take over";
+  }
+  std::this_thread::sleep_for(backup_takes_over ? 2s : 1s);
   ASSERT_EQ(run(lab.lab("lb-start 1")).status, 0);
   EXPECT_TRUE(wait_for([&] { return lab.master() == "lb1"; }, 20s)) << "lb1 is not master after restart";
   std::this_thread::sleep_for(3s);
+  EXPECT_NE(lab.xlbd_log(1).find("replaced the xlb_balancer left attached"), std::string::npos)
+      << "the restarted xlbd did not take the program over in place";
   EXPECT_EQ(lab.map_ids(1), maps_before) << "the restarted xlbd recreated a map";
   const auto r = lab.stop_streams();
-  report("xlbd SIGKILL, 1 s alone, new xlbd", r);
+  report(name, r);
   if (r.value("broken", 0) != 0) {
-    std::ifstream log(lab.state() + "/xlbd-lb1.log");
-    for (const char* ns : {"lb1", "lb2", "rs1", "rs2"}) {
-      std::printf("%s resets sent: %s", ns,
-                  run("ip netns exec xlb-" + std::string(ns) + "-" + lab.suffix_text() + " nstat -az TcpOutRsts | tail -1").out.c_str());
+    for (const char* node : {"lb1", "lb2", "rs1", "rs2"}) {
+      std::printf("%s resets sent: %s", node,
+                  run("ip netns exec xlb-" + std::string(node) + "-" + lab.suffix_text() + " nstat -az TcpOutRsts | tail -1").out.c_str());
     }
   }
   EXPECT_EQ(r.value("conns", 0), kStreams) << r.dump();
   EXPECT_EQ(r.value("broken", -1), 0) << r.dump();
+}
+
+TEST(Continuity, RestartAfterSigkillKeepsStreamsAndMaps) {
+  require_root();
+  restart_keeps_streams("KILL", false, "xlbd SIGKILL, 1 s without xlbd, new xlbd");
+}
+
+TEST(Continuity, SigtermKeepsProgramAndRestartTakesOver) {
+  require_root();
+  restart_keeps_streams("TERM", true, "xlbd SIGTERM, lb2 master 2 s, xlbd restarted and preempting");
+}
+
+// A changed map layout is refused with a clear message and changes nothing; `xlbctl stop
+// --detach` takes the program off and removes the pins, so the next start begins afresh.
+TEST(Continuity, AbiChangeRefusedAndStopDetachCleansUp) {
+  require_root();
+  Lab lab(Mode::mh_nosync);
+  const auto problem = lab.up();
+  ASSERT_EQ(problem, "") << problem;
+  const auto maps_before = lab.map_ids(1);
+  ASSERT_FALSE(maps_before.empty());
+
+  pid_t pid = lab.xlbd_pid(1);
+  auto r = run(lab.lab("ctl 1 stop"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("keeps forwarding"), std::string::npos) << r.out;
+  ASSERT_TRUE(lab.exited(pid)) << "xlbd did not exit on xlbctl stop";
+  EXPECT_TRUE(lab.xdp_attached(1));
+  EXPECT_EQ(lab.map_ids(1), maps_before);
+
+  // Pretend another xlb version wrote the maps: ABI version 99 in the pinned settings.
+  const auto lookup = nlohmann::json::parse(run("bpftool -j map lookup pinned " + lab.settings_path(1) + " key 0 0 0 0").out,
+                                            nullptr, false);
+  ASSERT_TRUE(lookup.is_object() && lookup.contains("value")) << lookup.dump();
+  auto bytes = lookup["value"];
+  ASSERT_EQ(std::stoi(bytes[0].get<std::string>(), nullptr, 16), lookup["formatted"]["value"]["abi_version"].get<int>())
+      << "abi_version is no longer the first field of xlb_settings: " << lookup.dump();
+  const auto write_settings = [&](const nlohmann::json& value) {
+    std::string hex;
+    for (const auto& b : value) hex += " " + b.get<std::string>();
+    return run("bpftool map update pinned " + lab.settings_path(1) + " key 0 0 0 0 value hex" + hex).status;
+  };
+  auto poked = bytes;
+  poked[0] = "0x63";
+  ASSERT_EQ(write_settings(poked), 0);
+  r = run(lab.lab("lb-start 1"));
+  EXPECT_NE(r.status, 0) << "xlbd started on maps of another ABI version";
+  EXPECT_NE(lab.xlbd_log(1).find("written by ABI version 99"), std::string::npos) << lab.xlbd_log(1);
+  EXPECT_TRUE(lab.xdp_attached(1)) << "a refused start changed the attached program";
+  EXPECT_EQ(lab.map_ids(1), maps_before) << "a refused start changed the pinned maps";
+
+  ASSERT_EQ(write_settings(bytes), 0);
+  r = run(lab.lab("lb-start 1"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(lab.map_ids(1), maps_before);
+  EXPECT_TRUE(wait_for([&] { return lab.master() == "lb1"; }, 20s));
+
+  pid = lab.xlbd_pid(1);
+  r = run(lab.lab("ctl 1 stop --detach"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(lab.exited(pid)) << "xlbd did not exit on xlbctl stop --detach";
+  EXPECT_FALSE(lab.xdp_attached(1)) << "stop --detach left the program attached";
+  EXPECT_TRUE(lab.map_ids(1).empty()) << "stop --detach left pinned maps";
+
+  r = run(lab.lab("lb-start 1"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto fresh = lab.map_ids(1);
+  ASSERT_FALSE(fresh.empty());
+  EXPECT_NE(fresh.at("flows"), maps_before.at("flows")) << "after --detach the next start reused the old flows map";
+  EXPECT_TRUE(lab.xdp_attached(1));
 }
 
 }  // namespace
