@@ -73,19 +73,20 @@ int xlb_balancer(struct xdp_md *ctx)
 	struct xlb_vip_info *vip;
 	struct xlb_real *real;
 	__u32 real_id, vip_id = 0;
-	__u64 now;
+	__u64 now, jiffies;
 	int action;
 
 	action = xlb_parse(data, data_end, &pkt);
 	if (action != XLB_CONTINUE)
 		return action;
-	now = bpf_ktime_get_coarse_ns();
+	jiffies = bpf_jiffies64(); /* inlined: a load, where the ns clocks are helper calls */
 	cached = xlb_flow_cache_slot_of(&pkt.key);
-	if (cached && xlb_flow_cache_check(cached, &pkt.key, now)) {
+	if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies)) {
 		real = xlb_find_real(cached->real_id);
 		if (real)
 			return xlb_established(ctx, &pkt, real, cached->real_id, cached->vip_id);
 	}
+	now = bpf_ktime_get_coarse_ns();
 	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);
 	if (real_id) {
 		/* An established flow skips the vips hash lookup: its entry names the VIP, whose
@@ -97,7 +98,7 @@ int xlb_balancer(struct xdp_md *ctx)
 		state = bpf_map_lookup_elem(&vip_state, &vip_id);
 		if (state && state->flags) {
 			if (cached)
-				xlb_flow_cache_fill(cached, &pkt.key, real_id, vip_id, state->flow_gen, now);
+				xlb_flow_cache_fill(cached, &pkt.key, real_id, vip_id, state->flow_gen, jiffies);
 			return xlb_established(ctx, &pkt, xlb_find_real(real_id), real_id, vip_id);
 		}
 	}

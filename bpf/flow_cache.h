@@ -27,12 +27,12 @@ static __always_inline struct xlb_flow_cache_entry *xlb_flow_cache_slot_of(const
 /* The cached flow's state when the entry may be used as it is; NULL when the connection table
  * must decide (another flow in the slot, too old, its VIP gone or its flows changed). */
 static __always_inline struct xlb_vip_state *xlb_flow_cache_check(const struct xlb_flow_cache_entry *entry,
-								  const struct xlb_flow_key *key, __u64 now)
+								  const struct xlb_flow_key *key, __u64 jiffies)
 {
 	struct xlb_vip_state *state;
 	__u32 vip_id;
 
-	if (!xlb_flow_key_equal(&entry->key, key) || now - entry->filled >= XLB_FLOW_CACHE_TTL_NS)
+	if (!xlb_flow_key_equal(&entry->key, key) || jiffies - entry->filled >= XLB_FLOW_CACHE_TTL_JIFFIES)
 		return NULL;
 	vip_id = entry->vip_id;
 	state = bpf_map_lookup_elem(&vip_state, &vip_id);
@@ -43,13 +43,13 @@ static __always_inline struct xlb_vip_state *xlb_flow_cache_check(const struct x
 
 static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *entry,
 						const struct xlb_flow_key *key, __u32 real_id,
-						__u32 vip_id, __u32 flow_gen, __u64 now)
+						__u32 vip_id, __u32 flow_gen, __u64 jiffies)
 {
 	__builtin_memcpy(&entry->key, key, sizeof(entry->key));
 	entry->real_id = real_id;
 	entry->vip_id = vip_id;
 	entry->flow_gen = flow_gen;
-	entry->filled = now;
+	entry->filled = jiffies;
 }
 
 #endif

@@ -149,13 +149,14 @@ struct xlb_vip_state {
  * copy of recently used "flows" entries in front of that hash, so that an established flow
  * costs an array read instead of a hash lookup. The program alone fills it. An entry counts
  * only while its VIP's vip_state is present with the same flow_gen, its real is present, and
- * it is younger than XLB_FLOW_CACHE_TTL_NS; after that the program looks the flow up again,
+ * it is younger than XLB_FLOW_CACHE_TTL_JIFFIES (32-320 ms for HZ 1000-100: jiffies are the
+ * one clock a program reads without a helper call); then the program looks the flow up again,
  * which also refreshes the entry's last_seen and LRU position. So a writer that changes or
  * deletes flows bumps the VIP's vip_state.flow_gen afterwards (or clears vip_state first, as
- * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_NS. */
+ * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES. */
 #define XLB_FLOW_CACHE_ORDER 12
 #define XLB_FLOW_CACHE_SLOTS (1u << XLB_FLOW_CACHE_ORDER)
-#define XLB_FLOW_CACHE_TTL_NS (1ull << 28) /* about 268 ms */
+#define XLB_FLOW_CACHE_TTL_JIFFIES 32
 
 struct xlb_flow_cache_entry {
 	struct xlb_flow_key key; /* the flow; all zero = empty slot */
@@ -163,7 +164,7 @@ struct xlb_flow_cache_entry {
 	__u32 vip_id;            /* as in the flows entry */
 	__u32 flow_gen;          /* vip_state.flow_gen when the entry was filled */
 	__u32 pad;               /* explicit padding, zero */
-	__u64 filled;            /* bpf_ktime_get_coarse_ns() when the entry was filled */
+	__u64 filled;            /* jiffies when the entry was filled */
 };
 
 /* The cache slot of a flow key, shared by the program and by tools that inspect the cache. */
