@@ -47,8 +47,10 @@ void Notifier::run_scripts(const std::string& key, std::vector<std::vector<std::
 
 void Notifier::vrrp_transition(const VrrpTransition& t, const VrrpScripts& scripts, std::optional<bool> smtp_alert) {
   ++events_;
-  spdlog::info("{} {}: {} -> {} (priority {}{}{})", t.is_group ? "group" : "instance", t.instance,
-               to_string(t.from), to_string(t.to), t.priority, t.reason.empty() ? "" : ", ", t.reason);
+  // The daemon logs each instance's transition once, with its detail; a group's only shows here.
+  spdlog::log(t.is_group ? spdlog::level::info : spdlog::level::debug, "{} {}: {} -> {} (priority {}{}{})",
+              t.is_group ? "group" : "instance", t.instance,
+              to_string(t.from), to_string(t.to), t.priority, t.reason.empty() ? "" : ", ", t.reason);
   std::vector<std::vector<std::string>> commands;
   auto add = [&](const std::string& script, std::vector<std::string> extra) {
     if (script.empty()) return;

@@ -240,7 +240,8 @@ void Instance::apply(const Output& o) {
         spdlog::error("vrrp_instance {}: removing VIPs: {}", s_.name, ec.message());
       }
     }
-    spdlog::info("vrrp_instance {}: {} -> {} ({}), priority {}", s_.name, to_string(t.from),
+    // The hook's owner (xlbd) logs the transition at info with what it knows more.
+    spdlog::debug("vrrp_instance {}: {} -> {} ({}), priority {}", s_.name, to_string(t.from),
                  to_string(t.to), to_string(t.reason), fsm_.effective_priority());
     if (hook_)
       hook_(*this, StateChange{s_.name, t.from, t.to, fsm_.effective_priority(), t.reason, false, {}});
