@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Assembles bench/scale's parts into one JSON document and prints the table.
+usage: report.py STATE_DIR OUT_JSON COMMIT "LOAD_BEFORE" "LOAD_AFTER" """
+import datetime
+import json
+import os
+import platform
+import sys
+
+state, out, commit, load_before, load_after = sys.argv[1:6]
+
+
+def part(name):
+    with open(os.path.join(state, name + ".json")) as f:
+        return json.load(f)
+
+
+def mib(n):
+    return "%.1f" % (n / 1048576.0)
+
+
+packet = part("packet")
+tables = {sc: part("tables-" + sc) for sc in ("flows", "vips", "reals")}
+xlbd = {name: part("xlbd-" + name) for name in ("reals", "vips-fit", "vips-full", "flows")}
+
+print()
+print("ns/packet (BPF_PROG_TEST_RUN, CPU %d), table of %d entries: 1 flow vs full (%d flows)"
+      % (packet["cpu"], packet["table_max_entries"], packet["full"]["flows_in_table"]))
+rows = [("established, same flow (repeat=%d)" % packet["repeat"], "established_same_flow_repeat"),
+        ("established, a different flow each packet", "established_per_packet"),
+        ("new flow (SYN), repeat=1", "new_flow")]
+print("%-44s %10s %10s %7s %s" % ("case", "1 flow", "full", "ratio", "target <= 1.3x"))
+for label, key in rows:
+    one, full = packet["one_flow"][key + "_ns"], packet["full"][key + "_ns"]
+    r = packet["ratio_full_to_one"][key]
+    print("%-44s %10.1f %10.1f %6.2fx %s" % (label, one, full, r, "met" if r <= 1.3 else "MISSED"))
+d = packet["distinct_flows_only"]
+print("%-44s %10.1f %10.1f %6.2fx (table holding only the %d flows the packets go to, vs full)"
+      % ("established, different flow, small table", d["established_per_packet_ns"],
+         packet["full"]["established_per_packet_ns"], packet["ratio_full_to_one"]["established_per_packet_vs_distinct_only"],
+         d["flows_in_table"]))
+print("(repeat=1 rows: fixed cost of one call, %.1f ns, subtracted; 1-flow established = that flow's frame "
+      "each call; full = a random one of the table's flows each call)" % packet["fixed_call_ns"])
+
+print()
+print("XdpBackend, maps sized for the scenario (memory = the kernel's memlock of every map)")
+print("%-28s %9s %10s %11s %10s %11s %9s" % ("scenario", "services", "reals", "maps MiB", "load ms", "apply ms",
+                                           "weight ms"))
+labels = {"flows": "%d flows (1 VIP, 16 reals)" % tables["flows"]["flows"]["in_table"], "vips": "", "reals": ""}
+for sc, t in tables.items():
+    label = labels[sc]
+    if sc == "vips":
+        label = "%d VIPs x %d reals" % (t["services"], t["reals_total"] // max(t["services"], 1))
+    if sc == "reals":
+        label = "%d reals on one VIP" % t["reals_total"]
+    print("%-28s %9d %10d %11s %10.1f %11.1f %9.2f" % (label, t["services"], t["reals_total"],
+                                                       mib(t["memory"]["total_memlock_bytes"]), t["load_attach_ms"],
+                                                       t["apply_all_ms"], t["weight_change_median_ms"]))
+f = tables["flows"]["flows"]
+print("flows: %d inserted in %.2f s, %d in the table, XdpBackend::flows() lists them in %.0f ms"
+      % (f["inserted"], f["fill_seconds"], f["in_table"], f["list_all_ms"]))
+big = max(tables.values(), key=lambda t: t["memory"]["total_memlock_bytes"])
+top = sorted(big["memory"]["maps"].items(), key=lambda kv: -kv[1]["memlock_bytes"])[:4]
+print("largest maps (%s): %s" % (big["scenario"], ", ".join("%s %s MiB" % (k, mib(v["memlock_bytes"])) for k, v in top)))
+
+print()
+print("xlbd (its fixed table sizes), best of the rounds; weight/reload = until the vips map points at the new ring")
+print("%-28s %9s %9s %11s %10s %10s %11s %9s" % ("configuration", "services", "reals", "maps MiB", "start ms",
+                                               "filled ms", "weight ms", "reload ms"))
+for name, x in xlbd.items():
+    label = {"reals": "%d reals on one VIP", "vips-fit": "%d VIPs x 16 reals", "vips-full": "%d VIPs x 16 reals",
+             "flows": "flow table full (%d VIP)"}[name] % (x["reals_total"] if name == "reals" else x["services"])
+    if "error" in x:
+        print("%-28s %9d %9d  %s" % (label, x["services"], x["reals_total"], x["error"]))
+        for line in x.get("log_excerpt", "").strip().splitlines()[:2]:
+            print("%-28s %9s %9s    xlbd: %s" % ("", "", "", line[:110]))
+        continue
+    print("%-28s %9d %9d %11s %10.0f %10.0f %11.2f %9.1f" % (
+        label, x["services"], x["reals_total"], mib(x["memory"]["total_memlock_bytes"]), x["start_ms_best"],
+        min(x["start_to_maps_filled_ms"]), x["weight_command"]["maps_ms_best"], x["reload_one_weight"]["maps_ms_best"]))
+ft = xlbd["flows"].get("full_table")
+if ft:
+    print("xlbd restart over a full flow table (%d of %d requested, capacity %d): status after %.0f ms, %d flows kept; "
+          "`flows` command %.0f ms (%d bytes); weight change %.2f ms"
+          % (ft["flows_inserted"], ft["flows_requested"], ft["flows_capacity"], ft["restart_to_status_ms"],
+             ft["flows_after_restart"], ft["flows_command_ms"], ft["flows_command_reply_bytes"],
+             ft["weight_command_maps_ms"]))
+
+doc = {
+    "benchmark": "scale",
+    "commit": commit,
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "kernel": platform.release(),
+    "cpus_online": os.cpu_count(),
+    "load_average": {"before": [float(x) for x in load_before.split()], "after": [float(x) for x in load_after.split()]},
+    "packet": packet,
+    "tables": tables,
+    "xlbd": xlbd,
+}
+with open(out, "w") as fh:
+    json.dump(doc, fh, indent=2)
+    fh.write("\n")
+print("wrote", out)
