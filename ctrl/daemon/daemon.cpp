@@ -17,6 +17,7 @@
 #include "ctrl/check/health_monitor.hpp"
 #include "ctrl/daemon/check_plan.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
+#include "ctrl/daemon/flow_census.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 #include "ctrl/daemon/live_state.hpp"
 #include "ctrl/daemon/notify_plan.hpp"
@@ -125,6 +126,8 @@ void Daemon::start() {
   dp.pin_dir = options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir;
   dp.detach_on_exit = options_.detach_on_exit;
   dataplane_ = std::make_unique<DataplaneStack>(io_, config_, plan_, dp);
+  census_ = std::make_unique<FlowCensus>(io_, [this] { return dataplane_->flows(); }, FlowCensus::Options{});
+  census_->start();
   live_ = std::make_unique<LiveState>(*dataplane_);
 
   notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
@@ -296,6 +299,7 @@ void Daemon::stop(bool detach) {
   signals_.cancel(ignored);
   if (vrrp_) vrrp_->stop();
   if (flow_sync_) flow_sync_->stop();
+  if (census_) census_->stop();
   if (dataplane_) dataplane_->set_detach_on_exit(detach || options_.detach_on_exit);
   control_.reset();
   metrics_.reset();
@@ -438,10 +442,7 @@ Json Daemon::status() const {
 Json Daemon::services() const {
   std::map<dataplane::ServiceKey, dataplane::ServiceStats> stats;
   for (auto& s : dataplane_->stats()) stats[s.key] = s;
-  std::map<std::pair<dataplane::ServiceKey, RealRef>, std::uint64_t> active;
-  for (const auto& f : dataplane_->flows()) {
-    if (f.idle < std::chrono::seconds(60)) ++active[{f.service, RealRef{f.real, 0}}];
-  }
+  const auto& active = census_->latest().active;
   std::map<dataplane::ServiceKey, check::ServiceHealth> health;
   for (auto& h : health_->snapshot()) health[h.key] = h;
 
@@ -482,7 +483,7 @@ Json Daemon::services() const {
       const auto override_it = live_->overrides().find(RealRef{configured.address, configured.port});
       if (override_it != live_->overrides().end()) state += override_it->second == 0 ? ",drained" : ",weight-set";
       r["health"] = state;
-      const auto act = active.find({key, RealRef{configured.address, 0}});
+      const auto act = active.find({key, configured.address});
       r["active_conns"] = act != active.end() ? act->second : 0;
       r["inactive_conns"] = 0;
       dataplane::TrafficCounters counters;

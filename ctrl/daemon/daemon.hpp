@@ -37,6 +37,7 @@ namespace xlb::daemon {
 
 class DataplaneStack;
 class LiveState;
+class FlowCensus;
 
 struct DaemonOptions {
   std::string config_path = "/etc/xlb/xlb.conf";
@@ -88,6 +89,7 @@ class Daemon {
   // Declared in dependency order: what is declared later uses what is declared earlier, and
   // members are destroyed in reverse.
   std::unique_ptr<DataplaneStack> dataplane_;
+  std::unique_ptr<FlowCensus> census_;
   std::unique_ptr<LiveState> live_;
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<check::HealthMonitor> health_;

@@ -1,14 +1,17 @@
-// Daemon::metrics(): the Prometheus page. Every family is read live at scrape time.
+// Daemon::metrics(): the Prometheus page. Every family is read live at scrape time, except the
+// connection-table counts, which come from the periodic flow census.
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <string_view>
 
 #include "ctrl/api/prometheus.hpp"
 #include "ctrl/check/health_monitor.hpp"
 #include "ctrl/daemon/daemon.hpp"
+#include "ctrl/daemon/flow_census.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
 #include "ctrl/daemon/live_state.hpp"
 #include "ctrl/notify/notifier.hpp"
@@ -41,8 +44,8 @@ class PinnedMap {
     std::uint32_t len = sizeof(info);
     return bpf_obj_get_info_by_fd(fd_, &info, &len) == 0 ? info.max_entries : 0;
   }
-  // Walks the keys: one syscall per entry (about a microsecond each), so a full flow table of
-  // 256k entries costs a scrape about a quarter of a second.
+  // Walks the keys: one syscall per entry (about a microsecond each); fine for the vips and
+  // persistence maps, too slow for a full flows map (hence the census).
   std::uint64_t entries() const {
     bpf_map_info info{};
     std::uint32_t len = sizeof(info);
@@ -63,7 +66,8 @@ class PinnedMap {
 };
 
 // Fill levels of the hash maps that can run full (entries vs max_entries).
-void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir) {
+// The flows map is too large to walk per scrape: its count comes from the flow census.
+void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir, const FlowCensusSample& census) {
   struct Fill {
     std::string name;
     std::uint64_t entries;
@@ -72,12 +76,17 @@ void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir) {
   std::vector<Fill> fills;
   for (const char* name : {"vips", "flows", "persist"}) {
     const PinnedMap map(pin_dir / name);
-    if (map.ok()) fills.push_back({name, map.entries(), map.max_entries()});
+    if (map.ok()) fills.push_back({name, name == std::string_view("flows") ? census.flows : map.entries(), map.max_entries()});
   }
   m.family("xlb_map_entries", MetricsText::Type::gauge, "Entries in a pinned BPF hash map now.");
   for (const auto& f : fills) m.sample({{"map", f.name}}, static_cast<double>(f.entries));
   m.family("xlb_map_max_entries", MetricsText::Type::gauge, "Capacity of a pinned BPF hash map.");
   for (const auto& f : fills) m.sample({{"map", f.name}}, f.max);
+  m.family("xlb_flow_census_age_seconds", MetricsText::Type::gauge,
+           "Age of the connection-table count behind xlb_map_entries{map=\"flows\"} and active connections.");
+  m.sample({}, std::chrono::duration<double>(std::chrono::steady_clock::now() - census.taken).count());
+  m.family("xlb_flow_census_walk_seconds", MetricsText::Type::gauge, "Time the last connection-table count took.");
+  m.sample({}, census.walk.count());
 }
 
 }  // namespace
@@ -175,7 +184,7 @@ std::string Daemon::metrics() const {
   m.family("xlb_dataplane_packets_total", MetricsText::Type::counter,
            "XDP program verdicts and events, by action or drop reason.");
   for (const auto& [name, value] : dataplane_->counters()) m.sample({{"what", name}}, static_cast<double>(value));
-  write_map_fill(m, options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir);
+  write_map_fill(m, options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir, census_->latest());
   m.family("xlb_dataplane_services", MetricsText::Type::gauge, "Virtual services programmed in the dataplane.");
   m.sample({}, static_cast<double>(live_->applied().size()));
 

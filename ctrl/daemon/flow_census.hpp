@@ -1,0 +1,62 @@
+// Counts the connection table now and then, so that `xlbctl list` and a metrics scrape read a
+// recent count instead of walking the whole table each time (about a microsecond per entry:
+// a quarter of a second for 256k flows). The walk repeats every `interval`, or less often when
+// the table is so large that the walk would take more than 5% of one CPU.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "ctrl/dataplane/backend.hpp"
+#include "xlb/asio.hpp"
+
+namespace xlb::daemon {
+
+struct FlowCensusSample {
+  std::chrono::steady_clock::time_point taken{};  // epoch: no count yet
+  std::uint64_t flows = 0;                        // entries in the connection table
+  // Flows per (service, real address) that carried a packet within the census' active window.
+  std::map<std::pair<dataplane::ServiceKey, dataplane::IpAddress>, std::uint64_t> active;
+  std::chrono::duration<double> walk{0};  // how long the count took
+};
+
+// Counts `flows` as the census does: every entry, and per service and real those whose idle
+// time is below `active_window`.
+FlowCensusSample count_flows(const std::vector<dataplane::Flow>& flows, std::chrono::nanoseconds active_window);
+
+class FlowCensus {
+ public:
+  using Source = std::function<std::vector<dataplane::Flow>()>;
+  struct Options {
+    std::chrono::milliseconds interval{5000};
+    std::chrono::nanoseconds active_window = std::chrono::seconds(60);
+    double max_cpu_share = 0.05;  // the walk's time as a share of the wait between walks
+  };
+
+  FlowCensus(boost::asio::io_context& io, Source source, Options options);
+  FlowCensus(const FlowCensus&) = delete;
+  FlowCensus& operator=(const FlowCensus&) = delete;
+
+  void start();
+  void stop();
+  // The last count; the first call before any count takes one at once.
+  const FlowCensusSample& latest();
+  // The wait before the next walk, given how long the last one took.
+  static std::chrono::milliseconds next_wait(const Options& options, std::chrono::duration<double> walk);
+
+ private:
+  void take();
+  boost::asio::awaitable<void> loop();
+
+  boost::asio::steady_timer timer_;
+  Source source_;
+  Options options_;
+  FlowCensusSample latest_;
+  bool running_ = false;
+};
+
+}  // namespace xlb::daemon
