@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
 #include <stdexcept>
@@ -36,6 +37,34 @@ std::uint32_t spread(const dataplane::SyncedFlow& f) {
   const auto s = f.client.to_string();
   for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
   return h;
+}
+
+std::uint64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+FlowSyncSettings checked(FlowSyncSettings s) {
+  if (s.max_datagrams_per_second == 0) throw std::invalid_argument("flow sync: a send rate of 0 datagrams/s");
+  if (s.refresh_scans == 0) s.refresh_scans = 1;
+  if (s.pace_interval <= std::chrono::milliseconds(0)) s.pace_interval = std::chrono::milliseconds(10);
+  if (s.peer_port == 0) s.peer_port = s.port;
+  return s;
+}
+
+// One pacing slice's worth of datagrams (and never less than one batch to every peer).
+double slice_budget(const FlowSyncSettings& s) {
+  const double slice = static_cast<double>(s.max_datagrams_per_second) *
+                       std::chrono::duration<double>(s.pace_interval).count();
+  return std::max(slice, static_cast<double>(std::max<std::size_t>(1, s.peers.size())));
+}
+
+// The receive buffer holds half a second at the configured rate: what arrives while a
+// backup's single thread is busy elsewhere (a reload of 1,000 virtual servers takes ~250 ms).
+// The kernel doubles the value asked for; a 1,344-byte datagram occupies ~2,300 bytes of it
+// (its truesize, measured on loopback and veth), hence 1,200 bytes asked per datagram.
+int receive_buffer_bytes(const FlowSyncSettings& s) {
+  const double bytes = static_cast<double>(s.max_datagrams_per_second) * 0.5 * 1200.0;
+  return static_cast<int>(std::clamp(bytes, 1.0 * (1 << 20), 64.0 * (1 << 20)));
 }
 
 }  // namespace
@@ -71,13 +100,14 @@ dataplane::SyncedFlow from_entry(const SyncEntry& e) {
 
 FlowSync::FlowSync(asio::any_io_executor executor, FlowSyncSettings settings, FlowSyncHooks hooks)
     : executor_(executor),
-      settings_(std::move(settings)),
+      settings_(checked(std::move(settings))),
       hooks_(std::move(hooks)),
       socket_(executor),
       timer_(executor),
       sender_(std::random_device{}()),
-      epoch_(clock_ns(CLOCK_REALTIME)) {
-  if (settings_.refresh_scans == 0) settings_.refresh_scans = 1;
+      epoch_(clock_ns(CLOCK_REALTIME)),
+      bucket_(settings_.max_datagrams_per_second, slice_budget(settings_), steady_ns(std::chrono::steady_clock::now())),
+      backlog_(settings_.max_backlog) {
   open_socket();
 }
 
@@ -87,18 +117,23 @@ void FlowSync::open_socket() {
   const bool v6 = settings_.peers.empty() ? settings_.group.is_v6() : settings_.peers.front().is_v6();
   socket_.open(v6 ? udp::v6() : udp::v4());
   const int fd = socket_.native_handle();
-  if (settings_.peer_port == 0) settings_.peer_port = settings_.port;
   const unsigned ifindex = ::if_nametoindex(settings_.interface.c_str());
   if (ifindex == 0) throw std::runtime_error("flow sync: no interface " + settings_.interface);
   // Sync datagrams must neither leave nor be accepted through any other interface.
   set_option(fd, SOL_SOCKET, SO_BINDTODEVICE, settings_.interface.c_str(),
              static_cast<socklen_t>(settings_.interface.size()), "SO_BINDTODEVICE");
   socket_.set_option(udp::socket::reuse_address(true));
-  // A new master sends its whole table at once: 100k flows are 5,000 datagrams, which the
-  // default receive buffer (~200 kB) would mostly drop. FORCE needs CAP_NET_ADMIN, which xlbd has.
-  const int rcvbuf = 16 << 20;
+  // FORCE goes past net.core.rmem_max/wmem_max; it needs CAP_NET_ADMIN, which xlbd has
+  // (unprivileged tests get what the limit allows).
+  const int rcvbuf = receive_buffer_bytes(settings_);
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  }
+  // Room for two slices in flight (doubled by the kernel as above), so that a slice's sends
+  // never wait for the buffer.
+  const int sndbuf = static_cast<int>(std::clamp(2.0 * bucket_.capacity() * 1200.0, 256.0 * 1024, 64.0 * (1 << 20)));
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   }
   socket_.bind(udp::endpoint(v6 ? udp::v6() : udp::v4(), settings_.port));
   if (!settings_.peers.empty()) return;
@@ -145,44 +180,100 @@ void FlowSync::stop() {
 
 void FlowSync::set_master(bool master) {
   if (master && !master_) last_scan_ns_ = 0;  // a new master first sends its whole table
+  // A backup has nothing to send; what was queued is stale by the time it is master again
+  // (its first scan then sends everything anyway).
+  if (!master && master_) drop_backlog();
   master_ = master;
 }
 
+void FlowSync::drop_backlog() {
+  const std::size_t n = backlog_.clear();
+  if (n == 0) return;
+  counters_.entries_dropped += n;
+  spdlog::info("flow sync {}: no longer master, {} queued entries not sent", settings_.instance, n);
+}
+
+// One coroutine does both jobs: a scan every scan_interval, and while entries wait for the
+// budget, a slice every pace_interval. It sleeps until the next scan when nothing waits.
 asio::awaitable<void> FlowSync::scan_loop() {
+  using clock = std::chrono::steady_clock;
+  next_scan_ = clock::now() + settings_.scan_interval;
   while (running_) {
-    timer_.expires_after(settings_.scan_interval);
+    auto wake = next_scan_;
+    if (master_ && !backlog_.empty()) wake = std::min(wake, last_slice_ + settings_.pace_interval);
+    timer_.expires_at(wake);
     boost::system::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!running_) break;
-    if (master_) {
-      try {
-        scan_now();
-      } catch (const std::exception& e) {
-        ++counters_.send_errors;
-        spdlog::warn("flow sync {}: scan failed: {}", settings_.instance, e.what());
+    // Woken early (scan_now, or a cancel): only recompute the wake-up time.
+    const auto now = clock::now();
+    try {
+      if (now >= next_scan_) {
+        next_scan_ = now + settings_.scan_interval;
+        if (master_) scan();
+      } else if (master_ && !backlog_.empty() && now >= last_slice_ + settings_.pace_interval) {
+        pump(0);
       }
+    } catch (const std::exception& e) {
+      ++counters_.send_errors;
+      spdlog::warn("flow sync {}: scan failed: {}", settings_.instance, e.what());
     }
   }
 }
 
 void FlowSync::scan_now() {
+  scan();
+  // The loop may be asleep until the next scan: it must now pace out the backlog.
+  if (running_) timer_.cancel();
+}
+
+void FlowSync::scan() {
   const std::uint64_t now = clock_ns(CLOCK_MONOTONIC);
   const bool everything = last_scan_ns_ == 0;
   // The program stamps entries with the coarse clock, a tick behind CLOCK_MONOTONIC: look
   // back a little so that a flow created just before the last scan still counts as new.
   constexpr std::uint64_t coarse_slack_ns = 20'000'000;
   const std::uint64_t since = last_scan_ns_ > coarse_slack_ns ? last_scan_ns_ - coarse_slack_ns : 0;
+  // A new master's table goes out behind the flows of the last interval, which a backup is
+  // the least likely to have.
+  const std::uint64_t interval_ns =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.scan_interval).count());
+  const std::uint64_t recent = everything ? (now > interval_ns + coarse_slack_ns ? now - interval_ns - coarse_slack_ns : 0)
+                                          : since;
+  const std::uint64_t scan_id = ++scan_number_;
   ++counters_.scans;
-  const std::uint32_t turn = static_cast<std::uint32_t>(scan_number_++ % settings_.refresh_scans);
-  std::vector<SyncEntry> batch;
+  // A refresh share is taken only once the previous one (or a takeover's table) has left:
+  // a short budget stretches the refresh cycle instead of piling up copies of the table.
+  const bool refresh_now = everything || backlog_.refresh_size() == 0;
+  if (everything) backlog_.clear();  // superseded by the whole table
+  if (!refresh_now) ++counters_.refreshes_postponed;
+  const std::uint32_t turn = static_cast<std::uint32_t>(refresh_turn_ % settings_.refresh_scans);
+  if (refresh_now && !everything) ++refresh_turn_;
   for (const auto& f : hooks_.collect(everything ? 0 : since)) {
-    const bool fresh = everything || f.persist || f.created_ns >= since;
-    if (!fresh && spread(f) % settings_.refresh_scans != turn) continue;
-    batch.push_back(to_entry(f));
-    if (batch.size() == max_entries_per_packet) send_batch(batch);
+    const bool fresh = f.created_ns >= recent || (!everything && f.persist);
+    if (!fresh && (!refresh_now || (!everything && spread(f) % settings_.refresh_scans != turn))) continue;
+    counters_.entries_dropped +=
+        backlog_.push(to_entry(f), fresh ? SyncBacklog::Lane::fresh : SyncBacklog::Lane::refresh, scan_id);
   }
-  if (!batch.empty()) send_batch(batch);
   last_scan_ns_ = now;
+  pump(scan_id);
+}
+
+void FlowSync::pump(std::uint64_t scan) {
+  // One clock reading for both: the next slice, woken at last_slice_ + pace_interval, then
+  // finds at least a full slice's worth of budget credited.
+  last_slice_ = std::chrono::steady_clock::now();
+  bucket_.refill(steady_ns(last_slice_));
+  const double cost = static_cast<double>(destinations());
+  bool sent = false;
+  std::vector<SyncEntry> batch;
+  batch.reserve(max_entries_per_packet);
+  while (!backlog_.empty() && bucket_.take(cost)) {
+    counters_.entries_deferred += backlog_.pop(max_entries_per_packet, batch, scan);
+    send_batch(batch);
+    sent = true;
+  }
+  if (sent) ++counters_.slices;
 }
 
 void FlowSync::send_batch(std::vector<SyncEntry>& batch) {
@@ -260,6 +351,12 @@ nlohmann::json FlowSync::describe() const {
           {"entries_sent", c.entries_sent},
           {"bytes_sent", c.bytes_sent},
           {"send_errors", c.send_errors},
+          {"max_datagrams_per_second", settings_.max_datagrams_per_second},
+          {"slices", c.slices},
+          {"backlog", backlog_.size()},
+          {"entries_deferred", c.entries_deferred},
+          {"entries_dropped", c.entries_dropped},
+          {"refreshes_postponed", c.refreshes_postponed},
           {"packets_received", c.packets_received},
           {"entries_installed", c.entries_installed},
           {"entries_unknown", c.entries_unknown},

@@ -11,7 +11,7 @@ namespace xlb::sync {
 
 std::unique_ptr<FlowSync> make_flow_sync(boost::asio::any_io_executor executor, const config::GlobalDefs& defs,
                                          const vrrp::RouterSettings& vrrp, dataplane::XdpBackend* xdp,
-                                         const std::string& key_file) {
+                                         const std::string& key_file, std::uint32_t max_datagrams_per_second) {
   const config::LvsSyncDaemon& lvs = *defs.lvs_sync_daemon;
   if (!lvs.enabled) return nullptr;
   const vrrp::InstanceSettings* instance = nullptr;
@@ -25,6 +25,7 @@ std::unique_ptr<FlowSync> make_flow_sync(boost::asio::any_io_executor executor, 
   s.interface = lvs.interface;
   s.instance = lvs.instance;
   s.sync_id = lvs.sync_id;
+  s.max_datagrams_per_second = max_datagrams_per_second;
   std::string secret;
   std::error_code ec;
   if (!key_file.empty() && std::filesystem::exists(key_file, ec)) {
@@ -48,8 +49,8 @@ std::unique_ptr<FlowSync> make_flow_sync(boost::asio::any_io_executor executor, 
   hooks.collect = [xdp](std::uint64_t since) { return xdp->synced_flows(since); };
   hooks.install = [xdp](const dataplane::SyncedFlow& f) { return xdp->install_synced(f); };
   auto sync = std::make_unique<FlowSync>(executor, std::move(s), std::move(hooks));
-  spdlog::info("flow sync: instance {} on {} (id {}), to {}", lvs.instance, lvs.interface, lvs.sync_id,
-               instance->unicast_peers.empty() ? "multicast" : "unicast peers");
+  spdlog::info("flow sync: instance {} on {} (id {}), to {}, at most {} datagrams/s", lvs.instance, lvs.interface,
+               lvs.sync_id, instance->unicast_peers.empty() ? "multicast" : "unicast peers", max_datagrams_per_second);
   return sync;
 }
 

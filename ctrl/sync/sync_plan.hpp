@@ -21,8 +21,10 @@ inline constexpr const char* default_key_file = "/etc/xlb/sync.key";
 
 // nullptr when lvs_sync_daemon is not configured. Throws (with the reason) when it is but
 // cannot run: unknown instance, no key, no XDP backend, socket errors.
+// max_datagrams_per_second: the send budget (xlbd --sync-rate).
 std::unique_ptr<FlowSync> make_flow_sync(boost::asio::any_io_executor executor, const config::GlobalDefs& defs,
                                          const vrrp::RouterSettings& vrrp, dataplane::XdpBackend* xdp,
-                                         const std::string& key_file = default_key_file);
+                                         const std::string& key_file = default_key_file,
+                                         std::uint32_t max_datagrams_per_second = default_sync_rate);
 
 }  // namespace xlb::sync

@@ -4,82 +4,15 @@
 
 #include <gtest/gtest.h>
 
-#include <time.h>
-
 #include <map>
 #include <set>
+
+#include "sync_fixture.hpp"
 
 namespace xlb::sync {
 namespace {
 
-namespace asio = boost::asio;
-using asio::ip::make_address;
-using dataplane::SyncedFlow;
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::udp::v4(), 0));
-  return s.local_endpoint().port();
-}
-
-SyncedFlow flow(std::uint16_t client_port, std::uint64_t created) {
-  SyncedFlow f;
-  f.service.address = make_address("198.18.0.100");
-  f.service.port = 80;
-  f.vip = f.service.address;
-  f.vip_port = 80;
-  f.client = make_address("198.18.1.7");
-  f.client_port = client_port;
-  f.real = make_address(client_port % 2 ? "198.18.0.21" : "198.18.0.22");
-  f.real_port = 80;
-  f.created_ns = created;
-  f.last_seen_ns = created;
-  return f;
-}
-
-struct Node {
-  Node(asio::io_context& io, std::uint16_t port, std::uint16_t peer_port, std::string secret,
-       std::chrono::milliseconds interval = std::chrono::milliseconds(20))
-      : sync(io.get_executor(), settings(port, peer_port, secret, interval), hooks()) {}
-  static FlowSyncSettings settings(std::uint16_t port, std::uint16_t peer_port, const std::string& secret,
-                                   std::chrono::milliseconds interval) {
-    FlowSyncSettings s;
-    s.interface = "lo";
-    s.instance = "VI_1";
-    s.sync_id = 3;
-    s.key = derive_key(secret);
-    s.peers = {make_address("127.0.0.1")};
-    s.port = port;
-    s.peer_port = peer_port;
-    s.scan_interval = interval;
-    s.refresh_scans = 4;
-    return s;
-  }
-  FlowSyncHooks hooks() {
-    FlowSyncHooks h;
-    h.collect = [this](std::uint64_t since) {
-      std::vector<SyncedFlow> out;
-      for (const auto& f : table)
-        if (f.last_seen_ns >= since) out.push_back(f);
-      return out;
-    };
-    h.install = [this](const SyncedFlow& f) {
-      if (f.real == make_address("198.18.0.99")) return false;  // "not configured here"
-      installed.push_back(f);
-      return true;
-    };
-    return h;
-  }
-  std::vector<SyncedFlow> table;
-  std::vector<SyncedFlow> installed;
-  FlowSync sync;
-};
+using namespace test;
 
 template <int IntervalMs>
 struct PairOf : ::testing::Test {
@@ -142,7 +75,9 @@ TEST_F(ManualPair, AfterTheFirstScanOnlyNewEntriesAndARotatingShareAreSent) {
   }
   // Over refresh_scans scans every old flow is refreshed exactly once.
   for (std::uint16_t i = 0; i < 400; ++i) EXPECT_EQ(sent[10000 + i], 1) << i;
-  EXPECT_LE(sent[20000], 2);
+  // The new flow: once as new, possibly once more as new (the next scan looks back 20 ms for
+  // the coarse clock, and it was created just before), and once in its refresh turn.
+  EXPECT_LE(sent[20000], 3);
 }
 
 TEST_F(Pair, OnlyTheMasterSendsOnItsTimer) {

@@ -1,0 +1,145 @@
+// Loopback helpers for the FlowSync tests: flow tables as plain vectors behind the hooks (what
+// is under test is selection, pacing, batching, sealing and acceptance), real UDP sockets, and
+// a relay hop that timestamps each datagram and can lose chosen ones.
+#pragma once
+
+#include <time.h>
+
+#include <chrono>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ctrl/sync/flow_sync.hpp"
+
+namespace xlb::sync::test {
+
+namespace asio = boost::asio;
+using asio::ip::make_address;
+using asio::ip::udp;
+using dataplane::SyncedFlow;
+
+inline std::uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+inline std::uint16_t free_port() {
+  asio::io_context io;
+  udp::socket s(io, udp::endpoint(udp::v4(), 0));
+  return s.local_endpoint().port();
+}
+
+// The index-th flow: distinct (client, client port) for up to 2^32 flows, real by parity.
+inline SyncedFlow flow(std::uint32_t index, std::uint64_t created) {
+  SyncedFlow f;
+  f.service.address = make_address("198.18.0.100");
+  f.service.port = 80;
+  f.vip = f.service.address;
+  f.vip_port = 80;
+  f.client = asio::ip::address_v4(asio::ip::address_v4::bytes_type{198, 19, static_cast<unsigned char>(index >> 24),
+                                                                    static_cast<unsigned char>(index >> 16)});
+  f.client_port = static_cast<std::uint16_t>(index);
+  f.real = make_address(index % 2 ? "198.18.0.21" : "198.18.0.22");
+  f.real_port = 80;
+  f.created_ns = created;
+  f.last_seen_ns = created;
+  return f;
+}
+
+// (client, client port) as one number, for sets of flows.
+inline std::uint64_t id_of(const SyncedFlow& f) {
+  return (std::uint64_t{f.client.to_v4().to_uint()} << 16) | f.client_port;
+}
+inline std::uint64_t id_of(const SyncEntry& e) { return id_of(from_entry(e)); }
+
+inline FlowSyncSettings node_settings(std::uint16_t port, std::uint16_t peer_port, const std::string& secret,
+                                      std::chrono::milliseconds interval) {
+  FlowSyncSettings s;
+  s.interface = "lo";
+  s.instance = "VI_1";
+  s.sync_id = 3;
+  s.key = derive_key(secret);
+  s.peers = {make_address("127.0.0.1")};
+  s.port = port;
+  s.peer_port = peer_port;
+  s.scan_interval = interval;
+  s.refresh_scans = 4;
+  return s;
+}
+
+struct Node {
+  Node(asio::io_context& io, FlowSyncSettings settings) : sync(io.get_executor(), std::move(settings), hooks()) {}
+  Node(asio::io_context& io, std::uint16_t port, std::uint16_t peer_port, const std::string& secret,
+       std::chrono::milliseconds interval = std::chrono::milliseconds(20))
+      : Node(io, node_settings(port, peer_port, secret, interval)) {}
+  FlowSyncHooks hooks() {
+    FlowSyncHooks h;
+    h.collect = [this](std::uint64_t since) {
+      std::vector<SyncedFlow> out;
+      for (const auto& f : table)
+        if (f.last_seen_ns >= since) out.push_back(f);
+      return out;
+    };
+    h.install = [this](const SyncedFlow& f) {
+      if (f.real == make_address("198.18.0.99")) return false;  // "not configured here"
+      installed.push_back(f);
+      return true;
+    };
+    return h;
+  }
+  std::set<std::uint64_t> installed_ids() const {
+    std::set<std::uint64_t> out;
+    for (const auto& f : installed) out.insert(id_of(f));
+    return out;
+  }
+  std::vector<SyncedFlow> table;
+  std::vector<SyncedFlow> installed;
+  FlowSync sync;
+};
+
+// Master -> relay -> backup. Forwards every datagram in order, except the ones whose
+// 0-based index is in `lose`, which it keeps for the test to read.
+class Relay {
+ public:
+  Relay(asio::io_context& io, std::uint16_t to_port)
+      : socket_(io, udp::endpoint(make_address("127.0.0.1"), 0)), to_(make_address("127.0.0.1"), to_port) {
+    socket_.set_option(asio::socket_base::receive_buffer_size(8 << 20));
+    asio::co_spawn(io, run(), [](std::exception_ptr) {});  // ends with operation_aborted at destruction
+  }
+  std::uint16_t port() const { return socket_.local_endpoint().port(); }
+
+  std::set<std::size_t> lose;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  std::vector<std::vector<std::uint8_t>> lost;
+
+ private:
+  asio::awaitable<void> run() {
+    std::vector<std::uint8_t> buffer(2048);
+    udp::endpoint from;
+    for (;;) {
+      const std::size_t n = co_await socket_.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable);
+      const std::size_t index = arrivals.size();
+      arrivals.push_back(std::chrono::steady_clock::now());
+      if (lose.count(index)) {
+        lost.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+        continue;
+      }
+      socket_.send_to(asio::buffer(buffer.data(), n), to_);
+    }
+  }
+  udp::socket socket_;
+  udp::endpoint to_;
+};
+
+// Runs io until done() or the (generous) deadline; returns done().
+inline bool run_until(asio::io_context& io, const std::function<bool()>& done,
+                      std::chrono::seconds deadline = std::chrono::seconds(30)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done() && std::chrono::steady_clock::now() < until) io.run_for(std::chrono::milliseconds(5));
+  return done();
+}
+
+}  // namespace xlb::sync::test
