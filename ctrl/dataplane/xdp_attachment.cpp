@@ -7,7 +7,9 @@
 #include <net/if.h>
 #include <xdp/libxdp.h>
 
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -55,7 +57,14 @@ std::string kernel_name(const std::string& name) { return name.substr(0, BPF_OBJ
 struct StaleProgram {
   int fd = -1;
   XdpMode mode = XdpMode::native;
+  std::array<unsigned char, BPF_TAG_SIZE> tag{};  // hash of the instructions, map references left out
 };
+
+bool same_code(int fd, const StaleProgram& stale) {
+  bpf_prog_info info = {};
+  std::uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::memcmp(info.tag, stale.tag.data(), BPF_TAG_SIZE) == 0;
+}
 
 std::optional<StaleProgram> find_stale(int ifindex, const std::string& prog_name) {
   LIBBPF_OPTS(bpf_xdp_query_opts, query);
@@ -77,6 +86,7 @@ std::optional<StaleProgram> find_stale(int ifindex, const std::string& prog_name
     ::close(stale.fd);
     return std::nullopt;
   }
+  std::memcpy(stale.tag.data(), info.tag, BPF_TAG_SIZE);
   return stale;
 }
 
@@ -118,23 +128,30 @@ XdpAttachment::XdpAttachment(bpf_object* obj, const std::string& prog_name, int 
 }
 
 // Detaching the stale program and then attaching ours would leave a gap in which the kernel
-// meets packets of established flows and resets them; XDP_FLAGS_REPLACE swaps the two in one
-// step, in the mode the old program ran in.
+// meets packets of established flows and resets them. The same code on the same pinned maps is
+// simply kept; other code (an upgrade) is swapped in with XDP_FLAGS_REPLACE in one step, in the
+// mode the old program ran in.
 bool XdpAttachment::take_over_stale(bpf_object* obj, const std::string& prog_name) {
-  const auto stale = find_stale(ifindex_, prog_name);
+  auto stale = find_stale(ifindex_, prog_name);
   if (!stale) return false;
   bpf_program* prog = bpf_object__find_program_by_name(obj, prog_name.c_str());
   const int fd = prog ? bpf_program__fd(prog) : -1;
-  int err = -ENOENT;
-  if (fd >= 0) {
-    LIBBPF_OPTS(bpf_xdp_attach_opts, replace, .old_prog_fd = stale->fd);
-    err = bpf_xdp_attach(ifindex_, fd, mode_flag(stale->mode) | XDP_FLAGS_REPLACE, &replace);
+  if (fd >= 0 && same_code(fd, *stale)) {
+    adopted_fd_ = stale->fd;
+    raw_fd_ = stale->fd;
+    takeover_ = XdpTakeover::adopted;
+  } else {
+    int err = -ENOENT;
+    if (fd >= 0) {
+      LIBBPF_OPTS(bpf_xdp_attach_opts, replace, .old_prog_fd = stale->fd);
+      err = bpf_xdp_attach(ifindex_, fd, mode_flag(stale->mode) | XDP_FLAGS_REPLACE, &replace);
+    }
+    ::close(stale->fd);
+    if (err) return false;  // raced with someone else's change: the plain path decides
+    raw_fd_ = fd;
+    takeover_ = XdpTakeover::replaced;
   }
-  ::close(stale->fd);
-  if (err) return false;  // raced with someone else's change: the plain path decides
-  replaced_fd_ = fd;
   mode_ = stale->mode;
-  took_over_ = true;
   attached_ = true;
   return true;
 }
@@ -142,14 +159,15 @@ bool XdpAttachment::take_over_stale(bpf_object* obj, const std::string& prog_nam
 XdpAttachment::~XdpAttachment() {
   if (options_.detach_on_destroy) detach();
   if (prog_) xdp_program__close(prog_);
+  if (adopted_fd_ >= 0) ::close(adopted_fd_);
 }
 
 void XdpAttachment::detach() {
   if (!attached_) return;
   attached_ = false;
-  if (replaced_fd_ >= 0) {
+  if (raw_fd_ >= 0) {
     // Only if the program there is still ours: another may have replaced it since.
-    LIBBPF_OPTS(bpf_xdp_attach_opts, expected, .old_prog_fd = replaced_fd_);
+    LIBBPF_OPTS(bpf_xdp_attach_opts, expected, .old_prog_fd = raw_fd_);
     bpf_xdp_detach(ifindex_, mode_flag(mode_) | XDP_FLAGS_REPLACE, &expected);
     return;
   }

@@ -1,7 +1,7 @@
 // Attaches a loaded XDP program to one interface through libxdp (so it can share the
 // interface with other XDP programs where libxdp's dispatcher works) and detaches it again
 // when destroyed, unless told to leave it running (a restart that keeps forwarding). A
-// program of the same name that a previous xlbd left attached is replaced in place.
+// program of the same name that a previous xlbd left attached is adopted or replaced in place.
 #pragma once
 
 #include <string>
@@ -12,6 +12,13 @@ struct xdp_program;
 namespace xlb::dataplane {
 
 enum class XdpMode { native, generic };
+
+// What became of a program of the same name that a previous xlbd left attached.
+enum class XdpTakeover {
+  none,      // there was none: attached through libxdp
+  adopted,   // the same code: kept running as it was
+  replaced,  // other code (an upgrade): swapped for ours in one step
+};
 
 struct XdpAttachOptions {
   XdpMode mode = XdpMode::native;
@@ -33,9 +40,7 @@ class XdpAttachment {
   XdpMode mode() const { return mode_; }
   // Empty unless native mode failed and generic mode was used instead: why native failed.
   const std::string& fallback_reason() const { return fallback_reason_; }
-  // True when a program of the same name, left attached by an xlbd that is gone, was replaced
-  // in place instead of attaching beside it.
-  bool took_over() const { return took_over_; }
+  XdpTakeover takeover() const { return takeover_; }
   void detach();
   void keep_attached() { options_.detach_on_destroy = false; }
   void set_detach_on_destroy(bool detach) { options_.detach_on_destroy = detach; }
@@ -44,8 +49,9 @@ class XdpAttachment {
   bool take_over_stale(bpf_object* obj, const std::string& prog_name);
 
   xdp_program* prog_ = nullptr;   // attached through libxdp
-  int replaced_fd_ = -1;          // attached by replacing a stale program (fd owned by the object)
-  bool took_over_ = false;
+  int raw_fd_ = -1;               // attached without libxdp: adopted or swapped in by us
+  int adopted_fd_ = -1;           // owned: the adopted program (ours belongs to the bpf_object)
+  XdpTakeover takeover_ = XdpTakeover::none;
   int ifindex_ = 0;
   XdpMode mode_ = XdpMode::native;
   XdpAttachOptions options_;

@@ -50,8 +50,16 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
   for (const auto& ifname : options_.interfaces) {
     attachments_.push_back(std::make_unique<XdpAttachment>(program_->object(), "xlb_balancer",
                                                            interface_index(ifname), options_.attach));
-    if (attachments_.back()->took_over()) {
-      spdlog::info("xdp: {}: replaced the xlb_balancer left attached by the previous xlbd in place", ifname);
+    switch (attachments_.back()->takeover()) {
+      case XdpTakeover::adopted:
+        spdlog::info("xdp: {}: adopted the xlb_balancer left attached by the previous xlbd (same code)", ifname);
+        break;
+      case XdpTakeover::replaced:
+        spdlog::info("xdp: {}: replaced the xlb_balancer left attached by the previous xlbd in one step (other code)",
+                     ifname);
+        break;
+      case XdpTakeover::none:
+        break;
     }
     if (!attachments_.back()->fallback_reason().empty()) {
       spdlog::warn("xdp: {} runs in generic mode, native failed: {}", ifname, attachments_.back()->fallback_reason());

@@ -342,7 +342,7 @@ void restart_keeps_streams(const char* signal, bool backup_takes_over, const cha
   ASSERT_EQ(run(lab.lab("lb-start 1")).status, 0);
   EXPECT_TRUE(wait_for([&] { return lab.master() == "lb1"; }, 20s)) << "lb1 is not master after restart";
   std::this_thread::sleep_for(3s);
-  EXPECT_NE(lab.xlbd_log(1).find("replaced the xlb_balancer left attached"), std::string::npos)
+  EXPECT_NE(lab.xlbd_log(1).find("the xlb_balancer left attached by the previous xlbd"), std::string::npos)
       << "the restarted xlbd did not take the program over in place";
   EXPECT_EQ(lab.map_ids(1), maps_before) << "the restarted xlbd recreated a map";
   const auto r = lab.stop_streams();

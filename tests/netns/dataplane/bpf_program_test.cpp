@@ -3,11 +3,15 @@
 #include "ctrl/dataplane/xdp_attachment.hpp"
 
 #include <gtest/gtest.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 
 #include <fstream>
 
 #include "lab.hpp"
+#include "xlb/stale_balancer.skel.h"
 
 namespace xlb::dataplane {
 namespace {
@@ -132,6 +136,63 @@ TEST_F(BpfProgramTest, AttachesNativeAndDetaches) {
     EXPECT_EQ(test::sh("ip link show " + veth_ + " | grep -q 'xdp'"), 0);
   }
   EXPECT_NE(test::sh("ip link show " + veth_ + " | grep -q 'prog/xdp'"), 0);
+}
+
+// The id of the program attached to an interface in native mode, 0 when there is none.
+std::uint32_t attached_id(int ifindex) {
+  std::uint32_t id = 0;
+  return bpf_xdp_query_id(ifindex, XDP_FLAGS_DRV_MODE, &id) == 0 ? id : 0;
+}
+
+std::uint32_t program_id(int fd) {
+  bpf_prog_info info = {};
+  std::uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+// A restarted xlbd finds its predecessor's program still attached: the same code on the same
+// pins is adopted as it runs (its id stays), and detaching later still works.
+TEST_F(BpfProgramTest, AdoptsTheSameProgramLeftAttached) {
+  veth_ = "xlbt" + suffix_;
+  test::must("ip link add " + veth_ + " type veth peer name " + veth_ + "p");
+  test::must("ip link set " + veth_ + " up && ip link set " + veth_ + "p up");
+  const int ifindex = interface_index(veth_);
+  BpfProgram first(options());
+  {
+    XdpAttachment left(first.object(), "xlb_balancer", ifindex, {.detach_on_destroy = false});
+    EXPECT_EQ(left.takeover(), XdpTakeover::none);
+  }
+  const auto running = attached_id(ifindex);
+  ASSERT_EQ(running, program_id(first.program_fd()));
+  BpfProgram second(options());
+  ASSERT_TRUE(second.reused_pins());
+  {
+    XdpAttachment again(second.object(), "xlb_balancer", ifindex);
+    EXPECT_EQ(again.takeover(), XdpTakeover::adopted);
+    EXPECT_EQ(attached_id(ifindex), running) << "the running program was replaced, not adopted";
+  }
+  EXPECT_EQ(attached_id(ifindex), 0u) << "the adopted program was not detached";
+}
+
+// Other code of the same name (an older release) is swapped for ours in one netlink request.
+TEST_F(BpfProgramTest, ReplacesOtherCodeOfTheSameNameInOneStep) {
+  veth_ = "xlbt" + suffix_;
+  test::must("ip link add " + veth_ + " type veth peer name " + veth_ + "p");
+  test::must("ip link set " + veth_ + " up && ip link set " + veth_ + "p up");
+  const int ifindex = interface_index(veth_);
+  std::unique_ptr<xlb_stale_balancer, decltype(&xlb_stale_balancer__destroy)> old(xlb_stale_balancer__open_and_load(),
+                                                                                 &xlb_stale_balancer__destroy);
+  ASSERT_TRUE(old);
+  ASSERT_EQ(bpf_xdp_attach(ifindex, bpf_program__fd(old->progs.xlb_balancer), XDP_FLAGS_DRV_MODE, nullptr), 0);
+  const auto old_id = attached_id(ifindex);
+  ASSERT_NE(old_id, 0u);
+  BpfProgram prog(options());
+  {
+    XdpAttachment upgrade(prog.object(), "xlb_balancer", ifindex);
+    EXPECT_EQ(upgrade.takeover(), XdpTakeover::replaced);
+    EXPECT_EQ(attached_id(ifindex), program_id(prog.program_fd()));
+  }
+  EXPECT_EQ(attached_id(ifindex), 0u);
 }
 
 }  // namespace
