@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
   app.add_option("--sync-key-file", options.sync_key_file,
                  "lvs_sync_daemon HMAC secret (default: the instance's auth_pass if this file is absent)")
       ->capture_default_str();
+  app.add_option("--sync-rate", options.sync_rate,
+                 "lvs_sync_daemon send budget in datagrams per second (20 entries each); a new master's table "
+                 "and big refreshes are paced to it")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10'000'000u));
   app.add_flag("-D,--verbose", verbose, "debug logging");
   CLI11_PARSE(app, argc, argv);
   if (!pin_dir.empty()) options.pin_dir = pin_dir;

@@ -173,7 +173,7 @@ void Daemon::start() {
     co_return result.exit_code >= 0 && !result.timed_out ? result.exit_code : 255;
   };
   flow_sync_ = sync::make_flow_sync(io_.get_executor(), config_.global_defs, vrrp_settings, dataplane_->xdp(),
-                                    options_.sync_key_file);
+                                    options_.sync_key_file, options_.sync_rate);
   if (flow_sync_) flow_sync_->start();
   vrrp_ = std::make_unique<vrrp::Router>(io_.get_executor(), vrrp_settings, vrrp_runner);
   vrrp_->set_observer([this](const vrrp::StateChange& change) { on_vrrp(change); });

@@ -49,6 +49,7 @@ struct DaemonOptions {
   std::string dump_file = "/run/xlb/xlbd.json";
   bool detach_on_exit = false;           // default: the XDP program keeps forwarding
   std::string sync_key_file = "/etc/xlb/sync.key";  // lvs_sync_daemon's HMAC secret, else auth_pass
+  std::uint32_t sync_rate = 20'000;  // lvs_sync_daemon's send budget, datagrams per second
 };
 
 class Daemon {
