@@ -71,7 +71,9 @@ for name, x in xlbd.items():
     label = {"reals": "%d reals on one VIP", "vips-fit": "%d VIPs x 16 reals", "vips-full": "%d VIPs x 16 reals",
              "flows": "flow table full (%d VIP)"}[name] % (x["reals_total"] if name == "reals" else x["services"])
     if "error" in x:
-        print("%-28s %9d %9d  %s" % (label, x["services"], x["reals_total"], x["error"]))
+        answered = x.get("start_to_status_ms")
+        print("%-28s %9d %9d  %s%s" % (label, x["services"], x["reals_total"], x["error"],
+                                       " (status answered after %.0f ms)" % answered[0] if answered else ""))
         for line in x.get("log_excerpt", "").strip().splitlines()[:2]:
             print("%-28s %9s %9s    xlbd: %s" % ("", "", "", line[:110]))
         continue

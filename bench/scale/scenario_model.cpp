@@ -1,6 +1,10 @@
 #include "bench/scale/scenario_model.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 
@@ -51,9 +55,11 @@ std::vector<dp::ServiceSpec> scenario_services(const std::string& scenario, std:
   return out;
 }
 
-std::string keepalived_conf(const std::vector<dp::ServiceSpec>& services) {
-  std::ostringstream out;
-  out << "# written by xlb-bench-scale\nglobal_defs {\n    router_id bench-scale\n    lb_backend xdp\n}\n";
+namespace {
+
+const char* kGlobal = "# written by xlb-bench-scale\nglobal_defs {\n    router_id bench-scale\n    lb_backend xdp\n}\n";
+
+void write_services(std::ostream& out, std::span<const dp::ServiceSpec> services) {
   for (const auto& s : services) {
     out << "virtual_server " << s.key.address.to_string() << " " << s.key.port << " {\n"
         << "    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n";
@@ -63,7 +69,39 @@ std::string keepalived_conf(const std::vector<dp::ServiceSpec>& services) {
     }
     out << "}\n";
   }
+}
+
+}  // namespace
+
+std::string keepalived_conf(const std::vector<dp::ServiceSpec>& services) {
+  std::ostringstream out;
+  out << kGlobal;
+  write_services(out, services);
   return out.str();
+}
+
+std::filesystem::path write_keepalived_conf(const std::filesystem::path& dir,
+                                            const std::vector<dp::ServiceSpec>& services, std::size_t per_file) {
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("services-", 0) == 0) std::filesystem::remove(e.path());
+  }
+  const auto main = dir / "keepalived.conf";
+  std::ofstream out(main);
+  out << kGlobal;
+  if (services.size() <= per_file) {
+    write_services(out, services);
+  } else {
+    out << "include " << (dir / "services-*.conf").string() << "\n";
+    for (std::size_t first = 0, n = 0; first < services.size(); first += per_file, ++n) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "services-%04zu.conf", n);
+      std::ofstream part(dir / name);
+      write_services(part, std::span(services).subspan(first, std::min(per_file, services.size() - first)));
+      if (!part) throw std::runtime_error("cannot write " + (dir / name).string());
+    }
+  }
+  if (!out) throw std::runtime_error("cannot write " + main.string());
+  return main;
 }
 
 std::vector<std::string> real_addresses(const std::vector<dp::ServiceSpec>& services) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ std::vector<dataplane::ServiceSpec> scenario_services(const std::string& scenari
                                                       std::uint32_t reals_per_vip, std::uint32_t reals);
 // The same as a keepalived.conf (lb_kind DR, lb_backend xdp, no VRRP, no checkers).
 std::string keepalived_conf(const std::vector<dataplane::ServiceSpec>& services);
+// The same as files: `dir`/keepalived.conf, its virtual servers in include files of at most
+// `per_file` services when there are more (xlbd reads at most 4 MiB per file; an operator
+// splits a large configuration the same way). Returns the main file.
+std::filesystem::path write_keepalived_conf(const std::filesystem::path& dir,
+                                            const std::vector<dataplane::ServiceSpec>& services,
+                                            std::size_t per_file = 1000);
 // Every real address of a scenario once (what the peer namespace must answer ARP for).
 std::vector<std::string> real_addresses(const std::vector<dataplane::ServiceSpec>& services);
 

@@ -129,6 +129,7 @@ class Xlbd {
     }
   }
 
+  bool answered() const { return status_ms_.has_value(); }
   double maps_ms() const { return *maps_ms_; }
   double status_ms() const { return *status_ms_; }
   const std::string& socket() const { return socket_; }
@@ -208,12 +209,15 @@ std::vector<std::uint32_t> live_ring_ids(const std::filesystem::path& pin_dir, c
 
 Json run_xlbd(const XlbdOptions& o) {
   auto services = scenario_services(o.scenario, o.vips, o.reals_per_vip, o.reals);
-  const auto conf = o.workdir / "keepalived.conf";
-  std::ofstream(conf) << keepalived_conf(services);
+  const auto conf = write_keepalived_conf(o.workdir, services);
   const auto& changed = services.back();
   const std::string real = changed.reals.front().address.to_string() + ":" + std::to_string(changed.reals.front().port);
 
-  Json out{{"scenario", o.scenario}, {"services", services.size()}, {"config_bytes", std::filesystem::file_size(conf)}};
+  std::uintmax_t config_bytes = 0;
+  for (const auto& e : std::filesystem::directory_iterator(o.workdir)) {
+    if (e.path().extension() == ".conf") config_bytes += e.file_size();
+  }
+  Json out{{"scenario", o.scenario}, {"services", services.size()}, {"config_bytes", config_bytes}};
   std::size_t reals_total = 0;
   for (const auto& s : services) reals_total += s.reals.size();
   out["reals_total"] = reals_total;
@@ -221,13 +225,14 @@ Json run_xlbd(const XlbdOptions& o) {
   std::vector<double> maps_ms, status_ms, weight_reply, weight_maps, reload_reply, reload_maps;
   for (int round = 0; round < o.rounds; ++round) {
     clear_pins(o.pin_dir);
-    std::ofstream(conf) << keepalived_conf(services);
+    write_keepalived_conf(o.workdir, services);
     Xlbd xlbd(o, conf);
     try {
       xlbd.wait_ready(o.pin_dir, services.size(), o.start_timeout_s);
     } catch (const StartError& e) {
       out["error"] = e.what();
       out["log_excerpt"] = e.log_excerpt;
+      if (xlbd.answered()) out["start_to_status_ms"] = std::vector<double>{xlbd.status_ms()};
       return out;
     }
     maps_ms.push_back(xlbd.maps_ms());
@@ -246,7 +251,7 @@ Json run_xlbd(const XlbdOptions& o) {
     // first so that the file decides again).
     ok_or_throw(api::control_request(xlbd.socket(), "weight", Json{{"real", real}, {"undrain", true}}));
     services.back().reals.front().weight = 10 + static_cast<std::uint32_t>(round);
-    std::ofstream(conf) << keepalived_conf(services);
+    write_keepalived_conf(o.workdir, services);
     const auto rl = timed_change(o.pin_dir, changed.key, [&] {
       ok_or_throw(api::control_request(xlbd.socket(), "reload", Json::object()));
     });
@@ -264,7 +269,7 @@ Json run_xlbd(const XlbdOptions& o) {
   if (o.flows > 0) {
     // A full connection table, then xlbd restarted over its pins (flows survive restarts).
     clear_pins(o.pin_dir);
-    std::ofstream(conf) << keepalived_conf(services);
+    write_keepalived_conf(o.workdir, services);
     std::uint64_t capacity = 0, in_table = 0, inserted = 0;
     {
       Xlbd first(o, conf, false);
