@@ -15,6 +15,7 @@
 #include "ctrl/daemon/dataplane_stack.hpp"
 #include "ctrl/daemon/live_state.hpp"
 #include "ctrl/notify/notifier.hpp"
+#include "ctrl/sync/flow_sync.hpp"
 #include "ctrl/vrrp/router.hpp"
 
 namespace xlb::daemon {
@@ -87,6 +88,27 @@ void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir, const 
   m.sample({}, std::chrono::duration<double>(std::chrono::steady_clock::now() - census.taken).count());
   m.family("xlb_flow_census_walk_seconds", MetricsText::Type::gauge, "Time the last connection-table count took.");
   m.sample({}, census.walk.count());
+}
+
+void write_flow_sync(MetricsText& m, const sync::FlowSync& sync) {
+  const auto& c = sync.counters();
+  const std::pair<const char*, std::uint64_t> sent[] = {{"datagrams", c.packets_sent}, {"entries", c.entries_sent},
+                                                        {"bytes", c.bytes_sent}};
+  m.family("xlb_sync_sent_total", MetricsText::Type::counter, "lvs_sync_daemon: what the master sent, by unit.");
+  for (const auto& [unit, value] : sent) m.sample({{"unit", unit}}, static_cast<double>(value));
+  m.family("xlb_sync_entries_installed_total", MetricsText::Type::counter,
+           "lvs_sync_daemon: entries a backup wrote into its maps.");
+  m.sample({}, static_cast<double>(c.entries_installed));
+  const std::pair<const char*, std::uint64_t> trouble[] = {
+      {"send_error", c.send_errors},          {"deferred", c.entries_deferred},
+      {"dropped", c.entries_dropped},         {"unknown_service_or_real", c.entries_unknown},
+      {"rejected_auth", c.rejected_auth},     {"rejected_replay", c.rejected_replay},
+      {"rejected_sync_id", c.rejected_sync_id}};
+  m.family("xlb_sync_problems_total", MetricsText::Type::counter,
+           "lvs_sync_daemon: entries deferred or dropped by the send budget, datagrams refused, by reason.");
+  for (const auto& [reason, value] : trouble) m.sample({{"reason", reason}}, static_cast<double>(value));
+  m.family("xlb_sync_backlog_entries", MetricsText::Type::gauge, "lvs_sync_daemon: entries waiting for send budget.");
+  m.sample({}, static_cast<double>(sync.backlog()));
 }
 
 }  // namespace
@@ -187,6 +209,8 @@ std::string Daemon::metrics() const {
   write_map_fill(m, options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir, census_->latest());
   m.family("xlb_dataplane_services", MetricsText::Type::gauge, "Virtual services programmed in the dataplane.");
   m.sample({}, static_cast<double>(live_->applied().size()));
+
+  if (flow_sync_) write_flow_sync(m, *flow_sync_);
 
   const auto mail = notifier_->counters();
   m.family("xlb_mail_delivered_total", MetricsText::Type::counter, "Alert mails delivered.");

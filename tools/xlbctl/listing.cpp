@@ -160,6 +160,18 @@ std::string format_status(const Json& status) {
     }
   }
   if (status.contains("backend")) out << "dataplane: " << status["backend"].get<std::string>() << "\n";
+  if (status.contains("flow_sync")) {
+    const auto& sync = status["flow_sync"];
+    const auto n = [&](const char* key) { return sync.value(key, std::uint64_t{0}); };
+    out << "flow sync (lvs_sync_daemon " << sync.value("interface", "?") << " " << sync.value("instance", "?") << "): "
+        << sync.value("role", "?") << "\n"
+        << "  sent:      " << n("entries_sent") << " entries in " << n("packets_sent") << " datagrams (at most "
+        << n("max_datagrams_per_second") << "/s), backlog " << n("backlog") << ", deferred " << n("entries_deferred")
+        << ", dropped " << n("entries_dropped") << "\n"
+        << "  received:  " << n("entries_installed") << " entries installed from " << n("packets_received")
+        << " datagrams; refused: " << n("rejected_auth") << " auth, " << n("rejected_replay") << " replay, "
+        << n("rejected_sync_id") << " sync id, " << n("entries_unknown") << " unknown entries\n";
+  }
   return out.str();
 }
 

@@ -251,7 +251,23 @@ nlohmann::json failover(Mode mode, const char* name) {
   std::this_thread::sleep_for(4s);  // streams keep going through lb2
   const auto r = lab.stop_streams();
   report(name, r);
-  if (mode == Mode::wrr_sync) std::printf("lb2 flow sync: %s\n", lab.status(2).value("flow_sync", nlohmann::json{}).dump().c_str());
+  if (mode == Mode::wrr_sync) {
+    std::printf("lb2 flow sync: %s\n", lab.status(2).value("flow_sync", nlohmann::json{}).dump().c_str());
+    // What lb2 received as backup shows on its Prometheus page, which stays well-formed.
+    const std::string page_file = lab.state() + "/metrics-lb2.txt";
+    const auto fetch = run("ip netns exec " + lab.ns(2) + " curl -sf http://127.0.0.1:9780/metrics -o " + page_file);
+    EXPECT_EQ(fetch.status, 0) << fetch.out;
+    std::ifstream in(page_file);
+    const std::string page((std::istreambuf_iterator<char>(in)), {});
+    const auto at = page.find("\nxlb_sync_entries_installed_total ");
+    EXPECT_NE(at, std::string::npos) << page;
+    if (at != std::string::npos) EXPECT_GT(std::stod(page.substr(at + 34)), 0.0) << page.substr(at, 60);
+    EXPECT_NE(page.find("xlb_sync_problems_total{reason=\"rejected_auth\"} 0"), std::string::npos);
+    if (run("command -v promtool").status == 0) {
+      const auto check = run("promtool check metrics < " + page_file);
+      EXPECT_EQ(check.status, 0) << check.out;
+    }
+  }
   EXPECT_EQ(r.value("conns", 0), kStreams) << r.dump();
   EXPECT_GT(r.value("received", 0LL), 0) << r.dump();
   return r;
