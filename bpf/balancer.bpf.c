@@ -82,7 +82,7 @@ int xlb_balancer(struct xdp_md *ctx)
 	jiffies = bpf_jiffies64(); /* inlined: a load, where the ns clocks are helper calls */
 	cached = xlb_flow_cache_slot_of(&pkt.key);
 	if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies)) {
-		real = xlb_find_real(cached->real_id);
+		real = xlb_flow_cache_real(cached);
 		if (real)
 			return xlb_established(ctx, &pkt, real, cached->real_id, cached->vip_id);
 	}
@@ -97,9 +97,11 @@ int xlb_balancer(struct xdp_md *ctx)
 		 * maps come from an older xlbd): decide as for a packet without a flow. */
 		state = bpf_map_lookup_elem(&vip_state, &vip_id);
 		if (state && state->flags) {
-			if (cached)
-				xlb_flow_cache_fill(cached, &pkt.key, real_id, vip_id, state->flow_gen, jiffies);
-			return xlb_established(ctx, &pkt, xlb_find_real(real_id), real_id, vip_id);
+			real = xlb_find_real(real_id);
+			if (cached && real)
+				xlb_flow_cache_fill(cached, &pkt.key, real_id, real, vip_id, state->flow_gen,
+						    jiffies);
+			return xlb_established(ctx, &pkt, real, real_id, vip_id);
 		}
 	}
 	vip = xlb_find_vip(&pkt.key);

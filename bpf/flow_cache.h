@@ -41,14 +41,27 @@ static __always_inline struct xlb_vip_state *xlb_flow_cache_check(const struct x
 	return state;
 }
 
+/* The entry's real, when it is still the server the entry was filled with. */
+static __always_inline struct xlb_real *xlb_flow_cache_real(const struct xlb_flow_cache_entry *entry)
+{
+	__u32 real_id = entry->real_id;
+	struct xlb_real *real = bpf_map_lookup_elem(&reals, &real_id);
+
+	if (!real || !real->family || xlb_real_tag(real) != entry->real_tag)
+		return NULL;
+	return real;
+}
+
 static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *entry,
 						const struct xlb_flow_key *key, __u32 real_id,
-						__u32 vip_id, __u32 flow_gen, __u64 jiffies)
+						const struct xlb_real *real, __u32 vip_id, __u32 flow_gen,
+						__u64 jiffies)
 {
 	__builtin_memcpy(&entry->key, key, sizeof(entry->key));
 	entry->real_id = real_id;
 	entry->vip_id = vip_id;
 	entry->flow_gen = flow_gen;
+	entry->real_tag = xlb_real_tag(real);
 	entry->filled = jiffies;
 }
 

@@ -12,7 +12,7 @@
 # both the generator and the LB; the minimal program on the same path is the yardstick.
 #
 # Usage: bench/forwarding/run.sh BUILD_DIR     (root)
-#   FWD_SECONDS=2 per run, FWD_REPEAT=3 rounds (the table shows medians), FWD_FLOWS=1000000.
+#   FWD_SECONDS=2 per run, FWD_REPEAT=3 rounds (the table shows the best), FWD_FLOWS=1000000.
 # The two programs sit on two veth pairs and are measured turn about, configuration by
 # configuration. Prints a table, writes bench/results/forwarding.json (or $FWD_JSON).
 set -euo pipefail

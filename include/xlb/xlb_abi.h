@@ -148,7 +148,8 @@ struct xlb_vip_state {
 /* Per-CPU map "flow_cache" (PERCPU_ARRAY, index xlb_flow_cache_slot(key)): a direct-mapped
  * copy of recently used "flows" entries in front of that hash, so that an established flow
  * costs an array read instead of a hash lookup. The program alone fills it. An entry counts
- * only while its VIP's vip_state is present with the same flow_gen, its real is present, and
+ * only while its VIP's vip_state is present with the same flow_gen, its real is present with
+ * the same address, and
  * it is younger than XLB_FLOW_CACHE_TTL_JIFFIES (32-320 ms for HZ 1000-100: jiffies are the
  * one clock a program reads without a helper call); then the program looks the flow up again,
  * which also refreshes the entry's last_seen and LRU position. So a writer that changes or
@@ -163,7 +164,8 @@ struct xlb_flow_cache_entry {
 	__u32 real_id;           /* as in the flows entry */
 	__u32 vip_id;            /* as in the flows entry */
 	__u32 flow_gen;          /* vip_state.flow_gen when the entry was filled */
-	__u32 pad;               /* explicit padding, zero */
+	__u32 real_tag;          /* xlb_real_tag() of the real then: a real id reused for another
+				  * server does not inherit the cached flows of the old one */
 	__u64 filled;            /* jiffies when the entry was filled */
 };
 
@@ -175,6 +177,11 @@ static inline __u32 xlb_flow_cache_slot(const struct xlb_flow_key *key)
 	h = (h ^ ((__u32)key->sport << 16 | key->dport)) * 0x9e3779b1u;
 	h ^= key->dst[0] ^ key->dst[1] ^ key->dst[2] ^ key->dst[3] ^ key->proto;
 	return (h * 0x85ebca6bu) >> (32 - XLB_FLOW_CACHE_ORDER);
+}
+
+static inline __u32 xlb_real_tag(const struct xlb_real *real)
+{
+	return real->addr[0] ^ real->addr[1] ^ real->addr[2] ^ real->addr[3];
 }
 
 /* Per-CPU map "rr_cursor" (index vip id): position in the ring for rr/wrr. */

@@ -83,6 +83,18 @@ TEST_F(FlowCacheTest, CachedFlowIsNeverForwardedToARemovedReal) {
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 2u);
 }
 
+TEST_F(FlowCacheTest, RealIdReusedForAnotherServerDoesNotInheritCachedFlows) {
+  const auto p = cached_flow();
+  // The flow goes without a generation bump (a writer that does not announce it), and id 1
+  // comes back as another server.
+  const xlb_flow_key key = make_flow_key(p);
+  ASSERT_EQ(bpf_map__delete_elem(lb().map("flows"), &key, sizeof(key), 0), 0);
+  lb().put_real(1, make_real({0x02, 0x4e, 0, 0, 0x99, 0x99}, kEgressMac, kLoopback, real_addr(99)));
+  lb().configure(service(XLB_SCHED_WRR), members({{2, 1}}));
+  EXPECT_EQ(send(p), 2u) << "placed afresh, not sent to the server now behind id 1";
+  EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 2u);
+}
+
 TEST_F(FlowCacheTest, CachedFlowStopsWithItsVip) {
   const auto p = cached_flow();
   // Removing a VIP clears its vip_state first, then the vips entry (flows go later).
