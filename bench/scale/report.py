@@ -64,9 +64,11 @@ top = sorted(big["memory"]["maps"].items(), key=lambda kv: -kv[1]["memlock_bytes
 print("largest maps (%s): %s" % (big["scenario"], ", ".join("%s %s MiB" % (k, mib(v["memlock_bytes"])) for k, v in top)))
 
 print()
-print("xlbd (its fixed table sizes), best of the rounds; weight/reload = until the vips map points at the new ring")
-print("%-28s %9s %9s %11s %10s %10s %11s %9s" % ("configuration", "services", "reals", "maps MiB", "start ms",
-                                               "filled ms", "weight ms", "reload ms"))
+print("xlbd (its fixed table sizes), best of the rounds. start = exec until `status` answers, filled = until the vips map")
+print("holds every service; weight (control request, as xlbctl sends it), xlbctl (the process) and reload = until the")
+print("vips map points at the rebuilt ring")
+print("%-28s %9s %9s %11s %10s %10s %11s %11s %9s" % ("configuration", "services", "reals", "maps MiB", "start ms",
+                                                     "filled ms", "weight ms", "xlbctl ms", "reload ms"))
 for name, x in xlbd.items():
     label = {"reals": "%d reals on one VIP", "vips-fit": "%d VIPs x 16 reals", "vips-full": "%d VIPs x 16 reals",
              "flows": "flow table full (%d VIP)"}[name] % (x["reals_total"] if name == "reals" else x["services"])
@@ -77,9 +79,10 @@ for name, x in xlbd.items():
         for line in x.get("log_excerpt", "").strip().splitlines()[:2]:
             print("%-28s %9s %9s    xlbd: %s" % ("", "", "", line[:110]))
         continue
-    print("%-28s %9d %9d %11s %10.0f %10.0f %11.2f %9.1f" % (
+    print("%-28s %9d %9d %11s %10.0f %10.0f %11.2f %11.2f %9.1f" % (
         label, x["services"], x["reals_total"], mib(x["memory"]["total_memlock_bytes"]), x["start_ms_best"],
-        min(x["start_to_maps_filled_ms"]), x["weight_command"]["maps_ms_best"], x["reload_one_weight"]["maps_ms_best"]))
+        min(x["start_to_maps_filled_ms"]), x["weight_command"]["maps_ms_best"],
+        x.get("xlbctl_weight", {}).get("maps_ms_best", float("nan")), x["reload_one_weight"]["maps_ms_best"]))
 ft = xlbd["flows"].get("full_table")
 if ft:
     print("xlbd restart over a full flow table (%d of %d requested, capacity %d): status after %.0f ms, %d flows kept; "

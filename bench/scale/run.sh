@@ -62,6 +62,7 @@ xlbd_case() {  # name scenario rounds extra-args...
   echo "== xlbd: $name"
   mkdir -p "$STATE/bpf/xlbd-$name" "$STATE/xlbd-$name"
   in_lb "$bin" --json "$STATE/xlbd-$name.json" xlbd --scenario "$sc" --xlbd "$build/ctrl/xlbd" \
+    --xlbctl "$build/tools/xlbctl/xlbctl" \
     --workdir "$STATE/xlbd-$name" --pin-dir "$STATE/bpf/xlbd-$name" --rounds "$rounds" "$@"
 }
 xlbd_case reals reals "$ROUNDS" --reals "$REALS"

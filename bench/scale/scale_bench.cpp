@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   auto* xlbd = app.add_subcommand("xlbd", "a scenario through xlbd");
   xlbd->add_option("--scenario", xo.scenario)->capture_default_str();
   xlbd->add_option("--xlbd", xo.xlbd)->required();
+  xlbd->add_option("--xlbctl", xo.xlbctl, "also time `xlbctl weight` (a process per change)");
   xlbd->add_option("--workdir", xo.workdir)->required();
   xlbd->add_option("--pin-dir", xo.pin_dir)->required();
   xlbd->add_option("--interface", xo.interface)->capture_default_str();

@@ -222,7 +222,8 @@ Json run_xlbd(const XlbdOptions& o) {
   for (const auto& s : services) reals_total += s.reals.size();
   out["reals_total"] = reals_total;
 
-  std::vector<double> maps_ms, status_ms, weight_reply, weight_maps, reload_reply, reload_maps;
+  std::vector<double> maps_ms, status_ms, weight_reply, weight_maps, reload_reply, reload_maps, xlbctl_reply,
+      xlbctl_maps;
   for (int round = 0; round < o.rounds; ++round) {
     clear_pins(o.pin_dir);
     write_keepalived_conf(o.workdir, services);
@@ -258,12 +259,27 @@ Json run_xlbd(const XlbdOptions& o) {
     reload_reply.push_back(rl.reply_ms);
     reload_maps.push_back(rl.maps_ms);
     services.back().reals.front().weight = 1;
+    write_keepalived_conf(o.workdir, services);
+    if (!o.xlbctl.empty()) {
+      // The operator's way, a process per command: xlbctl weight ADDR:PORT W.
+      const auto ct = timed_change(o.pin_dir, changed.key, [&] {
+        ChildProcess ctl({o.xlbctl.string(), "--socket", xlbd.socket(), "weight", real, std::to_string(20 + round)},
+                         o.workdir / "xlbctl.log");
+        while (!ctl.exited()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        if (*ctl.exited() != 0) throw std::runtime_error("xlbctl weight failed:\n" + tail_of(o.workdir / "xlbctl.log", 3));
+      });
+      xlbctl_reply.push_back(ct.reply_ms);
+      xlbctl_maps.push_back(ct.maps_ms);
+    }
     xlbd.stop();
   }
   out["start_to_maps_filled_ms"] = maps_ms;
   out["start_to_status_ms"] = status_ms;
   out["start_ms_best"] = best_of(status_ms);
   out["weight_command"] = {{"reply_ms", weight_reply}, {"maps_ms", weight_maps}, {"maps_ms_best", best_of(weight_maps)}};
+  if (!xlbctl_maps.empty()) {
+    out["xlbctl_weight"] = {{"exit_ms", xlbctl_reply}, {"maps_ms", xlbctl_maps}, {"maps_ms_best", best_of(xlbctl_maps)}};
+  }
   out["reload_one_weight"] = {{"reply_ms", reload_reply}, {"maps_ms", reload_maps}, {"maps_ms_best", best_of(reload_maps)}};
 
   if (o.flows > 0) {

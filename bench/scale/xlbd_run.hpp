@@ -14,6 +14,7 @@ namespace xlb::bench::scale {
 struct XlbdOptions {
   std::string scenario = "reals";
   std::filesystem::path xlbd;     // the binary
+  std::filesystem::path xlbctl;   // optional: also time `xlbctl weight` as a process
   std::filesystem::path workdir;  // config, socket and log go here
   std::filesystem::path pin_dir;  // on a bpffs
   std::string interface = "eth0";

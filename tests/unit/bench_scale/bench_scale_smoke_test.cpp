@@ -57,6 +57,7 @@ TEST(BenchScaleSmoke, QuickRunWritesEveryFigure) {
     ASSERT_FALSE(x.contains("error")) << name << ": " << x["error"];
     EXPECT_GT(x["start_ms_best"].get<double>(), 0) << name;
     EXPECT_GT(x["weight_command"]["maps_ms_best"].get<double>(), 0) << name;
+    EXPECT_GT(x["xlbctl_weight"]["maps_ms_best"].get<double>(), 0) << name;
   }
   EXPECT_EQ(doc["xlbd"]["flows"]["full_table"]["flows_after_restart"], 65536) << "flows lost over an xlbd restart";
   // 300 VIPs x 16 reals is beyond xlbd's fixed table sizes today: either it says so, or it fits.
