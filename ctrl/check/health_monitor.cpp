@@ -102,16 +102,10 @@ void HealthMonitor::reconfigure(std::vector<VirtualServerSettings> services) {
         auto& list = users[id];
         if (list.empty() || list.back() != service.get()) list.push_back(service.get());
       }
+    // A real the new configuration drops keeps its established flows (the daemon drains it);
+    // only a real that fails its checks has its flows ended.
     if (!old || old->state.spec() != service->state.spec()) {
       if (hooks_.apply) hooks_.apply(service->state.spec());
-      if (old && hooks_.flush_flows_to) {
-        for (const auto& was : old->state.spec().reals) {
-          bool kept = false;
-          for (const auto& now : service->state.spec().reals)
-            kept = kept || (now.address == was.address && now.port == was.port);
-          if (!kept) hooks_.flush_flows_to(vs.spec.key, was.address);
-        }
-      }
     }
     next_services.push_back(std::move(service));
   }

@@ -126,7 +126,10 @@ void Daemon::start() {
   dp.pin_dir = options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir;
   dp.detach_on_exit = options_.detach_on_exit;
   dataplane_ = std::make_unique<DataplaneStack>(io_, config_, plan_, dp);
-  census_ = std::make_unique<FlowCensus>(io_, [this] { return dataplane_->flows(); }, FlowCensus::Options{});
+  census_ = std::make_unique<FlowCensus>(io_, [this] { return dataplane_->flows(); },
+                                         FlowCensus::Options{.on_sample = [this](const FlowCensusSample& s) {
+                                           if (live_) release_drained(s);
+                                         }});
   census_->start();
   live_ = std::make_unique<LiveState>(*dataplane_);
 
@@ -276,6 +279,9 @@ std::vector<std::string> Daemon::reload() {
     return history_.last_reload_errors;
   }
   live_->drop_overrides_changed_by(configured_weights(plan_), configured_weights(plan));
+  std::vector<dataplane::ServiceSpec> next_specs;
+  for (const auto& planned : plan) next_specs.push_back(planned.spec);
+  live_->retire_removed(next_specs);
   live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
   // The new model must outlive every pointer into it before the old one goes.
   config_ = std::move(loaded.config);
@@ -315,6 +321,14 @@ void Daemon::stop(bool detach) {
   } else {
     io_.stop();
   }
+}
+
+// Reals removed by a reload leave the dataplane once no flow to them carries traffic.
+void Daemon::release_drained(const FlowCensusSample& sample) {
+  const auto released = live_->release_retired([&](const dataplane::ServiceKey& key, const dataplane::IpAddress& real) {
+    return sample.active.contains({key, real});
+  });
+  if (released != 0) spdlog::info("{} removed real server(s) drained and left the dataplane", released);
 }
 
 void Daemon::write_pid_file() const {
@@ -494,6 +508,20 @@ Json Daemon::services() const {
       }
       r["stats"] = counters_json(counters);
       reals.push_back(r);
+    }
+    if (const auto retired = live_->retired().find(key); retired != live_->retired().end()) {
+      for (const auto& [ref, real] : retired->second) {
+        const auto act = active.find({key, ref.address});
+        reals.push_back(Json{{"address", ref.address.to_string()},
+                             {"port", ref.port},
+                             {"forward", forward_name(real.forwarding)},
+                             {"configured_weight", 0},
+                             {"weight", 0},
+                             {"health", "removed,draining"},
+                             {"active_conns", act != active.end() ? act->second : 0},
+                             {"inactive_conns", 0},
+                             {"stats", counters_json({})}});
+      }
     }
     svc["reals"] = reals;
     if (spec.sorry_server) {

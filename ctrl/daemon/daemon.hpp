@@ -38,6 +38,7 @@ namespace xlb::daemon {
 class DataplaneStack;
 class LiveState;
 class FlowCensus;
+struct FlowCensusSample;
 
 struct DaemonOptions {
   std::string config_path = "/etc/xlb/xlb.conf";
@@ -81,6 +82,7 @@ class Daemon {
   void on_health_event(const check::VirtualServerSettings& vs, const check::HealthEvent& event,
                        const std::string& why);
   void write_pid_file() const;
+  void release_drained(const FlowCensusSample& sample);
 
   boost::asio::io_context& io_;
   DaemonOptions options_;

@@ -53,6 +53,7 @@ void FlowCensus::take() {
   sample.taken = std::chrono::steady_clock::now();
   sample.walk = sample.taken - started;
   latest_ = std::move(sample);
+  if (options_.on_sample) options_.on_sample(latest_);
 }
 
 asio::awaitable<void> FlowCensus::loop() {

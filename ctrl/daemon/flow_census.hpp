@@ -35,6 +35,7 @@ class FlowCensus {
     std::chrono::milliseconds interval{5000};
     std::chrono::nanoseconds active_window = std::chrono::seconds(60);
     double max_cpu_share = 0.05;  // the walk's time as a share of the wait between walks
+    std::function<void(const FlowCensusSample&)> on_sample;  // after every count
   };
 
   FlowCensus(boost::asio::io_context& io, Source source, Options options);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace xlb::daemon {
@@ -52,6 +53,14 @@ dataplane::ServiceSpec LiveState::effective(const dataplane::ServiceSpec& health
     // An override changes the weight of a live real; it never revives a failed one.
     if (it != overrides_.end() && real.weight != 0) real.weight = it->second;
   }
+  if (const auto r = retired_.find(spec.key); r != retired_.end()) {
+    for (const auto& [ref, real] : r->second) {
+      const bool listed = std::any_of(spec.reals.begin(), spec.reals.end(), [&](const dataplane::RealServer& x) {
+        return x.address == ref.address && x.port == ref.port;
+      });
+      if (!listed) spec.reals.push_back(real);
+    }
+  }
   return spec;
 }
 
@@ -72,10 +81,54 @@ void LiveState::push(const dataplane::ServiceKey& key) {
 
 void LiveState::on_health(const dataplane::ServiceSpec& spec) {
   healthy_[spec.key] = spec;
+  if (const auto r = retired_.find(spec.key); r != retired_.end()) {
+    for (const auto& real : spec.reals) r->second.erase(RealRef{real.address, real.port});
+    if (r->second.empty()) retired_.erase(r);
+  }
   push(spec.key);
 }
 
+void LiveState::retire_removed(const std::vector<dataplane::ServiceSpec>& next) {
+  for (const auto& spec : next) {
+    const auto applied = applied_.find(spec.key);
+    if (applied == applied_.end()) continue;
+    for (const auto& real : applied->second.reals) {
+      const bool kept = std::any_of(spec.reals.begin(), spec.reals.end(), [&](const dataplane::RealServer& x) {
+        return x.address == real.address && x.port == real.port;
+      });
+      const RealRef ref{real.address, real.port};
+      auto& retired = retired_[spec.key];
+      // Listed again: it stays retired until health reports it (a new checker may start
+      // with the real down, which must not end its flows either).
+      if (!kept && !retired.contains(ref)) {
+        auto draining = real;
+        draining.weight = 0;
+        retired.emplace(ref, draining);
+        spdlog::info("{}:{}: real server {} left the configuration; its established flows stay until they end",
+                     spec.key.address.to_string(), spec.key.port, ref.text());
+      }
+    }
+    if (retired_[spec.key].empty()) retired_.erase(spec.key);
+  }
+}
+
+std::size_t LiveState::release_retired(
+    const std::function<bool(const dataplane::ServiceKey&, const dataplane::IpAddress&)>& has_live_flows) {
+  std::size_t released = 0;
+  for (auto svc = retired_.begin(); svc != retired_.end();) {
+    const auto key = svc->first;
+    std::size_t before = svc->second.size();
+    std::erase_if(svc->second, [&](const auto& entry) { return !has_live_flows(key, entry.first.address); });
+    released += before - svc->second.size();
+    const bool changed = before != svc->second.size();
+    svc = svc->second.empty() ? retired_.erase(svc) : std::next(svc);
+    if (changed) push(key);
+  }
+  return released;
+}
+
 void LiveState::on_removed(const dataplane::ServiceKey& key) {
+  retired_.erase(key);
   healthy_.erase(key);
   if (applied_.erase(key) != 0) backend_.remove(key);
 }

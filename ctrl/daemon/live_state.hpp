@@ -3,6 +3,7 @@
 // ServiceSpec is recomputed, and the backend is told only when it differs from what it has.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -42,6 +43,16 @@ class LiveState {
                                  const std::map<RealRef, std::uint32_t>& new_weights);
   const std::map<RealRef, std::uint32_t>& overrides() const { return overrides_; }
 
+  // Before a reload's new configuration reaches the health monitor: reals that the dataplane
+  // has now and the new file no longer lists stay with weight 0 (no new flows, established
+  // ones keep their real) until release_retired finds them without live flows.
+  void retire_removed(const std::vector<dataplane::ServiceSpec>& next);
+  // Lets go of retired reals for which has_live_flows(service, real address) is false.
+  // Returns how many went.
+  std::size_t release_retired(
+      const std::function<bool(const dataplane::ServiceKey&, const dataplane::IpAddress&)>& has_live_flows);
+  const std::map<dataplane::ServiceKey, std::map<RealRef, dataplane::RealServer>>& retired() const { return retired_; }
+
   // What the backend was last given, per service.
   const std::map<dataplane::ServiceKey, dataplane::ServiceSpec>& applied() const { return applied_; }
   bool vip_active(const dataplane::IpAddress& vip) const;
@@ -56,6 +67,7 @@ class LiveState {
   std::set<dataplane::IpAddress> vrrp_managed_;
   std::set<dataplane::IpAddress> owned_;
   std::map<RealRef, std::uint32_t> overrides_;
+  std::map<dataplane::ServiceKey, std::map<RealRef, dataplane::RealServer>> retired_;
 };
 
 }  // namespace xlb::daemon

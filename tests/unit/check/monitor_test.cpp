@@ -180,6 +180,12 @@ TEST_F(Monitor, AlphaStartsDownAndReconfigureDropsRemovedService) {
   ASSERT_EQ(removed.size(), 1u);
   EXPECT_EQ(removed[0].port, 8002);
   EXPECT_EQ(monitor.probe_count(), 2u);
+  // A real the file drops keeps its flows: the daemon drains it; only failed checks flush.
+  const auto flushes_before = flushes_.size();
+  cfg[0].reals.pop_back();
+  monitor.reconfigure(cfg);
+  EXPECT_FALSE(has_real(latest_[8001], p2_));
+  EXPECT_EQ(flushes_.size(), flushes_before) << "a reconfigure ended the flows of a removed real";
   // omega on shutdown: quorum_down of `a` runs.
   test::run(io_, [&]() -> asio::awaitable<int> {
     co_await monitor.shutdown();

@@ -87,6 +87,54 @@ TEST(LiveState, RemovedServicesLeaveTheBackend) {
   EXPECT_TRUE(live.applied().empty());
 }
 
+// A reload that drops rs2 from the file: rs2 stays with weight 0 (its flows keep their real)
+// until the census finds it without live flows; listing it again ends the retirement.
+TEST(LiveState, RealsRemovedByAReloadDrainBeforeTheyLeave) {
+  RecordingBackend backend;
+  LiveState live(backend);
+  live.on_health(web());
+  auto without_rs2 = web();
+  without_rs2.reals.pop_back();
+  live.retire_removed({without_rs2});
+  live.on_health(without_rs2);  // what the health monitor reports for the new file
+  ASSERT_EQ(backend.applied.back().reals.size(), 2u) << "rs2 left the dataplane at once";
+  EXPECT_EQ(backend.applied.back().reals[1].address, ip("198.18.1.12"));
+  EXPECT_EQ(backend.applied.back().reals[1].weight, 0u) << "a removed real must take no new flows";
+  ASSERT_EQ(live.retired().size(), 1u);
+
+  const auto applies = backend.applied.size();
+  EXPECT_EQ(live.release_retired([](const ServiceKey&, const IpAddress&) { return true; }), 0u);
+  EXPECT_EQ(backend.applied.size(), applies) << "flows still live: nothing changes";
+  EXPECT_EQ(live.release_retired([](const ServiceKey&, const IpAddress&) { return false; }), 1u);
+  ASSERT_EQ(backend.applied.back().reals.size(), 1u);
+  EXPECT_TRUE(live.retired().empty());
+
+  // Removed and listed again before it drained. Its new checker may start with it down: it
+  // stays drained (flows kept) until health reports it, then the file's weight is back.
+  live.on_health(web());
+  live.retire_removed({without_rs2});
+  live.on_health(without_rs2);
+  live.retire_removed({web()});
+  live.on_health(without_rs2);  // the new checker has not passed yet
+  ASSERT_EQ(backend.applied.back().reals.size(), 2u) << "a re-added real that is not up yet lost its flows";
+  EXPECT_EQ(backend.applied.back().reals[1].weight, 0u);
+  live.on_health(web());
+  EXPECT_TRUE(live.retired().empty());
+  ASSERT_EQ(backend.applied.back().reals.size(), 2u);
+  EXPECT_EQ(backend.applied.back().reals[1].weight, 1u);
+}
+
+// A real that health had already taken out is gone from the dataplane: nothing to drain.
+TEST(LiveState, AFailedRealRemovedByAReloadIsNotRetired) {
+  RecordingBackend backend;
+  LiveState live(backend);
+  auto failed = web();
+  failed.reals.pop_back();
+  live.on_health(failed);
+  live.retire_removed({failed});
+  EXPECT_TRUE(live.retired().empty());
+}
+
 TEST(RealRef, ParsesBothFamiliesAndRefusesGarbage) {
   EXPECT_EQ(RealRef::parse("[2001:db8::1]:443").port, 443);
   EXPECT_TRUE(RealRef::parse("[2001:db8::1]:443").address.is_v6());
