@@ -37,13 +37,13 @@ record() {
 }
 
 if wanted packet_cost; then
-echo "== packet_cost"
-if "$build/bench/packet_cost/xlb-bench-packet-cost" --json "$repo/bench/results/packet_cost.json" \
-  --commit "$commit"; then
-  record packet_cost
-else
-  failed+=(packet_cost)
-fi
+  echo "== packet_cost"
+  if "$build/bench/packet_cost/xlb-bench-packet-cost" --json "$repo/bench/results/packet_cost.json" \
+    --commit "$commit"; then
+    record packet_cost
+  else
+    failed+=(packet_cost)
+  fi
 fi
 
 for script in "$here"/*/run.sh; do
