@@ -25,7 +25,8 @@ while IFS=$'\t' read -r op description; do
   n=${iterations[$op]:-10}
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$tmp/cg.$op" "$bin" user "$op" -n "$n" \
     >/dev/null 2>"$tmp/vg.$op.log" || { cat "$tmp/vg.$op.log" >&2; exit 1; }
-  ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$tmp/cg.$op")
+  ir=$(awk '/^totals:/ {print $2; exit}' "$tmp/cg.$op")
+  [[ ${ir:-0} -gt 0 ]] || { echo "insns: callgrind counted nothing for $op" >&2; exit 1; }
   printf '%s\t%s\t%s\t%s\n' "$op" "$n" "$ir" "$description" >>"$tmp/user.tsv"
 done <"$tmp/ops.tsv"
 
