@@ -24,6 +24,7 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -186,8 +187,8 @@ double best(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_ele
 
 class PacketCost {
  public:
-  explicit PacketCost(const Options& o) : opts_(o), fs_("bench-packet-cost"), lb_(fs_.path(), lb_options(o)) {
-    configure();
+  explicit PacketCost(const Options& o) : opts_(o) {
+    reload();
     minimal_frame_ = bpftest::build_packet(tcp(bpftest::client_v4(1), 1000, kOther4));
   }
 
@@ -199,7 +200,7 @@ class PacketCost {
     const Bytes icmp = bpftest::build_icmp4_frag_needed(
         kEgress, kEgress, kRouter4, kVip4,
         bpftest::ip_part(bpftest::build_packet(tcp(kVip4, 80, bpftest::client_v4(2), 2000))), 1400);
-    for (const auto* f : {&est4, &est6}) bpftest::test_run(lb_.prog_fd(), *f, std::nullopt, 1);
+    for (const auto* f : {&est4, &est6}) bpftest::test_run(lb().prog_fd(), *f, std::nullopt, 1);
 
     stateless("non-VIP IPv4 TCP (XDP_PASS)", minimal_frame_, XDP_PASS, kNonVipRatio, 0);
     stateless("established IPv4 TCP", est4, tx, kEstablishedRatio, kKatranEstablishedNs);
@@ -223,10 +224,10 @@ class PacketCost {
   double fixed_call_ns() const { return fixed_call_ns_; }
   double minimal_repeat_ns() const { return minimal_repeat_ns_; }
   const Calls& minimal_calls() const { return minimal_calls_; }
-  ProgStats balancer_stats() const { return prog_stats(lb_.prog_fd()); }
+  ProgStats balancer_stats() const { return prog_stats(lb_->prog_fd()); }
   ProgStats minimal_stats() const { return prog_stats(minimal_.fd()); }
-  std::uint64_t persist_hits() const { return lb_.counter(XLB_CTR_PERSIST_HIT); }
-  std::uint64_t new_flow_count() const { return lb_.counter(XLB_CTR_FLOW_NEW); }
+  std::uint64_t persist_hits() const { return totals_[0] + lb_->counter(XLB_CTR_PERSIST_HIT); }
+  std::uint64_t new_flow_count() const { return totals_[1] + lb_->counter(XLB_CTR_FLOW_NEW); }
 
  private:
   static bpftest::BalancerOptions lb_options(const Options& o) {
@@ -235,6 +236,23 @@ class PacketCost {
     b.max_reals = 4096;
     b.max_flows = o.max_flows;
     return b;
+  }
+
+  bpftest::Balancer& lb() const { return *lb_; }
+
+  // A freshly loaded balancer on a fresh bpffs (pins by name would otherwise hand the new
+  // program the old tables): every new-flow scenario starts from the same empty table, so the
+  // schedulers compare alike, whatever ran before.
+  void reload() {
+    if (lb_) {
+      totals_[0] += lb_->counter(XLB_CTR_PERSIST_HIT);
+      totals_[1] += lb_->counter(XLB_CTR_FLOW_NEW);
+    }
+    lb_.reset();
+    fs_.reset();
+    fs_ = std::make_unique<bpftest::BpfFsMount>("bench-packet-cost");
+    lb_ = std::make_unique<bpftest::Balancer>(fs_->path(), lb_options(opts_));
+    configure();
   }
 
   bool wanted(const std::string& name) const { return name.find(opts_.only) != std::string::npos; }
@@ -264,8 +282,8 @@ class PacketCost {
     std::vector<double> xlb_a, minimal_a, xlb_b, wall_b;
     for (int r = 0; r < opts_.rounds; ++r) {
       minimal_a.push_back(minimal_repeat());
-      xlb_a.push_back(repeated(lb_.prog_fd(), frame, opts_.repeat, action));
-      const Calls c = calls(lb_.prog_fd(), same, action);
+      xlb_a.push_back(repeated(lb().prog_fd(), frame, opts_.repeat, action));
+      const Calls c = calls(lb().prog_fd(), same, action);
       xlb_b.push_back(c.kernel_ns);
       wall_b.push_back(c.wall_ns);
     }
@@ -293,14 +311,14 @@ class PacketCost {
   void distinct(const std::string& name, const std::function<PacketSpec(int, int)>& make, bool warm, double target,
                 double katran) {
     if (!wanted(name)) return;
-    lb_.flush_flows();  // each scenario starts from an empty table: no evictions mid-scenario
+    reload();
     std::vector<double> xlb_b, wall_b, minimal_a;
     for (int r = 0; r < opts_.rounds; ++r) {
       std::vector<Bytes> frames;
       for (int i = 0; i < opts_.distinct; ++i) frames.push_back(bpftest::build_packet(make(warm ? 0 : r, i)));
-      if (warm && r == 0) calls(lb_.prog_fd(), pointers(frames), XDP_TX);
+      if (warm && r == 0) calls(lb().prog_fd(), pointers(frames), XDP_TX);
       minimal_a.push_back(minimal_repeat());
-      const Calls c = calls(lb_.prog_fd(), pointers(frames), XDP_TX);
+      const Calls c = calls(lb().prog_fd(), pointers(frames), XDP_TX);
       xlb_b.push_back(c.kernel_ns);
       wall_b.push_back(c.wall_ns);
     }
@@ -313,7 +331,7 @@ class PacketCost {
     std::vector<dataplane::RingMember> members;
     for (std::uint32_t id = 1; id <= 4; ++id) {
       const Address addr = Address::parse("198.18.1." + std::to_string(id));
-      lb_.put_real(id, bpftest::make_real({0x02, 0x4e, 0, 0, 0, static_cast<std::uint8_t>(id)}, kEgress, kLoopback,
+      lb().put_real(id, bpftest::make_real({0x02, 0x4e, 0, 0, 0, static_cast<std::uint8_t>(id)}, kEgress, kLoopback,
                                           addr));
       members.push_back({id, id, addr.str() + ":80"});
     }
@@ -324,17 +342,18 @@ class PacketCost {
       s.sched = svc.sched;
       s.vip_id = svc.vip_id;
       s.persist_timeout = svc.persist_timeout;
-      lb_.configure(s, members);
+      lb().configure(s, members);
     }
     bpftest::ServiceSpec s;
     s.vip = kVip6;
     s.vip_id = kVip6Id;
-    lb_.configure(s, members);
+    lb().configure(s, members);
   }
 
   Options opts_;
-  bpftest::BpfFsMount fs_;
-  bpftest::Balancer lb_;
+  std::unique_ptr<bpftest::BpfFsMount> fs_;
+  std::unique_ptr<bpftest::Balancer> lb_;
+  std::uint64_t totals_[2] = {0, 0};  // persistence hits, new flows of the balancers already gone
   Minimal minimal_;
   Bytes minimal_frame_;
   std::vector<Row> rows_;

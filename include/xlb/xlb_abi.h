@@ -155,7 +155,7 @@ struct xlb_vip_state {
  * which also refreshes the entry's last_seen and LRU position. So a writer that changes or
  * deletes flows bumps the VIP's vip_state.flow_gen afterwards (or clears vip_state first, as
  * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES. */
-#define XLB_FLOW_CACHE_ORDER 12
+#define XLB_FLOW_CACHE_ORDER 10 /* 64 KiB per CPU: few pages, so a miss stays cheap */
 #define XLB_FLOW_CACHE_SLOTS (1u << XLB_FLOW_CACHE_ORDER)
 #define XLB_FLOW_CACHE_TTL_JIFFIES 32
 
