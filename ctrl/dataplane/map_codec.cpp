@@ -92,18 +92,29 @@ const char* counter_name(std::uint32_t counter) {
 }
 
 std::uint32_t IdPool::allocate(const char* what) {
-  std::uint32_t id = first_;
-  for (auto used : used_) {
-    if (used < id) continue;
-    if (used != id) break;
-    ++id;
-  }
-  if (id >= limit_) {
-    throw std::runtime_error(std::string("no free ") + what + " id: all " + std::to_string(limit_ - first_) +
-                             " in use; raise the table size");
+  std::uint32_t id = 0;
+  if (!free_.empty()) {
+    id = *free_.begin();
+    free_.erase(free_.begin());
+  } else {
+    while (next_ < limit_ && used_.contains(next_)) ++next_;  // past ids reserved from the pins
+    if (next_ >= limit_) {
+      throw std::runtime_error(std::string("no free ") + what + " id: all " + std::to_string(limit_ - first_) +
+                               " in use; raise the table size");
+    }
+    id = next_++;
   }
   used_.insert(id);
   return id;
+}
+
+void IdPool::reserve(std::uint32_t id) {
+  used_.insert(id);
+  free_.erase(id);
+}
+
+void IdPool::release(std::uint32_t id) {
+  if (used_.erase(id) != 0 && id < next_) free_.insert(id);
 }
 
 }  // namespace xlb::dataplane

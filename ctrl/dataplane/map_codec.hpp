@@ -36,17 +36,20 @@ const char* counter_name(std::uint32_t counter);
 // Small integer ids, lowest free first, from [first, limit).
 class IdPool {
  public:
-  IdPool(std::uint32_t first, std::uint32_t limit) : first_(first), limit_(limit) {}
-  // Throws std::runtime_error when every id is taken (the map was sized too small).
+  IdPool(std::uint32_t first, std::uint32_t limit) : first_(first), limit_(limit), next_(first) {}
+  // The lowest free id, in O(log n). Throws std::runtime_error when every id is taken (the
+  // map was sized too small).
   std::uint32_t allocate(const char* what);
-  void reserve(std::uint32_t id) { used_.insert(id); }
-  void release(std::uint32_t id) { used_.erase(id); }
+  void reserve(std::uint32_t id);
+  void release(std::uint32_t id);
   std::size_t in_use() const { return used_.size(); }
 
  private:
   std::uint32_t first_;
   std::uint32_t limit_;
+  std::uint32_t next_;            // every id below it is used or in free_
   std::set<std::uint32_t> used_;
+  std::set<std::uint32_t> free_;  // released ids below next_
 };
 
 }  // namespace xlb::dataplane
