@@ -93,6 +93,12 @@ struct GlobalDefs {
   Located<V3Checksum> vrrp_v3_checksum = V3Checksum::keepalived;
   Located<std::uint32_t> tcp_flow_timeout = 900u;  // seconds
   Located<std::uint32_t> udp_flow_timeout = 300u;
+  // XDP table sizes (max_entries of the BPF maps); a change needs a restart on fresh pins.
+  Located<std::uint32_t> xdp_max_flows = 262144u;
+  Located<std::uint32_t> xdp_max_services = 256u;
+  Located<std::uint32_t> xdp_max_reals = 4096u;  // one per (service, real) pair
+  Located<std::uint32_t> xdp_max_persist = 65536u;
+  Located<std::uint32_t> xdp_ring_size = 4093u;  // per service and ring half; prime (Maglev)
   bool operator==(const GlobalDefs&) const = default;
 };
 

@@ -18,6 +18,14 @@ void uint_field(ParseContext& c, const Node& n, Located<std::uint32_t>& dst, std
   if (auto v = c.integer(n.args[0], lo, hi, n.key.text)) c.set(dst, static_cast<std::uint32_t>(*v), n);
 }
 
+bool is_prime(std::uint32_t v) {
+  if (v < 2) return false;
+  for (std::uint32_t d = 2; d * d <= v; ++d) {
+    if (v % d == 0) return false;
+  }
+  return true;
+}
+
 void flag_field(ParseContext& c, const Node& n, Located<bool>& dst) {
   if (auto v = c.flag(n)) c.set(dst, *v, n);
 }
@@ -167,6 +175,20 @@ constexpr K global_keywords[] = {
      }, "keepalived (IPv4 pseudo-header included)", true},
     {"tcp_flow_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.tcp_flow_timeout, 1, 86400 * 7); }, "900", true},
     {"udp_flow_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.udp_flow_timeout, 1, 86400 * 7); }, "300", true},
+    {"xdp_max_flows", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.xdp_max_flows, 1024, 1u << 28); }, "262144", true},
+    {"xdp_max_services", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.xdp_max_services, 1, 1u << 20); }, "256", true},
+    {"xdp_max_reals", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.xdp_max_reals, 2, 1u << 24); }, "4096", true},
+    {"xdp_max_persist", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.xdp_max_persist, 1, 1u << 26); }, "65536", true},
+    {"xdp_ring_size", S, false, 1, 1,
+     [](ParseContext& c, const Node& n, G& g) {
+       const auto v = c.integer(n.args[0], 7, 65521, n.key.text);
+       if (!v) return;
+       if (!is_prime(static_cast<std::uint32_t>(*v))) {
+         return c.diags().error(n.args[0].loc, "'xdp_ring_size' must be a prime (Maglev's table), got " +
+                                                   n.args[0].text + "; nearby primes: 509, 1021, 2039, 4093, 8191");
+       }
+       c.set(g.xdp_ring_size, static_cast<std::uint32_t>(*v), n);
+     }, "4093", true},
     // Known to keepalived, not implemented by xlb.
     {"enable_traps", W, false, 0, 1, nullptr, "", false, "no SNMP"},
     {"enable_snmp_vrrp", W, false, 0, 1, nullptr, "", false, "no SNMP; use metrics_listen"},

@@ -102,6 +102,11 @@ class Writer {
     line(std::string("vrrp_v3_checksum ") + (g.vrrp_v3_checksum.value == V3Checksum::keepalived ? "keepalived" : "rfc9568"));
     num("tcp_flow_timeout", g.tcp_flow_timeout);
     num("udp_flow_timeout", g.udp_flow_timeout);
+    num("xdp_max_flows", g.xdp_max_flows);
+    num("xdp_max_services", g.xdp_max_services);
+    num("xdp_max_reals", g.xdp_max_reals);
+    num("xdp_max_persist", g.xdp_max_persist);
+    num("xdp_ring_size", g.xdp_ring_size);
     close();
   }
 

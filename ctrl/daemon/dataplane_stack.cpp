@@ -54,6 +54,12 @@ struct DataplaneStack::Impl {
       o.program.pin_dir = options.pin_dir;
       o.program.tcp_timeout = *config->global_defs.tcp_flow_timeout;
       o.program.udp_timeout = *config->global_defs.udp_flow_timeout;
+      const auto& g = config->global_defs;
+      o.program.sizes.max_flows = *g.xdp_max_flows;
+      o.program.sizes.max_vips = *g.xdp_max_services;
+      o.program.sizes.max_reals = *g.xdp_max_reals;
+      o.program.sizes.max_persist = *g.xdp_max_persist;
+      o.program.sizes.ring_size = *g.xdp_ring_size;
       interfaces = options.interfaces.empty() ? derive_interfaces(*config) : options.interfaces;
       if (interfaces.empty()) throw std::runtime_error("no interface to attach to (use --interface)");
       o.interfaces = interfaces;

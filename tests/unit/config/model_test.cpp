@@ -157,6 +157,11 @@ TEST(Model, EverythingCorpusParsesXlbAdditions) {
   EXPECT_EQ(g.smtp_server.value, (SmtpServer{"198.18.0.25", 2525}));
   EXPECT_EQ(g.lvs_sync_daemon.value, (LvsSyncDaemon{true, "eth0", "VI_1", 7}));
   EXPECT_EQ(g.vrrp_v3_checksum.value, V3Checksum::rfc9568);
+  EXPECT_EQ(g.xdp_max_flows.value, 1048576u);
+  EXPECT_EQ(g.xdp_max_services.value, 10000u);
+  EXPECT_EQ(g.xdp_max_reals.value, 163840u);
+  EXPECT_EQ(g.xdp_max_persist.value, 131072u);
+  EXPECT_EQ(g.xdp_ring_size.value, 1021u);
   ASSERT_EQ(r.config.vrrp_scripts.size(), 1u);  // from extra/{scripts,groups}.conf
   EXPECT_EQ(r.config.vrrp_sync_groups.size(), 1u);
   const auto& in = r.config.vrrp_instances.at(0);
@@ -186,6 +191,17 @@ TEST(Model, EverythingCorpusParsesXlbAdditions) {
   EXPECT_EQ(grp.entries[1].last, ip("2001:db8::1ff"));
   EXPECT_EQ(grp.entries[2].fwmark, 9u);
   EXPECT_EQ(effective_backend(r.config.virtual_servers.at(3), g), LbBackend::ipvs);  // fwmark
+}
+
+TEST(Model, TableSizesAreCheckedWhereTheyAreWritten) {
+  const LoadResult r = load_string("global_defs {\n  xdp_ring_size 4096\n  xdp_max_flows 10\n}\n", "t.conf");
+  std::ostringstream d;
+  print_diagnostics(d, r.diagnostics);
+  EXPECT_NE(d.str().find("t.conf:2:17: error: 'xdp_ring_size' must be a prime"), std::string::npos) << d.str();
+  EXPECT_NE(d.str().find("t.conf:3:17: error:"), std::string::npos) << d.str();
+  const auto defaults = load_ok("global_defs {\n}\n").config.global_defs;
+  EXPECT_EQ(defaults.xdp_max_flows.value, 262144u);
+  EXPECT_EQ(defaults.xdp_ring_size.value, 4093u);
 }
 
 // Reload diffs models: the same meaning written differently must compare equal, and a change
