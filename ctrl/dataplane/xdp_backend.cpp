@@ -121,10 +121,23 @@ void XdpBackend::adopt_pins() {
 }
 
 // Established flows read their VIP's flags from vip_state instead of the vips hash.
+// flow_gen is kept: it only moves when flows change (bump_flow_gen).
 void XdpBackend::write_vip_state(std::uint32_t vip_id, std::uint32_t flags) {
-  const xlb_vip_state state{flags, 0};
+  xlb_vip_state state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id).value_or(xlb_vip_state{});
+  state.flags = flags;
   if (auto ec = program_->vip_state().update(vip_id, state); ec) {
     throw std::system_error(ec, "vip_state entry " + std::to_string(vip_id));
+  }
+}
+
+// After flows of a VIP were changed or deleted: the program's per-CPU flow caches stop
+// trusting what they copied from the connection table for this VIP.
+void XdpBackend::bump_flow_gen(std::uint32_t vip_id) {
+  auto state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id);
+  if (!state) return;
+  ++state->flow_gen;
+  if (auto ec = program_->vip_state().update(vip_id, *state); ec) {
+    spdlog::warn("xdp: vip_state entry {}: {}; cached flows follow within the cache's lifetime", vip_id, ec.message());
   }
 }
 
@@ -371,8 +384,12 @@ void XdpBackend::flush_real_ids(const std::vector<std::uint32_t>& ids, std::opti
     return wanted.empty() || wanted.count(real_id) > 0;
   };
   std::vector<xlb_flow_key> flow_keys;
+  std::set<std::uint32_t> vips;
   for (const auto& [k, v] : program_->flows().entries<xlb_flow_key, xlb_flow>()) {
-    if (match(v.real_id, v.vip_id)) flow_keys.push_back(k);
+    if (match(v.real_id, v.vip_id)) {
+      flow_keys.push_back(k);
+      vips.insert(v.vip_id);
+    }
   }
   program_->flows().erase_all(flow_keys);
   std::vector<xlb_persist_key> persist_keys;
@@ -380,6 +397,7 @@ void XdpBackend::flush_real_ids(const std::vector<std::uint32_t>& ids, std::opti
     if (match(v.real_id, k.vip_id)) persist_keys.push_back(k);
   }
   program_->persist().erase_all(persist_keys);
+  for (auto vip : vips) bump_flow_gen(vip);
 }
 
 void XdpBackend::flush_flows_to(const ServiceKey& key, const IpAddress& real) {
@@ -540,6 +558,8 @@ bool XdpBackend::install_synced(const SyncedFlow& flow) {
   value.vip_id = s.vip_id;
   value.last_seen = now;
   value.created = now;
+  // No flow_gen bump per entry (two syscalls each, at up to 400k entries/s): a backup rarely
+  // forwards the flows it is sent, and a cached copy lapses within XLB_FLOW_CACHE_TTL_JIFFIES.
   return !program_->flows().update(key, value);
 }
 

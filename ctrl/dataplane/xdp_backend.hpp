@@ -92,6 +92,7 @@ class XdpBackend : public Backend {
 
  private:
   void write_vip_state(std::uint32_t vip_id, std::uint32_t flags);
+  void bump_flow_gen(std::uint32_t vip_id);
   using RealKey = std::pair<IpAddress, std::uint16_t>;
   struct RealSlot {
     RealServer real;

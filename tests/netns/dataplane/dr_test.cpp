@@ -220,7 +220,20 @@ TEST_F(DrLabTest, FlowsListedAndFlushedPerReal) {
     EXPECT_EQ(f.service.address, ip("LAB_VIP"));
     EXPECT_TRUE(f.real == ip("LAB_RS1_IP") || f.real == ip("LAB_RS2_IP"));
   }
+  // The program's per-CPU flow caches must drop what they copied: the VIP's flow_gen moves.
+  const auto generations = [&] {
+    std::uint64_t sum = 0;
+    for (const auto& [id, state] : backend_->program().vip_state().entries<std::uint32_t, xlb_vip_state>()) {
+      sum += state.flow_gen;
+    }
+    return sum;
+  };
+  const auto before = generations();
+  backend_->apply(spec(2, 1));  // a weight change alone keeps the cached flows
+  EXPECT_EQ(generations(), before);
+  backend_->apply(spec(1, 1));
   backend_->flush_flows_to(spec(1, 1).key, ip("LAB_RS1_IP"));
+  EXPECT_EQ(generations(), before + 1);
   flows = backend_->flows();
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0].real, ip("LAB_RS2_IP"));
