@@ -64,7 +64,7 @@ top = sorted(big["memory"]["maps"].items(), key=lambda kv: -kv[1]["memlock_bytes
 print("largest maps (%s): %s" % (big["scenario"], ", ".join("%s %s MiB" % (k, mib(v["memlock_bytes"])) for k, v in top)))
 
 print()
-print("xlbd (its fixed table sizes), best of the rounds. start = exec until `status` answers, filled = until the vips map")
+print("xlbd (tables sized by the xdp_* keywords), best of the rounds. start = exec until `status` answers, filled = until the vips map")
 print("holds every service; weight (control request, as xlbctl sends it), xlbctl (the process) and reload = until the")
 print("vips map points at the rebuilt ring")
 print("%-28s %9s %9s %11s %10s %10s %11s %11s %9s" % ("configuration", "services", "reals", "maps MiB", "start ms",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/scale/run.sh BUILD_DIR: table scale of the XDP balancer. Three scenarios (1M flows,
 # 10,000 VIPs x 16 reals, 1,000 reals on one VIP), each through XdpBackend with maps sized
-# for it and through xlbd with its own (fixed) table sizes; plus ns/packet with a full
+# for it and through xlbd with the configuration's xdp_* table sizes; plus ns/packet with a full
 # connection table vs a 1-flow table. Prints a table and writes bench/results/scale.json.
 # Root: namespaces, XDP, a private bpffs. SCALE_QUICK=1: tiny sizes (a smoke run, seconds).
 set -euo pipefail

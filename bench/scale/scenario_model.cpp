@@ -57,7 +57,21 @@ std::vector<dp::ServiceSpec> scenario_services(const std::string& scenario, std:
 
 namespace {
 
-const char* kGlobal = "# written by xlb-bench-scale\nglobal_defs {\n    router_id bench-scale\n    lb_backend xdp\n}\n";
+// global_defs with the XDP table sizes the scenario needs, written only where the defaults
+// (256 services, 4,096 real ids, 262,144 flows) are too small. Past 1,000 services the ring
+// is 1021 slots instead of 4093, as the configuration reference advises for memory.
+std::string global_defs(const std::vector<dp::ServiceSpec>& services, std::uint64_t max_flows) {
+  std::size_t pairs = 0;
+  for (const auto& s : services) pairs += s.reals.size() + (s.sorry_server ? 1 : 0);
+  std::ostringstream out;
+  out << "# written by xlb-bench-scale\nglobal_defs {\n    router_id bench-scale\n    lb_backend xdp\n";
+  if (services.size() > 256) out << "    xdp_max_services " << services.size() << "\n";
+  if (pairs + 1 > 4096) out << "    xdp_max_reals " << pairs + 1 << "\n";
+  if (services.size() > 1000) out << "    xdp_ring_size 1021\n";
+  if (max_flows > 262144) out << "    xdp_max_flows " << max_flows << "\n";
+  out << "}\n";
+  return out.str();
+}
 
 void write_services(std::ostream& out, std::span<const dp::ServiceSpec> services) {
   for (const auto& s : services) {
@@ -73,21 +87,22 @@ void write_services(std::ostream& out, std::span<const dp::ServiceSpec> services
 
 }  // namespace
 
-std::string keepalived_conf(const std::vector<dp::ServiceSpec>& services) {
+std::string keepalived_conf(const std::vector<dp::ServiceSpec>& services, std::uint64_t max_flows) {
   std::ostringstream out;
-  out << kGlobal;
+  out << global_defs(services, max_flows);
   write_services(out, services);
   return out.str();
 }
 
 std::filesystem::path write_keepalived_conf(const std::filesystem::path& dir,
-                                            const std::vector<dp::ServiceSpec>& services, std::size_t per_file) {
+                                            const std::vector<dp::ServiceSpec>& services, std::size_t per_file,
+                                            std::uint64_t max_flows) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     if (e.path().filename().string().rfind("services-", 0) == 0) std::filesystem::remove(e.path());
   }
   const auto main = dir / "keepalived.conf";
   std::ofstream out(main);
-  out << kGlobal;
+  out << global_defs(services, max_flows);
   if (services.size() <= per_file) {
     write_services(out, services);
   } else {

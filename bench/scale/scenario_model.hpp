@@ -22,14 +22,15 @@ std::string many_real_address(std::uint32_t j);
 // The services of a scenario as the dataplane sees them (weight 1 everywhere, wrr).
 std::vector<dataplane::ServiceSpec> scenario_services(const std::string& scenario, std::uint32_t vips,
                                                       std::uint32_t reals_per_vip, std::uint32_t reals);
-// The same as a keepalived.conf (lb_kind DR, lb_backend xdp, no VRRP, no checkers).
-std::string keepalived_conf(const std::vector<dataplane::ServiceSpec>& services);
+// The same as a keepalived.conf (lb_kind DR, lb_backend xdp, no VRRP, no checkers), with the
+// xdp_* table sizes it needs (and room for max_flows connections).
+std::string keepalived_conf(const std::vector<dataplane::ServiceSpec>& services, std::uint64_t max_flows = 0);
 // The same as files: `dir`/keepalived.conf, its virtual servers in include files of at most
 // `per_file` services when there are more (xlbd reads at most 4 MiB per file; an operator
 // splits a large configuration the same way). Returns the main file.
 std::filesystem::path write_keepalived_conf(const std::filesystem::path& dir,
                                             const std::vector<dataplane::ServiceSpec>& services,
-                                            std::size_t per_file = 1000);
+                                            std::size_t per_file = 1000, std::uint64_t max_flows = 0);
 // Every real address of a scenario once (what the peer namespace must answer ARP for).
 std::vector<std::string> real_addresses(const std::vector<dataplane::ServiceSpec>& services);
 

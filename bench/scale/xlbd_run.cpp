@@ -209,7 +209,7 @@ std::vector<std::uint32_t> live_ring_ids(const std::filesystem::path& pin_dir, c
 
 Json run_xlbd(const XlbdOptions& o) {
   auto services = scenario_services(o.scenario, o.vips, o.reals_per_vip, o.reals);
-  const auto conf = write_keepalived_conf(o.workdir, services);
+  const auto conf = write_keepalived_conf(o.workdir, services, 1000, o.flows);
   const auto& changed = services.back();
   const std::string real = changed.reals.front().address.to_string() + ":" + std::to_string(changed.reals.front().port);
 
@@ -226,7 +226,7 @@ Json run_xlbd(const XlbdOptions& o) {
       xlbctl_maps;
   for (int round = 0; round < o.rounds; ++round) {
     clear_pins(o.pin_dir);
-    write_keepalived_conf(o.workdir, services);
+    write_keepalived_conf(o.workdir, services, 1000, o.flows);
     Xlbd xlbd(o, conf);
     try {
       xlbd.wait_ready(o.pin_dir, services.size(), o.start_timeout_s);
@@ -252,14 +252,14 @@ Json run_xlbd(const XlbdOptions& o) {
     // first so that the file decides again).
     ok_or_throw(api::control_request(xlbd.socket(), "weight", Json{{"real", real}, {"undrain", true}}));
     services.back().reals.front().weight = 10 + static_cast<std::uint32_t>(round);
-    write_keepalived_conf(o.workdir, services);
+    write_keepalived_conf(o.workdir, services, 1000, o.flows);
     const auto rl = timed_change(o.pin_dir, changed.key, [&] {
       ok_or_throw(api::control_request(xlbd.socket(), "reload", Json::object()));
     });
     reload_reply.push_back(rl.reply_ms);
     reload_maps.push_back(rl.maps_ms);
     services.back().reals.front().weight = 1;
-    write_keepalived_conf(o.workdir, services);
+    write_keepalived_conf(o.workdir, services, 1000, o.flows);
     if (!o.xlbctl.empty()) {
       // The operator's way, a process per command: xlbctl weight ADDR:PORT W.
       const auto ct = timed_change(o.pin_dir, changed.key, [&] {
@@ -285,7 +285,7 @@ Json run_xlbd(const XlbdOptions& o) {
   if (o.flows > 0) {
     // A full connection table, then xlbd restarted over its pins (flows survive restarts).
     clear_pins(o.pin_dir);
-    write_keepalived_conf(o.workdir, services);
+    write_keepalived_conf(o.workdir, services, 1000, o.flows);
     std::uint64_t capacity = 0, in_table = 0, inserted = 0;
     {
       Xlbd first(o, conf, false);
