@@ -62,43 +62,6 @@ static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_
 	return xlb_forward(ctx, real, real_id, vip_id, 0);
 }
 
-/* A TCP SYN without ACK opens a connection by definition, so it is placed without looking its
- * 5-tuple up in the connection table: its entry (BPF_ANY) replaces whatever an older
- * connection on the same tuple left there, as IPVS reschedules a SYN that reuses a tuple
- * (conn_reuse_mode). Persistence templates, sh and mh decide exactly as for any new flow, so a
- * retransmitted SYN meets the same real there; rr and wrr may move it to the next real, and the
- * ACK follows the entry the last SYN wrote. This CPU's cache slot takes the new entry at once.
- * Other CPUs' copies of an old entry on the tuple last at most XLB_FLOW_CACHE_TTL_JIFFIES
- * (xlb_abi.h says why that is accepted). Returns XLB_CONTINUE when the table must decide after
- * all: no VIP or an inactive one (a backup still forwards flows it knows), or nothing to
- * schedule (a known flow keeps its real, as before). */
-static __always_inline int xlb_open(struct xdp_md *ctx, const struct xlb_packet *pkt,
-				    struct xlb_flow_cache_entry *cached, __u64 jiffies)
-{
-	struct xlb_vip_info *vip = xlb_find_vip(&pkt->key);
-	struct xlb_vip_state *state;
-	struct xlb_real *real;
-	__u32 real_id;
-
-	if (!vip || !(vip->flags & XLB_VIP_F_ACTIVE))
-		return XLB_CONTINUE;
-	real_id = xlb_new_flow(vip, &pkt->key, bpf_ktime_get_coarse_ns());
-	if (!real_id)
-		return XLB_CONTINUE;
-	real = xlb_find_real(real_id);
-	if (!real)
-		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_REAL_MISSING);
-	if (cached) {
-		state = bpf_map_lookup_elem(&vip_state, &vip->vip_id);
-		if (state && state->flags)
-			xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip->vip_id, state->flow_gen,
-					    jiffies);
-		else
-			xlb_flow_cache_forget(cached, &pkt->key, jiffies);
-	}
-	return xlb_forward(ctx, real, real_id, vip->vip_id, 1);
-}
-
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
@@ -118,11 +81,7 @@ int xlb_balancer(struct xdp_md *ctx)
 		return action;
 	jiffies = bpf_jiffies64(); /* inlined: a load, where the ns clocks are helper calls */
 	cached = xlb_flow_cache_slot_of(&pkt.key);
-	if (pkt.tcp_syn && !pkt.first_fragment) {
-		action = xlb_open(ctx, &pkt, cached, jiffies);
-		if (action != XLB_CONTINUE)
-			return action;
-	} else if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies)) {
+	if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies)) {
 		real = xlb_flow_cache_real(cached);
 		if (real)
 			return xlb_established(ctx, &pkt, real, cached->real_id, cached->vip_id);

@@ -65,12 +65,4 @@ static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *ent
 	entry->filled = jiffies;
 }
 
-/* Retires the entry when it holds this flow, so that the connection table decides again. */
-static __always_inline void xlb_flow_cache_forget(struct xlb_flow_cache_entry *entry,
-						  const struct xlb_flow_key *key, __u64 jiffies)
-{
-	if (xlb_flow_key_equal(&entry->key, key))
-		entry->filled = jiffies - XLB_FLOW_CACHE_TTL_JIFFIES;
-}
-
 #endif

@@ -35,7 +35,6 @@ struct xlb_packet {
 	struct xlb_flow_key key; /* client -> VIP, also for ICMP errors (from the inner header) */
 	__u8 first_fragment;     /* IP fragment with offset 0: has ports, but not the whole datagram */
 	__u8 icmp_error;         /* key comes from the quoted header of an ICMP error */
-	__u8 tcp_syn;            /* TCP SYN without ACK: opens a connection, whatever the table holds */
 };
 
 static __always_inline int xlb_malformed(void)
@@ -59,8 +58,6 @@ static __always_inline int xlb_parse_ports(void *l4, void *data_end, __u8 proto,
 			return xlb_malformed();
 		pkt->key.sport = tcp->source;
 		pkt->key.dport = tcp->dest;
-		/* The flags byte lies inside the header just bounds-checked. */
-		pkt->tcp_syn = tcp->syn && !tcp->ack;
 		return XLB_CONTINUE;
 	}
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {

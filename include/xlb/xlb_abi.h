@@ -154,16 +154,7 @@ struct xlb_vip_state {
  * one clock a program reads without a helper call); then the program looks the flow up again,
  * which also refreshes the entry's last_seen and LRU position. So a writer that changes or
  * deletes flows bumps the VIP's vip_state.flow_gen afterwards (or clears vip_state first, as
- * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES.
- * The program's own exception: a TCP SYN (ACK clear) replaces its tuple's entry without a
- * flow_gen bump (which would empty the VIP's cache on every CPU at every SYN) and refills only
- * the slot of the CPU it ran on. RSS steers every segment of a tuple to one queue, so that is
- * the CPU holding the old connection's copy; another CPU holds one only when steering moved
- * the tuple (an RSS table change, generic XDP behind a migrating sender), and uses it only
- * while it is younger than XLB_FLOW_CACHE_TTL_JIFFIES, i.e. when the client reopened the tuple
- * that soon after the old connection's last packet through that CPU (Linux reuses a TIME-WAIT
- * tuple after 1 s at the earliest). Checking each hit against the flows entry's `created`
- * would cost the very hash lookup the cache avoids. */
+ * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES. */
 #define XLB_FLOW_CACHE_ORDER 10 /* 64 KiB per CPU: few pages, so a miss stays cheap */
 #define XLB_FLOW_CACHE_SLOTS (1u << XLB_FLOW_CACHE_ORDER)
 #define XLB_FLOW_CACHE_TTL_JIFFIES 32
