@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   app.add_option("--socket", options.socket_path, "control socket for xlbctl")->capture_default_str();
   app.add_option("--socket-group", options.socket_group, "group that may use the control socket (default: root only)");
   app.add_option("-p,--pid-file", options.pid_file, "write the pid here");
+  app.add_option("--dump-file", options.dump_file, "where SIGUSR1 writes the state as JSON")->capture_default_str();
   app.add_flag("--detach-on-exit", options.detach_on_exit,
                "on SIGTERM detach the XDP program and remove the pins (default: keep forwarding)");
   app.add_option("--sync-key-file", options.sync_key_file,

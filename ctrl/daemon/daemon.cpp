@@ -476,17 +476,32 @@ Json Daemon::services() const {
              {"backend", config::to_string(planned.backend)}};
     const auto st = stats.find(key);
     svc["stats"] = counters_json(st != stats.end() ? st->second.counters : dataplane::TrafficCounters{});
-    Json reals = Json::array();
-    for (const auto& configured : planned.spec.reals) {
-      Json r{{"address", configured.address.to_string()},
-             {"port", configured.port},
-             {"forward", forward_name(configured.forwarding)},
-             {"configured_weight", configured.weight}};
+    // One row per real, as ipvsadm -Ln lists it: the configured reals, then those a reload
+    // removed that still drain their flows.
+    auto real_row = [&](const dataplane::RealServer& real, std::uint32_t configured_weight, std::string state) {
       std::uint32_t weight = 0;
       for (const auto& live : spec.reals) {
-        if (live.address == configured.address && live.port == configured.port) weight = live.weight;
+        if (live.address == real.address && live.port == real.port) weight = live.weight;
       }
-      r["weight"] = weight;
+      dataplane::TrafficCounters counters;
+      if (st != stats.end()) {
+        for (const auto& rs : st->second.reals) {
+          if (rs.real.address == real.address && rs.real.port == real.port) counters = rs.counters;
+        }
+      }
+      const auto act = active.find({key, real.address});
+      return Json{{"address", real.address.to_string()},
+                  {"port", real.port},
+                  {"forward", forward_name(real.forwarding)},
+                  {"configured_weight", configured_weight},
+                  {"weight", weight},
+                  {"health", std::move(state)},
+                  {"active_conns", act != active.end() ? act->second : 0},
+                  {"inactive_conns", 0},
+                  {"stats", counters_json(counters)}};
+    };
+    Json reals = Json::array();
+    for (const auto& configured : planned.spec.reals) {
       std::string state = "up";
       const auto h = health.find(key);
       if (h != health.end()) {
@@ -496,32 +511,10 @@ Json Daemon::services() const {
       }
       const auto override_it = live_->overrides().find(RealRef{configured.address, configured.port});
       if (override_it != live_->overrides().end()) state += override_it->second == 0 ? ",drained" : ",weight-set";
-      r["health"] = state;
-      const auto act = active.find({key, configured.address});
-      r["active_conns"] = act != active.end() ? act->second : 0;
-      r["inactive_conns"] = 0;
-      dataplane::TrafficCounters counters;
-      if (st != stats.end()) {
-        for (const auto& rs : st->second.reals) {
-          if (rs.real.address == configured.address && rs.real.port == configured.port) counters = rs.counters;
-        }
-      }
-      r["stats"] = counters_json(counters);
-      reals.push_back(r);
+      reals.push_back(real_row(configured, configured.weight, state));
     }
     if (const auto retired = live_->retired().find(key); retired != live_->retired().end()) {
-      for (const auto& [ref, real] : retired->second) {
-        const auto act = active.find({key, ref.address});
-        reals.push_back(Json{{"address", ref.address.to_string()},
-                             {"port", ref.port},
-                             {"forward", forward_name(real.forwarding)},
-                             {"configured_weight", 0},
-                             {"weight", 0},
-                             {"health", "removed,draining"},
-                             {"active_conns", act != active.end() ? act->second : 0},
-                             {"inactive_conns", 0},
-                             {"stats", counters_json({})}});
-      }
+      for (const auto& [ref, real] : retired->second) reals.push_back(real_row(real, 0, "removed,draining"));
     }
     svc["reals"] = reals;
     if (spec.sorry_server) {

@@ -41,6 +41,16 @@ RealRef RealRef::parse(const std::string& text) {
   return ref;
 }
 
+namespace {
+
+bool lists(const dataplane::ServiceSpec& spec, const RealRef& ref) {
+  return std::any_of(spec.reals.begin(), spec.reals.end(), [&](const dataplane::RealServer& r) {
+    return r.address == ref.address && r.port == ref.port;
+  });
+}
+
+}  // namespace
+
 bool LiveState::vip_active(const dataplane::IpAddress& vip) const {
   return !vrrp_managed_.contains(vip) || owned_.contains(vip);
 }
@@ -55,10 +65,7 @@ dataplane::ServiceSpec LiveState::effective(const dataplane::ServiceSpec& health
   }
   if (const auto r = retired_.find(spec.key); r != retired_.end()) {
     for (const auto& [ref, real] : r->second) {
-      const bool listed = std::any_of(spec.reals.begin(), spec.reals.end(), [&](const dataplane::RealServer& x) {
-        return x.address == ref.address && x.port == ref.port;
-      });
-      if (!listed) spec.reals.push_back(real);
+      if (!lists(spec, ref)) spec.reals.push_back(real);
     }
   }
   return spec;
@@ -93,22 +100,16 @@ void LiveState::retire_removed(const std::vector<dataplane::ServiceSpec>& next) 
     const auto applied = applied_.find(spec.key);
     if (applied == applied_.end()) continue;
     for (const auto& real : applied->second.reals) {
-      const bool kept = std::any_of(spec.reals.begin(), spec.reals.end(), [&](const dataplane::RealServer& x) {
-        return x.address == real.address && x.port == real.port;
-      });
       const RealRef ref{real.address, real.port};
-      auto& retired = retired_[spec.key];
-      // Listed again: it stays retired until health reports it (a new checker may start
+      // A real listed again stays retired until health reports it (a new checker may start
       // with the real down, which must not end its flows either).
-      if (!kept && !retired.contains(ref)) {
-        auto draining = real;
-        draining.weight = 0;
-        retired.emplace(ref, draining);
-        spdlog::info("{}:{}: real server {} left the configuration; its established flows stay until they end",
-                     spec.key.address.to_string(), spec.key.port, ref.text());
-      }
+      if (lists(spec, ref) || (retired_.contains(spec.key) && retired_[spec.key].contains(ref))) continue;
+      auto draining = real;
+      draining.weight = 0;
+      retired_[spec.key].emplace(ref, draining);
+      spdlog::info("{}:{}: real server {} left the configuration; its established flows stay until they end",
+                   spec.key.address.to_string(), spec.key.port, ref.text());
     }
-    if (retired_[spec.key].empty()) retired_.erase(spec.key);
   }
 }
 

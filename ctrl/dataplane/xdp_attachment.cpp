@@ -33,20 +33,6 @@ std::string if_name(int ifindex) {
 
 xdp_attach_mode to_libxdp(XdpMode mode) { return mode == XdpMode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB; }
 
-// A program of the same name left attached by an xlbd that died without detaching: take its
-// place (its maps are pinned, so flows carry over). Anything else attached is not ours.
-bool detach_stale(int ifindex, const std::string& prog_name) {
-  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
-  if (libxdp_get_error(mp)) return false;
-  bool detached = false;
-  xdp_program* main = xdp_multiprog__main_prog(mp);
-  if (xdp_multiprog__is_legacy(mp) && main && prog_name == xdp_program__name(main)) {
-    detached = xdp_multiprog__detach(mp) == 0;
-  }
-  xdp_multiprog__close(mp);
-  return detached;
-}
-
 std::uint32_t mode_flag(XdpMode mode) { return mode == XdpMode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE; }
 
 // The name the kernel keeps for a program (BPF_OBJ_NAME_LEN bytes including the NUL).
@@ -107,10 +93,9 @@ XdpAttachment::XdpAttachment(bpf_object* obj, const std::string& prog_name, int 
     prog_ = nullptr;
     throw std::runtime_error("libxdp: program " + prog_name + ": " + xdp_error(static_cast<int>(err)));
   }
+  // A stale program of our name was taken over above; whatever else is attached is not ours
+  // to remove, and libxdp's error says what it is.
   int err = xdp_program__attach(prog_, ifindex_, to_libxdp(mode_), 0);
-  if ((err == -EBUSY || err == -EEXIST) && detach_stale(ifindex_, prog_name)) {
-    err = xdp_program__attach(prog_, ifindex_, to_libxdp(mode_), 0);
-  }
   if (err && mode_ == XdpMode::native && options_.allow_generic_fallback) {
     fallback_reason_ = xdp_error(err);
     mode_ = XdpMode::generic;

@@ -171,7 +171,7 @@ lb_start() {
   mkdir -p "$STATE/bpf/lb$n"
   # libxdp keeps its own state on a bpffs; /sys/fs/bpf is not one inside `ip netns exec`.
   ip netns exec "$ns" env LIBXDP_BPFFS="$STATE/bpf" "$BUILD/ctrl/xlbd" -f "$STATE/lb$n.conf" --interface eth0 \
-    --pin-dir "$STATE/bpf/lb$n" --socket "$STATE/lb$n.sock" -p "$STATE/xlbd-lb$n.pid" \
+    --pin-dir "$STATE/bpf/lb$n" --socket "$STATE/lb$n.sock" -p "$STATE/xlbd-lb$n.pid" --dump-file "$STATE/xlbd-lb$n.json" \
     >>"$STATE/xlbd-lb$n.log" 2>&1 &
   echo $! >"$STATE/run-xlbd-lb$n.pid"
   for _ in $(seq 100); do

@@ -274,16 +274,9 @@ TEST_F(OpsLab, StatusListFlowsPersistDump) {
 }
 
 TEST_F(OpsLab, Sigusr1WritesTheStateAsJson) {
-  const fs::path file = "/run/xlb/xlbd.json";
-  if (fs::exists(file)) GTEST_SKIP() << file << " exists already (another xlbd?); not overwriting it";
-  // xlbd creates /run/xlb for the dump; remove it again when it was not there before.
-  struct RemoveDir {
-    bool created = !fs::exists("/run/xlb");
-    ~RemoveDir() {
-      std::error_code ec;
-      if (created) fs::remove("/run/xlb", ec);
-    }
-  } remove_dir;
+  // The lab starts xlbd with --dump-file under its own state directory.
+  const fs::path file = lab_->state() + "/xlbd-lb" + std::to_string(master_) + ".json";
+  fs::remove(file);
   ASSERT_EQ(::kill(lab_->xlbd_pid(master_), SIGUSR1), 0);
   const bool written = wait_for([&] { return fs::exists(file) && fs::file_size(file) > 2; }, kPatience).has_value();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
