@@ -71,16 +71,4 @@ FillResult fill_flows(int flows_fd, std::uint32_t count, std::uint32_t vip_be, s
   return result;
 }
 
-std::uint64_t count_entries(int map_fd, std::uint32_t key_size) {
-  std::vector<std::uint8_t> key(key_size), next(key_size);
-  std::uint64_t n = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
-    ++n;
-    key.swap(next);
-    prev = key.data();
-  }
-  return n;
-}
-
 }  // namespace xlb::bench::scale

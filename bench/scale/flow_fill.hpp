@@ -23,7 +23,4 @@ struct FillResult {
 FillResult fill_flows(int flows_fd, std::uint32_t count, std::uint32_t vip_be, std::uint16_t port,
                       std::uint32_t vip_id, std::span<const std::uint32_t> real_ids);
 
-// Entries in a hash map, counted by walking its keys.
-std::uint64_t count_entries(int map_fd, std::uint32_t key_size);
-
 }  // namespace xlb::bench::scale

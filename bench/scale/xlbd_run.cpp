@@ -12,6 +12,7 @@
 
 #include "bench/scale/child_process.hpp"
 #include "bench/scale/flow_fill.hpp"
+#include "ctrl/dataplane/pinned_map.hpp"
 #include "bench/scale/scenario_model.hpp"
 #include "ctrl/api/control_server.hpp"
 #include "ctrl/dataplane/map_codec.hpp"
@@ -24,23 +25,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // An fd of a pinned object, closed on destruction.
-class Pinned {
- public:
-  explicit Pinned(const std::filesystem::path& path) : fd_(bpf_obj_get(path.c_str())) {}
-  ~Pinned() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Pinned(const Pinned&) = delete;
-  Pinned& operator=(const Pinned&) = delete;
-  int fd() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
-
 std::optional<xlb_vip_info> vip_entry(const std::filesystem::path& pin_dir, const dp::ServiceKey& key) {
-  Pinned vips(pin_dir / "vips");
+  dp::PinnedMap vips(pin_dir / "vips");
   if (!vips) return std::nullopt;
   const auto k = dp::to_vip_key(key);
   xlb_vip_info info{};
@@ -114,8 +100,8 @@ class Xlbd {
       if (child_->exited()) throw StartError("xlbd exited during start", tail_of(log_, 8));
       if (ms_since(t0_) > timeout_s * 1000) throw StartError("xlbd not ready in time", tail_of(log_, 8));
       if (!maps_ms_) {
-        Pinned vips(pin_dir / "vips");
-        const auto now = vips ? count_entries(vips.fd(), sizeof(xlb_vip_key)) : 0;
+        dp::PinnedMap vips(pin_dir / "vips");
+        const auto now = vips ? vips.count_keys() : 0;
         if (now != count) count = now, grew = Clock::now();
         if (count >= services) maps_ms_ = ms_since(t0_);
       }
@@ -159,7 +145,7 @@ ChangeTiming timed_change(const std::filesystem::path& pin_dir, const dp::Servic
   std::optional<double> switched;
   const auto t0 = Clock::now();
   std::thread watcher([&] {
-    Pinned vips(pin_dir / "vips");
+    dp::PinnedMap vips(pin_dir / "vips");
     const auto k = dp::to_vip_key(key);
     while (!stop) {
       xlb_vip_info info{};
@@ -191,8 +177,8 @@ void ok_or_throw(const Json& reply) {
 double best_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
 
 std::vector<std::uint32_t> live_ring_ids(const std::filesystem::path& pin_dir, const xlb_vip_info& info) {
-  Pinned settings(pin_dir / "settings");
-  Pinned ring(pin_dir / "ring");
+  dp::PinnedMap settings(pin_dir / "settings");
+  dp::PinnedMap ring(pin_dir / "ring");
   xlb_settings s{};
   const std::uint32_t zero = 0;
   if (!settings || !ring || bpf_map_lookup_elem(settings.fd(), &zero, &s) != 0) throw std::runtime_error("settings map");
@@ -291,11 +277,9 @@ Json run_xlbd(const XlbdOptions& o) {
       Xlbd first(o, conf, false);
       first.wait_ready(o.pin_dir, services.size(), o.start_timeout_s);
       const auto info = vip_entry(o.pin_dir, services.front().key);
-      Pinned flows(o.pin_dir / "flows");
-      bpf_map_info mi{};
-      __u32 len = sizeof(mi);
-      if (!info || !flows || bpf_obj_get_info_by_fd(flows.fd(), &mi, &len) != 0) throw std::runtime_error("flows map");
-      capacity = mi.max_entries;
+      dp::PinnedMap flows(o.pin_dir / "flows");
+      if (!info || !flows) throw std::runtime_error("flows map");
+      capacity = flows.info().max_entries;
       const auto count = static_cast<std::uint32_t>(std::min<std::uint64_t>(o.flows, capacity));
       const auto key = dp::to_vip_key(services.front().key);
       inserted = fill_flows(flows.fd(), count, key.addr[0], services.front().key.port, info->vip_id,
@@ -306,8 +290,8 @@ Json run_xlbd(const XlbdOptions& o) {
     Xlbd second(o, conf);
     second.wait_ready(o.pin_dir, services.size(), o.start_timeout_s);
     {
-      Pinned flows(o.pin_dir / "flows");
-      in_table = count_entries(flows.fd(), sizeof(xlb_flow_key));
+      dp::PinnedMap flows(o.pin_dir / "flows");
+      in_table = flows.count_keys();
     }
     const auto t0 = Clock::now();
     const auto reply = api::control_request(second.socket(), "flows", Json{{"vip", ""}, {"client", ""}});

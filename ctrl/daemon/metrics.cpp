@@ -14,6 +14,7 @@
 #include "ctrl/daemon/flow_census.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
 #include "ctrl/daemon/live_state.hpp"
+#include "ctrl/dataplane/pinned_map.hpp"
 #include "ctrl/notify/notifier.hpp"
 #include "ctrl/sync/flow_sync.hpp"
 #include "ctrl/vrrp/router.hpp"
@@ -29,43 +30,6 @@ std::string service_label(const dataplane::ServiceKey& key) {
   return RealRef{key.address, key.port}.text();
 }
 
-// A pinned map opened for one scrape; the daemon's own handles live in the dataplane, which
-// the metrics page must not reach into.
-class PinnedMap {
- public:
-  explicit PinnedMap(const std::filesystem::path& path) : fd_(bpf_obj_get(path.c_str())) {}
-  ~PinnedMap() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  PinnedMap(const PinnedMap&) = delete;
-  PinnedMap& operator=(const PinnedMap&) = delete;
-  bool ok() const { return fd_ >= 0; }
-  std::uint32_t max_entries() const {
-    bpf_map_info info{};
-    std::uint32_t len = sizeof(info);
-    return bpf_obj_get_info_by_fd(fd_, &info, &len) == 0 ? info.max_entries : 0;
-  }
-  // Walks the keys: one syscall per entry (about a microsecond each); fine for the vips and
-  // persistence maps, too slow for a full flows map (hence the census).
-  std::uint64_t entries() const {
-    bpf_map_info info{};
-    std::uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd_, &info, &len) != 0) return 0;
-    std::vector<unsigned char> key(info.key_size), next(info.key_size);
-    std::uint64_t n = 0;
-    const void* previous = nullptr;
-    while (bpf_map_get_next_key(fd_, previous, next.data()) == 0) {
-      ++n;
-      key.swap(next);
-      previous = key.data();
-    }
-    return n;
-  }
-
- private:
-  int fd_;
-};
-
 // Fill levels of the hash maps that can run full (entries vs max_entries).
 // The flows map is too large to walk per scrape: its count comes from the flow census.
 void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir, const FlowCensusSample& census) {
@@ -76,8 +40,9 @@ void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir, const 
   };
   std::vector<Fill> fills;
   for (const char* name : {"vips", "flows", "persist"}) {
-    const PinnedMap map(pin_dir / name);
-    if (map.ok()) fills.push_back({name, name == std::string_view("flows") ? census.flows : map.entries(), map.max_entries()});
+    // Opened per scrape: the metrics page does not reach into the dataplane's own handles.
+    const dataplane::PinnedMap map(pin_dir / name);
+    if (map.ok()) fills.push_back({name, name == std::string_view("flows") ? census.flows : map.count_keys(), map.info().max_entries});
   }
   m.family("xlb_map_entries", MetricsText::Type::gauge, "Entries in a pinned BPF hash map now.");
   for (const auto& f : fills) m.sample({{"map", f.name}}, static_cast<double>(f.entries));

@@ -1,4 +1,5 @@
 #include "ctrl/dataplane/bpf_program.hpp"
+#include "ctrl/dataplane/pinned_map.hpp"
 
 #include <linux/magic.h>
 #include <sys/statfs.h>
@@ -34,16 +35,6 @@ std::filesystem::path existing_ancestor(std::filesystem::path p) {
   }
   return p;
 }
-
-struct UniqueFd {
-  int fd = -1;
-  explicit UniqueFd(int f) : fd(f) {}
-  ~UniqueFd() {
-    if (fd >= 0) ::close(fd);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-};
 
 }  // namespace
 
@@ -132,13 +123,10 @@ void BpfProgram::check_pinned_maps() {
     const char* path = bpf_map__pin_path(map);
     if (!path || ::access(path, F_OK) != 0) continue;
     any = true;
-    UniqueFd fd(bpf_obj_get(path));
-    if (fd.fd < 0) throw libbpf_error(std::string("opening pinned map ") + path, errno);
-    bpf_map_info info{};
-    std::uint32_t len = sizeof(info);
-    if (int err = bpf_obj_get_info_by_fd(fd.fd, &info, &len); err) {
-      throw libbpf_error(std::string("reading pinned map ") + path, err);
-    }
+    const PinnedMap pinned(path);
+    const int fd = pinned.required_fd();
+    const bpf_map_info info = pinned.info();
+    if (info.key_size == 0) throw std::runtime_error(std::string("reading pinned map ") + path);  // no map has 0
     // The kernel marks devmaps read-only for programs by itself; that flag says nothing
     // about compatibility, but libbpf 1.1 compares it, so the object adopts it.
     const auto type = bpf_map__type(map);
@@ -162,7 +150,7 @@ void BpfProgram::check_pinned_maps() {
     if (map == skel_->maps.settings) {
       std::vector<unsigned char> value(info.value_size);
       const std::uint32_t zero = 0;
-      if (bpf_map_lookup_elem(fd.fd, &zero, value.data()) == 0 && value.size() >= sizeof(xlb_settings)) {
+      if (bpf_map_lookup_elem(fd, &zero, value.data()) == 0 && value.size() >= sizeof(xlb_settings)) {
         xlb_settings old{};
         std::memcpy(&old, value.data(), sizeof(old));
         // 0: pinned by a writer that never got as far as writing settings.

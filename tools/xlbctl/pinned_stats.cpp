@@ -8,29 +8,17 @@
 
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 #include <vector>
 
+#include "ctrl/dataplane/pinned_map.hpp"
 #include "xlb/xlb_abi.h"
 
 namespace xlb::ctl {
 
 namespace {
-
-class PinnedMap {
- public:
-  PinnedMap(const std::string& dir, const char* name) : fd_(bpf_obj_get((dir + "/" + name).c_str())) {
-    if (fd_ < 0) throw std::runtime_error("cannot open pinned map " + dir + "/" + name + ": " + std::strerror(errno));
-  }
-  ~PinnedMap() { ::close(fd_); }
-  PinnedMap(const PinnedMap&) = delete;
-  PinnedMap& operator=(const PinnedMap&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string address_text(const __u32* addr, __u8 family) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -67,46 +55,46 @@ const char* scheduler_name(__u32 sched) {
 }  // namespace
 
 nlohmann::json read_pinned_services(const std::string& pin_dir) {
-  PinnedMap vips(pin_dir, "vips"), ring(pin_dir, "ring"), reals(pin_dir, "reals"),
-      vip_stats(pin_dir, "vip_stats"), real_stats(pin_dir, "real_stats"), settings(pin_dir, "settings");
+  dataplane::PinnedMap vips(std::filesystem::path(pin_dir) / "vips"), ring(std::filesystem::path(pin_dir) / "ring"), reals(std::filesystem::path(pin_dir) / "reals"),
+      vip_stats(std::filesystem::path(pin_dir) / "vip_stats"), real_stats(std::filesystem::path(pin_dir) / "real_stats"), settings(std::filesystem::path(pin_dir) / "settings");
   const int cpus = libbpf_num_possible_cpus();
   __u32 zero = 0;
   xlb_settings cfg{};
-  bpf_map_lookup_elem(settings.fd(), &zero, &cfg);
+  bpf_map_lookup_elem(settings.required_fd(), &zero, &cfg);
 
   nlohmann::json services = nlohmann::json::array();
   xlb_vip_key key{}, next{};
   const void* prev = nullptr;
-  while (bpf_map_get_next_key(vips.fd(), prev, &next) == 0) {
+  while (bpf_map_get_next_key(vips.required_fd(), prev, &next) == 0) {
     key = next;
     prev = &key;
     xlb_vip_info info{};
-    if (bpf_map_lookup_elem(vips.fd(), &key, &info) != 0) continue;
+    if (bpf_map_lookup_elem(vips.required_fd(), &key, &info) != 0) continue;
     nlohmann::json svc{{"protocol", key.proto == IPPROTO_UDP ? "UDP" : "TCP"},
                        {"address", address_text(key.addr, key.family)},
                        {"port", ntohs(key.port)},
                        {"scheduler", scheduler_name(info.sched)},
                        {"persistence", info.persist_timeout},
                        {"active", (info.flags & XLB_VIP_F_ACTIVE) != 0},
-                       {"stats", stats_json(sum_percpu(vip_stats.fd(), info.vip_id, cpus))}};
+                       {"stats", stats_json(sum_percpu(vip_stats.required_fd(), info.vip_id, cpus))}};
     // The live ring half lists the reals with their share; weights are the share counts.
     std::map<__u32, unsigned> share;
     for (__u32 pos = 0; pos < info.ring_len && cfg.ring_size != 0; ++pos) {
       __u32 index = (info.vip_id * 2 + (info.ring_slot & 1)) * cfg.ring_size + pos;
       xlb_ring_entry entry{};
-      if (bpf_map_lookup_elem(ring.fd(), &index, &entry) == 0 && entry.real_id != 0) ++share[entry.real_id];
+      if (bpf_map_lookup_elem(ring.required_fd(), &index, &entry) == 0 && entry.real_id != 0) ++share[entry.real_id];
     }
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [real_id, count] : share) {
       xlb_real real{};
       __u32 id = real_id;
-      if (bpf_map_lookup_elem(reals.fd(), &id, &real) != 0) continue;
+      if (bpf_map_lookup_elem(reals.required_fd(), &id, &real) != 0) continue;
       list.push_back({{"address", address_text(real.addr, real.family)},
                       {"port", ntohs(key.port)},
                       {"forward", "Route"},
                       {"weight", count},
                       {"health", "unknown"},
-                      {"stats", stats_json(sum_percpu(real_stats.fd(), real_id, cpus))}});
+                      {"stats", stats_json(sum_percpu(real_stats.required_fd(), real_id, cpus))}});
     }
     svc["reals"] = list;
     services.push_back(svc);
@@ -115,16 +103,16 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
 }
 
 nlohmann::json read_pinned_persistence(const std::string& pin_dir) {
-  PinnedMap vips(pin_dir, "vips"), reals(pin_dir, "reals"), persist(pin_dir, "persist");
+  dataplane::PinnedMap vips(std::filesystem::path(pin_dir) / "vips"), reals(std::filesystem::path(pin_dir) / "reals"), persist(std::filesystem::path(pin_dir) / "persist");
   // The persist key names its service by vip_id only; the vips map says which VIP that is.
   std::map<__u32, xlb_vip_key> services;
   xlb_vip_key vkey{}, vnext{};
   const void* vprev = nullptr;
-  while (bpf_map_get_next_key(vips.fd(), vprev, &vnext) == 0) {
+  while (bpf_map_get_next_key(vips.required_fd(), vprev, &vnext) == 0) {
     vkey = vnext;
     vprev = &vkey;
     xlb_vip_info info{};
-    if (bpf_map_lookup_elem(vips.fd(), &vkey, &info) == 0) services[info.vip_id] = vkey;
+    if (bpf_map_lookup_elem(vips.required_fd(), &vkey, &info) == 0) services[info.vip_id] = vkey;
   }
   // last_seen is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
   timespec now_ts{};
@@ -134,14 +122,14 @@ nlohmann::json read_pinned_persistence(const std::string& pin_dir) {
   nlohmann::json out = nlohmann::json::array();
   xlb_persist_key key{}, next{};
   const void* prev = nullptr;
-  while (bpf_map_get_next_key(persist.fd(), prev, &next) == 0) {
+  while (bpf_map_get_next_key(persist.required_fd(), prev, &next) == 0) {
     key = next;
     prev = &key;
     xlb_persist value{};
-    if (bpf_map_lookup_elem(persist.fd(), &key, &value) != 0) continue;  // expired meanwhile
+    if (bpf_map_lookup_elem(persist.required_fd(), &key, &value) != 0) continue;  // expired meanwhile
     xlb_real real{};
     __u32 id = value.real_id;
-    const bool known_real = bpf_map_lookup_elem(reals.fd(), &id, &real) == 0 && real.family != 0;
+    const bool known_real = bpf_map_lookup_elem(reals.required_fd(), &id, &real) == 0 && real.family != 0;
     nlohmann::json entry{{"client", address_text(key.client, key.family)},
                          {"real", known_real ? address_text(real.addr, real.family) : "real#" + std::to_string(id)},
                          {"idle", now - static_cast<double>(value.last_seen) / 1e9}};
