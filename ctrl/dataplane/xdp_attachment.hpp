@@ -42,7 +42,6 @@ class XdpAttachment {
   const std::string& fallback_reason() const { return fallback_reason_; }
   XdpTakeover takeover() const { return takeover_; }
   void detach();
-  void keep_attached() { options_.detach_on_destroy = false; }
   void set_detach_on_destroy(bool detach) { options_.detach_on_destroy = detach; }
 
  private:
