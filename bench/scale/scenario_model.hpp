@@ -26,7 +26,7 @@ std::vector<dataplane::ServiceSpec> scenario_services(const std::string& scenari
 // xdp_* table sizes it needs (and room for max_flows connections).
 std::string keepalived_conf(const std::vector<dataplane::ServiceSpec>& services, std::uint64_t max_flows = 0);
 // The same as files: `dir`/keepalived.conf, its virtual servers in include files of at most
-// `per_file` services when there are more (xlbd reads at most 4 MiB per file; an operator
+// `per_file` services when there are more (xlbd reads at most 64 MiB per file; an operator
 // splits a large configuration the same way). Returns the main file.
 std::filesystem::path write_keepalived_conf(const std::filesystem::path& dir,
                                             const std::vector<dataplane::ServiceSpec>& services,

@@ -15,7 +15,7 @@ namespace xlb::config {
 struct SourceLimits {
   bool allow_include = true;
   unsigned max_include_depth = 8;
-  std::size_t max_file_bytes = 4u << 20;
+  std::size_t max_file_bytes = 64u << 20;  // a 10,000-service file is about 10 MiB
   std::size_t max_files = 256;
 };
 

@@ -81,7 +81,7 @@ TEST(BenchHistory, AppendThenShowPrintsTheChange) {
 
 namespace {
 
-// Large scenarios are written as a main file plus include files (xlbd reads at most 4 MiB per
+// Large scenarios are written as a main file plus include files (xlbd reads at most 64 MiB per
 // file); xlbd's loader must see every service through the include glob.
 TEST(BenchScaleModel, SplitConfigurationLoadsThroughIncludes) {
   const auto dir = std::filesystem::temp_directory_path() / ("xlb-scale-conf-" + std::to_string(getpid()));

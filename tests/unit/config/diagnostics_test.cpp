@@ -200,13 +200,13 @@ TEST(Includes, MissingTopFileAndOversizedFile) {
   EXPECT_EQ(to_string(missing.diagnostics[0]),
             (dir / "nope.conf").string() + ":1:1: error: cannot open '" + (dir / "nope.conf").string() +
                 "': No such file or directory");
-  dir.write("big.conf", std::string(5u << 20, '#'));
+  dir.write("big.conf", std::string((64u << 20) + 1, '#'));
   dir.write("main.conf", "include big.conf\n");
   const auto big = load_file((dir / "main.conf").string());
   ASSERT_EQ(big.diagnostics.size(), 1u);
   EXPECT_EQ(to_string(big.diagnostics[0]), (dir / "main.conf").string() + ":1:1: error: '" +
                                                (dir / "big.conf").string() +
-                                               "' is not a regular file of at most 4194304 bytes");
+                                               "' is not a regular file of at most 67108864 bytes");
 }
 
 TEST(Robustness, DeepNestingAndGarbageDoNotCrash) {
