@@ -85,7 +85,18 @@ def _insns(d):
     return f
 
 
-EXTRACT = {"packet_cost": _packet_cost, "forwarding": _forwarding, "sync": _sync, "scale": _scale, "insns": _insns}
+def _profile(d):
+    f = {}
+    for c in d.get("cases", []):
+        label = "%s %dflow" % (c["program"], c["flows"])
+        f[label + " ns"] = c.get("ns_per_packet")
+        for part, ns in (c.get("parts_ns") or {}).items():
+            f["%s %s ns" % (label, part)] = ns
+    return f
+
+
+EXTRACT = {"packet_cost": _packet_cost, "forwarding": _forwarding, "sync": _sync, "scale": _scale, "insns": _insns,
+           "profile": _profile}
 
 
 def _generic(d, prefix=""):

@@ -1,0 +1,93 @@
+# Sourced by the live-frames benchmarks (bench/forwarding, bench/profile): the two-namespace
+# veth lab that xlb-pktgen drives.
+#
+#   gen namespace                         lb namespace
+#   xlb-pktgen --dev G  ==== veth ====  L: xlb_balancer (or xlb_minimal), XDP native
+#   sink (count + drop) on G  <== XDP_TX ==
+#
+# The caller sets `build` (a build directory) and `work` (a scratch folder it removes), calls
+# fwd_lab_up with the programs it wants, and must call fwd_lab_down on exit (trap).
+
+fwd_suffix=$$
+fwd_gen_ns=xlbfwd-gen-$fwd_suffix
+fwd_lb_ns=xlbfwd-lb-$fwd_suffix
+fwd_pktgen=$build/tools/pktgen/xlb-pktgen
+fwd_target=$build/tools/pktgen/xlb-pktgen-target
+fwd_target_pids=()
+declare -A fwd_gen_if fwd_lb_if fwd_gen_mac fwd_lb_mac
+
+fwd_require() {
+  local bin
+  for bin in "$fwd_pktgen" "$fwd_target"; do
+    [[ -x $bin ]] || { echo "$1: $bin is missing (build the xlb-pktgen targets)" >&2; exit 1; }
+  done
+  [[ $(id -u) == 0 ]] || { echo "$1: needs root (namespaces, XDP)" >&2; exit 1; }
+}
+
+# Ends the targets this script started and removes both namespaces (and with them the veths).
+fwd_lab_down() {
+  local pid
+  for pid in "${fwd_target_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  fwd_target_pids=()
+  ip netns del "$fwd_gen_ns" 2>/dev/null || true
+  ip netns del "$fwd_lb_ns" 2>/dev/null || true
+}
+
+# One veth pair per program, so that programs can be measured turn about: the machine's load
+# then weighs on all of them alike.
+fwd_lab_up() {  # program...
+  local program pair
+  ip netns add "$fwd_gen_ns"
+  ip netns add "$fwd_lb_ns"
+  for program in "$@"; do
+    fwd_gen_if[$program]=xf${program:0:1}g$fwd_suffix
+    fwd_lb_if[$program]=xf${program:0:1}l$fwd_suffix
+    # Two queues each way: veth picks the peer's queue by sending CPU, so two cores do not
+    # serialise on one ring.
+    ip link add "${fwd_gen_if[$program]}" numtxqueues 2 numrxqueues 2 netns "$fwd_gen_ns" type veth \
+      peer name "${fwd_lb_if[$program]}" numtxqueues 2 numrxqueues 2 netns "$fwd_lb_ns"
+    for pair in "$fwd_gen_ns ${fwd_gen_if[$program]}" "$fwd_lb_ns ${fwd_lb_if[$program]}"; do
+      set -- $pair
+      # No IPv6 on the lab links: router solicitations would be counted as forwarded frames.
+      ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+      ip -n "$1" link set "$2" up
+    done
+    fwd_gen_mac[$program]=$(ip netns exec "$fwd_gen_ns" cat "/sys/class/net/${fwd_gen_if[$program]}/address")
+    fwd_lb_mac[$program]=$(ip netns exec "$fwd_lb_ns" cat "/sys/class/net/${fwd_lb_if[$program]}/address")
+  done
+}
+
+# Attaches the program under test on the LB end: one UDP VIP 198.18.1.1:80 with 4 reals whose
+# MAC is the generator's, so that every forwarded frame comes back to the sink.
+fwd_start_target() {  # program max-flows
+  local program=$1 out=$work/target-$1.out
+  ip netns exec "$fwd_lb_ns" "$fwd_target" --dev "${fwd_lb_if[$program]}" --program "$program" --vip 198.18.1.1 \
+    --port 80 --proto udp --reals 4 --real-mac "${fwd_gen_mac[$program]}" --max-flows "$2" \
+    >"$out" 2>"$work/target-$program.err" &
+  local pid=$!
+  fwd_target_pids+=("$pid")
+  for _ in $(seq 100); do
+    grep -q '"ready"' "$out" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "xlb-pktgen-target ($program) did not come up:" >&2
+  cat "$work/target-$program.err" >&2
+  exit 1
+}
+
+fwd_gen() {  # program output-file pktgen-args...
+  local program=$1 out=$2
+  shift 2
+  ip netns exec "$fwd_gen_ns" "$fwd_pktgen" --dev "${fwd_gen_if[$program]}" --sink-dev "${fwd_gen_if[$program]}" \
+    --dst 198.18.1.1 --dport 80 --proto udp --dst-mac "${fwd_lb_mac[$program]}" --quiet "$@" >"$out" 2>"$out.err" || {
+    echo "xlb-pktgen failed:" >&2
+    cat "$out.err" >&2
+    exit 1
+  }
+}
