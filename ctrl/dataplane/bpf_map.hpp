@@ -27,6 +27,19 @@ class BpfMap {
         value_size_(bpf_map__value_size(map)),
         max_entries_(bpf_map__max_entries(map)),
         per_cpu_(is_per_cpu(bpf_map__type(map))) {}
+  // A map known only by its fd, as the kernel describes it; the fd must outlive this view.
+  explicit BpfMap(int fd) : fd_(fd) {
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    if (const int rc = bpf_obj_get_info_by_fd(fd, &info, &len); rc != 0) {
+      throw std::system_error(-rc, std::generic_category(), "bpf_obj_get_info_by_fd");
+    }
+    name_ = info.name;
+    key_size_ = info.key_size;
+    value_size_ = info.value_size;
+    max_entries_ = info.max_entries;
+    per_cpu_ = is_per_cpu(static_cast<bpf_map_type>(info.type));
+  }
 
   int fd() const { return fd_; }
   const std::string& name() const { return name_; }
@@ -95,36 +108,48 @@ class BpfMap {
     return out;
   }
 
-  // Every (key, value) of a hash map, read in batches; falls back to key-by-key reads on
-  // kernels or map types without batch support.
-  template <class K, class V>
-  std::vector<std::pair<K, V>> entries() const {
-    std::vector<std::pair<K, V>> out;
-    constexpr std::uint32_t kChunk = 1024;
-    std::vector<K> keys(kChunk);
-    std::vector<V> values(kChunk);
+  // Calls fn(key, value) for every entry of a hash map, read in batches, so that a walk of a
+  // million entries needs neither a copy of the table nor a syscall per entry. Falls back to
+  // key-by-key reads on kernels or map types without batch support. Entries inserted or
+  // deleted meanwhile may be missed or seen twice, as with keys().
+  template <class K, class V, class Fn>
+  void for_each_entry(Fn&& fn) const {
+    std::uint32_t chunk = kBatchEntries;
+    std::vector<K> keys(chunk);
+    std::vector<V> values(chunk);
     alignas(8) unsigned char batch_in[sizeof(K) + 8] = {};
     alignas(8) unsigned char batch_out[sizeof(K) + 8] = {};
     bool first = true;
     for (;;) {
-      std::uint32_t count = kChunk;
+      std::uint32_t count = chunk;
       const int rc = bpf_map_lookup_batch(fd_, first ? nullptr : batch_in, batch_out, keys.data(), values.data(),
                                           &count, nullptr);
       const int err = rc < 0 ? -rc : 0;
       if (rc != 0 && err != ENOENT) {
-        if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)) return entries_slowly<K, V>();
+        if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == kKernelENOTSUPP)) {
+          for_each_entry_slowly<K, V>(fn);
+          return;
+        }
         if (err == ENOSPC) {  // a bucket larger than the chunk: grow and retry
-          keys.resize(keys.size() * 2);
-          values.resize(values.size() * 2);
+          chunk *= 2;
+          keys.resize(chunk);
+          values.resize(chunk);
           continue;
         }
         break;
       }
-      for (std::uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
+      for (std::uint32_t i = 0; i < count; ++i) fn(std::as_const(keys[i]), std::as_const(values[i]));
       if (err == ENOENT) break;
       std::memcpy(batch_in, batch_out, sizeof(batch_in));
       first = false;
     }
+  }
+
+  // Every (key, value) of a hash map (a copy: prefer for_each_entry for large tables).
+  template <class K, class V>
+  std::vector<std::pair<K, V>> entries() const {
+    std::vector<std::pair<K, V>> out;
+    for_each_entry<K, V>([&](const K& k, const V& v) { out.emplace_back(k, v); });
     return out;
   }
 
@@ -144,13 +169,22 @@ class BpfMap {
   }
 
  private:
-  template <class K, class V>
-  std::vector<std::pair<K, V>> entries_slowly() const {
-    std::vector<std::pair<K, V>> out;
-    for (const auto& k : keys<K>()) {
-      if (auto v = lookup<K, V>(k)) out.emplace_back(k, *v);
+  // Entries per lookup_batch call (64 KiB of buffers for the flows map).
+  static constexpr std::uint32_t kBatchEntries = 1024;
+  // What the kernel returns for a map type without batch operations (LPM trie, ...): its
+  // internal ENOTSUPP, which has no name in user space.
+  static constexpr int kKernelENOTSUPP = 524;
+
+  template <class K, class V, class Fn>
+  void for_each_entry_slowly(Fn& fn) const {
+    K key{};
+    K next{};
+    bool first = true;
+    while (bpf_map_get_next_key(fd_, first ? nullptr : &key, &next) == 0) {
+      if (auto v = lookup<K, V>(next)) fn(std::as_const(next), std::as_const(*v));
+      key = next;
+      first = false;
     }
-    return out;
   }
 
   static bool is_per_cpu(bpf_map_type type) {
