@@ -126,7 +126,7 @@ void Daemon::start() {
   dp.pin_dir = options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir;
   dp.detach_on_exit = options_.detach_on_exit;
   dataplane_ = std::make_unique<DataplaneStack>(io_, config_, plan_, dp);
-  census_ = std::make_unique<FlowCensus>(io_, [this] { return dataplane_->flows(); },
+  census_ = std::make_unique<FlowCensus>(io_, [this](auto window) { return dataplane_->count_flows(window); },
                                          FlowCensus::Options{.on_sample = [this](const FlowCensusSample& s) {
                                            if (live_) release_drained(s);
                                          }});

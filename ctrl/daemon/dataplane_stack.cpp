@@ -165,6 +165,16 @@ std::vector<dp::Flow> DataplaneStack::flows() {
   return out;
 }
 
+dp::FlowCounts DataplaneStack::count_flows(std::chrono::nanoseconds active_window) {
+  dp::FlowCounts out;
+  for (auto* b : impl_->backends()) {
+    auto part = b->count_flows(active_window);
+    out.flows += part.flows;
+    for (const auto& [pair, n] : part.active) out.active[pair] += n;
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::uint64_t>> DataplaneStack::counters() const {
   std::vector<std::pair<std::string, std::uint64_t>> out;
   if (!impl_->xdp) return out;

@@ -3,6 +3,7 @@
 // Backend itself and sends each service to the backend chosen for it.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,8 @@ class DataplaneStack : public dataplane::Backend {
   void flush_flows_to(const dataplane::ServiceKey& key, const dataplane::IpAddress& real) override;
   std::vector<dataplane::ServiceStats> stats() override;
   std::vector<dataplane::Flow> flows() override;
+  // Each backend counts its own table; the sums are added up.
+  dataplane::FlowCounts count_flows(std::chrono::nanoseconds active_window) override;
 
   // Backend choice for services of a new configuration (reload): a service keeps the
   // backend it has; a new one gets the choice the configuration asks for.

@@ -8,15 +8,6 @@ namespace xlb::daemon {
 
 namespace asio = boost::asio;
 
-FlowCensusSample count_flows(const std::vector<dataplane::Flow>& flows, std::chrono::nanoseconds active_window) {
-  FlowCensusSample s;
-  s.flows = flows.size();
-  for (const auto& f : flows) {
-    if (f.idle < active_window) ++s.active[{f.service, f.real}];
-  }
-  return s;
-}
-
 FlowCensus::FlowCensus(asio::io_context& io, Source source, Options options)
     : timer_(io), source_(std::move(source)), options_(options) {}
 
@@ -49,7 +40,10 @@ std::chrono::milliseconds FlowCensus::next_wait(const Options& options, std::chr
 
 void FlowCensus::take() {
   const auto started = std::chrono::steady_clock::now();
-  auto sample = count_flows(source_(), options_.active_window);
+  auto counts = source_(options_.active_window);
+  FlowCensusSample sample;
+  sample.flows = counts.flows;
+  sample.active = std::move(counts.active);
   sample.taken = std::chrono::steady_clock::now();
   sample.walk = sample.taken - started;
   latest_ = std::move(sample);

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "xlb/asio.hpp"
@@ -80,6 +82,24 @@ struct Flow {
   std::chrono::nanoseconds idle{0};  // since the last packet
 };
 
+// What the flow census reads: every connection-table entry, and per (service, real address)
+// the flows that carried a packet within an active window.
+struct FlowCounts {
+  std::uint64_t flows = 0;
+  std::map<std::pair<ServiceKey, IpAddress>, std::uint64_t> active;
+};
+
+// Counts `flows` as the census does: an entry is active while its idle time is below
+// `active_window`.
+inline FlowCounts count_flows(const std::vector<Flow>& flows, std::chrono::nanoseconds active_window) {
+  FlowCounts out;
+  out.flows = flows.size();
+  for (const auto& f : flows) {
+    if (f.idle < active_window) ++out.active[{f.service, f.real}];
+  }
+  return out;
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -91,6 +111,11 @@ class Backend {
   virtual void flush_flows_to(const ServiceKey& key, const IpAddress& real) = 0;
   virtual std::vector<ServiceStats> stats() = 0;
   virtual std::vector<Flow> flows() = 0;
+  // The same counts as count_flows(flows(), active_window); a backend with a large table
+  // counts without building a Flow per entry.
+  virtual FlowCounts count_flows(std::chrono::nanoseconds active_window) {
+    return dataplane::count_flows(flows(), active_window);
+  }
 };
 
 }  // namespace xlb::dataplane

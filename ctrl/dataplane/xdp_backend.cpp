@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "ctrl/dataplane/flow_counter.hpp"
 #include "ctrl/dataplane/ring_builder.hpp"
 
 namespace xlb::dataplane {
@@ -476,6 +477,22 @@ std::vector<Flow> XdpBackend::flows() {
     out.push_back(f);
   }
   return out;
+}
+
+FlowCounts XdpBackend::count_flows(std::chrono::nanoseconds active_window) {
+  FlowCounter counter(monotonic_ns(), active_window);
+  program_->flows().for_each_entry<xlb_flow_key, xlb_flow>(
+      [&](const xlb_flow_key&, const xlb_flow& v) { counter.add(v.vip_id, v.real_id, v.last_seen); });
+  const auto d = directory();
+  return counter.counts(
+      [&](std::uint32_t id) -> std::optional<ServiceKey> {
+        const auto s = d.by_vip.find(id);
+        return s != d.by_vip.end() ? std::optional(s->second->spec.key) : std::nullopt;
+      },
+      [&](std::uint32_t id) -> std::optional<IpAddress> {
+        const auto r = d.real_address.find(id);
+        return r != d.real_address.end() ? std::optional(r->second) : std::nullopt;
+      });
 }
 
 std::vector<SyncedFlow> XdpBackend::synced_flows(std::uint64_t since_ns) const {

@@ -60,6 +60,8 @@ class XdpBackend : public Backend {
   void flush_flows_to(const ServiceKey& key, const IpAddress& real) override;
   std::vector<ServiceStats> stats() override;
   std::vector<Flow> flows() override;
+  // By ids first (FlowCounter), names once per (service, real) at the end.
+  FlowCounts count_flows(std::chrono::nanoseconds active_window) override;
   // Persistence templates: client (masked by the granularity), service, real, idle time.
   std::vector<Flow> persistence();
 

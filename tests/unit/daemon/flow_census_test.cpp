@@ -1,5 +1,6 @@
-// The flow census: what it counts, how its walk is spaced, and that it walks on its timer
-// rather than per request.
+// The flow census: what it counts (Backend::count_flows' default, by Flow objects), what it
+// passes its source, how its walk is spaced, and that it walks on its timer rather than per
+// request.
 #include "ctrl/daemon/flow_census.hpp"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using dataplane::Flow;
+using dataplane::FlowCounts;
 using dataplane::ServiceKey;
 
 ServiceKey service(const char* vip, std::uint16_t port) {
@@ -28,13 +30,19 @@ Flow flow(const ServiceKey& svc, const char* real, std::chrono::nanoseconds idle
   return f;
 }
 
+FlowCounts counts_of(std::uint64_t n) {
+  FlowCounts c;
+  c.flows = n;
+  return c;
+}
+
 TEST(FlowCensus, CountsEveryEntryAndActivePerServiceAndReal) {
   const auto web = service("198.18.0.100", 80);
   const auto dns = service("198.18.0.100", 53);
   const std::vector<Flow> flows{flow(web, "198.18.0.11", 1s), flow(web, "198.18.0.11", 59s),
                                 flow(web, "198.18.0.11", 61s), flow(web, "198.18.0.12", 0s),
                                 flow(dns, "198.18.0.11", 2s)};
-  const auto s = count_flows(flows, 60s);
+  const auto s = dataplane::count_flows(flows, 60s);
   EXPECT_EQ(s.flows, 5u);
   const auto at = [&](const ServiceKey& k, const char* real) {
     const auto it = s.active.find({k, boost::asio::ip::make_address(real)});
@@ -44,6 +52,28 @@ TEST(FlowCensus, CountsEveryEntryAndActivePerServiceAndReal) {
   EXPECT_EQ(at(web, "198.18.0.12"), 1u);
   EXPECT_EQ(at(dns, "198.18.0.11"), 1u);
   EXPECT_EQ(at(dns, "198.18.0.12"), 0u);
+}
+
+TEST(FlowCensus, SampleCarriesTheSourcesCountsForItsActiveWindow) {
+  boost::asio::io_context io;
+  std::chrono::nanoseconds asked{0};
+  const auto web = service("198.18.0.100", 80);
+  const auto real = boost::asio::ip::make_address("198.18.0.11");
+  FlowCensus census(
+      io,
+      [&](std::chrono::nanoseconds window) {
+        asked = window;
+        auto c = counts_of(7);
+        c.active[{web, real}] = 4;
+        return c;
+      },
+      FlowCensus::Options{.active_window = 90s});
+  const auto& s = census.latest();
+  EXPECT_EQ(asked, 90s);
+  EXPECT_EQ(s.flows, 7u);
+  ASSERT_EQ(s.active.size(), 1u);
+  EXPECT_EQ(s.active.at({web, real}), 4u);
+  EXPECT_NE(s.taken, std::chrono::steady_clock::time_point{});
 }
 
 TEST(FlowCensus, SpacesWalksToStayUnderItsCpuShare) {
@@ -60,9 +90,9 @@ TEST(FlowCensus, WalksOnItsTimerNotPerRead) {
   int walks = 0;
   FlowCensus census(
       io,
-      [&] {
+      [&](std::chrono::nanoseconds) {
         ++walks;
-        return std::vector<Flow>(static_cast<std::size_t>(walks), flow(service("198.18.0.100", 80), "198.18.0.11", 0s));
+        return counts_of(static_cast<std::uint64_t>(walks));
       },
       FlowCensus::Options{.interval = 20ms});
   census.start();
@@ -77,7 +107,7 @@ TEST(FlowCensus, WalksOnItsTimerNotPerRead) {
 
 TEST(FlowCensus, FirstReadBeforeAnyWalkCountsAtOnce) {
   boost::asio::io_context io;
-  FlowCensus census(io, [] { return std::vector<Flow>(3); }, {});
+  FlowCensus census(io, [](std::chrono::nanoseconds) { return counts_of(3); }, {});
   EXPECT_EQ(census.latest().flows, 3u);
 }
 
