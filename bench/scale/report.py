@@ -59,6 +59,13 @@ for sc, t in tables.items():
 f = tables["flows"]["flows"]
 print("flows: %d inserted in %.2f s, %d in the table, XdpBackend::flows() lists them in %.0f ms"
       % (f["inserted"], f["fill_seconds"], f["in_table"], f["list_all_ms"]))
+c = tables["flows"].get("census")
+if c:
+    print("flow census of %d flows (%d active pairs), median walk and peak RSS growth: count_flows %.0f ms +%.1f MiB; "
+          "flows() then counted %.0f ms +%.1f MiB; bare batch reads %.0f ms"
+          % (c["flows"], c["active_pairs"], c["count_flows"]["walk_median_ms"],
+             c["count_flows"]["peak_rss_growth_kib"] / 1024, c["via_flows_objects"]["walk_median_ms"],
+             c["via_flows_objects"]["peak_rss_growth_kib"] / 1024, c["bare_batch_walk"]["walk_median_ms"]))
 big = max(tables.values(), key=lambda t: t["memory"]["total_memlock_bytes"])
 top = sorted(big["memory"]["maps"].items(), key=lambda kv: -kv[1]["memlock_bytes"])[:4]
 print("largest maps (%s): %s" % (big["scenario"], ", ".join("%s %s MiB" % (k, mib(v["memlock_bytes"])) for k, v in top)))

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "bench/scale/census.hpp"
 #include "bench/scale/flow_fill.hpp"
 #include "ctrl/dataplane/pinned_map.hpp"
 #include "bench/scale/scenario_model.hpp"
@@ -109,6 +110,7 @@ Json run_tables(const TablesOptions& o) {
                     {"in_table", count},
                     {"listed_by_backend", listed},
                     {"list_all_ms", ms_since(t0)}};
+    out["census"] = measure_census(backend, 3);
   }
 
   // One real's weight, changed back and forth: apply() returns once the new ring half is
