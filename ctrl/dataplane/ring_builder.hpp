@@ -24,9 +24,10 @@ std::vector<std::uint32_t> build_rr_ring(std::span<const RingMember> members);
 // Smoothly interleaved weighted round robin (nginx's smooth WRR: weights 2:1 give A B A,
 // 5:1:1 give A A B A C A A). The length is sum(weight)/gcd(weights); when that exceeds max_len
 // the weights are scaled down proportionally (every member keeps at least one entry). The
-// sequence is fixed across versions (LB nodes must agree); it costs O(n log n + T log k) for n
-// members, k distinct weights and T entries. Throws std::invalid_argument when more members
-// have weight > 0 than max_len, or when the ring would exceed 2^31 entries.
+// sequence is fixed across versions (LB nodes must agree). Cost for n members, k distinct
+// weights and T entries: O(n log n), then per entry a tournament update over k lines (about
+// log2(k) node recomputations, measured). Throws std::invalid_argument when more members have
+// weight > 0 than max_len, or when the ring would exceed 2^31 entries.
 std::vector<std::uint32_t> build_wrr_ring(std::span<const RingMember> members, std::size_t max_len);
 
 // Weighted Maglev lookup table of exactly `size` entries (size must be prime), or an empty
