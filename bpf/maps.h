@@ -9,7 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include "xlb/xlb_abi.h"
 
-/* Entries per half of a VIP's scheduler ring; prime, for Maglev. Set before load. */
+/* Positions (real ids) per half of a VIP's scheduler ring; prime, for Maglev. Set before load. */
 const volatile __u32 ring_size = 4093;
 
 struct {
@@ -32,7 +32,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct xlb_ring_entry);
-	__uint(max_entries, 256 * 2 * 4093);
+	/* 256 VIPs x 2 halves x xlb_ring_half_entries(4093); the loader sizes it from its ring_size */
+	__uint(max_entries, 256 * 2 * ((4093 + XLB_RING_IDS_PER_ENTRY - 1) / XLB_RING_IDS_PER_ENTRY));
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ring SEC(".maps");
 

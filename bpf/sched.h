@@ -77,9 +77,11 @@ static __always_inline __u32 xlb_schedule(const struct xlb_vip_info *vip,
 
 	if (pos < 0 || pos >= ring_size)
 		return 0;
-	index = (vip->vip_id * 2 + (vip->ring_slot & 1)) * ring_size + (__u32)pos;
+	index = (vip->vip_id * 2 + (vip->ring_slot & 1)) * xlb_ring_half_entries(ring_size) +
+		(__u32)pos / XLB_RING_IDS_PER_ENTRY;
 	entry = bpf_map_lookup_elem(&ring, &index);
-	return entry ? entry->real_id : 0;
+	/* The mask, not the range check above, is what bounds the id index for the verifier. */
+	return entry ? entry->real_id[(__u32)pos & (XLB_RING_IDS_PER_ENTRY - 1)] : 0;
 }
 
 #endif

@@ -16,6 +16,7 @@
 #include "bench/scale/scenario_model.hpp"
 #include "ctrl/api/control_server.hpp"
 #include "ctrl/dataplane/map_codec.hpp"
+#include "ctrl/dataplane/ring_codec.hpp"
 
 namespace xlb::bench::scale {
 
@@ -183,10 +184,8 @@ std::vector<std::uint32_t> live_ring_ids(const std::filesystem::path& pin_dir, c
   const std::uint32_t zero = 0;
   if (!settings || !ring || bpf_map_lookup_elem(settings.fd(), &zero, &s) != 0) throw std::runtime_error("settings map");
   std::vector<std::uint32_t> ids;
-  for (std::uint32_t pos = 0; pos < info.ring_len; ++pos) {
-    const std::uint32_t index = (info.vip_id * 2 + info.ring_slot) * s.ring_size + pos;
-    xlb_ring_entry e{};
-    if (bpf_map_lookup_elem(ring.fd(), &index, &e) == 0 && e.real_id != 0) ids.push_back(e.real_id);
+  for (const auto id : dp::RingLayout(s.ring_size).read_half(ring.fd(), info.vip_id, info.ring_slot, info.ring_len)) {
+    if (id != 0) ids.push_back(id);
   }
   return ids;
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ctrl/dataplane/ring_builder.hpp"
+#include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
 
 namespace xlb::dataplane {
@@ -61,9 +62,9 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   if (s.max_vips == 0 || s.max_reals < 2 || s.max_flows == 0 || s.max_persist == 0 || s.max_tx_ports == 0) {
     throw std::invalid_argument("BPF table sizes must be positive (max_reals >= 2: id 0 is unused)");
   }
-  const std::uint64_t ring_entries = std::uint64_t{s.max_vips} * 2 * s.ring_size;
+  const std::uint64_t ring_entries = RingLayout(s.ring_size).map_entries(s.max_vips);
   if (ring_entries > std::numeric_limits<std::uint32_t>::max()) {
-    throw std::invalid_argument("max_vips * 2 * ring_size exceeds 2^32 ring entries");
+    throw std::invalid_argument("max_vips * 2 * ring_size exceeds 2^32 ring elements");
   }
 
   require_bpffs(existing_ancestor(options_.pin_dir));

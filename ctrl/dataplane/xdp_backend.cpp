@@ -10,6 +10,7 @@
 
 #include "ctrl/dataplane/flow_counter.hpp"
 #include "ctrl/dataplane/ring_builder.hpp"
+#include "ctrl/dataplane/ring_codec.hpp"
 
 namespace xlb::dataplane {
 
@@ -93,7 +94,7 @@ XdpBackend::~XdpBackend() {
 
 void XdpBackend::adopt_pins() {
   const auto& p = *program_;
-  const auto ring_size = p.sizes().ring_size;
+  const RingLayout ring(p.sizes().ring_size);
   for (const auto& [key, info] : p.vips().entries<xlb_vip_key, xlb_vip_info>()) {
     if (info.vip_id >= p.sizes().max_vips) continue;
     // Pins from a writer that did not keep the prefilter: switching it on must not hide these.
@@ -102,9 +103,8 @@ void XdpBackend::adopt_pins() {
     orphan_vips_[from_vip_key(key)] = {info.vip_id, info.ring_slot & 1};
     std::set<std::uint32_t> ids;
     if (info.sorry_real) ids.insert(info.sorry_real);
-    for (std::uint32_t pos = 0; pos < info.ring_len && pos < ring_size; ++pos) {
-      const std::uint32_t index = (info.vip_id * 2 + (info.ring_slot & 1)) * ring_size + pos;
-      if (auto e = p.ring().lookup<std::uint32_t, xlb_ring_entry>(index)) ids.insert(e->real_id);
+    for (const auto id : ring.read_half(p.ring().fd(), info.vip_id, info.ring_slot, info.ring_len)) {
+      if (id != 0) ids.insert(id);
     }
     for (auto id : ids) {
       auto real = p.reals().lookup<std::uint32_t, xlb_real>(id);
@@ -228,18 +228,9 @@ std::vector<std::uint32_t> XdpBackend::build_ring(const Service& svc) const {
 }
 
 void XdpBackend::write_ring(const Service& svc, std::uint32_t slot, const std::vector<std::uint32_t>& ring) const {
-  const auto ring_size = program_->sizes().ring_size;
-  std::vector<std::uint32_t> keys(ring.size());
-  std::vector<xlb_ring_entry> values(ring.size());
-  for (std::size_t pos = 0; pos < ring.size(); ++pos) {
-    keys[pos] = (svc.vip_id * 2 + slot) * ring_size + static_cast<std::uint32_t>(pos);
-    values[pos].real_id = ring[pos];
-  }
-  std::uint32_t count = static_cast<std::uint32_t>(ring.size());
-  if (count == 0) return;
-  if (bpf_map_update_batch(program_->ring().fd(), keys.data(), values.data(), &count, nullptr) == 0) return;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (auto ec = program_->ring().update(keys[i], values[i]); ec) throw std::system_error(ec, "ring entry");
+  const RingLayout layout(program_->sizes().ring_size);
+  if (auto ec = layout.write_half(program_->ring().fd(), svc.vip_id, slot, ring); ec) {
+    throw std::system_error(ec, "ring of " + svc.spec.key.address.to_string());
   }
 }
 

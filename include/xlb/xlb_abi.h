@@ -10,7 +10,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 1
+#define XLB_ABI_VERSION 2
 
 /* Address families as stored in keys (not AF_*: these read well in bpftool dumps). */
 #define XLB_FAMILY_V4 4
@@ -71,10 +71,25 @@ struct xlb_vip_info {
 	__u32 pad;             /* explicit padding, zero */
 };
 
-/* Map "ring" (ARRAY): [(vip_id * 2 + slot) * ring_size + pos] -> real id (0 = none). */
+/* Map "ring" (ARRAY): each VIP has two halves (double buffering: xlbd rewrites the half that
+ * vip_info.ring_slot does not name, then flips ring_slot). A half holds ring_size real ids
+ * packed XLB_RING_IDS_PER_ENTRY to an element, rounded up to whole elements so that halves
+ * never share one; position pos of a half is
+ *   element (vip_id * 2 + slot) * xlb_ring_half_entries(ring_size) + pos / XLB_RING_IDS_PER_ENTRY,
+ *   id      pos % XLB_RING_IDS_PER_ENTRY.
+ * Packing matters because the kernel rounds array values up to 8 bytes: one id per element
+ * would spend half the map on padding. 16 ids (64 bytes) rather than 2: the same memory, and
+ * rewriting a half writes 8x fewer elements. */
+#define XLB_RING_IDS_PER_ENTRY 16 /* a power of two: the program masks with it */
+
 struct xlb_ring_entry {
-	__u32 real_id; /* index into reals */
+	__u32 real_id[XLB_RING_IDS_PER_ENTRY]; /* index into reals; 0 = none (also the tail padding) */
 };
+
+static inline __u32 xlb_ring_half_entries(__u32 ring_size)
+{
+	return (ring_size + XLB_RING_IDS_PER_ENTRY - 1) / XLB_RING_IDS_PER_ENTRY;
+}
 
 /* Map "reals" (ARRAY, index = real id, 0 unused): where a real server is, at layer 2. */
 struct xlb_real {
@@ -131,7 +146,7 @@ struct xlb_settings {
 	__u32 abi_version;   /* XLB_ABI_VERSION of the writer */
 	__u32 tcp_timeout;   /* seconds a TCP flow may idle before it is rescheduled */
 	__u32 udp_timeout;   /* seconds a UDP flow may idle before it is rescheduled */
-	__u32 ring_size;     /* entries per ring half, as loaded */
+	__u32 ring_size;     /* real ids (positions) per ring half, as loaded */
 	__u32 max_vips;      /* max_entries of vip-indexed maps, as loaded */
 	__u32 max_reals;     /* max_entries of real-indexed maps, as loaded */
 	__u64 max_flows;     /* max_entries of flows, as loaded */

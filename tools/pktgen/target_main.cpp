@@ -21,6 +21,7 @@
 
 #include "netdev.hpp"
 #include "options.hpp"
+#include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
 #include "xlb/minimal.skel.h"
 #include "xlb/xlb_abi.h"
@@ -87,6 +88,7 @@ class BalancerTarget {
     std::uint32_t zero = 0;
     check(bpf_map_update_elem(bpf_map__fd(skel_->maps.settings), &zero, &settings, BPF_ANY), "settings");
 
+    std::vector<std::uint32_t> ring;
     for (std::uint32_t id = 1; id <= o.reals; ++id) {
       xlb_real real{};
       std::memcpy(real.dst_mac, o.real_mac.data(), 6);
@@ -102,9 +104,11 @@ class BalancerTarget {
         addr[15] = static_cast<std::uint8_t>(id);
       }
       check(bpf_map_update_elem(bpf_map__fd(skel_->maps.reals), &id, &real, BPF_ANY), "reals");
-      std::uint32_t index = id - 1;  // vip 0, slot 0, position id-1
-      xlb_ring_entry entry{id};
-      check(bpf_map_update_elem(bpf_map__fd(skel_->maps.ring), &index, &entry, BPF_ANY), "ring");
+      ring.push_back(id);
+    }
+    // vip 0, slot 0: each real once (rr).
+    if (auto ec = dataplane::RingLayout(ring_size).write_half(bpf_map__fd(skel_->maps.ring), 0, 0, ring); ec) {
+      throw std::system_error(ec, "ring");
     }
 
     xlb_vip_key key{};

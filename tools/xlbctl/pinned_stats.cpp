@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ctrl/dataplane/pinned_map.hpp"
+#include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/xlb_abi.h"
 
 namespace xlb::ctl {
@@ -79,10 +80,11 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
                        {"stats", stats_json(sum_percpu(vip_stats.required_fd(), info.vip_id, cpus))}};
     // The live ring half lists the reals with their share; weights are the share counts.
     std::map<__u32, unsigned> share;
-    for (__u32 pos = 0; pos < info.ring_len && cfg.ring_size != 0; ++pos) {
-      __u32 index = (info.vip_id * 2 + (info.ring_slot & 1)) * cfg.ring_size + pos;
-      xlb_ring_entry entry{};
-      if (bpf_map_lookup_elem(ring.required_fd(), &index, &entry) == 0 && entry.real_id != 0) ++share[entry.real_id];
+    if (cfg.ring_size != 0) {
+      const dataplane::RingLayout layout(cfg.ring_size);
+      for (const __u32 id : layout.read_half(ring.required_fd(), info.vip_id, info.ring_slot, info.ring_len)) {
+        if (id != 0) ++share[id];
+      }
     }
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [real_id, count] : share) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ctrl/dataplane/ring_codec.hpp"
 #include "tests/bpf/support/harness.hpp"
 
 namespace xlb::bpftest {
@@ -160,6 +161,24 @@ TEST_F(AbiTest, BtfFieldOffsetsMatchTheCxxStructs) {
       EXPECT_EQ(btf_member_bitfield_size(t, static_cast<__u32>(i)), 0u) << "bitfield " << abi.fields[i].first;
     }
   }
+}
+
+// bpftool prints the packed ring as "real_id": [..] only if BTF keeps it an array of __u32.
+TEST_F(AbiTest, RingEntryIsANamedArrayOfIdsPackedPerHalf) {
+  static_assert(sizeof(xlb_ring_entry) == XLB_RING_IDS_PER_ENTRY * sizeof(__u32));
+  static_assert(sizeof(xlb_ring_entry) % 8 == 0, "no padding added by the array map");
+  const btf* b = bpf_object__btf(lb_.object());
+  ASSERT_NE(b, nullptr);
+  const __s32 id = btf__find_by_name_kind(b, "xlb_ring_entry", BTF_KIND_STRUCT);
+  ASSERT_GT(id, 0);
+  const btf_type* t = btf__type_by_id(b, static_cast<__u32>(id));
+  ASSERT_EQ(btf_vlen(t), 1u);
+  const btf_type* field = btf__type_by_id(b, btf_members(t)[0].type);
+  ASSERT_TRUE(btf_is_array(field)) << "real_id is not an array in BTF";
+  EXPECT_EQ(btf_array(field)->nelems, static_cast<__u32>(XLB_RING_IDS_PER_ENTRY));
+  EXPECT_EQ(btf__resolve_size(b, btf_array(field)->type), 4);
+  const dataplane::RingLayout layout(lb_.options().ring_size);
+  EXPECT_EQ(bpf_map__max_entries(lb_.map("ring")), layout.map_entries(lb_.options().max_vips));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
 
 namespace xlb::bpftest {
@@ -111,7 +112,10 @@ Balancer::Balancer(const std::string& pin_root, const BalancerOptions& options) 
   try {
     skel_->rodata->ring_size = options.ring_size;
     check(bpf_map__set_max_entries(skel_->maps.vips, options.max_vips), "size vips");
-    check(bpf_map__set_max_entries(skel_->maps.ring, options.max_vips * 2 * options.ring_size), "size ring");
+    check(bpf_map__set_max_entries(skel_->maps.ring,
+                                   static_cast<std::uint32_t>(
+                                       dataplane::RingLayout(options.ring_size).map_entries(options.max_vips))),
+          "size ring");
     check(bpf_map__set_max_entries(skel_->maps.vip_stats, options.max_vips), "size vip_stats");
     check(bpf_map__set_max_entries(skel_->maps.vip_state, options.max_vips), "size vip_state");
     check(bpf_map__set_max_entries(skel_->maps.rr_cursor, options.max_vips), "size rr_cursor");
@@ -172,12 +176,9 @@ std::optional<xlb_vip_info> Balancer::vip(const xlb_vip_key& key) const {
 
 void Balancer::write_ring(std::uint32_t vip_id, std::uint32_t slot, std::span<const std::uint32_t> ring) {
   if (ring.size() > options_.ring_size) throw std::invalid_argument("ring longer than ring_size");
-  const std::uint32_t base = (vip_id * 2 + (slot & 1)) * options_.ring_size;
-  for (std::uint32_t pos = 0; pos < ring.size(); ++pos) {
-    const std::uint32_t index = base + pos;
-    const xlb_ring_entry entry{ring[pos]};
-    check(bpf_map__update_elem(skel_->maps.ring, &index, sizeof(index), &entry, sizeof(entry), BPF_ANY),
-          "write ring");
+  const dataplane::RingLayout layout(options_.ring_size);
+  if (auto ec = layout.write_half(bpf_map__fd(skel_->maps.ring), vip_id, slot, ring); ec) {
+    throw std::system_error(ec, "write ring");
   }
 }
 

@@ -57,7 +57,7 @@ TEST_F(BpfProgramTest, LoadsPinsAndWritesSettings) {
   EXPECT_EQ(s.abi_version, XLB_ABI_VERSION);
   EXPECT_EQ(s.ring_size, 13u);
   EXPECT_EQ(s.max_flows, 4096u);
-  EXPECT_EQ(prog.ring().max_entries(), 8u * 2 * 13);
+  EXPECT_EQ(prog.ring().max_entries(), 8u * 2 * xlb_ring_half_entries(13));  // 13 ids: one packed element per half
   EXPECT_EQ(prog.flows().max_entries(), 4096u);
 }
 
