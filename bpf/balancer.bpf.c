@@ -54,9 +54,9 @@ static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_
 					   const struct xlb_real *real, __u32 real_id, __u32 vip_id)
 {
 	if (pkt->first_fragment)
-		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
+		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (!real)
-		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_REAL_MISSING);
+		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
 	return xlb_forward(ctx, real, real_id, vip_id, 0);
@@ -108,7 +108,7 @@ int xlb_balancer(struct xdp_md *ctx)
 	if (!vip)
 		return xlb_pass();
 	if (pkt.first_fragment)
-		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_FRAGMENT);
+		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (real_id) /* a flow whose VIP has no vip_state entry (maps adopted from an older xlbd) */
 		return xlb_established(ctx, &pkt, xlb_find_real(real_id), real_id, vip->vip_id);
 	/* Only errors about flows we placed are ours; the rest are the kernel's. */
@@ -119,9 +119,9 @@ int xlb_balancer(struct xdp_md *ctx)
 		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
 	real_id = xlb_new_flow(vip, &pkt.key, now);
 	if (!real_id)
-		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_NO_REAL);
+		return xlb_drop(XLB_CTR_DROP_NO_REAL);
 	real = xlb_find_real(real_id);
 	if (!real)
-		return xlb_verdict(XDP_DROP, XLB_CTR_DROP_REAL_MISSING);
+		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	return xlb_forward(ctx, real, real_id, vip->vip_id, 1);
 }

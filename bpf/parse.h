@@ -39,7 +39,7 @@ struct xlb_packet {
 
 static __always_inline int xlb_malformed(void)
 {
-	return xlb_verdict(XDP_DROP, XLB_CTR_DROP_MALFORMED);
+	return xlb_drop(XLB_CTR_DROP_MALFORMED);
 }
 
 static __always_inline int xlb_pass(void)
