@@ -424,7 +424,8 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
       continue;
     }
     ++maps;
-    // The ring holds max_vips * 2 * ring_size entries (2M by default): one entry says enough.
+    // The ring holds max_vips * 2 halves of 16-id elements (131,072 elements by default): one
+    // element says enough.
     const auto dump = name == "ring" ? run("bpftool map lookup pinned " + e.path().string() + " key 0 0 0 0 -j")
                                      : run("bpftool map dump pinned " + e.path().string() + " -j");
     ASSERT_EQ(dump.status, 0) << name << ": " << dump.out;
