@@ -1,6 +1,7 @@
 #include "ctrl/dataplane/map_codec.hpp"
 
 #include <arpa/inet.h>
+#include <time.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -79,6 +80,12 @@ std::array<__u32, 4> persistence_mask(bool v4, std::uint8_t prefix_len) {
 std::string real_identity(const RealServer& real) {
   if (real.address.is_v6()) return "[" + real.address.to_string() + "]:" + std::to_string(real.port);
   return real.address.to_string() + ":" + std::to_string(real.port);
+}
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 const char* counter_name(std::uint32_t counter) {
