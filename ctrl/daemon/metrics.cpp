@@ -18,6 +18,7 @@
 #include "ctrl/notify/notifier.hpp"
 #include "ctrl/sync/flow_sync.hpp"
 #include "ctrl/vrrp/router.hpp"
+#include "xlb/xlb_abi.h"
 
 namespace xlb::daemon {
 
@@ -39,11 +40,14 @@ void write_map_fill(MetricsText& m, const std::filesystem::path& pin_dir, const 
     std::uint32_t max;
   };
   std::vector<Fill> fills;
-  for (const char* name : {"vips", "flows", "persist"}) {
-    // Opened per scrape: the metrics page does not reach into the dataplane's own handles.
+  // Opened per scrape: the metrics page does not reach into the dataplane's own handles.
+  const auto fill = [&](const char* name, auto count) {
     const dataplane::PinnedMap map(pin_dir / name);
-    if (map.ok()) fills.push_back({name, name == std::string_view("flows") ? census.flows : map.count_keys(), map.info().max_entries});
-  }
+    if (map.ok()) fills.push_back({name, count(map), map.info().max_entries});
+  };
+  fill("vips", [](const dataplane::PinnedMap& m) { return m.count_entries<xlb_vip_key, xlb_vip_info>(); });
+  fill("flows", [&](const dataplane::PinnedMap&) { return census.flows; });
+  fill("persist", [](const dataplane::PinnedMap& m) { return m.count_entries<xlb_persist_key, xlb_persist>(); });
   m.family("xlb_map_entries", MetricsText::Type::gauge, "Entries in a pinned BPF hash map now.");
   for (const auto& f : fills) m.sample({{"map", f.name}}, static_cast<double>(f.entries));
   m.family("xlb_map_max_entries", MetricsText::Type::gauge, "Capacity of a pinned BPF hash map.");

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "ctrl/dataplane/bpf_map.hpp"
+
 namespace xlb::dataplane {
 
 // Entries of a hash map, by walking its keys: one syscall per entry (about a microsecond).
@@ -54,6 +56,17 @@ class PinnedMap {
     return info;
   }
   std::uint64_t count_keys() const { return fd_ < 0 ? 0 : dataplane::count_keys(fd_, info().key_size); }
+  // The same count in batches of entries (a syscall per thousand instead of per entry), for
+  // maps whose layout the caller knows; throws when the pinned map's sizes are not K and V.
+  template <class K, class V>
+  std::uint64_t count_entries() const {
+    if (fd_ < 0) return 0;
+    const BpfMap view(fd_);
+    view.check_types<K, V>();
+    std::uint64_t n = 0;
+    view.for_each_entry<K, V>([&n](const K&, const V&) { ++n; });
+    return n;
+  }
 
  private:
   std::filesystem::path path_;

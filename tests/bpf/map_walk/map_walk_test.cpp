@@ -2,10 +2,14 @@
 // exactly once across batch boundaries, an empty map, a bucket-sized corner, and a map type
 // without batch operations (LPM trie) that takes the key-by-key fallback.
 #include "ctrl/dataplane/bpf_map.hpp"
+#include "ctrl/dataplane/pinned_map.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -142,6 +146,38 @@ TEST(MapWalkFallback, MapWithoutBatchOperationsIsWalkedKeyByKey) {
   ASSERT_EQ(seen.size(), n);
   for (auto k : seen) EXPECT_EQ(k % 3, 1u) << k;
   EXPECT_EQ((BpfMap(m.fd()).entries<std::uint32_t, std::uint32_t>().size()), n);
+}
+
+// The metrics page counts pinned hash maps per scrape: by batches (count_entries) it must see
+// what the key-by-key walk sees, and refuse a layout that is not the map's.
+TEST(PinnedMapCount, BatchCountEqualsKeyWalkAndChecksTheLayout) {
+  constexpr std::uint32_t n = 65536;  // the persist table's default size
+  // Room to spare: an LRU map may evict before it holds max_entries (free lists per CPU).
+  MapFd m(BPF_MAP_TYPE_LRU_HASH, sizeof(Key), sizeof(Value), 2 * n);
+  REQUIRE_MAP(m);
+  fill(m.fd(), n);
+  if (!std::filesystem::exists("/sys/fs/bpf")) GTEST_SKIP() << "no bpffs at /sys/fs/bpf to pin the map in";
+  const std::string pin = "/sys/fs/bpf/xlb-count-test-" + std::to_string(::getpid());
+  ASSERT_EQ(bpf_obj_pin(m.fd(), pin.c_str()), 0) << pin << ": " << std::strerror(errno);
+  struct Unpin {
+    std::string path;
+    ~Unpin() { ::unlink(path.c_str()); }
+  } unpin{pin};
+
+  const PinnedMap pinned(pin);
+  ASSERT_TRUE(pinned.ok());
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const auto by_key = pinned.count_keys();
+  const auto t1 = Clock::now();
+  const auto by_batch = pinned.count_entries<Key, Value>();
+  const auto t2 = Clock::now();
+  EXPECT_EQ(by_key, n);
+  EXPECT_EQ(by_batch, n);
+  std::printf("count of %u entries: key by key %.1f ms, in batches %.1f ms\n", n,
+              std::chrono::duration<double, std::milli>(t1 - t0).count(),
+              std::chrono::duration<double, std::milli>(t2 - t1).count());
+  EXPECT_THROW((pinned.count_entries<Key, Key>()), std::runtime_error);
 }
 
 }  // namespace
