@@ -1,6 +1,7 @@
 #include "tests/bpf/support/harness.hpp"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -34,6 +36,46 @@ void check(int rc, const std::string& what) {
 
 std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
 
+// The bpffs mounts this process holds, for the signal handler below: a benchmark stopped with
+// Ctrl-C or a test ended by a timeout's SIGTERM would otherwise leave its mount under /run.
+// Process-wide by nature (a signal handler has no other way to find them); only
+// async-signal-safe calls touch it from the handler.
+struct MountRegistry {
+  static constexpr int kSlots = 64;
+  std::array<std::atomic<const char*>, kSlots> paths{};
+};
+
+MountRegistry& mounts() {
+  static MountRegistry registry;
+  return registry;
+}
+
+extern "C" void unmount_and_die(int sig) {
+  for (auto& slot : mounts().paths) {
+    if (const char* path = slot.load()) {
+      umount2(path, MNT_DETACH);
+      rmdir(path);
+    }
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void install_unmount_handlers() {
+  static const bool installed = [] {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction action {};
+      action.sa_handler = unmount_and_die;
+      sigemptyset(&action.sa_mask);
+      // Only where nobody else handles the signal: a program with its own handler keeps it.
+      struct sigaction current {};
+      if (sigaction(sig, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) sigaction(sig, &action, nullptr);
+    }
+    return true;
+  }();
+  (void)installed;
+}
+
 }  // namespace
 
 BpfFsMount::BpfFsMount(const std::string& tag) {
@@ -45,9 +87,18 @@ BpfFsMount::BpfFsMount(const std::string& tag) {
     rmdir(path_.c_str());
     throw_errno(err, "mount -t bpf on " + path_);
   }
+  install_unmount_handlers();
+  for (auto& slot : mounts().paths) {
+    const char* empty = nullptr;
+    if (slot.compare_exchange_strong(empty, path_.c_str())) {
+      registered_ = &slot;
+      break;
+    }
+  }
 }
 
 BpfFsMount::~BpfFsMount() {
+  if (registered_) registered_->store(nullptr);
   if (umount2(path_.c_str(), 0) != 0) umount2(path_.c_str(), MNT_DETACH);
   rmdir(path_.c_str());
 }

@@ -3,6 +3,7 @@
 // and the per-CPU statistics. Shared by the BPF tests and the packet-cost benchmark.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -31,6 +32,7 @@ class BpfFsMount {
 
  private:
   std::string path_;
+  std::atomic<const char*>* registered_ = nullptr;  // its slot in the signal handler's list (harness.cpp)
 };
 
 struct RunResult {

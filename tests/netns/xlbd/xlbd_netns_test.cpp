@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -176,6 +177,21 @@ class XlbdLab : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces, XDP, bpffs";
     ASSERT_TRUE(up_ok_) << "the lab did not come up:\n" << up_log_;
+  }
+  // A failure that does not repeat (a CI run) is only understood from what both xlbd said
+  // around it: their last lines go into the test's output.
+  void TearDown() override {
+    if (!HasFailure() || !lab_) return;
+    for (const char* node : {"lb1", "lb2"}) {
+      std::ifstream log(lab_->state() + "/xlbd-" + node + ".log");
+      std::deque<std::string> tail;
+      for (std::string line; std::getline(log, line);) {
+        tail.push_back(std::move(line));
+        if (tail.size() > 40) tail.pop_front();
+      }
+      std::printf("--- last lines of xlbd %s's log:\n", node);
+      for (const auto& line : tail) std::printf("%s\n", line.c_str());
+    }
   }
 
   static std::unique_ptr<Lab> lab_;
