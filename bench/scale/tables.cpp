@@ -6,7 +6,6 @@
 
 #include "bench/scale/census.hpp"
 #include "bench/scale/flow_fill.hpp"
-#include "ctrl/dataplane/pinned_map.hpp"
 #include "bench/scale/scenario_model.hpp"
 #include "ctrl/dataplane/map_codec.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
@@ -102,7 +101,7 @@ Json run_tables(const TablesOptions& o) {
     if (!info) throw std::runtime_error("the flows scenario's VIP is not in the vips map");
     const auto fill = fill_flows(program.flows().fd(), o.flows, key.addr[0], services.front().key.port, info->vip_id,
                                  real_ids);
-    const auto count = dp::count_keys(program.flows().fd(), program.flows().key_size());
+    const auto count = program.flows().count<xlb_flow_key, xlb_flow>();
     t0 = std::chrono::steady_clock::now();
     const auto listed = backend.flows().size();
     out["flows"] = {{"inserted", fill.inserted},

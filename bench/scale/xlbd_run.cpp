@@ -102,7 +102,7 @@ class Xlbd {
       if (ms_since(t0_) > timeout_s * 1000) throw StartError("xlbd not ready in time", tail_of(log_, 8));
       if (!maps_ms_) {
         dp::PinnedMap vips(pin_dir / "vips");
-        const auto now = vips ? vips.count_keys() : 0;
+        const auto now = vips.count_entries<xlb_vip_key, xlb_vip_info>();
         if (now != count) count = now, grew = Clock::now();
         if (count >= services) maps_ms_ = ms_since(t0_);
       }
@@ -290,7 +290,7 @@ Json run_xlbd(const XlbdOptions& o) {
     second.wait_ready(o.pin_dir, services.size(), o.start_timeout_s);
     {
       dp::PinnedMap flows(o.pin_dir / "flows");
-      in_table = flows.count_keys();
+      in_table = flows.count_entries<xlb_flow_key, xlb_flow>();
     }
     const auto t0 = Clock::now();
     const auto reply = api::control_request(second.socket(), "flows", Json{{"vip", ""}, {"client", ""}});

@@ -145,6 +145,15 @@ class BpfMap {
     }
   }
 
+  // Entries, counted over the same batches; throws when the map's sizes are not K and V.
+  template <class K, class V>
+  std::uint64_t count() const {
+    check_types<K, V>();
+    std::uint64_t n = 0;
+    for_each_entry<K, V>([&n](const K&, const V&) { ++n; });
+    return n;
+  }
+
   // Every (key, value) of a hash map (a copy: prefer for_each_entry for large tables).
   template <class K, class V>
   std::vector<std::pair<K, V>> entries() const {

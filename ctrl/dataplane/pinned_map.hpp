@@ -17,19 +17,6 @@
 
 namespace xlb::dataplane {
 
-// Entries of a hash map, by walking its keys: one syscall per entry (about a microsecond).
-inline std::uint64_t count_keys(int map_fd, std::uint32_t key_size) {
-  std::vector<unsigned char> key(key_size), next(key_size);
-  std::uint64_t n = 0;
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(map_fd, previous, next.data()) == 0) {
-    ++n;
-    key.swap(next);
-    previous = key.data();
-  }
-  return n;
-}
-
 class PinnedMap {
  public:
   explicit PinnedMap(const std::filesystem::path& path)
@@ -55,17 +42,11 @@ class PinnedMap {
     if (fd_ < 0 || bpf_obj_get_info_by_fd(fd_, &info, &len) != 0) return bpf_map_info{};
     return info;
   }
-  std::uint64_t count_keys() const { return fd_ < 0 ? 0 : dataplane::count_keys(fd_, info().key_size); }
-  // The same count in batches of entries (a syscall per thousand instead of per entry), for
-  // maps whose layout the caller knows; throws when the pinned map's sizes are not K and V.
+  // Entries of a hash map whose layout the caller knows, read in batches (a syscall per
+  // thousand entries); throws when the map's sizes are not K and V. 0 when the pin is absent.
   template <class K, class V>
   std::uint64_t count_entries() const {
-    if (fd_ < 0) return 0;
-    const BpfMap view(fd_);
-    view.check_types<K, V>();
-    std::uint64_t n = 0;
-    view.for_each_entry<K, V>([&n](const K&, const V&) { ++n; });
-    return n;
+    return fd_ < 0 ? 0 : BpfMap(fd_).count<K, V>();
   }
 
  private:

@@ -161,7 +161,6 @@ void XdpBackend::retire_orphans() {
 }
 
 XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::optional<RealSlot>& previous) {
-  check_forwarding(real);
   RealSlot slot;
   slot.real = real;
   slot.id = previous ? previous->id : 0;

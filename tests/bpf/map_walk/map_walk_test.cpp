@@ -3,13 +3,13 @@
 // without batch operations (LPM trie) that takes the key-by-key fallback.
 #include "ctrl/dataplane/bpf_map.hpp"
 #include "ctrl/dataplane/pinned_map.hpp"
+#include "tests/bpf/support/harness.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <set>
 
@@ -156,19 +156,15 @@ TEST(PinnedMapCount, BatchCountEqualsKeyWalkAndChecksTheLayout) {
   MapFd m(BPF_MAP_TYPE_LRU_HASH, sizeof(Key), sizeof(Value), 2 * n);
   REQUIRE_MAP(m);
   fill(m.fd(), n);
-  if (!std::filesystem::exists("/sys/fs/bpf")) GTEST_SKIP() << "no bpffs at /sys/fs/bpf to pin the map in";
-  const std::string pin = "/sys/fs/bpf/xlb-count-test-" + std::to_string(::getpid());
+  const bpftest::BpfFsMount bpffs("map-count");  // its own bpffs, gone with the test
+  const std::string pin = bpffs.path() + "/persist";
   ASSERT_EQ(bpf_obj_pin(m.fd(), pin.c_str()), 0) << pin << ": " << std::strerror(errno);
-  struct Unpin {
-    std::string path;
-    ~Unpin() { ::unlink(path.c_str()); }
-  } unpin{pin};
 
   const PinnedMap pinned(pin);
   ASSERT_TRUE(pinned.ok());
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const auto by_key = pinned.count_keys();
+  const auto by_key = BpfMap(pinned.fd()).keys<Key>().size();
   const auto t1 = Clock::now();
   const auto by_batch = pinned.count_entries<Key, Value>();
   const auto t2 = Clock::now();
@@ -178,6 +174,7 @@ TEST(PinnedMapCount, BatchCountEqualsKeyWalkAndChecksTheLayout) {
               std::chrono::duration<double, std::milli>(t1 - t0).count(),
               std::chrono::duration<double, std::milli>(t2 - t1).count());
   EXPECT_THROW((pinned.count_entries<Key, Key>()), std::runtime_error);
+  EXPECT_EQ((PinnedMap(bpffs.path() + "/absent").count_entries<Key, Value>()), 0u);
 }
 
 }  // namespace

@@ -163,13 +163,22 @@ class XlbdLab : public ::testing::Test {
     lab_ = std::make_unique<Lab>();
     const auto r = lab_->up();
     up_ok_ = r.status == 0;
-    if (!up_ok_) {
-      up_log_ = r.out;
-      for (const char* node : {"lb1", "lb2"}) {
-        std::ifstream log(lab_->state() + "/xlbd-" + node + ".log");
-        up_log_ += std::string("\n--- xlbd ") + node + ":\n" + std::string(std::istreambuf_iterator<char>(log), {});
+    if (!up_ok_) up_log_ = r.out + xlbd_logs(0);
+  }
+  // What both xlbd wrote: every line (max_lines 0) or the last max_lines of each.
+  static std::string xlbd_logs(std::size_t max_lines) {
+    std::string out;
+    for (const char* node : {"lb1", "lb2"}) {
+      std::ifstream log(lab_->state() + "/xlbd-" + node + ".log");
+      std::deque<std::string> lines;
+      for (std::string line; std::getline(log, line);) {
+        lines.push_back(std::move(line));
+        if (max_lines && lines.size() > max_lines) lines.pop_front();
       }
+      out += std::string("\n--- xlbd ") + node + ":\n";
+      for (const auto& line : lines) out += line + "\n";
     }
+    return out;
   }
   static void TearDownTestSuite() {
     lab_.reset();
@@ -181,17 +190,7 @@ class XlbdLab : public ::testing::Test {
   // A failure that does not repeat (a CI run) is only understood from what both xlbd said
   // around it: their last lines go into the test's output.
   void TearDown() override {
-    if (!HasFailure() || !lab_) return;
-    for (const char* node : {"lb1", "lb2"}) {
-      std::ifstream log(lab_->state() + "/xlbd-" + node + ".log");
-      std::deque<std::string> tail;
-      for (std::string line; std::getline(log, line);) {
-        tail.push_back(std::move(line));
-        if (tail.size() > 40) tail.pop_front();
-      }
-      std::printf("--- last lines of xlbd %s's log:\n", node);
-      for (const auto& line : tail) std::printf("%s\n", line.c_str());
-    }
+    if (HasFailure() && lab_) std::printf("last lines of both logs:%s", xlbd_logs(40).c_str());
   }
 
   static std::unique_ptr<Lab> lab_;
