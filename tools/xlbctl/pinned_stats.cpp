@@ -2,16 +2,11 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <netinet/in.h>
-#include <unistd.h>
 
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <map>
-#include <stdexcept>
-#include <vector>
 
 #include "ctrl/dataplane/pinned_map.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
@@ -27,11 +22,12 @@ std::string address_text(const __u32* addr, __u8 family) {
   return text;
 }
 
-xlb_traffic_stats sum_percpu(int fd, __u32 index, int cpus) {
-  std::vector<xlb_traffic_stats> values(cpus);
+// A pinned map of pin_dir as a typed view; the PinnedMap owns the fd and must outlive it.
+dataplane::BpfMap view_of(const dataplane::PinnedMap& map) { return dataplane::BpfMap(map.required_fd()); }
+
+xlb_traffic_stats sum_percpu(const dataplane::BpfMap& map, __u32 index) {
   xlb_traffic_stats total{};
-  if (bpf_map_lookup_elem(fd, &index, values.data()) != 0) return total;
-  for (const auto& v : values) {
+  for (const auto& v : map.lookup_per_cpu<__u32, xlb_traffic_stats>(index)) {
     total.packets += v.packets;
     total.bytes += v.bytes;
     total.new_flows += v.new_flows;
@@ -56,28 +52,22 @@ const char* scheduler_name(__u32 sched) {
 }  // namespace
 
 nlohmann::json read_pinned_services(const std::string& pin_dir) {
-  dataplane::PinnedMap vips(std::filesystem::path(pin_dir) / "vips"), ring(std::filesystem::path(pin_dir) / "ring"), reals(std::filesystem::path(pin_dir) / "reals"),
-      vip_stats(std::filesystem::path(pin_dir) / "vip_stats"), real_stats(std::filesystem::path(pin_dir) / "real_stats"), settings(std::filesystem::path(pin_dir) / "settings");
-  const int cpus = libbpf_num_possible_cpus();
-  __u32 zero = 0;
-  xlb_settings cfg{};
-  bpf_map_lookup_elem(settings.required_fd(), &zero, &cfg);
+  const std::filesystem::path dir(pin_dir);
+  const dataplane::PinnedMap vips_pin(dir / "vips"), ring(dir / "ring"), reals_pin(dir / "reals"),
+      vip_stats_pin(dir / "vip_stats"), real_stats_pin(dir / "real_stats"), settings_pin(dir / "settings");
+  const auto vips = view_of(vips_pin), reals = view_of(reals_pin), vip_stats = view_of(vip_stats_pin),
+             real_stats = view_of(real_stats_pin);
+  const auto cfg = view_of(settings_pin).lookup<__u32, xlb_settings>(0).value_or(xlb_settings{});
 
   nlohmann::json services = nlohmann::json::array();
-  xlb_vip_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(vips.required_fd(), prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    xlb_vip_info info{};
-    if (bpf_map_lookup_elem(vips.required_fd(), &key, &info) != 0) continue;
+  vips.for_each_entry<xlb_vip_key, xlb_vip_info>([&](const xlb_vip_key& key, const xlb_vip_info& info) {
     nlohmann::json svc{{"protocol", key.proto == IPPROTO_UDP ? "UDP" : "TCP"},
                        {"address", address_text(key.addr, key.family)},
                        {"port", ntohs(key.port)},
                        {"scheduler", scheduler_name(info.sched)},
                        {"persistence", info.persist_timeout},
                        {"active", (info.flags & XLB_VIP_F_ACTIVE) != 0},
-                       {"stats", stats_json(sum_percpu(vip_stats.required_fd(), info.vip_id, cpus))}};
+                       {"stats", stats_json(sum_percpu(vip_stats, info.vip_id))}};
     // The live ring half lists the reals with their share; weights are the share counts.
     std::map<__u32, unsigned> share;
     if (cfg.ring_size != 0) {
@@ -88,52 +78,42 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
     }
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [real_id, count] : share) {
-      xlb_real real{};
-      __u32 id = real_id;
-      if (bpf_map_lookup_elem(reals.required_fd(), &id, &real) != 0) continue;
-      list.push_back({{"address", address_text(real.addr, real.family)},
+      const auto real = reals.lookup<__u32, xlb_real>(real_id);
+      if (!real) continue;
+      list.push_back({{"address", address_text(real->addr, real->family)},
                       {"port", ntohs(key.port)},
                       {"forward", "Route"},
                       {"weight", count},
                       {"health", "unknown"},
-                      {"stats", stats_json(sum_percpu(real_stats.required_fd(), real_id, cpus))}});
+                      {"stats", stats_json(sum_percpu(real_stats, real_id))}});
     }
     svc["reals"] = list;
     services.push_back(svc);
-  }
+  });
   return services;
 }
 
 nlohmann::json read_pinned_persistence(const std::string& pin_dir) {
-  dataplane::PinnedMap vips(std::filesystem::path(pin_dir) / "vips"), reals(std::filesystem::path(pin_dir) / "reals"), persist(std::filesystem::path(pin_dir) / "persist");
+  const std::filesystem::path dir(pin_dir);
+  const dataplane::PinnedMap vips_pin(dir / "vips"), reals_pin(dir / "reals"), persist_pin(dir / "persist");
+  const auto reals = view_of(reals_pin);
   // The persist key names its service by vip_id only; the vips map says which VIP that is.
   std::map<__u32, xlb_vip_key> services;
-  xlb_vip_key vkey{}, vnext{};
-  const void* vprev = nullptr;
-  while (bpf_map_get_next_key(vips.required_fd(), vprev, &vnext) == 0) {
-    vkey = vnext;
-    vprev = &vkey;
-    xlb_vip_info info{};
-    if (bpf_map_lookup_elem(vips.required_fd(), &vkey, &info) == 0) services[info.vip_id] = vkey;
-  }
+  view_of(vips_pin).for_each_entry<xlb_vip_key, xlb_vip_info>(
+      [&](const xlb_vip_key& key, const xlb_vip_info& info) { services[info.vip_id] = key; });
   // last_seen is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
   timespec now_ts{};
   clock_gettime(CLOCK_MONOTONIC, &now_ts);
   const double now = static_cast<double>(now_ts.tv_sec) + static_cast<double>(now_ts.tv_nsec) / 1e9;
 
   nlohmann::json out = nlohmann::json::array();
-  xlb_persist_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(persist.required_fd(), prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    xlb_persist value{};
-    if (bpf_map_lookup_elem(persist.required_fd(), &key, &value) != 0) continue;  // expired meanwhile
-    xlb_real real{};
-    __u32 id = value.real_id;
-    const bool known_real = bpf_map_lookup_elem(reals.required_fd(), &id, &real) == 0 && real.family != 0;
+  view_of(persist_pin).for_each_entry<xlb_persist_key, xlb_persist>([&](const xlb_persist_key& key,
+                                                                         const xlb_persist& value) {
+    const auto real = reals.lookup<__u32, xlb_real>(value.real_id);
+    const bool known_real = real && real->family != 0;
     nlohmann::json entry{{"client", address_text(key.client, key.family)},
-                         {"real", known_real ? address_text(real.addr, real.family) : "real#" + std::to_string(id)},
+                         {"real", known_real ? address_text(real->addr, real->family)
+                                             : "real#" + std::to_string(value.real_id)},
                          {"idle", now - static_cast<double>(value.last_seen) / 1e9}};
     const auto svc = services.find(key.vip_id);
     if (svc != services.end()) {
@@ -144,7 +124,7 @@ nlohmann::json read_pinned_persistence(const std::string& pin_dir) {
       entry["vip"] = "vip#" + std::to_string(key.vip_id);
     }
     out.push_back(entry);
-  }
+  });
   return out;
 }
 
