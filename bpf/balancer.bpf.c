@@ -21,25 +21,40 @@ static __always_inline struct xlb_vip_info *xlb_find_vip(const struct xlb_flow_k
 	return bpf_map_lookup_elem(&vips, &vkey);
 }
 
-/* DR: the IP packet stays as it is; only the Ethernet addresses change. */
-static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_real *real, __u32 real_id,
-				       __u32 vip_id, __u32 new_flow)
+/* DR: the IP packet stays as it is; only the Ethernet addresses change. Returns the frame's
+ * length, or 0 when it is too short to carry an Ethernet header. */
+static __always_inline __u32 xlb_rewrite(struct xdp_md *ctx, const struct xlb_real *real)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	__u32 bytes = data_end - data;
 
 	if ((void *)(eth + 1) > data_end)
-		return xlb_malformed();
+		return 0;
 	__builtin_memcpy(eth->h_dest, real->dst_mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, real->src_mac, ETH_ALEN);
-	xlb_traffic(&vip_stats, vip_id, bytes, new_flow);
-	xlb_traffic(&real_stats, real_id, bytes, new_flow);
-	if (real->ifindex == ctx->ingress_ifindex)
-		return xlb_verdict(XDP_TX, XLB_CTR_TX);
-	xlb_count(XLB_CTR_REDIRECT);
+	return data_end - data;
+}
+
+static __always_inline int xlb_send(const struct xlb_real *real, __u32 way_out)
+{
+	if (way_out == XLB_CTR_TX)
+		return XDP_TX;
 	return bpf_redirect_map(&tx_ports, real->ifindex, 0);
+}
+
+static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_real *real, __u32 real_id,
+				       __u32 vip_id, __u32 new_flow)
+{
+	__u32 bytes = xlb_rewrite(ctx, real);
+	__u32 way_out = xlb_way_out(ctx, real);
+
+	if (!bytes)
+		return xlb_malformed();
+	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
+	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
+	xlb_count(way_out);
+	return xlb_send(real, way_out);
 }
 
 static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
@@ -49,9 +64,8 @@ static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
 	return real && real->family ? real : NULL;
 }
 
-/* A packet of a flow the connection table (or its cache) knows. */
-static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
-					   const struct xlb_real *real, __u32 real_id, __u32 vip_id)
+/* What every packet of a known flow goes through before it is forwarded. */
+static __always_inline int xlb_established_checks(const struct xlb_packet *pkt, const struct xlb_real *real)
 {
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
@@ -59,7 +73,36 @@ static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
+	return XLB_CONTINUE;
+}
+
+/* A packet of a flow the connection table knows. */
+static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
+					   const struct xlb_real *real, __u32 real_id, __u32 vip_id)
+{
+	int action = xlb_established_checks(pkt, real);
+
+	if (action != XLB_CONTINUE)
+		return action;
 	return xlb_forward(ctx, real, real_id, vip_id, 0);
+}
+
+/* A packet of a flow found in the per-CPU cache: counted in the cache entry. */
+static __always_inline int xlb_established_cached(struct xdp_md *ctx, const struct xlb_packet *pkt,
+						  const struct xlb_real *real,
+						  struct xlb_flow_cache_entry *entry)
+{
+	int action = xlb_established_checks(pkt, real);
+	__u32 bytes, way_out;
+
+	if (action != XLB_CONTINUE)
+		return action;
+	bytes = xlb_rewrite(ctx, real);
+	if (!bytes)
+		return xlb_malformed();
+	way_out = xlb_way_out(ctx, real);
+	xlb_flow_cache_count(entry, way_out, bytes);
+	return xlb_send(real, way_out);
 }
 
 SEC("xdp")
@@ -84,7 +127,7 @@ int xlb_balancer(struct xdp_md *ctx)
 	if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies)) {
 		real = xlb_flow_cache_real(cached);
 		if (real)
-			return xlb_established(ctx, &pkt, real, cached->real_id, cached->vip_id);
+			return xlb_established_cached(ctx, &pkt, real, cached);
 	}
 	now = bpf_ktime_get_coarse_ns();
 	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);

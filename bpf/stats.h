@@ -5,12 +5,17 @@
 
 #include "maps.h"
 
-static __always_inline void xlb_count(__u32 counter)
+static __always_inline void xlb_count_n(__u32 counter, __u64 n)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
 
 	if (value)
-		*value += 1;
+		*value += n;
+}
+
+static __always_inline void xlb_count(__u32 counter)
+{
+	xlb_count_n(counter, 1);
 }
 
 /* Counts and returns the action, so that exits read `return xlb_verdict(...)`. */
@@ -29,15 +34,21 @@ static __attribute__((noinline)) int xlb_drop(__u32 counter)
 	return XDP_DROP;
 }
 
-static __always_inline void xlb_traffic(void *map, __u32 index, __u32 bytes, __u32 new_flow)
+static __always_inline void xlb_traffic(void *map, __u32 index, __u32 packets, __u64 bytes, __u32 new_flow)
 {
 	struct xlb_traffic_stats *stats = bpf_map_lookup_elem(map, &index);
 
 	if (stats) {
-		stats->packets += 1;
+		stats->packets += packets;
 		stats->bytes += bytes;
 		stats->new_flows += new_flow;
 	}
+}
+
+/* The way a packet to this real leaves, as the counter that counts it. */
+static __always_inline __u32 xlb_way_out(const struct xdp_md *ctx, const struct xlb_real *real)
+{
+	return real->ifindex == ctx->ingress_ifindex ? XLB_CTR_TX : XLB_CTR_REDIRECT;
 }
 
 #endif

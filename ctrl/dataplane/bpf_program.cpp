@@ -13,6 +13,8 @@
 #include <system_error>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "ctrl/dataplane/ring_builder.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
@@ -131,6 +133,14 @@ void BpfProgram::check_pinned_maps() {
     // The kernel marks devmaps read-only for programs by itself; that flag says nothing
     // about compatibility, but libbpf 1.1 compares it, so the object adopts it.
     const auto type = bpf_map__type(map);
+    // The flow cache holds nothing that must outlive a program (its pending counts are lost
+    // at most once, on an upgrade that changes its layout): a stale one is made afresh.
+    if (map == skel_->maps.flow_cache && (info.value_size != bpf_map__value_size(map) ||
+                                          info.max_entries != bpf_map__max_entries(map))) {
+      if (::unlink(path) != 0) throw std::system_error(errno, std::generic_category(), std::string("unpin ") + path);
+      spdlog::info("xdp: pinned {} has another layout ({} B values); created afresh", path, info.value_size);
+      continue;
+    }
     if ((type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) &&
         (info.map_flags & ~BPF_F_RDONLY_PROG) == bpf_map__map_flags(map)) {
       bpf_map__set_map_flags(map, info.map_flags);
@@ -155,7 +165,7 @@ void BpfProgram::check_pinned_maps() {
         xlb_settings old{};
         std::memcpy(&old, value.data(), sizeof(old));
         // 0: pinned by a writer that never got as far as writing settings.
-        if (old.abi_version != 0 && old.abi_version != XLB_ABI_VERSION) {
+        if (old.abi_version != 0 && old.abi_version != XLB_ABI_VERSION && old.abi_version != XLB_ABI_ADOPTABLE) {
           throw std::runtime_error("pinned maps under " + options_.pin_dir.string() + " were written by ABI version " +
                                    std::to_string(old.abi_version) + ", this xlbd speaks " +
                                    std::to_string(XLB_ABI_VERSION) + "; remove the directory to start afresh");
@@ -185,6 +195,8 @@ void BpfProgram::bind_maps() {
   tx_ports_ = BpfMap(skel_->maps.tx_ports);
   vip_filter_ = BpfMap(skel_->maps.vip_filter);
   vip_state_ = BpfMap(skel_->maps.vip_state);
+  flow_cache_ = BpfMap(skel_->maps.flow_cache);
+  flow_cache_.check_types<std::uint32_t, xlb_flow_cache_entry>();
   vip_state_.check_types<std::uint32_t, xlb_vip_state>();
   vips_.check_types<xlb_vip_key, xlb_vip_info>();
   ring_.check_types<std::uint32_t, xlb_ring_entry>();

@@ -65,6 +65,7 @@ class BpfProgram {
   const BpfMap& tx_ports() const { return tx_ports_; }
   const BpfMap& vip_filter() const { return vip_filter_; }
   const BpfMap& vip_state() const { return vip_state_; }
+  const BpfMap& flow_cache() const { return flow_cache_; }
 
   xlb_settings read_settings() const;
   void write_timeouts(std::uint32_t tcp_seconds, std::uint32_t udp_seconds);
@@ -88,7 +89,7 @@ class BpfProgram {
   std::unique_ptr<xlb_balancer, SkeletonDeleter> skel_;
   bool reused_pins_ = false;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
-      tx_ports_, vip_filter_, vip_state_;
+      tx_ports_, vip_filter_, vip_state_, flow_cache_;
 };
 
 }  // namespace xlb::dataplane

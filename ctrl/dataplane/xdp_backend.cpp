@@ -14,8 +14,11 @@ namespace xlb::dataplane {
 
 namespace {
 
-TrafficCounters sum_traffic(const BpfMap& map, std::uint32_t id) {
+// The map's per-CPU values plus what the flow cache holds for the same id.
+TrafficCounters sum_traffic(const BpfMap& map, std::uint32_t id, const PendingCounts& pending) {
   TrafficCounters total;
+  total.packets = pending.packets;
+  total.bytes = pending.bytes;
   for (const auto& v : map.lookup_per_cpu<std::uint32_t, xlb_traffic_stats>(id)) {
     total.packets += v.packets;
     total.bytes += v.bytes;
@@ -402,17 +405,22 @@ void XdpBackend::flush_flows_to(const ServiceKey& key, const IpAddress& real) {
   if (!ids.empty()) flush_real_ids(ids, it->second.vip_id);
 }
 
+PendingTraffic XdpBackend::pending_traffic() const {
+  return PendingTraffic(program_->flow_cache(), program_->vip_state(), program_->reals());
+}
+
 std::vector<ServiceStats> XdpBackend::stats() {
   std::vector<ServiceStats> out;
+  const PendingTraffic pending = pending_traffic();
+  auto real_traffic = [&](std::uint32_t id) { return sum_traffic(program_->real_stats(), id, pending.real(id)); };
   for (const auto& [key, svc] : services_) {
     ServiceStats s;
     s.key = key;
-    s.counters = sum_traffic(program_->vip_stats(), svc.vip_id);
+    s.counters = sum_traffic(program_->vip_stats(), svc.vip_id, pending.vip(svc.vip_id));
     for (const auto& r : svc.spec.reals) {
-      const auto& slot = svc.reals.at({r.address, r.port});
-      s.reals.push_back({r, sum_traffic(program_->real_stats(), slot.id)});
+      s.reals.push_back({r, real_traffic(svc.reals.at({r.address, r.port}).id)});
     }
-    if (svc.sorry) s.reals.push_back({svc.sorry->real, sum_traffic(program_->real_stats(), svc.sorry->id)});
+    if (svc.sorry) s.reals.push_back({svc.sorry->real, real_traffic(svc.sorry->id)});
     out.push_back(std::move(s));
   }
   return out;
@@ -420,7 +428,9 @@ std::vector<ServiceStats> XdpBackend::stats() {
 
 std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const {
   std::array<std::uint64_t, XLB_CTR_MAX> out{};
+  const PendingTraffic pending = pending_traffic();
   for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) {
+    out[i] = pending.counter(i);
     for (auto v : program_->counters().lookup_per_cpu<std::uint32_t, std::uint64_t>(i)) out[i] += v;
   }
   return out;

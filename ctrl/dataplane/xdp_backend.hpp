@@ -17,6 +17,7 @@
 #include "ctrl/dataplane/bpf_program.hpp"
 #include "ctrl/dataplane/map_codec.hpp"
 #include "ctrl/dataplane/neighbour_resolver.hpp"
+#include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/xdp_attachment.hpp"
 
 namespace xlb::dataplane {
@@ -80,7 +81,8 @@ class XdpBackend : public Backend {
   // Probes every real's neighbour entry now (the timer does this every neighbour_refresh).
   void refresh_neighbours();
 
-  // Global per-action / per-drop-reason counters, summed over CPUs (enum xlb_counter).
+  // Global per-action / per-drop-reason counters, summed over CPUs (enum xlb_counter), with
+  // what the flow cache still holds.
   std::array<std::uint64_t, XLB_CTR_MAX> counters() const;
   // false: leave the program attached when the backend goes (a restart keeps forwarding
   // with the pinned maps; the next XdpBackend takes the interface over).
@@ -93,6 +95,7 @@ class XdpBackend : public Backend {
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
 
  private:
+  PendingTraffic pending_traffic() const;
   void write_vip_state(std::uint32_t vip_id, std::uint32_t flags);
   void bump_flow_gen(std::uint32_t vip_id);
   using RealKey = std::pair<IpAddress, std::uint16_t>;

@@ -10,7 +10,10 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 2
+#define XLB_ABI_VERSION 3
+/* Pins of this version are adopted too: they differ only in flow_cache, which the loader
+ * recreates (it holds nothing that must survive). */
+#define XLB_ABI_ADOPTABLE 2
 
 /* Address families as stored in keys (not AF_*: these read well in bpftool dumps). */
 #define XLB_FAMILY_V4 4
@@ -102,6 +105,13 @@ struct xlb_real {
 	__u8 pad[3];     /* explicit padding, zero */
 };
 
+/* What a cache entry remembers of its real: a real id reused for another server does not
+ * inherit the cached flows (or pending counts) of the old one. */
+static inline __u32 xlb_real_tag(const struct xlb_real *real)
+{
+	return real->addr[0] ^ real->addr[1] ^ real->addr[2] ^ real->addr[3];
+}
+
 /* Map "flows" (LRU_HASH, per-CPU LRU lists): 5-tuple -> real. */
 struct xlb_flow_key {
 	__u32 src[4];  /* client address, network order */
@@ -169,7 +179,16 @@ struct xlb_vip_state {
  * one clock a program reads without a helper call); then the program looks the flow up again,
  * which also refreshes the entry's last_seen and LRU position. So a writer that changes or
  * deletes flows bumps the VIP's vip_state.flow_gen afterwards (or clears vip_state first, as
- * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES. */
+ * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES.
+ *
+ * Statistics of cache hits: a packet forwarded through an entry is counted in the entry
+ * (pending_*), not in vip_stats, real_stats and counters; the program moves the pending counts
+ * there when it fills the slot again, which for a flow that keeps sending is at most
+ * XLB_FLOW_CACHE_TTL_JIFFIES later. So the statistics maps alone lag; the exact figure is
+ * map + pending, where pending counts only for an entry whose VIP is present (vip_state.flags
+ * != 0) and whose real is present with the same real_tag (xlb_flow_cache_pending_counts()):
+ * the program applies the same rule when it moves them, and drops the counts of gone VIPs and
+ * reals, whose statistics went with them. */
 #define XLB_FLOW_CACHE_ORDER 10 /* 64 KiB per CPU: few pages, so a miss stays cheap */
 #define XLB_FLOW_CACHE_SLOTS (1u << XLB_FLOW_CACHE_ORDER)
 #define XLB_FLOW_CACHE_TTL_JIFFIES 32
@@ -182,7 +201,19 @@ struct xlb_flow_cache_entry {
 	__u32 real_tag;          /* xlb_real_tag() of the real then: a real id reused for another
 				  * server does not inherit the cached flows of the old one */
 	__u64 filled;            /* jiffies when the entry was filled */
+	__u64 pending_bytes;     /* forwarded through this entry, not yet in the statistics maps */
+	__u32 pending_packets;   /* likewise; at most one TTL's worth of one flow on one CPU */
+	__u32 pending_counter;   /* XLB_CTR_TX or XLB_CTR_REDIRECT: how the pending packets left */
 };
+
+/* Whether an entry's pending counts still belong to its VIP and real (see above); the program
+ * and every reader of the statistics decide with this one rule. */
+static inline int xlb_flow_cache_pending_counts(const struct xlb_flow_cache_entry *entry,
+						const struct xlb_vip_state *state, const struct xlb_real *real)
+{
+	return entry->pending_packets != 0 && state && state->flags != 0 && real && real->family != 0 &&
+	       xlb_real_tag(real) == entry->real_tag;
+}
 
 /* The cache slot of a flow key, shared by the program and by tools that inspect the cache. */
 static inline __u32 xlb_flow_cache_slot(const struct xlb_flow_key *key)
@@ -192,11 +223,6 @@ static inline __u32 xlb_flow_cache_slot(const struct xlb_flow_key *key)
 	h = (h ^ ((__u32)key->sport << 16 | key->dport)) * 0x9e3779b1u;
 	h ^= key->dst[0] ^ key->dst[1] ^ key->dst[2] ^ key->dst[3] ^ key->proto;
 	return (h * 0x85ebca6bu) >> (32 - XLB_FLOW_CACHE_ORDER);
-}
-
-static inline __u32 xlb_real_tag(const struct xlb_real *real)
-{
-	return real->addr[0] ^ real->addr[1] ^ real->addr[2] ^ real->addr[3];
 }
 
 /* Per-CPU map "rr_cursor" (index vip id): position in the ring for rr/wrr. */

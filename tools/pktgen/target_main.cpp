@@ -21,6 +21,7 @@
 
 #include "netdev.hpp"
 #include "options.hpp"
+#include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
 #include "xlb/minimal.skel.h"
@@ -137,8 +138,11 @@ class BalancerTarget {
         "pass_inactive", "drop_unsupported", "icmp_forwarded", "flow_new", "flow_expired", "persist_hit", "sorry"};
     nlohmann::json out;
     std::vector<std::uint64_t> values(static_cast<std::size_t>(libbpf_num_possible_cpus()));
+    const dataplane::PendingTraffic pending(dataplane::BpfMap(skel_->maps.flow_cache),
+                                            dataplane::BpfMap(skel_->maps.vip_state),
+                                            dataplane::BpfMap(skel_->maps.reals));
     for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) {
-      std::uint64_t total = 0;
+      std::uint64_t total = pending.counter(i);
       if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &i, values.data()) == 0) {
         for (auto v : values) total += v;
       }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/pinned_map.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/xlb_abi.h"
@@ -25,8 +26,11 @@ std::string address_text(const __u32* addr, __u8 family) {
 // A pinned map of pin_dir as a typed view; the PinnedMap owns the fd and must outlive it.
 dataplane::BpfMap view_of(const dataplane::PinnedMap& map) { return dataplane::BpfMap(map.required_fd()); }
 
-xlb_traffic_stats sum_percpu(const dataplane::BpfMap& map, __u32 index) {
+// The map's per-CPU values plus what the flow cache still holds for the same id.
+xlb_traffic_stats sum_percpu(const dataplane::BpfMap& map, __u32 index, const dataplane::PendingCounts& pending) {
   xlb_traffic_stats total{};
+  total.packets = pending.packets;
+  total.bytes = pending.bytes;
   for (const auto& v : map.lookup_per_cpu<__u32, xlb_traffic_stats>(index)) {
     total.packets += v.packets;
     total.bytes += v.bytes;
@@ -54,9 +58,11 @@ const char* scheduler_name(__u32 sched) {
 nlohmann::json read_pinned_services(const std::string& pin_dir) {
   const std::filesystem::path dir(pin_dir);
   const dataplane::PinnedMap vips_pin(dir / "vips"), ring(dir / "ring"), reals_pin(dir / "reals"),
-      vip_stats_pin(dir / "vip_stats"), real_stats_pin(dir / "real_stats"), settings_pin(dir / "settings");
+      vip_stats_pin(dir / "vip_stats"), real_stats_pin(dir / "real_stats"), settings_pin(dir / "settings"),
+      flow_cache_pin(dir / "flow_cache"), vip_state_pin(dir / "vip_state");
   const auto vips = view_of(vips_pin), reals = view_of(reals_pin), vip_stats = view_of(vip_stats_pin),
              real_stats = view_of(real_stats_pin);
+  const dataplane::PendingTraffic pending(view_of(flow_cache_pin), view_of(vip_state_pin), reals);
   const auto cfg = view_of(settings_pin).lookup<__u32, xlb_settings>(0).value_or(xlb_settings{});
 
   nlohmann::json services = nlohmann::json::array();
@@ -67,7 +73,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
                        {"scheduler", scheduler_name(info.sched)},
                        {"persistence", info.persist_timeout},
                        {"active", (info.flags & XLB_VIP_F_ACTIVE) != 0},
-                       {"stats", stats_json(sum_percpu(vip_stats, info.vip_id))}};
+                       {"stats", stats_json(sum_percpu(vip_stats, info.vip_id, pending.vip(info.vip_id)))}};
     // The live ring half lists the reals with their share; weights are the share counts.
     std::map<__u32, unsigned> share;
     if (cfg.ring_size != 0) {
@@ -85,7 +91,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
                       {"forward", "Route"},
                       {"weight", count},
                       {"health", "unknown"},
-                      {"stats", stats_json(sum_percpu(real_stats, real_id))}});
+                      {"stats", stats_json(sum_percpu(real_stats, real_id, pending.real(real_id)))}});
     }
     svc["reals"] = list;
     services.push_back(svc);

@@ -94,7 +94,9 @@ const std::map<std::string, StructAbi>& expected_structs() {
       {"xlb_flow_cache_entry",
        {sizeof(xlb_flow_cache_entry),
         {F(xlb_flow_cache_entry, key), F(xlb_flow_cache_entry, real_id), F(xlb_flow_cache_entry, vip_id),
-         F(xlb_flow_cache_entry, flow_gen), F(xlb_flow_cache_entry, real_tag), F(xlb_flow_cache_entry, filled)}}},
+         F(xlb_flow_cache_entry, flow_gen), F(xlb_flow_cache_entry, real_tag), F(xlb_flow_cache_entry, filled),
+         F(xlb_flow_cache_entry, pending_bytes), F(xlb_flow_cache_entry, pending_packets),
+         F(xlb_flow_cache_entry, pending_counter)}}},
       {"xlb_vip_filter",
        {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, pad), F(xlb_vip_filter, bits)}}},
   };

@@ -34,6 +34,23 @@ class FlowCacheTest : public BalancerTest {
     return std::memcmp(&e.key, &key, sizeof(key)) == 0;
   }
 
+  // Another client port of the same client whose key lands in the flow's slot.
+  static PacketSpec same_slot_as(const PacketSpec& flow) {
+    const xlb_flow_key first = make_flow_key(flow);
+    PacketSpec other = flow;
+    other.tcp_flags = kTcpSyn;
+    for (std::uint32_t port = flow.sport + 1u; port < 65536; ++port) {
+      other.sport = static_cast<std::uint16_t>(port);
+      const xlb_flow_key k = make_flow_key(other);
+      if (xlb_flow_cache_slot(&k) == xlb_flow_cache_slot(&first)) return other;
+    }
+    ADD_FAILURE() << "no colliding port found";
+    return other;
+  }
+
+  // What the statistics maps alone hold for real 1, without the flow cache's pending counts.
+  std::uint64_t real1_packets_in_map() { return lb().real_stats(1).packets - lb().pending().real(1).packets; }
+
   // A flow on real 1 whose second packet has gone through the connection table into the cache.
   PacketSpec cached_flow(std::uint16_t port = 40000) {
     auto p = tcp(client_v4(1), port);
@@ -56,6 +73,47 @@ TEST_F(FlowCacheTest, EstablishedFlowIsCachedWithItsRealVipAndGeneration) {
   for (int i = 0; i < 10; ++i) ASSERT_EQ(send(p), 1u);
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 1u);
   EXPECT_EQ(lb().real_stats(1).packets, 12u) << "cache hits count like table hits";
+}
+
+TEST_F(FlowCacheTest, HitsCountInTheEntryUntilTheSlotIsFilledAgain) {
+  const auto p = cached_flow();  // two packets through the connection table
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(send(p), 1u);
+  const auto e = cached(p);
+  EXPECT_EQ(e.pending_packets, 10u);
+  EXPECT_EQ(e.pending_bytes, 10u * build_packet(p).size());
+  EXPECT_EQ(e.pending_counter, static_cast<__u32>(XLB_CTR_TX));
+  EXPECT_EQ(real1_packets_in_map(), 2u) << "hits stay out of the per-CPU statistics maps";
+  EXPECT_EQ(lb().real_stats(1).packets, 12u);
+  EXPECT_EQ(lb().vip_stats(1).packets, 12u);
+  EXPECT_EQ(lb().vip_stats(1).bytes, 12u * build_packet(p).size());
+  EXPECT_EQ(lb().counter(XLB_CTR_TX), 12u);
+  // A new generation sends the next packet through the table, which fills the slot again
+  // and moves the pending counts into the maps.
+  lb().bump_flow_gen(1);
+  ASSERT_EQ(send(p), 1u);
+  EXPECT_EQ(cached(p).pending_packets, 0u);
+  EXPECT_EQ(real1_packets_in_map(), 13u);
+  EXPECT_EQ(lb().real_stats(1).packets, 13u);
+  EXPECT_EQ(lb().counter(XLB_CTR_TX), 13u);
+}
+
+TEST_F(FlowCacheTest, PendingCountsOfAGoneRealAreDropped) {
+  const auto p = cached_flow();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(send(p), 1u);
+  EXPECT_EQ(lb().real_stats(1).packets, 7u);
+  lb().put_real(1, xlb_real{});  // removed: its statistics go with it
+  EXPECT_EQ(lb().pending().real(1).packets, 0u) << "readers no longer count them";
+  EXPECT_EQ(lb().pending().vip(1).packets, 0u);
+  // Another flow takes the slot over; the program drops the pending counts instead of moving them.
+  lb().configure(service(XLB_SCHED_WRR), members({{2, 1}}));
+  const auto other = same_slot_as(p);
+  EXPECT_EQ(send(other), 2u);
+  auto again = other;
+  again.tcp_flags = kTcpAck;
+  EXPECT_EQ(send(again), 2u);  // through the table into the slot
+  EXPECT_TRUE(same_key(cached(again), again));
+  EXPECT_EQ(lb().real_stats(1).packets, 2u) << "only the two counted in the map before";
+  EXPECT_EQ(lb().vip_stats(1).packets, 4u) << "2 of the old flow, 2 of the new, none of the dropped";
 }
 
 TEST_F(FlowCacheTest, ChangedFlowEntryWinsOverTheCacheOnceTheGenerationMoves) {
@@ -111,16 +169,7 @@ TEST_F(FlowCacheTest, CachedFlowStopsWithItsVip) {
 
 TEST_F(FlowCacheTest, FlowsSharingASlotEachKeepTheirReal) {
   const auto first = cached_flow(40000);
-  // Another client port whose key lands in the same slot.
-  const xlb_flow_key first_key = make_flow_key(first);
-  PacketSpec second = tcp(client_v4(1), 0);
-  for (std::uint32_t port = 40001; port < 65536; ++port) {
-    second.sport = static_cast<std::uint16_t>(port);
-    const xlb_flow_key k = make_flow_key(second);
-    if (xlb_flow_cache_slot(&k) == xlb_flow_cache_slot(&first_key)) break;
-  }
-  const xlb_flow_key second_key = make_flow_key(second);
-  ASSERT_EQ(xlb_flow_cache_slot(&second_key), xlb_flow_cache_slot(&first_key)) << "no colliding port found";
+  const PacketSpec second = same_slot_as(first);
   lb().configure(service(XLB_SCHED_WRR), members({{2, 1}}));  // new flows now go to real 2
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(send(second), 2u);

@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
 
@@ -311,9 +312,14 @@ std::vector<std::uint8_t> Balancer::lookup_percpu(const char* map_name, std::uin
   return values;
 }
 
+dataplane::PendingTraffic Balancer::pending() const {
+  return dataplane::PendingTraffic(dataplane::BpfMap(map("flow_cache")), dataplane::BpfMap(map("vip_state")),
+                                   dataplane::BpfMap(map("reals")));
+}
+
 std::uint64_t Balancer::counter(std::uint32_t index) const {
   const auto values = lookup_percpu("counters", index, sizeof(std::uint64_t));
-  std::uint64_t sum = 0;
+  std::uint64_t sum = pending().counter(index);
   for (std::size_t off = 0; off < values.size(); off += 8) {
     std::uint64_t v = 0;
     std::memcpy(&v, values.data() + off, sizeof(v));
@@ -323,8 +329,10 @@ std::uint64_t Balancer::counter(std::uint32_t index) const {
 }
 
 namespace {
-xlb_traffic_stats sum_traffic(const std::vector<std::uint8_t>& values) {
+xlb_traffic_stats sum_traffic(const std::vector<std::uint8_t>& values, const dataplane::PendingCounts& pending) {
   xlb_traffic_stats sum{};
+  sum.packets = pending.packets;
+  sum.bytes = pending.bytes;
   const std::size_t stride = percpu_stride(sizeof(xlb_traffic_stats));
   for (std::size_t off = 0; off + sizeof(xlb_traffic_stats) <= values.size(); off += stride) {
     xlb_traffic_stats v{};
@@ -338,11 +346,11 @@ xlb_traffic_stats sum_traffic(const std::vector<std::uint8_t>& values) {
 }  // namespace
 
 xlb_traffic_stats Balancer::vip_stats(std::uint32_t vip_id) const {
-  return sum_traffic(lookup_percpu("vip_stats", vip_id, sizeof(xlb_traffic_stats)));
+  return sum_traffic(lookup_percpu("vip_stats", vip_id, sizeof(xlb_traffic_stats)), pending().vip(vip_id));
 }
 
 xlb_traffic_stats Balancer::real_stats(std::uint32_t real_id) const {
-  return sum_traffic(lookup_percpu("real_stats", real_id, sizeof(xlb_traffic_stats)));
+  return sum_traffic(lookup_percpu("real_stats", real_id, sizeof(xlb_traffic_stats)), pending().real(real_id));
 }
 
 std::optional<xlb_flow> Balancer::flow(const xlb_flow_key& key) const {

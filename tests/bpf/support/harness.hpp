@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/ring_builder.hpp"
 #include "tests/bpf/support/packet.hpp"
 #include "xlb/xlb_abi.h"
@@ -118,7 +119,9 @@ class Balancer {
 
   RunResult run(const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex = {}) const;
 
-  std::uint64_t counter(std::uint32_t index) const;  // summed over CPUs
+  // Statistics as readers see them: summed over CPUs, plus what the flow cache holds.
+  std::uint64_t counter(std::uint32_t index) const;
+  dataplane::PendingTraffic pending() const;  // the flow cache's part alone
   xlb_traffic_stats vip_stats(std::uint32_t vip_id) const;
   xlb_traffic_stats real_stats(std::uint32_t real_id) const;
   std::optional<xlb_flow> flow(const xlb_flow_key& key) const;

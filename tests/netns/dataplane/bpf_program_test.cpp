@@ -40,6 +40,15 @@ class BpfProgramTest : public ::testing::Test {
     o.sizes.ring_size = 13;
     return o;
   }
+  // A TCP flow of client 198.18.0.1 (src[0] as stored: network order on a little-endian host).
+  static xlb_flow_key flow_key(std::uint16_t sport) {
+    xlb_flow_key key{};
+    key.src[0] = 0x010012c6;
+    key.sport = sport;
+    key.family = XLB_FAMILY_V4;
+    key.proto = 6;
+    return key;
+  }
   std::string suffix_;
   std::unique_ptr<BpffsMount> mount_;
   std::string veth_;
@@ -62,11 +71,7 @@ TEST_F(BpfProgramTest, LoadsPinsAndWritesSettings) {
 }
 
 TEST_F(BpfProgramTest, ReusesPinsSoFlowsSurviveARestart) {
-  xlb_flow_key key{};
-  key.src[0] = 0x010012c6;
-  key.sport = 1234;
-  key.family = XLB_FAMILY_V4;
-  key.proto = 6;
+  const xlb_flow_key key = flow_key(1234);
   {
     BpfProgram first(options());
     xlb_flow flow{};
@@ -104,6 +109,36 @@ TEST_F(BpfProgramTest, OtherAbiVersionRefused) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("ABI version"), std::string::npos) << e.what();
   }
+}
+
+// An upgrade from the previous ABI keeps the flows: only the flow cache changed layout, and
+// it is made afresh instead of refusing the pins.
+TEST_F(BpfProgramTest, PinsOfThePreviousAbiAreAdoptedWithAFreshFlowCache) {
+  const xlb_flow_key key = flow_key(4321);
+  {
+    BpfProgram first(options());
+    xlb_flow flow{};
+    flow.real_id = 5;
+    ASSERT_FALSE(first.flows().update(key, flow));
+    auto s = first.read_settings();
+    s.abi_version = XLB_ABI_ADOPTABLE;
+    const std::uint32_t zero = 0;
+    ASSERT_FALSE(first.settings().update(zero, s));
+    // The previous flow cache: 64-byte entries.
+    const auto path = first.pin_dir() / "flow_cache";
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    const int old_cache = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "flow_cache", 4, 64, XLB_FLOW_CACHE_SLOTS, nullptr);
+    ASSERT_GE(old_cache, 0);
+    ASSERT_EQ(bpf_obj_pin(old_cache, path.c_str()), 0);
+    ::close(old_cache);
+  }
+  BpfProgram second(options());
+  EXPECT_TRUE(second.reused_pins());
+  EXPECT_EQ(second.read_settings().abi_version, XLB_ABI_VERSION);
+  EXPECT_EQ(second.flow_cache().value_size(), sizeof(xlb_flow_cache_entry));
+  const auto flow = second.flows().lookup<xlb_flow_key, xlb_flow>(key);
+  ASSERT_TRUE(flow.has_value());
+  EXPECT_EQ(flow->real_id, 5u);
 }
 
 TEST_F(BpfProgramTest, PinDirNotOnBpffsIsAClearError) {
