@@ -23,7 +23,7 @@ static __always_inline struct xlb_vip_info *xlb_find_vip(const struct xlb_flow_k
 
 /* DR: the IP packet stays as it is; only the Ethernet addresses change. Returns the frame's
  * length, or 0 when it is too short to carry an Ethernet header. */
-static __always_inline __u32 xlb_rewrite(struct xdp_md *ctx, const struct xlb_real *real)
+static __always_inline __u32 xlb_rewrite(struct xdp_md *ctx, const __u8 *dst_mac, const __u8 *src_mac)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -31,30 +31,30 @@ static __always_inline __u32 xlb_rewrite(struct xdp_md *ctx, const struct xlb_re
 
 	if ((void *)(eth + 1) > data_end)
 		return 0;
-	__builtin_memcpy(eth->h_dest, real->dst_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, real->src_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, dst_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, src_mac, ETH_ALEN);
 	return data_end - data;
 }
 
-static __always_inline int xlb_send(const struct xlb_real *real, __u32 way_out)
+static __always_inline int xlb_send(__u32 ifindex, __u32 way_out)
 {
 	if (way_out == XLB_CTR_TX)
 		return XDP_TX;
-	return bpf_redirect_map(&tx_ports, real->ifindex, 0);
+	return bpf_redirect_map(&tx_ports, ifindex, 0);
 }
 
 static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_real *real, __u32 real_id,
 				       __u32 vip_id, __u32 new_flow)
 {
-	__u32 bytes = xlb_rewrite(ctx, real);
-	__u32 way_out = xlb_way_out(ctx, real);
+	__u32 bytes = xlb_rewrite(ctx, real->dst_mac, real->src_mac);
+	__u32 way_out = xlb_way_out(ctx, real->ifindex);
 
 	if (!bytes)
 		return xlb_malformed();
 	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
 	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
 	xlb_count(way_out);
-	return xlb_send(real, way_out);
+	return xlb_send(real->ifindex, way_out);
 }
 
 static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
@@ -64,8 +64,9 @@ static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
 	return real && real->family ? real : NULL;
 }
 
-/* What every packet of a known flow goes through before it is forwarded. */
-static __always_inline int xlb_established_checks(const struct xlb_packet *pkt, const struct xlb_real *real)
+/* A packet of a flow the connection table knows. */
+static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
+					   const struct xlb_real *real, __u32 real_id, __u32 vip_id)
 {
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
@@ -73,36 +74,26 @@ static __always_inline int xlb_established_checks(const struct xlb_packet *pkt, 
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	return XLB_CONTINUE;
-}
-
-/* A packet of a flow the connection table knows. */
-static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
-					   const struct xlb_real *real, __u32 real_id, __u32 vip_id)
-{
-	int action = xlb_established_checks(pkt, real);
-
-	if (action != XLB_CONTINUE)
-		return action;
 	return xlb_forward(ctx, real, real_id, vip_id, 0);
 }
 
-/* A packet of a flow found in the per-CPU cache: counted in the cache entry. */
+/* A packet of a flow found in the per-CPU cache: forwarded with the addresses and counted in
+ * the entry, so that it reads no other map than vip_state. */
 static __always_inline int xlb_established_cached(struct xdp_md *ctx, const struct xlb_packet *pkt,
-						  const struct xlb_real *real,
 						  struct xlb_flow_cache_entry *entry)
 {
-	int action = xlb_established_checks(pkt, real);
 	__u32 bytes, way_out;
 
-	if (action != XLB_CONTINUE)
-		return action;
-	bytes = xlb_rewrite(ctx, real);
+	if (pkt->first_fragment)
+		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
+	if (pkt->icmp_error)
+		xlb_count(XLB_CTR_ICMP_FORWARDED);
+	bytes = xlb_rewrite(ctx, entry->dst_mac, entry->src_mac);
 	if (!bytes)
 		return xlb_malformed();
-	way_out = xlb_way_out(ctx, real);
+	way_out = xlb_way_out(ctx, entry->ifindex);
 	xlb_flow_cache_count(entry, way_out, bytes);
-	return xlb_send(real, way_out);
+	return xlb_send(entry->ifindex, way_out);
 }
 
 SEC("xdp")
@@ -124,11 +115,8 @@ int xlb_balancer(struct xdp_md *ctx)
 		return action;
 	jiffies = bpf_jiffies64(); /* inlined: a load, where the ns clocks are helper calls */
 	cached = xlb_flow_cache_slot_of(&pkt.key);
-	if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies)) {
-		real = xlb_flow_cache_real(cached);
-		if (real)
-			return xlb_established_cached(ctx, &pkt, real, cached);
-	}
+	if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies))
+		return xlb_established_cached(ctx, &pkt, cached);
 	now = bpf_ktime_get_coarse_ns();
 	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);
 	if (real_id) {

@@ -41,17 +41,6 @@ static __always_inline struct xlb_vip_state *xlb_flow_cache_check(const struct x
 	return state;
 }
 
-/* The entry's real, when it is still the server the entry was filled with. */
-static __always_inline struct xlb_real *xlb_flow_cache_real(const struct xlb_flow_cache_entry *entry)
-{
-	__u32 real_id = entry->real_id;
-	struct xlb_real *real = bpf_map_lookup_elem(&reals, &real_id);
-
-	if (!real || !real->family || xlb_real_tag(real) != entry->real_tag)
-		return NULL;
-	return real;
-}
-
 /* Moves an entry's pending counts into the statistics maps (see xlb_abi.h), or drops them
  * when its VIP or real is gone. Out of line: it runs once per fill, never per hit. */
 static __attribute__((noinline)) void xlb_flow_cache_flush(struct xlb_flow_cache_entry *entry)
@@ -94,6 +83,9 @@ static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *ent
 	entry->vip_id = vip_id;
 	entry->flow_gen = flow_gen;
 	entry->real_tag = xlb_real_tag(real);
+	__builtin_memcpy(entry->dst_mac, real->dst_mac, sizeof(entry->dst_mac));
+	__builtin_memcpy(entry->src_mac, real->src_mac, sizeof(entry->src_mac));
+	entry->ifindex = real->ifindex;
 	entry->filled = jiffies;
 }
 

@@ -45,10 +45,10 @@ static __always_inline void xlb_traffic(void *map, __u32 index, __u32 packets, _
 	}
 }
 
-/* The way a packet to this real leaves, as the counter that counts it. */
-static __always_inline __u32 xlb_way_out(const struct xdp_md *ctx, const struct xlb_real *real)
+/* The way a packet to a real behind ifindex leaves, as the counter that counts it. */
+static __always_inline __u32 xlb_way_out(const struct xdp_md *ctx, __u32 ifindex)
 {
-	return real->ifindex == ctx->ingress_ifindex ? XLB_CTR_TX : XLB_CTR_REDIRECT;
+	return ifindex == ctx->ingress_ifindex ? XLB_CTR_TX : XLB_CTR_REDIRECT;
 }
 
 #endif

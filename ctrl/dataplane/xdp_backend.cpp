@@ -339,6 +339,10 @@ void XdpBackend::apply(const ServiceSpec& spec) {
       clear_real(id);
       real_ids_.release(id);
     }
+    // Flow caches forward with copies of reals entries (xlb_abi.h, flow_cache): cleared ones
+    // must lapse. A kept real's addresses do not change here (make_slot keeps them; the
+    // neighbour watch moves them), so a weight change keeps the cached flows.
+    if (!dropped.empty()) bump_flow_gen(svc.vip_id);
   } catch (...) {
     for (auto id : fresh) real_ids_.release(id);
     if (inserted && !svc.written) {
@@ -439,16 +443,19 @@ std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const {
 void XdpBackend::on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac) {
   for (auto& [key, svc] : services_) {
     bool newly_usable = false;
+    bool moved = false;
     auto follow = [&](RealSlot& slot) {
       if (slot.real.address != address || slot.egress.ifindex != ifindex || slot.mac == mac) return;
       spdlog::info("xdp: real server {} is now at {}", address.to_string(), mac.str());
       newly_usable = newly_usable || !slot.mac;
+      moved = true;
       slot.mac = mac;
       write_real(slot);
     };
     try {
       for (auto& [k, slot] : svc.reals) follow(slot);
       if (svc.sorry) follow(*svc.sorry);
+      if (moved) bump_flow_gen(svc.vip_id);  // cached flows carry the old MAC
       if (newly_usable) publish(svc);
     } catch (const std::exception& e) {
       spdlog::error("xdp: following the neighbour entry of {}: {}", address.to_string(), e.what());

@@ -172,14 +172,15 @@ struct xlb_vip_state {
 
 /* Per-CPU map "flow_cache" (PERCPU_ARRAY, index xlb_flow_cache_slot(key)): a direct-mapped
  * copy of recently used "flows" entries in front of that hash, so that an established flow
- * costs an array read instead of a hash lookup. The program alone fills it. An entry counts
- * only while its VIP's vip_state is present with the same flow_gen, its real is present with
- * the same address, and
- * it is younger than XLB_FLOW_CACHE_TTL_JIFFIES (32-320 ms for HZ 1000-100: jiffies are the
- * one clock a program reads without a helper call); then the program looks the flow up again,
- * which also refreshes the entry's last_seen and LRU position. So a writer that changes or
- * deletes flows bumps the VIP's vip_state.flow_gen afterwards (or clears vip_state first, as
- * removing a VIP does); one that does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES.
+ * costs an array read instead of a hash lookup, and forwards with the real's addresses copied
+ * into the entry, without reading reals. The program alone fills it. An entry counts only
+ * while its VIP's vip_state is present with the same flow_gen and it is younger than
+ * XLB_FLOW_CACHE_TTL_JIFFIES (32-320 ms for HZ 1000-100: jiffies are the one clock a program
+ * reads without a helper call); then the program looks the flow up again, which also refreshes
+ * the entry's last_seen and LRU position. So a writer that changes or deletes flows of a VIP,
+ * or changes or clears the reals entry of one of its reals, bumps the VIP's
+ * vip_state.flow_gen afterwards (or clears vip_state first, as removing a VIP does); one that
+ * does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES.
  *
  * Statistics of cache hits: a packet forwarded through an entry is counted in the entry
  * (pending_*), not in vip_stats, real_stats and counters; the program moves the pending counts
@@ -189,7 +190,7 @@ struct xlb_vip_state {
  * != 0) and whose real is present with the same real_tag (xlb_flow_cache_pending_counts()):
  * the program applies the same rule when it moves them, and drops the counts of gone VIPs and
  * reals, whose statistics went with them. */
-#define XLB_FLOW_CACHE_ORDER 10 /* 64 KiB per CPU: few pages, so a miss stays cheap */
+#define XLB_FLOW_CACHE_ORDER 10 /* 96 KiB per CPU: few pages, so a miss stays cheap */
 #define XLB_FLOW_CACHE_SLOTS (1u << XLB_FLOW_CACHE_ORDER)
 #define XLB_FLOW_CACHE_TTL_JIFFIES 32
 
@@ -198,12 +199,15 @@ struct xlb_flow_cache_entry {
 	__u32 real_id;           /* as in the flows entry */
 	__u32 vip_id;            /* as in the flows entry */
 	__u32 flow_gen;          /* vip_state.flow_gen when the entry was filled */
-	__u32 real_tag;          /* xlb_real_tag() of the real then: a real id reused for another
-				  * server does not inherit the cached flows of the old one */
+	__u32 real_tag;          /* xlb_real_tag() of the real then: pending counts of a real id
+				  * since reused for another server are not its */
 	__u64 filled;            /* jiffies when the entry was filled */
 	__u64 pending_bytes;     /* forwarded through this entry, not yet in the statistics maps */
 	__u32 pending_packets;   /* likewise; at most one TTL's worth of one flow on one CPU */
 	__u32 pending_counter;   /* XLB_CTR_TX or XLB_CTR_REDIRECT: how the pending packets left */
+	__u8 dst_mac[6];         /* the real's reals entry when the entry was filled: */
+	__u8 src_mac[6];         /* what a cache hit forwards with */
+	__u32 ifindex;
 };
 
 /* Whether an entry's pending counts still belong to its VIP and real (see above); the program

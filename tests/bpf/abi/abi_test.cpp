@@ -96,7 +96,8 @@ const std::map<std::string, StructAbi>& expected_structs() {
         {F(xlb_flow_cache_entry, key), F(xlb_flow_cache_entry, real_id), F(xlb_flow_cache_entry, vip_id),
          F(xlb_flow_cache_entry, flow_gen), F(xlb_flow_cache_entry, real_tag), F(xlb_flow_cache_entry, filled),
          F(xlb_flow_cache_entry, pending_bytes), F(xlb_flow_cache_entry, pending_packets),
-         F(xlb_flow_cache_entry, pending_counter)}}},
+         F(xlb_flow_cache_entry, pending_counter), F(xlb_flow_cache_entry, dst_mac), F(xlb_flow_cache_entry, src_mac),
+         F(xlb_flow_cache_entry, ifindex)}}},
       {"xlb_vip_filter",
        {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, pad), F(xlb_vip_filter, bits)}}},
   };

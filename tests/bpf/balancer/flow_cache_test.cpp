@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "tests/bpf/balancer/fixture.hpp"
@@ -68,7 +69,7 @@ class FlowCacheTest : public BalancerTest {
 TEST_F(FlowCacheTest, EstablishedFlowIsCachedWithItsRealVipAndGeneration) {
   lb().bump_flow_gen(1);
   const auto p = cached_flow();
-  EXPECT_EQ(cached(p).flow_gen, 1u);
+  EXPECT_EQ(cached(p).flow_gen, lb().vip_state(1).flow_gen);
   EXPECT_NE(cached(p).filled, 0u);
   for (int i = 0; i < 10; ++i) ASSERT_EQ(send(p), 1u);
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 1u);
@@ -130,6 +131,7 @@ TEST_F(FlowCacheTest, ChangedFlowEntryWinsOverTheCacheOnceTheGenerationMoves) {
 TEST_F(FlowCacheTest, CachedFlowIsNeverForwardedToARemovedReal) {
   const auto p = cached_flow();
   lb().put_real(1, xlb_real{});  // removed; its flows not yet flushed
+  lb().bump_flow_gen(1);         // as the control plane does after writing a reals entry
   const auto out = lb().run(build_packet(p));
   EXPECT_EQ(out.action, XDP_DROP);
   EXPECT_EQ(real_of(out), 0u);
@@ -139,6 +141,23 @@ TEST_F(FlowCacheTest, CachedFlowIsNeverForwardedToARemovedReal) {
   lb().flush_flows();
   EXPECT_EQ(send(p), 2u);
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 2u);
+}
+
+TEST_F(FlowCacheTest, CachedFlowFollowsItsRealToANewMacOnceTheGenerationMoves) {
+  const auto p = cached_flow();
+  const Mac moved{0x02, 0x4e, 0, 0, 0x77, 0x01};
+  lb().put_real(1, make_real(moved, kEgressMac, kLoopback, real_addr(1)));
+  // Until the generation moves the entry forwards with its copy (for at most its lifetime).
+  auto out = lb().run(build_packet(p));
+  ASSERT_EQ(out.action, XDP_TX);
+  EXPECT_EQ(real_of(out), 1u);
+  EXPECT_EQ(cached(p).pending_packets, 1u) << "a cache hit";
+  lb().bump_flow_gen(1);
+  out = lb().run(build_packet(p));
+  ASSERT_EQ(out.action, XDP_TX);
+  ASSERT_GE(out.frame.size(), 6u);
+  EXPECT_TRUE(std::equal(moved.begin(), moved.end(), out.frame.begin())) << "refilled with the new MAC";
+  EXPECT_TRUE(std::equal(moved.begin(), moved.end(), cached(p).dst_mac));
 }
 
 TEST_F(FlowCacheTest, RealIdReusedForAnotherServerDoesNotInheritCachedFlows) {

@@ -295,6 +295,8 @@ std::vector<std::uint32_t> Balancer::configure(const ServiceSpec& spec,
   f.enabled = 1;
   write_filter(f);
   put_vip(key, info);
+  // As XdpBackend::apply after writing the reals: flow caches forward with copies of them.
+  bump_flow_gen(spec.vip_id);
   return ring;
 }
 

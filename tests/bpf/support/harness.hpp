@@ -114,7 +114,8 @@ class Balancer {
 
   // Writes the ring for `members` into the VIP's idle half, then publishes the VIP pointing
   // at it (the order the control plane uses, so a packet never sees a half-written ring).
-  // rr/wrr/sh/mh pick the builder; returns the ring written.
+  // rr/wrr/sh/mh pick the builder; bumps the VIP's flow_gen, as the control plane does after
+  // writing reals (put_real alone does not); returns the ring written.
   std::vector<std::uint32_t> configure(const ServiceSpec& spec, std::span<const dataplane::RingMember> members);
 
   RunResult run(const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex = {}) const;
