@@ -142,7 +142,8 @@ std::string MacAddress::str() const {
 
 void NlSockDeleter::operator()(nl_sock* sock) const { nl_socket_free(sock); }
 
-NeighbourResolver::NeighbourResolver(boost::asio::io_context& io) : io_(io), request_(open_route_socket()) {}
+NeighbourResolver::NeighbourResolver(boost::asio::io_context& io)
+    : io_(io), request_(open_route_socket()), routes_timer_(io) {}
 
 NeighbourResolver::~NeighbourResolver() {
   if (events_fd_) {
@@ -270,25 +271,60 @@ std::optional<MacAddress> NeighbourResolver::resolve(const IpAddress& address, i
   return found ? found : lookup(address, ifindex);
 }
 
+void NeighbourResolver::open_events() {
+  if (events_) return;
+  events_ = open_neigh_subscriber();
+  events_fd_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, nl_socket_get_fd(events_.get()));
+  nl_socket_modify_cb(
+      events_.get(), NL_CB_VALID, NL_CB_CUSTOM,
+      [](nl_msg* m, void* arg) -> int {
+        auto* self = static_cast<NeighbourResolver*>(arg);
+        const nlmsghdr* hdr = nlmsg_hdr(m);
+        switch (hdr->nlmsg_type) {
+          case RTM_NEWROUTE:
+          case RTM_DELROUTE:
+          case RTM_NEWLINK:
+          case RTM_DELLINK:
+            self->routes_changed();
+            return NL_OK;
+          default:
+            break;
+        }
+        IpAddress addr;
+        int ifindex = 0;
+        if (auto mac = usable_neighbour(nlmsg_hdr(m), nullptr, 0, &addr, &ifindex); mac && self->callback_) {
+          self->callback_(addr, ifindex, *mac);
+        }
+        return NL_OK;
+      },
+      this);
+  arm_watch();
+}
+
 void NeighbourResolver::watch(Callback callback) {
   callback_ = std::move(callback);
-  if (!events_) {
-    events_ = open_neigh_subscriber();
-    events_fd_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, nl_socket_get_fd(events_.get()));
-    nl_socket_modify_cb(
-        events_.get(), NL_CB_VALID, NL_CB_CUSTOM,
-        [](nl_msg* m, void* arg) -> int {
-          auto* self = static_cast<NeighbourResolver*>(arg);
-          IpAddress addr;
-          int ifindex = 0;
-          if (auto mac = usable_neighbour(nlmsg_hdr(m), nullptr, 0, &addr, &ifindex); mac && self->callback_) {
-            self->callback_(addr, ifindex, *mac);
-          }
-          return NL_OK;
-        },
-        this);
+  open_events();
+}
+
+void NeighbourResolver::watch_routes(RoutesCallback callback) {
+  routes_callback_ = std::move(callback);
+  open_events();
+  for (const int group : {RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK}) {
+    if (int err = nl_socket_add_membership(events_.get(), group); err < 0) {
+      throw nl_failure("subscribing to route and link events", err);
+    }
   }
-  arm_watch();
+}
+
+void NeighbourResolver::routes_changed() {
+  if (!routes_callback_ || routes_pending_) return;
+  routes_pending_ = true;
+  routes_timer_.expires_after(kRouteSettle);
+  routes_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: the resolver is going away
+    routes_pending_ = false;
+    routes_callback_();
+  });
 }
 
 void NeighbourResolver::arm_watch() {

@@ -1,6 +1,7 @@
 // Where a real server is at layer 2, from the kernel (libnl-route): the egress interface and
 // its MAC from the routing table, the server's MAC from the neighbour table. Unknown
-// neighbours are resolved (the kernel sends ARP/ND), and watch() follows MAC changes.
+// neighbours are resolved (the kernel sends ARP/ND), watch() follows MAC changes and
+// watch_routes() says when an egress found earlier may have changed.
 #pragma once
 
 #include <array>
@@ -46,6 +47,11 @@ using NlSockPtr = std::unique_ptr<nl_sock, NlSockDeleter>;
 class NeighbourResolver {
  public:
   using Callback = std::function<void(const IpAddress& address, int ifindex, const MacAddress& mac)>;
+  using RoutesCallback = std::function<void()>;
+
+  // How long route and link notifications are gathered before watch_routes' callback runs:
+  // a route change comes as a burst of messages, and each call looks every real up again.
+  static constexpr std::chrono::milliseconds kRouteSettle{100};
 
   // Opens its netlink sockets in the calling thread's network namespace.
   explicit NeighbourResolver(boost::asio::io_context& io);
@@ -73,15 +79,24 @@ class NeighbourResolver {
   // changes its MAC, until the resolver is destroyed.
   void watch(Callback callback);
 
+  // Calls `callback` from the io_context once routes or links have changed (kRouteSettle
+  // after the first notification of a burst), until the resolver is destroyed.
+  void watch_routes(RoutesCallback callback);
+
  private:
+  void open_events();
   void trigger_resolution(const IpAddress& address, int ifindex);
   void arm_watch();
+  void routes_changed();
 
   boost::asio::io_context& io_;
   NlSockPtr request_;
   NlSockPtr events_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> events_fd_;
   Callback callback_;
+  RoutesCallback routes_callback_;
+  boost::asio::steady_timer routes_timer_;
+  bool routes_pending_ = false;
 };
 
 }  // namespace xlb::dataplane

@@ -63,6 +63,7 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
     }
   }
   resolver_.watch([this](const IpAddress& a, int ifindex, const MacAddress& mac) { on_neighbour(a, ifindex, mac); });
+  resolver_.watch_routes([this] { on_routes(); });
   if (options_.neighbour_refresh.count() > 0) arm_refresh();
 }
 
@@ -167,12 +168,14 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::op
   RealSlot slot;
   slot.real = real;
   slot.id = previous ? previous->id : 0;
-  if (previous && previous->mac) {
-    // Resolved before, and followed since by the neighbour watch (on_neighbour): asking the
-    // kernel again costs two netlink round trips per real, 18 ms per weight change at 1,000
-    // reals. A real that has no MAC yet is asked again below.
+  if (previous && (previous->mac || !previous->adjacent)) {
+    // Resolved before, and followed since by the neighbour and route watches (on_neighbour,
+    // on_routes): asking the kernel again costs two netlink round trips per real, 18 ms per
+    // weight change at 1,000 reals. A real that has no MAC yet is asked again below; one the
+    // route watch found behind a gateway waits for it.
     slot.egress = previous->egress;
     slot.mac = previous->mac;
+    slot.adjacent = previous->adjacent;
     return slot;
   }
   slot.egress = resolver_.egress(real.address);  // throws when not adjacent
@@ -181,11 +184,15 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::op
     spdlog::warn("xdp: real server {} does not answer ARP/ND on {}; it gets no flows until it does",
                  real.address.to_string(), slot.egress.ifname);
   }
-  const std::uint32_t port = static_cast<std::uint32_t>(slot.egress.ifindex);
-  if (auto ec = program_->tx_ports().update(port, port); ec) {
-    throw std::system_error(ec, "tx_ports entry for " + slot.egress.ifname);
-  }
+  add_tx_port(slot.egress);
   return slot;
+}
+
+void XdpBackend::add_tx_port(const Egress& egress) const {
+  const std::uint32_t port = static_cast<std::uint32_t>(egress.ifindex);
+  if (auto ec = program_->tx_ports().update(port, port); ec) {
+    throw std::system_error(ec, "tx_ports entry for " + egress.ifname);
+  }
 }
 
 void XdpBackend::write_real(const RealSlot& slot) const {
@@ -440,23 +447,74 @@ std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const {
   return out;
 }
 
-void XdpBackend::on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac) {
-  for (auto& [key, svc] : services_) {
-    bool newly_usable = false;
-    bool moved = false;
-    auto follow = [&](RealSlot& slot) {
-      if (slot.real.address != address || slot.egress.ifindex != ifindex || slot.mac == mac) return;
-      spdlog::info("xdp: real server {} is now at {}", address.to_string(), mac.str());
-      newly_usable = newly_usable || !slot.mac;
-      moved = true;
-      slot.mac = mac;
-      write_real(slot);
-    };
+// Calls revise(slot) for every real of the service, its sorry server included, then lets the
+// flow caches' copies lapse and rebuilds the ring as the revisions require.
+void XdpBackend::revise_slots(Service& svc, const std::function<SlotRevision(RealSlot&)>& revise) {
+  SlotRevision all;
+  auto visit = [&](RealSlot& slot) {
+    const SlotRevision r = revise(slot);
+    all.rewritten = all.rewritten || r.rewritten;
+    all.usability = all.usability || r.usability;
+  };
+  for (auto& [k, slot] : svc.reals) visit(slot);
+  if (svc.sorry) visit(*svc.sorry);
+  if (all.rewritten) bump_flow_gen(svc.vip_id);  // cached flows carry the old addresses
+  if (all.usability) publish(svc);
+}
+
+// Routes or links changed: every real's egress is looked up again. A real now reached through
+// another interface follows it (its MAC comes from that interface's neighbour table, or the
+// neighbour watch once the kernel has resolved it); one that is no longer adjacent stops
+// getting flows until it is again.
+void XdpBackend::on_routes() {
+  auto recheck = [&](RealSlot& slot) -> SlotRevision {
+    const bool had_mac = slot.mac.has_value();
+    std::optional<Egress> egress;
     try {
-      for (auto& [k, slot] : svc.reals) follow(slot);
-      if (svc.sorry) follow(*svc.sorry);
-      if (moved) bump_flow_gen(svc.vip_id);  // cached flows carry the old MAC
-      if (newly_usable) publish(svc);
+      egress = resolver_.egress(slot.real.address);
+    } catch (const std::exception& e) {
+      if (!slot.adjacent) return {};
+      spdlog::warn("xdp: real server {}: {}; it gets no flows until it is adjacent again",
+                   slot.real.address.to_string(), e.what());
+      slot.adjacent = false;
+      slot.mac.reset();
+      write_real(slot);
+      return {true, had_mac};
+    }
+    const bool same_way = egress->ifindex == slot.egress.ifindex && egress->mac == slot.egress.mac;
+    if (same_way && slot.adjacent) return {};
+    slot.adjacent = true;
+    if (!same_way) {
+      spdlog::info("xdp: real server {} is now reached through {}", slot.real.address.to_string(), egress->ifname);
+      add_tx_port(*egress);
+      slot.egress = *egress;
+    }
+    slot.mac = resolver_.lookup(slot.real.address, slot.egress.ifindex);
+    if (!slot.mac) resolver_.probe(slot.real.address, slot.egress.ifindex);
+    write_real(slot);
+    return {true, had_mac != slot.mac.has_value()};
+  };
+  for (auto& [key, svc] : services_) {
+    try {
+      revise_slots(svc, recheck);
+    } catch (const std::exception& e) {
+      spdlog::error("xdp: following a route change for {}: {}", svc.spec.key.address.to_string(), e.what());
+    }
+  }
+}
+
+void XdpBackend::on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac) {
+  auto follow = [&](RealSlot& slot) -> SlotRevision {
+    if (slot.real.address != address || slot.egress.ifindex != ifindex || slot.mac == mac || !slot.adjacent) return {};
+    spdlog::info("xdp: real server {} is now at {}", address.to_string(), mac.str());
+    const bool newly_usable = !slot.mac;
+    slot.mac = mac;
+    write_real(slot);
+    return {true, newly_usable};
+  };
+  for (auto& [key, svc] : services_) {
+    try {
+      revise_slots(svc, follow);
     } catch (const std::exception& e) {
       spdlog::error("xdp: following the neighbour entry of {}: {}", address.to_string(), e.what());
     }

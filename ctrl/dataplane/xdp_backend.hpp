@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -104,6 +105,7 @@ class XdpBackend : public Backend {
     std::uint32_t id = 0;
     Egress egress;
     std::optional<MacAddress> mac;  // nullopt: not resolved yet, so not in the ring
+    bool adjacent = true;           // false: a route change put it behind a gateway (no MAC until back)
   };
   struct Service {
     ServiceSpec spec;
@@ -128,6 +130,13 @@ class XdpBackend : public Backend {
   void publish(Service& svc);
   void flush_real_ids(const std::vector<std::uint32_t>& ids, std::optional<std::uint32_t> vip_id);
   void on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac);
+  void on_routes();
+  struct SlotRevision {
+    bool rewritten = false;  // the slot's reals entry was written
+    bool usability = false;  // the real became usable or unusable: the ring changes
+  };
+  void revise_slots(Service& svc, const std::function<SlotRevision(RealSlot&)>& revise);
+  void add_tx_port(const Egress& egress) const;
   void reset_stats(const BpfMap& map, std::uint32_t id) const;
 
   void adopt_pins();

@@ -317,6 +317,31 @@ TEST_F(DrLabTest, RealBehindAGatewayIsRefused) {
   EXPECT_TRUE(backend_->stats().empty());
 }
 
+// A route change that puts a real behind a gateway takes it out of the ring (DR cannot reach
+// it); when the route goes, it comes back, without a reload.
+TEST_F(DrLabTest, RouteChangesAreFollowed) {
+  backend_->apply(spec(1, 1));
+  const auto generation = flow_generations();
+  const std::string in_lb = "ip -n " + (*lab_)["LAB_LB"] + " route ";
+  const std::string detour = (*lab_)["LAB_RS1_IP"] + "/32 via " + (*lab_)["LAB_RS2_IP"];
+  test::must(in_lb + "add " + detour);
+  for (int i = 0; i < 5; ++i) {  // the route watch settles for 100 ms
+    io_.run_for(100ms);
+    io_.restart();
+  }
+  auto tally = requests(20);
+  EXPECT_EQ(tally["rs2"], 20) << "rs1 behind a gateway still got " << tally["rs1"] << " connections";
+  EXPECT_GT(flow_generations(), generation) << "flow caches keep forwarding to rs1";
+  test::must(in_lb + "del " + detour);
+  bool back = false;
+  for (int i = 0; i < 30 && !back; ++i) {
+    io_.run_for(100ms);
+    io_.restart();
+    back = requests(8)["rs1"] > 0;
+  }
+  EXPECT_TRUE(back) << "rs1 did not come back after its route did";
+}
+
 TEST_F(DrLabTest, ChangedMacIsFollowed) {
   backend_->apply(spec(1, 1));
   const auto generation = flow_generations();
