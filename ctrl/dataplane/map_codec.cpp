@@ -82,22 +82,6 @@ std::string real_identity(const RealServer& real) {
   return real.address.to_string() + ":" + std::to_string(real.port);
 }
 
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-const char* counter_name(std::uint32_t counter) {
-  static constexpr const char* kNames[] = {
-      "pass",         "tx",           "redirect",       "drop_malformed", "drop_no_real",
-      "drop_fragment", "drop_real_missing", "pass_inactive", "drop_unsupported", "icmp_forwarded",
-      "flow_new",     "flow_expired", "persist_hit",    "sorry",
-  };
-  static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
-  return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";
-}
-
 std::uint32_t IdPool::allocate(const char* what) {
   std::uint32_t id = 0;
   if (!free_.empty()) {

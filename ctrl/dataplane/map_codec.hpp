@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ctrl/dataplane/backend.hpp"
+#include "ctrl/dataplane/map_values.hpp"
 #include "xlb/xlb_abi.h"
 
 namespace xlb::dataplane {
@@ -29,12 +30,6 @@ std::array<__u32, 4> persistence_mask(bool v4, std::uint8_t prefix_len);
 
 // "addr:port" ("[v6]:port"): what Maglev hashes, so it must be the same on every LB node.
 std::string real_identity(const RealServer& real);
-
-// Now on the clock of the maps' timestamps (bpf_ktime_get_coarse_ns: CLOCK_MONOTONIC), in ns.
-std::uint64_t monotonic_ns();
-
-// "tx", "drop_no_real", ...: enum xlb_counter as metric label values; "unknown" past the end.
-const char* counter_name(std::uint32_t counter);
 
 // Small integer ids, lowest free first, from [first, limit).
 class IdPool {

@@ -21,6 +21,7 @@
 
 #include "netdev.hpp"
 #include "options.hpp"
+#include "ctrl/dataplane/map_values.hpp"
 #include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
@@ -133,9 +134,6 @@ class BalancerTarget {
   }
 
   nlohmann::json counters() const {
-    static constexpr const char* kNames[XLB_CTR_MAX] = {
-        "pass", "tx", "redirect", "drop_malformed", "drop_no_real", "drop_fragment", "drop_real_missing",
-        "pass_inactive", "drop_unsupported", "icmp_forwarded", "flow_new", "flow_expired", "persist_hit", "sorry"};
     nlohmann::json out;
     std::vector<std::uint64_t> values(static_cast<std::size_t>(libbpf_num_possible_cpus()));
     const dataplane::PendingTraffic pending(dataplane::BpfMap(skel_->maps.flow_cache),
@@ -146,7 +144,7 @@ class BalancerTarget {
       if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &i, values.data()) == 0) {
         for (auto v : values) total += v;
       }
-      out[kNames[i]] = total;
+      out[dataplane::counter_name(i)] = total;
     }
     return out;
   }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "ctrl/dataplane/map_values.hpp"
 #include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/pinned_map.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
@@ -107,10 +108,7 @@ nlohmann::json read_pinned_persistence(const std::string& pin_dir) {
   std::map<__u32, xlb_vip_key> services;
   view_of(vips_pin).for_each_entry<xlb_vip_key, xlb_vip_info>(
       [&](const xlb_vip_key& key, const xlb_vip_info& info) { services[info.vip_id] = key; });
-  // last_seen is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
-  timespec now_ts{};
-  clock_gettime(CLOCK_MONOTONIC, &now_ts);
-  const double now = static_cast<double>(now_ts.tv_sec) + static_cast<double>(now_ts.tv_nsec) / 1e9;
+  const double now = static_cast<double>(dataplane::monotonic_ns()) / 1e9;
 
   nlohmann::json out = nlohmann::json::array();
   view_of(persist_pin).for_each_entry<xlb_persist_key, xlb_persist>([&](const xlb_persist_key& key,

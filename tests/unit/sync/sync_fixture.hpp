@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ctrl/dataplane/map_values.hpp"
 #include "ctrl/sync/flow_sync.hpp"
 
 namespace xlb::sync::test {
@@ -20,11 +21,7 @@ using asio::ip::make_address;
 using asio::ip::udp;
 using dataplane::SyncedFlow;
 
-inline std::uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
+using dataplane::monotonic_ns;
 
 inline std::uint16_t free_port() {
   asio::io_context io;

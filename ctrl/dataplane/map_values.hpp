@@ -1,0 +1,34 @@
+// How to read two kinds of values the program writes into its maps: timestamps and counter
+// indexes. Header-only, for xlbctl and the pktgen target too, which read maps without the
+// dataplane library.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+
+#include "xlb/xlb_abi.h"
+
+namespace xlb::dataplane {
+
+// Now on the clock of the maps' timestamps (bpf_ktime_get_coarse_ns and bpf_ktime_get_ns:
+// CLOCK_MONOTONIC), in ns.
+inline std::uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// "tx", "drop_no_real", ...: enum xlb_counter as metric label values; "unknown" past the end.
+inline const char* counter_name(std::uint32_t counter) {
+  static constexpr const char* kNames[] = {
+      "pass",          "tx",           "redirect",       "drop_malformed",    "drop_no_real",
+      "drop_fragment", "drop_real_missing", "pass_inactive", "drop_unsupported", "icmp_forwarded",
+      "flow_new",      "flow_expired", "persist_hit",    "sorry",
+  };
+
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
+  return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";
+}
+
+}  // namespace xlb::dataplane
