@@ -130,8 +130,6 @@ void BpfProgram::check_pinned_maps() {
     const int fd = pinned.required_fd();
     const bpf_map_info info = pinned.info();
     if (info.key_size == 0) throw std::runtime_error(std::string("reading pinned map ") + path);  // no map has 0
-    // The kernel marks devmaps read-only for programs by itself; that flag says nothing
-    // about compatibility, but libbpf 1.1 compares it, so the object adopts it.
     const auto type = bpf_map__type(map);
     // The flow cache holds nothing that must outlive a program (its pending counts are lost
     // at most once, on an upgrade that changes its layout): a stale one is made afresh.
@@ -141,6 +139,8 @@ void BpfProgram::check_pinned_maps() {
       spdlog::info("xdp: pinned {} has another layout ({} B values); created afresh", path, info.value_size);
       continue;
     }
+    // The kernel marks devmaps read-only for programs by itself; that flag says nothing
+    // about compatibility, but libbpf 1.1 compares it, so the object adopts it.
     if ((type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) &&
         (info.map_flags & ~BPF_F_RDONLY_PROG) == bpf_map__map_flags(map)) {
       bpf_map__set_map_flags(map, info.map_flags);

@@ -26,7 +26,6 @@ inline const char* counter_name(std::uint32_t counter) {
       "drop_fragment", "drop_real_missing", "pass_inactive", "drop_unsupported", "icmp_forwarded",
       "flow_new",      "flow_expired", "persist_hit",    "sorry",
   };
-
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
   return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";
 }

@@ -283,6 +283,14 @@ void NeighbourResolver::open_events() {
         switch (hdr->nlmsg_type) {
           case RTM_NEWROUTE:
           case RTM_DELROUTE:
+            // The local table changes with every address added or removed (VRRP moving a
+            // VIP), and it never decides how a real server is reached.
+            if (nlmsg_datalen(hdr) >= static_cast<int>(sizeof(rtmsg)) &&
+                static_cast<const rtmsg*>(nlmsg_data(hdr))->rtm_table == RT_TABLE_LOCAL) {
+              return NL_OK;
+            }
+            self->routes_changed();
+            return NL_OK;
           case RTM_NEWLINK:
           case RTM_DELLINK:
             self->routes_changed();

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 #include "ctrl/dataplane/ring_builder.hpp"
@@ -467,15 +469,32 @@ void XdpBackend::revise_slots(Service& svc, const std::function<SlotRevision(Rea
 // neighbour watch once the kernel has resolved it); one that is no longer adjacent stops
 // getting flows until it is again.
 void XdpBackend::on_routes() {
+  // One route lookup per address, however many services list it (10,000 VIPs may share a
+  // few hundred reals, and this runs on the thread that also sends VRRP adverts).
+  struct Route {
+    std::optional<Egress> egress;
+    std::string error;
+  };
+  std::map<IpAddress, Route> routes;
+  auto route_to = [&](const IpAddress& address) -> const Route& {
+    auto it = routes.find(address);
+    if (it != routes.end()) return it->second;
+    Route r;
+    try {
+      r.egress = resolver_.egress(address);
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    return routes.emplace(address, std::move(r)).first->second;
+  };
   auto recheck = [&](RealSlot& slot) -> SlotRevision {
     const bool had_mac = slot.mac.has_value();
-    std::optional<Egress> egress;
-    try {
-      egress = resolver_.egress(slot.real.address);
-    } catch (const std::exception& e) {
+    const Route& route = route_to(slot.real.address);
+    const std::optional<Egress>& egress = route.egress;
+    if (!egress) {
       if (!slot.adjacent) return {};
       spdlog::warn("xdp: real server {}: {}; it gets no flows until it is adjacent again",
-                   slot.real.address.to_string(), e.what());
+                   slot.real.address.to_string(), route.error);
       slot.adjacent = false;
       slot.mac.reset();
       write_real(slot);
