@@ -1,7 +1,6 @@
 #include "ctrl/dataplane/map_codec.hpp"
 
 #include <arpa/inet.h>
-#include <time.h>
 
 #include <cstring>
 #include <stdexcept>

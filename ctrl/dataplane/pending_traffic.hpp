@@ -69,4 +69,25 @@ class PendingTraffic {
   std::array<std::uint64_t, XLB_CTR_MAX> counters_{};
 };
 
+// A per-CPU statistics map's values for id (vip_stats by VIP id, real_stats by real id),
+// summed over CPUs, plus what the flow cache holds for the same id: the figure readers report.
+inline xlb_traffic_stats sum_traffic(const BpfMap& stats, std::uint32_t id, const PendingCounts& pending) {
+  xlb_traffic_stats total{};
+  total.packets = pending.packets;
+  total.bytes = pending.bytes;
+  for (const auto& v : stats.lookup_per_cpu<std::uint32_t, xlb_traffic_stats>(id)) {
+    total.packets += v.packets;
+    total.bytes += v.bytes;
+    total.new_flows += v.new_flows;
+  }
+  return total;
+}
+
+// A global counter (enum xlb_counter) summed over CPUs, plus the flow cache's part of it.
+inline std::uint64_t sum_counter(const BpfMap& counters, std::uint32_t index, const PendingTraffic& pending) {
+  std::uint64_t total = pending.counter(index);
+  for (const auto v : counters.lookup_per_cpu<std::uint32_t, std::uint64_t>(index)) total += v;
+  return total;
+}
+
 }  // namespace xlb::dataplane

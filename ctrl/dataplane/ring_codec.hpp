@@ -36,7 +36,7 @@ class RingLayout {
     return map_entries(max_vips) * ((sizeof(xlb_ring_entry) + 7) / 8 * 8);
   }
   std::uint32_t first_entry(std::uint32_t vip_id, std::uint32_t slot) const {
-    return (vip_id * 2 + (slot & 1)) * half_entries_;
+    return xlb_ring_first_element(ring_size_, vip_id, slot);
   }
 
   // The elements holding positions 0..ids.size()-1 of a half, the unused tail of the last one

@@ -16,18 +16,7 @@ namespace xlb::dataplane {
 
 namespace {
 
-// The map's per-CPU values plus what the flow cache holds for the same id.
-TrafficCounters sum_traffic(const BpfMap& map, std::uint32_t id, const PendingCounts& pending) {
-  TrafficCounters total;
-  total.packets = pending.packets;
-  total.bytes = pending.bytes;
-  for (const auto& v : map.lookup_per_cpu<std::uint32_t, xlb_traffic_stats>(id)) {
-    total.packets += v.packets;
-    total.bytes += v.bytes;
-    total.new_flows += v.new_flows;
-  }
-  return total;
-}
+TrafficCounters to_counters(const xlb_traffic_stats& s) { return {s.packets, s.bytes, s.new_flows}; }
 
 void check_forwarding(const RealServer& real) {
   if (real.forwarding != Forwarding::dr) {
@@ -425,11 +414,13 @@ PendingTraffic XdpBackend::pending_traffic() const {
 std::vector<ServiceStats> XdpBackend::stats() {
   std::vector<ServiceStats> out;
   const PendingTraffic pending = pending_traffic();
-  auto real_traffic = [&](std::uint32_t id) { return sum_traffic(program_->real_stats(), id, pending.real(id)); };
+  auto real_traffic = [&](std::uint32_t id) {
+    return to_counters(sum_traffic(program_->real_stats(), id, pending.real(id)));
+  };
   for (const auto& [key, svc] : services_) {
     ServiceStats s;
     s.key = key;
-    s.counters = sum_traffic(program_->vip_stats(), svc.vip_id, pending.vip(svc.vip_id));
+    s.counters = to_counters(sum_traffic(program_->vip_stats(), svc.vip_id, pending.vip(svc.vip_id)));
     for (const auto& r : svc.spec.reals) {
       s.reals.push_back({r, real_traffic(svc.reals.at({r.address, r.port}).id)});
     }
@@ -442,10 +433,7 @@ std::vector<ServiceStats> XdpBackend::stats() {
 std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const {
   std::array<std::uint64_t, XLB_CTR_MAX> out{};
   const PendingTraffic pending = pending_traffic();
-  for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) {
-    out[i] = pending.counter(i);
-    for (auto v : program_->counters().lookup_per_cpu<std::uint32_t, std::uint64_t>(i)) out[i] += v;
-  }
+  for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) out[i] = sum_counter(program_->counters(), i, pending);
   return out;
 }
 

@@ -94,6 +94,12 @@ static inline __u32 xlb_ring_half_entries(__u32 ring_size)
 	return (ring_size + XLB_RING_IDS_PER_ENTRY - 1) / XLB_RING_IDS_PER_ENTRY;
 }
 
+/* The element where a half of a VIP begins; shared by the program and every writer. */
+static inline __u32 xlb_ring_first_element(__u32 ring_size, __u32 vip_id, __u32 slot)
+{
+	return (vip_id * 2 + (slot & 1)) * xlb_ring_half_entries(ring_size);
+}
+
 /* Map "reals" (ARRAY, index = real id, 0 unused): where a real server is, at layer 2. */
 struct xlb_real {
 	__u8 dst_mac[6]; /* real server's MAC (from the neighbour table) */
@@ -105,8 +111,8 @@ struct xlb_real {
 	__u8 pad[3];     /* explicit padding, zero */
 };
 
-/* What a cache entry remembers of its real: a real id reused for another server does not
- * inherit the cached flows (or pending counts) of the old one. */
+/* What a cache entry remembers of its real, so that pending counts of a real id since reused
+ * for another server are not counted for the new one. */
 static inline __u32 xlb_real_tag(const struct xlb_real *real)
 {
 	return real->addr[0] ^ real->addr[1] ^ real->addr[2] ^ real->addr[3];
@@ -122,6 +128,42 @@ struct xlb_flow_key {
 	__u8 family;   /* XLB_FAMILY_V4 or XLB_FAMILY_V6 */
 	__u16 pad;     /* explicit padding, zero */
 };
+
+/* The sh/mh schedulers' hash of a client (Murmur3-style mixing: cheap, and spreads client
+ * addresses and ports well over the ring); shared by the program and the tools and tests that
+ * predict its choice. */
+static inline __u32 xlb_mix(__u32 hash, __u32 word)
+{
+	word *= 0xcc9e2d51;
+	word = (word << 15) | (word >> 17);
+	word *= 0x1b873593;
+	hash ^= word;
+	hash = (hash << 13) | (hash >> 19);
+	return hash * 5 + 0xe6546b64;
+}
+
+static inline __u32 xlb_finish(__u32 hash)
+{
+	hash ^= hash >> 16;
+	hash *= 0x85ebca6b;
+	hash ^= hash >> 13;
+	hash *= 0xc2b2ae35;
+	hash ^= hash >> 16;
+	return hash;
+}
+
+static inline __u32 xlb_client_hash(const struct xlb_flow_key *key, int with_port)
+{
+	__u32 hash = 0x9e3779b9;
+
+	hash = xlb_mix(hash, key->src[0]);
+	hash = xlb_mix(hash, key->src[1]);
+	hash = xlb_mix(hash, key->src[2]);
+	hash = xlb_mix(hash, key->src[3]);
+	if (with_port)
+		hash = xlb_mix(hash, key->sport);
+	return xlb_finish(hash);
+}
 
 struct xlb_flow {
 	__u32 real_id;   /* chosen real */

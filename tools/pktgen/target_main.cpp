@@ -135,17 +135,11 @@ class BalancerTarget {
 
   nlohmann::json counters() const {
     nlohmann::json out;
-    std::vector<std::uint64_t> values(static_cast<std::size_t>(libbpf_num_possible_cpus()));
     const dataplane::PendingTraffic pending(dataplane::BpfMap(skel_->maps.flow_cache),
                                             dataplane::BpfMap(skel_->maps.vip_state),
                                             dataplane::BpfMap(skel_->maps.reals));
-    for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) {
-      std::uint64_t total = pending.counter(i);
-      if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &i, values.data()) == 0) {
-        for (auto v : values) total += v;
-      }
-      out[dataplane::counter_name(i)] = total;
-    }
+    const dataplane::BpfMap counters(skel_->maps.counters);
+    for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) out[dataplane::counter_name(i)] = sum_counter(counters, i, pending);
     return out;
   }
 

@@ -4,7 +4,6 @@
 #include <bpf/bpf.h>
 #include <netinet/in.h>
 
-#include <ctime>
 #include <filesystem>
 #include <map>
 
@@ -26,19 +25,6 @@ std::string address_text(const __u32* addr, __u8 family) {
 
 // A pinned map of pin_dir as a typed view; the PinnedMap owns the fd and must outlive it.
 dataplane::BpfMap view_of(const dataplane::PinnedMap& map) { return dataplane::BpfMap(map.required_fd()); }
-
-// The map's per-CPU values plus what the flow cache still holds for the same id.
-xlb_traffic_stats sum_percpu(const dataplane::BpfMap& map, __u32 index, const dataplane::PendingCounts& pending) {
-  xlb_traffic_stats total{};
-  total.packets = pending.packets;
-  total.bytes = pending.bytes;
-  for (const auto& v : map.lookup_per_cpu<__u32, xlb_traffic_stats>(index)) {
-    total.packets += v.packets;
-    total.bytes += v.bytes;
-    total.new_flows += v.new_flows;
-  }
-  return total;
-}
 
 nlohmann::json stats_json(const xlb_traffic_stats& s) {
   return {{"conns", s.new_flows}, {"packets", s.packets}, {"bytes", s.bytes}};
@@ -74,7 +60,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
                        {"scheduler", scheduler_name(info.sched)},
                        {"persistence", info.persist_timeout},
                        {"active", (info.flags & XLB_VIP_F_ACTIVE) != 0},
-                       {"stats", stats_json(sum_percpu(vip_stats, info.vip_id, pending.vip(info.vip_id)))}};
+                       {"stats", stats_json(dataplane::sum_traffic(vip_stats, info.vip_id, pending.vip(info.vip_id)))}};
     // The live ring half lists the reals with their share; weights are the share counts.
     std::map<__u32, unsigned> share;
     if (cfg.ring_size != 0) {
@@ -92,7 +78,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
                       {"forward", "Route"},
                       {"weight", count},
                       {"health", "unknown"},
-                      {"stats", stats_json(sum_percpu(real_stats, real_id, pending.real(real_id)))}});
+                      {"stats", stats_json(dataplane::sum_traffic(real_stats, real_id, pending.real(real_id)))}});
     }
     svc["reals"] = list;
     services.push_back(svc);

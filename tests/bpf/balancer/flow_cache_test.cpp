@@ -162,10 +162,12 @@ TEST_F(FlowCacheTest, CachedFlowFollowsItsRealToANewMacOnceTheGenerationMoves) {
 
 TEST_F(FlowCacheTest, RealIdReusedForAnotherServerDoesNotInheritCachedFlows) {
   const auto p = cached_flow();
-  // The flow goes without a generation bump (a writer that does not announce it), and id 1
-  // comes back as another server.
+  // As apply() retires a real: its flows go, its entry is cleared, the generation moves. Then
+  // id 1 comes back as another server.
   const xlb_flow_key key = make_flow_key(p);
   ASSERT_EQ(bpf_map__delete_elem(lb().map("flows"), &key, sizeof(key), 0), 0);
+  lb().put_real(1, xlb_real{});
+  lb().bump_flow_gen(1);
   lb().put_real(1, make_real({0x02, 0x4e, 0, 0, 0x99, 0x99}, kEgressMac, kLoopback, real_addr(99)));
   lb().configure(service(XLB_SCHED_WRR), members({{2, 1}}));
   EXPECT_EQ(send(p), 2u) << "placed afresh, not sent to the server now behind id 1";

@@ -2,7 +2,6 @@
 // never touch each other, and the program picks exactly ring[position] for every scheduler
 // (the position being the same as with one id per element: hash % len for sh/mh, the per-CPU
 // cursor for rr/wrr). ring_size 37 = two full elements and a partial one per half.
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -17,28 +16,6 @@ namespace {
 
 constexpr std::uint32_t kRingSize = 37;
 constexpr std::uint32_t kMaxVips = 4;
-
-// The program's client hash (bpf/sched.h), computed independently of it.
-std::uint32_t mix(std::uint32_t hash, std::uint32_t word) {
-  word *= 0xcc9e2d51u;
-  word = (word << 15) | (word >> 17);
-  word *= 0x1b873593u;
-  hash ^= word;
-  hash = (hash << 13) | (hash >> 19);
-  return hash * 5 + 0xe6546b64u;
-}
-
-std::uint32_t client_hash(const Address& client, std::uint16_t sport, bool with_port) {
-  std::uint32_t hash = 0x9e3779b9u;
-  for (const auto w : client.words()) hash = mix(hash, w);
-  if (with_port) hash = mix(hash, htons(sport));
-  hash ^= hash >> 16;
-  hash *= 0x85ebca6bu;
-  hash ^= hash >> 13;
-  hash *= 0xc2b2ae35u;
-  hash ^= hash >> 16;
-  return hash;
-}
 
 class RingTest : public BalancerTest {
  protected:
@@ -127,9 +104,11 @@ TEST_F(RingTest, ShAndMhPickTheHashedPositionInBothHalves) {
       for (std::uint32_t c = 0; c < 2000; ++c) {
         const auto client = client_v4(c + round * 2000 + (sched == XLB_SCHED_MH ? 20000 : 0));
         const auto sport = static_cast<std::uint16_t>(10000 + c);
-        const std::uint32_t pos = client_hash(client, sport, sched == XLB_SCHED_MH) % kRingSize;
+        const auto packet = tcp(client, sport, kVip4, spec.port);
+        const xlb_flow_key key = make_flow_key(packet);
+        const std::uint32_t pos = xlb_client_hash(&key, sched == XLB_SCHED_MH) % kRingSize;
         ++positions_hit[pos / dataplane::RingLayout::kIdsPerEntry];
-        ASSERT_EQ(send(tcp(client, sport, kVip4, spec.port)), ring[pos]) << "client " << c << " position " << pos;
+        ASSERT_EQ(send(packet), ring[pos]) << "client " << c << " position " << pos;
       }
       EXPECT_EQ(positions_hit.size(), layout_.half_entries()) << "every element of the half was read";
     }

@@ -35,8 +35,6 @@ void check(int rc, const std::string& what) {
   if (rc < 0) throw_errno(errno ? errno : -rc, what);
 }
 
-std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
-
 // The bpffs mounts this process holds, for the signal handler below: a benchmark stopped with
 // Ctrl-C or a test ended by a timeout's SIGTERM would otherwise leave its mount under /run.
 // Process-wide by nature (a signal handler has no other way to find them); only
@@ -295,23 +293,11 @@ std::vector<std::uint32_t> Balancer::configure(const ServiceSpec& spec,
   f.enabled = 1;
   write_filter(f);
   put_vip(key, info);
-  // As XdpBackend::apply after writing the reals: flow caches forward with copies of them.
-  bump_flow_gen(spec.vip_id);
   return ring;
 }
 
 RunResult Balancer::run(const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex) const {
   return test_run(prog_fd(), frame, ingress_ifindex);
-}
-
-std::vector<std::uint8_t> Balancer::lookup_percpu(const char* map_name, std::uint32_t index,
-                                                  std::size_t value_size) const {
-  const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) throw_errno(-cpus, "libbpf_num_possible_cpus");
-  std::vector<std::uint8_t> values(percpu_stride(value_size) * static_cast<std::size_t>(cpus));
-  check(bpf_map__lookup_elem(map(map_name), &index, sizeof(index), values.data(), values.size(), 0),
-        std::string("read ") + map_name);
-  return values;
 }
 
 dataplane::PendingTraffic Balancer::pending() const {
@@ -320,39 +306,15 @@ dataplane::PendingTraffic Balancer::pending() const {
 }
 
 std::uint64_t Balancer::counter(std::uint32_t index) const {
-  const auto values = lookup_percpu("counters", index, sizeof(std::uint64_t));
-  std::uint64_t sum = pending().counter(index);
-  for (std::size_t off = 0; off < values.size(); off += 8) {
-    std::uint64_t v = 0;
-    std::memcpy(&v, values.data() + off, sizeof(v));
-    sum += v;
-  }
-  return sum;
+  return dataplane::sum_counter(dataplane::BpfMap(map("counters")), index, pending());
 }
-
-namespace {
-xlb_traffic_stats sum_traffic(const std::vector<std::uint8_t>& values, const dataplane::PendingCounts& pending) {
-  xlb_traffic_stats sum{};
-  sum.packets = pending.packets;
-  sum.bytes = pending.bytes;
-  const std::size_t stride = percpu_stride(sizeof(xlb_traffic_stats));
-  for (std::size_t off = 0; off + sizeof(xlb_traffic_stats) <= values.size(); off += stride) {
-    xlb_traffic_stats v{};
-    std::memcpy(&v, values.data() + off, sizeof(v));
-    sum.packets += v.packets;
-    sum.bytes += v.bytes;
-    sum.new_flows += v.new_flows;
-  }
-  return sum;
-}
-}  // namespace
 
 xlb_traffic_stats Balancer::vip_stats(std::uint32_t vip_id) const {
-  return sum_traffic(lookup_percpu("vip_stats", vip_id, sizeof(xlb_traffic_stats)), pending().vip(vip_id));
+  return dataplane::sum_traffic(dataplane::BpfMap(map("vip_stats")), vip_id, pending().vip(vip_id));
 }
 
 xlb_traffic_stats Balancer::real_stats(std::uint32_t real_id) const {
-  return sum_traffic(lookup_percpu("real_stats", real_id, sizeof(xlb_traffic_stats)), pending().real(real_id));
+  return dataplane::sum_traffic(dataplane::BpfMap(map("real_stats")), real_id, pending().real(real_id));
 }
 
 std::optional<xlb_flow> Balancer::flow(const xlb_flow_key& key) const {
@@ -362,15 +324,9 @@ std::optional<xlb_flow> Balancer::flow(const xlb_flow_key& key) const {
 }
 
 std::vector<xlb_flow_cache_entry> Balancer::flow_cache(std::uint32_t slot) const {
-  const auto values = lookup_percpu("flow_cache", slot, sizeof(xlb_flow_cache_entry));
-  std::vector<xlb_flow_cache_entry> out;
-  const std::size_t stride = percpu_stride(sizeof(xlb_flow_cache_entry));
-  for (std::size_t off = 0; off + sizeof(xlb_flow_cache_entry) <= values.size(); off += stride) {
-    xlb_flow_cache_entry e{};
-    std::memcpy(&e, values.data() + off, sizeof(e));
-    out.push_back(e);
-  }
-  return out;
+  auto entries = dataplane::BpfMap(map("flow_cache")).lookup_per_cpu<std::uint32_t, xlb_flow_cache_entry>(slot);
+  if (entries.empty()) throw std::runtime_error("read flow_cache slot " + std::to_string(slot));
+  return entries;
 }
 
 xlb_vip_state Balancer::vip_state(std::uint32_t vip_id) const {

@@ -114,8 +114,8 @@ class Balancer {
 
   // Writes the ring for `members` into the VIP's idle half, then publishes the VIP pointing
   // at it (the order the control plane uses, so a packet never sees a half-written ring).
-  // rr/wrr/sh/mh pick the builder; bumps the VIP's flow_gen, as the control plane does after
-  // writing reals (put_real alone does not); returns the ring written.
+  // rr/wrr/sh/mh pick the builder; returns the ring written. Like put_real, it leaves the
+  // VIP's flow_gen: tests bump it where the control plane would.
   std::vector<std::uint32_t> configure(const ServiceSpec& spec, std::span<const dataplane::RingMember> members);
 
   RunResult run(const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex = {}) const;
@@ -138,8 +138,6 @@ class Balancer {
   void put_persist(const xlb_persist_key& key, const xlb_persist& value);
 
  private:
-  std::vector<std::uint8_t> lookup_percpu(const char* map_name, std::uint32_t index, std::size_t value_size) const;
-
   BalancerOptions options_;
   xlb_balancer* skel_ = nullptr;
 };

@@ -49,6 +49,16 @@ class BpfProgramTest : public ::testing::Test {
     key.proto = 6;
     return key;
   }
+  static void put_flow(const BpfProgram& prog, const xlb_flow_key& key, std::uint32_t real_id) {
+    xlb_flow flow{};
+    flow.real_id = real_id;
+    ASSERT_FALSE(prog.flows().update(key, flow));
+  }
+  // The real a flow of the table names; 0 when the flow is not there.
+  static std::uint32_t real_of_flow(const BpfProgram& prog, const xlb_flow_key& key) {
+    const auto flow = prog.flows().lookup<xlb_flow_key, xlb_flow>(key);
+    return flow ? flow->real_id : 0;
+  }
   std::string suffix_;
   std::unique_ptr<BpffsMount> mount_;
   std::string veth_;
@@ -74,15 +84,11 @@ TEST_F(BpfProgramTest, ReusesPinsSoFlowsSurviveARestart) {
   const xlb_flow_key key = flow_key(1234);
   {
     BpfProgram first(options());
-    xlb_flow flow{};
-    flow.real_id = 7;
-    ASSERT_FALSE(first.flows().update(key, flow));
+    put_flow(first, key, 7);
   }
   BpfProgram second(options());
   EXPECT_TRUE(second.reused_pins());
-  auto flow = second.flows().lookup<xlb_flow_key, xlb_flow>(key);
-  ASSERT_TRUE(flow.has_value());
-  EXPECT_EQ(flow->real_id, 7u);
+  EXPECT_EQ(real_of_flow(second, key), 7u);
 }
 
 TEST_F(BpfProgramTest, IncompatiblePinsAreNamed) {
@@ -117,9 +123,7 @@ TEST_F(BpfProgramTest, PinsOfThePreviousAbiAreAdoptedWithAFreshFlowCache) {
   const xlb_flow_key key = flow_key(4321);
   {
     BpfProgram first(options());
-    xlb_flow flow{};
-    flow.real_id = 5;
-    ASSERT_FALSE(first.flows().update(key, flow));
+    put_flow(first, key, 5);
     auto s = first.read_settings();
     s.abi_version = XLB_ABI_ADOPTABLE;
     const std::uint32_t zero = 0;
@@ -136,9 +140,7 @@ TEST_F(BpfProgramTest, PinsOfThePreviousAbiAreAdoptedWithAFreshFlowCache) {
   EXPECT_TRUE(second.reused_pins());
   EXPECT_EQ(second.read_settings().abi_version, XLB_ABI_VERSION);
   EXPECT_EQ(second.flow_cache().value_size(), sizeof(xlb_flow_cache_entry));
-  const auto flow = second.flows().lookup<xlb_flow_key, xlb_flow>(key);
-  ASSERT_TRUE(flow.has_value());
-  EXPECT_EQ(flow->real_id, 5u);
+  EXPECT_EQ(real_of_flow(second, key), 5u);
 }
 
 TEST_F(BpfProgramTest, PinDirNotOnBpffsIsAClearError) {

@@ -229,13 +229,12 @@ TEST_F(DrLabTest, FlowsListedAndFlushedPerReal) {
     EXPECT_TRUE(f.real == ip("LAB_RS1_IP") || f.real == ip("LAB_RS2_IP"));
   }
   // The program's per-CPU flow caches must drop what they copied: the VIP's flow_gen moves.
-  const auto generations = [&] { return flow_generations(); };
-  const auto before = generations();
+  const auto before = flow_generations();
   backend_->apply(spec(2, 1));  // a weight change alone keeps the cached flows
-  EXPECT_EQ(generations(), before);
+  EXPECT_EQ(flow_generations(), before);
   backend_->apply(spec(1, 1));
   backend_->flush_flows_to(spec(1, 1).key, ip("LAB_RS1_IP"));
-  EXPECT_EQ(generations(), before + 1);
+  EXPECT_EQ(flow_generations(), before + 1);
   flows = backend_->flows();
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0].real, ip("LAB_RS2_IP"));
