@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* xlb: layer-4 load balancing in direct-routing mode. The entry point only strings the
  * steps together; each step lives in its own header. */
-#include "flow_cache.h"
+#include "fast_path.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -19,42 +19,6 @@ static __always_inline struct xlb_vip_info *xlb_find_vip(const struct xlb_flow_k
 		return vip;
 	vkey.port = 0; /* all-ports service */
 	return bpf_map_lookup_elem(&vips, &vkey);
-}
-
-/* DR: the IP packet stays as it is; only the Ethernet addresses change. Returns the frame's
- * length, or 0 when it is too short to carry an Ethernet header. */
-static __always_inline __u32 xlb_rewrite(struct xdp_md *ctx, const __u8 *dst_mac, const __u8 *src_mac)
-{
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-
-	if ((void *)(eth + 1) > data_end)
-		return 0;
-	__builtin_memcpy(eth->h_dest, dst_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, src_mac, ETH_ALEN);
-	return data_end - data;
-}
-
-static __always_inline int xlb_send(__u32 ifindex, __u32 way_out)
-{
-	if (way_out == XLB_CTR_TX)
-		return XDP_TX;
-	return bpf_redirect_map(&tx_ports, ifindex, 0);
-}
-
-static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_real *real, __u32 real_id,
-				       __u32 vip_id, __u32 new_flow)
-{
-	__u32 bytes = xlb_rewrite(ctx, real->dst_mac, real->src_mac);
-	__u32 way_out = xlb_way_out(ctx, real->ifindex);
-
-	if (!bytes)
-		return xlb_malformed();
-	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
-	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
-	xlb_count(way_out);
-	return xlb_send(real->ifindex, way_out);
 }
 
 static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
@@ -77,27 +41,20 @@ static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_
 	return xlb_forward(ctx, real, real_id, vip_id, 0);
 }
 
-/* A packet of a flow found in the per-CPU cache: forwarded with the addresses and counted in
- * the entry, so that it reads no other map than vip_state. */
+/* A packet of a flow found in the per-CPU cache by the general parser. */
 static __always_inline int xlb_established_cached(struct xdp_md *ctx, const struct xlb_packet *pkt,
 						  struct xlb_flow_cache_entry *entry)
 {
-	__u32 bytes, way_out;
-
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	bytes = xlb_rewrite(ctx, entry->dst_mac, entry->src_mac);
-	if (!bytes)
-		return xlb_malformed();
-	way_out = xlb_way_out(ctx, entry->ifindex);
-	xlb_flow_cache_count(entry, way_out, bytes);
-	return xlb_send(entry->ifindex, way_out);
+	return xlb_forward_cached(ctx, entry);
 }
 
-SEC("xdp")
-int xlb_balancer(struct xdp_md *ctx)
+/* Every packet the fast path leaves: parsed in full, then the flow cache, the connection
+ * table, and for a new flow the VIP and its scheduler. */
+static __always_inline int xlb_general_path(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -115,7 +72,7 @@ int xlb_balancer(struct xdp_md *ctx)
 		return action;
 	jiffies = bpf_jiffies64(); /* inlined: a load, where the ns clocks are helper calls */
 	cached = xlb_flow_cache_slot_of(&pkt.key);
-	if (cached && xlb_flow_cache_check(cached, &pkt.key, jiffies))
+	if (cached && xlb_flow_key_equal(&cached->key, &pkt.key) && xlb_flow_cache_current(cached, jiffies))
 		return xlb_established_cached(ctx, &pkt, cached);
 	now = bpf_ktime_get_coarse_ns();
 	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);
@@ -155,4 +112,14 @@ int xlb_balancer(struct xdp_md *ctx)
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	return xlb_forward(ctx, real, real_id, vip->vip_id, 1);
+}
+
+SEC("xdp")
+int xlb_balancer(struct xdp_md *ctx)
+{
+	int action = xlb_fast_established_v4(ctx);
+
+	if (action != XLB_CONTINUE)
+		return action;
+	return xlb_general_path(ctx);
 }

@@ -24,21 +24,31 @@ static __always_inline struct xlb_flow_cache_entry *xlb_flow_cache_slot_of(const
 	return bpf_map_lookup_elem(&flow_cache, &slot);
 }
 
-/* The cached flow's state when the entry may be used as it is; NULL when the connection table
- * must decide (another flow in the slot, too old, its VIP gone or its flows changed). */
-static __always_inline struct xlb_vip_state *xlb_flow_cache_check(const struct xlb_flow_cache_entry *entry,
-								  const struct xlb_flow_key *key, __u64 jiffies)
+/* xlb_flow_key_equal() for an IPv4 flow given by its header fields, as the fast path has them:
+ * the key the general parser would build, compared without being stored. */
+static __always_inline int xlb_flow_cache_holds_v4(const struct xlb_flow_cache_entry *entry, __u32 saddr,
+						   __u32 daddr, __u16 sport, __u16 dport, __u8 proto)
+{
+	struct xlb_flow_key key = {
+		.src = { saddr }, .dst = { daddr }, .sport = sport, .dport = dport, .proto = proto,
+		.family = XLB_FAMILY_V4,
+	};
+
+	return xlb_flow_key_equal(&entry->key, &key);
+}
+
+/* Whether an entry that holds the packet's flow may be used as it is; 0 when the connection
+ * table must decide (too old, its VIP gone or its flows changed). */
+static __always_inline int xlb_flow_cache_current(const struct xlb_flow_cache_entry *entry, __u64 jiffies)
 {
 	struct xlb_vip_state *state;
 	__u32 vip_id;
 
-	if (!xlb_flow_key_equal(&entry->key, key) || jiffies - entry->filled >= XLB_FLOW_CACHE_TTL_JIFFIES)
-		return NULL;
+	if (jiffies - entry->filled >= XLB_FLOW_CACHE_TTL_JIFFIES)
+		return 0;
 	vip_id = entry->vip_id;
 	state = bpf_map_lookup_elem(&vip_state, &vip_id);
-	if (!state || !state->flags || state->flow_gen != entry->flow_gen)
-		return NULL;
-	return state;
+	return state && state->flags && state->flow_gen == entry->flow_gen;
 }
 
 /* Moves an entry's pending counts into the statistics maps (see xlb_abi.h), or drops them

@@ -3,7 +3,7 @@
 find_program(CLANG clang REQUIRED)
 find_program(BPFTOOL bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 execute_process(COMMAND uname -m OUTPUT_VARIABLE XLB_HOST_ARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
-file(GLOB XLB_BPF_HEADERS ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/include/xlb/*.h)
+file(GLOB XLB_BPF_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/include/xlb/*.h)
 
 function(xlb_bpf_object name)
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/${name}.bpf.c)
@@ -11,7 +11,7 @@ function(xlb_bpf_object name)
   set(skel ${XLB_GEN_DIR}/xlb/${name}.skel.h)
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wextra -Werror
+    COMMAND ${CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wextra -Werror
             -I${CMAKE_SOURCE_DIR}/include -I${CMAKE_SOURCE_DIR}/bpf
             -I/usr/include/${XLB_HOST_ARCH}-linux-gnu -c ${src} -o ${obj}
     DEPENDS ${src} ${XLB_BPF_HEADERS}

@@ -261,14 +261,23 @@ static inline int xlb_flow_cache_pending_counts(const struct xlb_flow_cache_entr
 	       xlb_real_tag(real) == entry->real_tag;
 }
 
+/* The cache slot of a flow, from its addresses folded to one word each (the XOR of their
+ * words; an IPv4 address is its own fold): the program's IPv4 fast path has no key to hand. */
+static inline __u32 xlb_flow_cache_slot_folded(__u32 src_fold, __u32 dst_fold, __u16 sport, __u16 dport,
+					       __u8 proto)
+{
+	__u32 h = (src_fold ^ ((__u32)sport << 16 | dport)) * 0x9e3779b1u;
+
+	h ^= dst_fold ^ proto;
+	return (h * 0x85ebca6bu) >> (32 - XLB_FLOW_CACHE_ORDER);
+}
+
 /* The cache slot of a flow key, shared by the program and by tools that inspect the cache. */
 static inline __u32 xlb_flow_cache_slot(const struct xlb_flow_key *key)
 {
-	__u32 h = key->src[0] ^ key->src[1] ^ key->src[2] ^ key->src[3];
-
-	h = (h ^ ((__u32)key->sport << 16 | key->dport)) * 0x9e3779b1u;
-	h ^= key->dst[0] ^ key->dst[1] ^ key->dst[2] ^ key->dst[3] ^ key->proto;
-	return (h * 0x85ebca6bu) >> (32 - XLB_FLOW_CACHE_ORDER);
+	return xlb_flow_cache_slot_folded(key->src[0] ^ key->src[1] ^ key->src[2] ^ key->src[3],
+					  key->dst[0] ^ key->dst[1] ^ key->dst[2] ^ key->dst[3], key->sport,
+					  key->dport, key->proto);
 }
 
 /* Per-CPU map "rr_cursor" (index vip id): position in the ring for rr/wrr. */

@@ -188,6 +188,62 @@ TEST_F(FlowCacheTest, CachedFlowStopsWithItsVip) {
   EXPECT_EQ(out.frame, frame);
 }
 
+// The program's IPv4 fast path serves only plain TCP/UDP frames of cached flows; every other
+// shape of a cached flow's packet must be decided by the general path as if it met no cache.
+TEST_F(FlowCacheTest, CachedFlowsOddPacketsAreDecidedByTheGeneralPath) {
+  const auto p = cached_flow();
+  auto options = p;
+  options.ipv4_options = 12;
+  EXPECT_EQ(send(options), 1u) << "IPv4 options";
+  EXPECT_EQ(cached(p).pending_packets, 1u) << "served by the cache all the same";
+
+  auto first = p;
+  first.fragment = true;
+  first.more_fragments = true;
+  first.payload = 64;
+  EXPECT_EQ(lb().run(build_packet(first)).action, XDP_DROP) << "first fragment";
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_FRAGMENT), 1u);
+  auto later = first;
+  later.fragment_offset = 10;
+  const Bytes later_frame = build_packet(later);
+  EXPECT_EQ(lb().run(later_frame).action, XDP_PASS) << "later fragment";
+
+  auto cut = p;
+  cut.payload = 40;
+  Bytes cut_frame = build_packet(cut);
+  cut_frame.resize(cut_frame.size() - 10);  // the IP header says 10 bytes more than arrived
+  EXPECT_EQ(lb().run(cut_frame).action, XDP_DROP) << "datagram longer than its frame";
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_MALFORMED), 1u);
+
+  auto bad_len = p;
+  Bytes bad_len_frame = build_packet(bad_len);
+  bad_len_frame[16] = 0;  // total length 19: shorter than the IP header
+  bad_len_frame[17] = 19;
+  EXPECT_EQ(lb().run(bad_len_frame).action, XDP_DROP) << "total length below the header";
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_MALFORMED), 2u);
+
+  EXPECT_EQ(cached(p).pending_packets, 1u) << "none of these counted as forwarded";
+  EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 1u);
+}
+
+TEST_F(FlowCacheTest, ShortUdpFrameOfACachedFlowIsForwarded) {
+  auto udp = service(XLB_SCHED_WRR, kVip4, 53);
+  udp.proto = kUdp;
+  udp.vip_id = 2;
+  lb().configure(udp, members({{2, 1}}));
+  auto p = tcp(client_v4(7), 5353, kVip4, 53);
+  p.proto = kUdp;
+  EXPECT_EQ(send(p), 2u);
+  EXPECT_EQ(send(p), 2u);  // into the cache
+  ASSERT_LT(build_packet(p).size(), 54u) << "shorter than the fast path reads";
+  EXPECT_EQ(send(p), 2u);
+  EXPECT_EQ(cached(p).pending_packets, 1u);
+  p.payload = 30;  // long enough for the fast path
+  EXPECT_EQ(send(p), 2u);
+  EXPECT_EQ(cached(p).pending_packets, 2u);
+  EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 1u);
+}
+
 TEST_F(FlowCacheTest, FlowsSharingASlotEachKeepTheirReal) {
   const auto first = cached_flow(40000);
   const PacketSpec second = same_slot_as(first);

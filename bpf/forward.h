@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Sending a packet on to its real: the Ethernet rewrite, the way out, and the counting. */
+#ifndef XLB_BPF_FORWARD_H
+#define XLB_BPF_FORWARD_H
+
+#include "flow_cache.h"
+
+/* The Ethernet addresses a real is sent with: dst_mac then src_mac, as a frame starts, at an
+ * 8-byte aligned offset of their map value; so the rewrite is two loads and two stores. */
+#define XLB_MACS_AT(type) \
+	_Static_assert(__builtin_offsetof(type, src_mac) == __builtin_offsetof(type, dst_mac) + ETH_ALEN && \
+			       __builtin_offsetof(type, dst_mac) % 8 == 0, \
+		       #type ": dst_mac, src_mac are one 8-byte aligned run")
+XLB_MACS_AT(struct xlb_real);
+XLB_MACS_AT(struct xlb_flow_cache_entry);
+
+/* DR: the IP packet stays as it is; only the Ethernet addresses change. Returns the frame's
+ * length, or 0 when it is too short to carry an Ethernet header. Packet stores need no
+ * alignment here (the verifier asks it only of strict-alignment architectures). */
+static __always_inline __u32 xlb_rewrite(struct xdp_md *ctx, const __u8 *macs)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	if (data + sizeof(struct ethhdr) > data_end)
+		return 0;
+	*(__u64 *)data = *(const __u64 *)macs;
+	*(__u32 *)(data + 8) = *(const __u32 *)(macs + 8);
+	return data_end - data;
+}
+
+static __always_inline int xlb_send(__u32 ifindex, __u32 way_out)
+{
+	if (way_out == XLB_CTR_TX)
+		return XDP_TX;
+	return bpf_redirect_map(&tx_ports, ifindex, 0);
+}
+
+static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_real *real, __u32 real_id,
+				       __u32 vip_id, __u32 new_flow)
+{
+	__u32 bytes = xlb_rewrite(ctx, real->dst_mac);
+	__u32 way_out = xlb_way_out(ctx, real->ifindex);
+
+	if (!bytes)
+		return xlb_malformed();
+	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
+	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
+	xlb_count(way_out);
+	return xlb_send(real->ifindex, way_out);
+}
+
+/* A packet of a flow in the per-CPU cache: forwarded with the addresses and counted in the
+ * entry, so that it reads no other map than vip_state. */
+static __always_inline int xlb_forward_cached(struct xdp_md *ctx, struct xlb_flow_cache_entry *entry)
+{
+	__u32 bytes = xlb_rewrite(ctx, entry->dst_mac);
+	__u32 way_out;
+
+	if (!bytes)
+		return xlb_malformed();
+	way_out = xlb_way_out(ctx, entry->ifindex);
+	xlb_flow_cache_count(entry, way_out, bytes);
+	return xlb_send(entry->ifindex, way_out);
+}
+
+#endif
