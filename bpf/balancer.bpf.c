@@ -117,7 +117,7 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
-	int action = xlb_fast_established_v4(ctx);
+	int action = xlb_fast_established(ctx);
 
 	if (action != XLB_CONTINUE)
 		return action;

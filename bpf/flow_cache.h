@@ -37,6 +37,19 @@ static __always_inline int xlb_flow_cache_holds_v4(const struct xlb_flow_cache_e
 	return xlb_flow_key_equal(&entry->key, &key);
 }
 
+/* The same for an IPv6 flow, whose addresses are compared where the packet has them. */
+static __always_inline int xlb_flow_cache_holds_v6(const struct xlb_flow_cache_entry *entry,
+						   const struct ipv6hdr *ip6, __u16 sport, __u16 dport, __u8 proto)
+{
+	struct xlb_flow_key key = {
+		.sport = sport, .dport = dport, .proto = proto, .family = XLB_FAMILY_V6,
+	};
+
+	xlb_copy_v6(key.src, &ip6->saddr);
+	xlb_copy_v6(key.dst, &ip6->daddr);
+	return xlb_flow_key_equal(&entry->key, &key);
+}
+
 /* Whether an entry that holds the packet's flow may be used as it is; 0 when the connection
  * table must decide (too old, its VIP gone or its flows changed). */
 static __always_inline int xlb_flow_cache_current(const struct xlb_flow_cache_entry *entry, __u64 jiffies)
