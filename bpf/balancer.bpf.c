@@ -29,8 +29,9 @@ static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
 }
 
 /* A packet of a flow the connection table knows. */
-static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_packet *pkt,
-					   const struct xlb_real *real, __u32 real_id, __u32 vip_id)
+static __always_inline int xlb_established(struct xdp_md *ctx, void *data, void *data_end,
+					   const struct xlb_packet *pkt, const struct xlb_real *real, __u32 real_id,
+					   __u32 vip_id)
 {
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
@@ -38,18 +39,18 @@ static __always_inline int xlb_established(struct xdp_md *ctx, const struct xlb_
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	return xlb_forward(ctx, real, real_id, vip_id, 0);
+	return xlb_forward(ctx, data, data_end, real, real_id, vip_id, 0);
 }
 
 /* A packet of a flow found in the per-CPU cache by the general parser. */
-static __always_inline int xlb_established_cached(struct xdp_md *ctx, const struct xlb_packet *pkt,
-						  struct xlb_flow_cache_entry *entry)
+static __always_inline int xlb_established_cached(struct xdp_md *ctx, void *data, void *data_end,
+						  const struct xlb_packet *pkt, struct xlb_flow_cache_entry *entry)
 {
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	return xlb_forward_cached(ctx, entry);
+	return xlb_forward_cached(ctx, data, data_end, entry);
 }
 
 /* Every packet the fast path leaves: parsed in full, then the flow cache, the connection
@@ -73,7 +74,7 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 	jiffies = bpf_jiffies64(); /* inlined: a load, where the ns clocks are helper calls */
 	cached = xlb_flow_cache_slot_of(&pkt.key);
 	if (cached && xlb_flow_key_equal(&cached->key, &pkt.key) && xlb_flow_cache_current(cached, jiffies))
-		return xlb_established_cached(ctx, &pkt, cached);
+		return xlb_established_cached(ctx, data, data_end, &pkt, cached);
 	now = bpf_ktime_get_coarse_ns();
 	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);
 	if (real_id) {
@@ -89,7 +90,7 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 			if (cached && real)
 				xlb_flow_cache_fill(cached, &pkt.key, real_id, real, vip_id, state->flow_gen,
 						    jiffies);
-			return xlb_established(ctx, &pkt, real, real_id, vip_id);
+			return xlb_established(ctx, data, data_end, &pkt, real, real_id, vip_id);
 		}
 	}
 	vip = xlb_find_vip(&pkt.key);
@@ -98,7 +99,8 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 	if (pkt.first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (real_id) /* a flow whose VIP has no vip_state entry (maps adopted from an older xlbd) */
-		return xlb_established(ctx, &pkt, xlb_find_real(real_id), real_id, vip->vip_id);
+		return xlb_established(ctx, data, data_end, &pkt, xlb_find_real(real_id), real_id,
+				       vip->vip_id);
 	/* Only errors about flows we placed are ours; the rest are the kernel's. */
 	if (pkt.icmp_error)
 		return xlb_pass();
@@ -111,7 +113,7 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 	real = xlb_find_real(real_id);
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	return xlb_forward(ctx, real, real_id, vip->vip_id, 1);
+	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, 1);
 }
 
 SEC("xdp")

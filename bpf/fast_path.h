@@ -10,11 +10,12 @@
 
 #include "forward.h"
 
-static __always_inline int xlb_fast_forward(struct xdp_md *ctx, struct xlb_flow_cache_entry *entry)
+static __always_inline int xlb_fast_forward(struct xdp_md *ctx, void *data, void *data_end,
+					    struct xlb_flow_cache_entry *entry)
 {
 	if (!xlb_flow_cache_current(entry, bpf_jiffies64()))
 		return XLB_CONTINUE;
-	return xlb_forward_cached(ctx, entry);
+	return xlb_forward_cached(ctx, data, data_end, entry);
 }
 
 static __always_inline int xlb_fast_established_v4(struct xdp_md *ctx, void *data, void *data_end)
@@ -42,7 +43,7 @@ static __always_inline int xlb_fast_established_v4(struct xdp_md *ctx, void *dat
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
 	if (!entry || !xlb_flow_cache_holds_v4(entry, ip->saddr, ip->daddr, tcp->source, tcp->dest, ip->protocol))
 		return XLB_CONTINUE;
-	return xlb_fast_forward(ctx, entry);
+	return xlb_fast_forward(ctx, data, data_end, entry);
 }
 
 static __always_inline int xlb_fast_established_v6(struct xdp_md *ctx, void *data, void *data_end)
@@ -65,7 +66,7 @@ static __always_inline int xlb_fast_established_v6(struct xdp_md *ctx, void *dat
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
 	if (!entry || !xlb_flow_cache_holds_v6(entry, ip6, tcp->source, tcp->dest, ip6->nexthdr))
 		return XLB_CONTINUE;
-	return xlb_fast_forward(ctx, entry);
+	return xlb_fast_forward(ctx, data, data_end, entry);
 }
 
 static __always_inline int xlb_fast_established(struct xdp_md *ctx)

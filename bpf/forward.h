@@ -14,19 +14,13 @@
 XLB_MACS_AT(struct xlb_real);
 XLB_MACS_AT(struct xlb_flow_cache_entry);
 
-/* DR: the IP packet stays as it is; only the Ethernet addresses change. Returns the frame's
- * length, or 0 when it is too short to carry an Ethernet header. Packet stores need no
- * alignment here (the verifier asks it only of strict-alignment architectures). */
-static __always_inline __u32 xlb_rewrite(struct xdp_md *ctx, const __u8 *macs)
+/* DR: the IP packet stays as it is; only the Ethernet addresses change. The caller has checked
+ * that the frame holds an Ethernet header. Packet stores need no alignment here (the verifier
+ * asks it only of strict-alignment architectures). */
+static __always_inline void xlb_rewrite(struct ethhdr *eth, const __u8 *macs)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-
-	if (data + sizeof(struct ethhdr) > data_end)
-		return 0;
-	*(__u64 *)data = *(const __u64 *)macs;
-	*(__u32 *)(data + 8) = *(const __u32 *)(macs + 8);
-	return data_end - data;
+	*(__u64 *)eth = *(const __u64 *)macs;
+	*(__u32 *)((void *)eth + 8) = *(const __u32 *)(macs + 8);
 }
 
 static __always_inline int xlb_send(__u32 ifindex, __u32 way_out)
@@ -36,30 +30,29 @@ static __always_inline int xlb_send(__u32 ifindex, __u32 way_out)
 	return bpf_redirect_map(&tx_ports, ifindex, 0);
 }
 
-static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_real *real, __u32 real_id,
-				       __u32 vip_id, __u32 new_flow)
+/* Forwards a parsed frame (data .. data_end, at least an Ethernet header) to a real. */
+static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, void *data_end,
+				       const struct xlb_real *real, __u32 real_id, __u32 vip_id, __u32 new_flow)
 {
-	__u32 bytes = xlb_rewrite(ctx, real->dst_mac);
+	__u32 bytes = data_end - (void *)data;
 	__u32 way_out = xlb_way_out(ctx, real->ifindex);
 
-	if (!bytes)
-		return xlb_malformed();
+	xlb_rewrite(data, real->dst_mac);
 	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
 	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
 	xlb_count(way_out);
 	return xlb_send(real->ifindex, way_out);
 }
 
-/* A packet of a flow in the per-CPU cache: forwarded with the addresses and counted in the
- * entry, so that it reads no other map than vip_state. */
-static __always_inline int xlb_forward_cached(struct xdp_md *ctx, struct xlb_flow_cache_entry *entry)
+/* A parsed frame of a flow in the per-CPU cache: forwarded with the addresses and counted in
+ * the entry, so that it reads no other map than vip_state. */
+static __always_inline int xlb_forward_cached(struct xdp_md *ctx, struct ethhdr *data, void *data_end,
+					      struct xlb_flow_cache_entry *entry)
 {
-	__u32 bytes = xlb_rewrite(ctx, entry->dst_mac);
-	__u32 way_out;
+	__u32 bytes = data_end - (void *)data;
+	__u32 way_out = xlb_way_out(ctx, entry->ifindex);
 
-	if (!bytes)
-		return xlb_malformed();
-	way_out = xlb_way_out(ctx, entry->ifindex);
+	xlb_rewrite(data, entry->dst_mac);
 	xlb_flow_cache_count(entry, way_out, bytes);
 	return xlb_send(entry->ifindex, way_out);
 }
