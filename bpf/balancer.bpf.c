@@ -5,43 +5,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline struct xlb_vip_info *xlb_find_vip(const struct xlb_flow_key *key)
-{
-	struct xlb_vip_key vkey = {};
-	struct xlb_vip_info *vip;
-
-	__builtin_memcpy(vkey.addr, key->dst, sizeof(vkey.addr));
-	vkey.port = key->dport;
-	vkey.proto = key->proto;
-	vkey.family = key->family;
-	vip = bpf_map_lookup_elem(&vips, &vkey);
-	if (vip)
-		return vip;
-	vkey.port = 0; /* all-ports service */
-	return bpf_map_lookup_elem(&vips, &vkey);
-}
-
-static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
-{
-	struct xlb_real *real = bpf_map_lookup_elem(&reals, &real_id);
-
-	return real && real->family ? real : NULL;
-}
-
-/* A packet of a flow the connection table knows. */
-static __always_inline int xlb_established(struct xdp_md *ctx, void *data, void *data_end,
-					   const struct xlb_packet *pkt, const struct xlb_real *real, __u32 real_id,
-					   __u32 vip_id)
-{
-	if (pkt->first_fragment)
-		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
-	if (!real)
-		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	if (pkt->icmp_error)
-		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip_id, 0);
-}
-
 /* A packet of a flow found in the per-CPU cache by the general parser. */
 static __always_inline int xlb_established_cached(struct xdp_md *ctx, void *data, void *data_end,
 						  const struct xlb_packet *pkt, struct xlb_flow_cache_entry *entry)
@@ -53,73 +16,30 @@ static __always_inline int xlb_established_cached(struct xdp_md *ctx, void *data
 	return xlb_forward_cached(ctx, data, data_end, entry);
 }
 
-/* Every packet the fast path leaves: parsed in full, then the flow cache, the connection
- * table, and for a new flow the VIP and its scheduler. */
+/* Every packet the fast path leaves to it: parsed in full, then the flow cache, then the
+ * connection table. */
 static __always_inline int xlb_general_path(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct xlb_packet pkt __attribute__((aligned(8))) = {};
 	struct xlb_flow_cache_entry *cached;
-	struct xlb_vip_state *state;
-	struct xlb_vip_info *vip;
-	struct xlb_real *real;
-	__u32 real_id, vip_id = 0;
-	__u64 now, jiffies;
 	int action;
 
 	action = xlb_parse(data, data_end, &pkt);
 	if (action != XLB_CONTINUE)
 		return action;
-	jiffies = bpf_jiffies64(); /* inlined: a load, where the ns clocks are helper calls */
 	cached = xlb_flow_cache_slot_of(&pkt.key);
-	if (cached && xlb_flow_key_equal(&cached->key, &pkt.key) && xlb_flow_cache_current(cached, jiffies))
+	if (cached && xlb_flow_key_equal(&cached->key, &pkt.key) &&
+	    xlb_flow_cache_current(cached, bpf_jiffies64())) /* inlined: a load, not a helper call */
 		return xlb_established_cached(ctx, data, data_end, &pkt, cached);
-	now = bpf_ktime_get_coarse_ns();
-	real_id = xlb_flow_lookup(&pkt.key, now, &vip_id);
-	if (real_id) {
-		/* An established flow skips the vips hash lookup: its entry names the VIP, whose
-		 * state is one array read away. It is forwarded even while this node is not the
-		 * VIP's master: a packet that still reaches us (a restarted xlbd before VRRP
-		 * decides, ARP caches not yet moved) would otherwise meet the local kernel, which
-		 * may hold the VIP and answer with a reset. A VIP without state is gone (or the
-		 * maps come from an older xlbd): decide as for a packet without a flow. */
-		state = bpf_map_lookup_elem(&vip_state, &vip_id);
-		if (state && state->flags) {
-			real = xlb_find_real(real_id);
-			if (cached && real)
-				xlb_flow_cache_fill(cached, &pkt.key, real_id, real, vip_id, state->flow_gen,
-						    jiffies);
-			return xlb_established(ctx, data, data_end, &pkt, real, real_id, vip_id);
-		}
-	}
-	vip = xlb_find_vip(&pkt.key);
-	if (!vip)
-		return xlb_pass();
-	if (pkt.first_fragment)
-		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
-	if (real_id) /* a flow whose VIP has no vip_state entry (maps adopted from an older xlbd) */
-		return xlb_established(ctx, data, data_end, &pkt, xlb_find_real(real_id), real_id,
-				       vip->vip_id);
-	/* Only errors about flows we placed are ours; the rest are the kernel's. */
-	if (pkt.icmp_error)
-		return xlb_pass();
-	/* New flows are the master's to place. */
-	if (!(vip->flags & XLB_VIP_F_ACTIVE))
-		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
-	real_id = xlb_new_flow(vip, &pkt.key, now);
-	if (!real_id)
-		return xlb_drop(XLB_CTR_DROP_NO_REAL);
-	real = xlb_find_real(real_id);
-	if (!real)
-		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, 1);
+	return xlb_table_path(ctx, data, data_end, &pkt, cached);
 }
 
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
-	int action = xlb_fast_established(ctx);
+	int action = xlb_fast_path(ctx);
 
 	if (action != XLB_CONTINUE)
 		return action;

@@ -1,24 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The fast path: a packet of an established TCP or UDP flow held by the per-CPU flow cache,
- * read at fixed offsets (no IPv4 options, no IPv6 extension header, not a fragment) and matched
- * without building the general parser's flow key. That is most of a balancer's traffic, and
- * the general parser costs it nearly twice the instructions. Everything else, and every doubt,
- * goes on to the general path, which decides the same packet the same way: this path only
- * ever forwards what that one would forward. */
+/* The fast path: a TCP or UDP packet without IPv4 options or IPv6 extension headers, not a
+ * fragment, read at fixed offsets. That is most of a balancer's traffic, and the general parser
+ * costs it nearly twice the instructions. A packet of a flow in the per-CPU flow cache is
+ * matched there without building a flow key and forwarded; any other such packet goes, with
+ * the key it would have had from the parser, to the connection table. Every other packet, and
+ * every doubt, goes on to the general path, which decides it the same way: this path decides
+ * nothing that one would decide otherwise. */
 #ifndef XLB_BPF_FAST_PATH_H
 #define XLB_BPF_FAST_PATH_H
 
-#include "forward.h"
+#include "table_path.h"
 
-static __always_inline int xlb_fast_forward(struct xdp_md *ctx, void *data, void *data_end,
-					    struct xlb_flow_cache_entry *entry)
+/* A plain packet whose flow the cache did not serve: a TCP or UDP one goes to the connection
+ * table with the key the general parser would have built (the rest to the general path). The
+ * key is built only here, so that the paths that forward or pass pay nothing for it. */
+static __always_inline int xlb_fast_to_table(struct xdp_md *ctx, void *data, void *data_end, __u8 family,
+					     const void *src, const void *dst, const struct tcphdr *ports,
+					     __u8 proto, struct xlb_flow_cache_entry *entry)
 {
-	if (!xlb_flow_cache_current(entry, bpf_jiffies64()))
+	struct xlb_packet pkt __attribute__((aligned(8))) = {};
+	__u32 addr_len = family == XLB_FAMILY_V4 ? 4 : 16;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return XLB_CONTINUE;
-	return xlb_forward_cached(ctx, data, data_end, entry);
+	pkt.key.family = family;
+	__builtin_memcpy(pkt.key.src, src, addr_len);
+	__builtin_memcpy(pkt.key.dst, dst, addr_len);
+	pkt.key.sport = ports->source;
+	pkt.key.dport = ports->dest;
+	pkt.key.proto = proto;
+	return xlb_table_path(ctx, data, data_end, &pkt, entry);
 }
 
-static __always_inline int xlb_fast_established_v4(struct xdp_md *ctx, void *data, void *data_end)
+static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void *data_end)
 {
 	struct iphdr *ip = data + sizeof(struct ethhdr);
 	struct tcphdr *tcp = (void *)(ip + 1);
@@ -32,8 +46,6 @@ static __always_inline int xlb_fast_established_v4(struct xdp_md *ctx, void *dat
 	/* The prefilter first, as in the general path: traffic to other addresses pays no more. */
 	if (!xlb_maybe_vip(ip->daddr, 0, 0, 0))
 		return xlb_pass();
-	/* The protocol needs no test: only TCP and UDP flows are ever cached, and the key
-	 * compare below includes it. */
 	if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(XLB_IP_MF | XLB_IP_OFFSET)))
 		return XLB_CONTINUE;
 	tot_len = xlb_bounded_len(ip->tot_len);
@@ -41,12 +53,18 @@ static __always_inline int xlb_fast_established_v4(struct xdp_md *ctx, void *dat
 		return XLB_CONTINUE;
 	slot = xlb_flow_cache_slot_folded(ip->saddr, ip->daddr, tcp->source, tcp->dest, ip->protocol);
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
-	if (!entry || !xlb_flow_cache_holds_v4(entry, ip->saddr, ip->daddr, tcp->source, tcp->dest, ip->protocol))
+	if (!entry)
 		return XLB_CONTINUE;
-	return xlb_fast_forward(ctx, data, data_end, entry);
+	/* No protocol test before the cache: only TCP and UDP flows are cached, and the key
+	 * compare includes the protocol. */
+	if (xlb_flow_cache_holds_v4(entry, ip->saddr, ip->daddr, tcp->source, tcp->dest, ip->protocol) &&
+	    xlb_flow_cache_current(entry, bpf_jiffies64()))
+		return xlb_forward_cached(ctx, data, data_end, entry);
+	return xlb_fast_to_table(ctx, data, data_end, XLB_FAMILY_V4, &ip->saddr, &ip->daddr, tcp, ip->protocol,
+				 entry);
 }
 
-static __always_inline int xlb_fast_established_v6(struct xdp_md *ctx, void *data, void *data_end)
+static __always_inline int xlb_fast_path_v6(struct xdp_md *ctx, void *data, void *data_end)
 {
 	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
 	struct tcphdr *tcp = (void *)(ip6 + 1);
@@ -58,18 +76,23 @@ static __always_inline int xlb_fast_established_v6(struct xdp_md *ctx, void *dat
 		return XLB_CONTINUE;
 	if (!xlb_maybe_vip(dst[0], dst[1], dst[2], dst[3]))
 		return xlb_pass();
-	/* An extension header (a fragment header too) is a next header no cached flow has. */
 	if (ip6->version != 6 || (void *)(ip6 + 1) + xlb_bounded_len(ip6->payload_len) > data_end)
 		return XLB_CONTINUE;
 	slot = xlb_flow_cache_slot_folded(src[0] ^ src[1] ^ src[2] ^ src[3], dst[0] ^ dst[1] ^ dst[2] ^ dst[3],
 					  tcp->source, tcp->dest, ip6->nexthdr);
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
-	if (!entry || !xlb_flow_cache_holds_v6(entry, ip6, tcp->source, tcp->dest, ip6->nexthdr))
+	if (!entry)
 		return XLB_CONTINUE;
-	return xlb_fast_forward(ctx, data, data_end, entry);
+	/* An extension header (a fragment header too) is a next header no cached flow has, and
+	 * no TCP or UDP one: it goes to the general path. */
+	if (xlb_flow_cache_holds_v6(entry, ip6, tcp->source, tcp->dest, ip6->nexthdr) &&
+	    xlb_flow_cache_current(entry, bpf_jiffies64()))
+		return xlb_forward_cached(ctx, data, data_end, entry);
+	return xlb_fast_to_table(ctx, data, data_end, XLB_FAMILY_V6, &ip6->saddr, &ip6->daddr, tcp, ip6->nexthdr,
+				 entry);
 }
 
-static __always_inline int xlb_fast_established(struct xdp_md *ctx)
+static __always_inline int xlb_fast_path(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -78,9 +101,9 @@ static __always_inline int xlb_fast_established(struct xdp_md *ctx)
 	if ((void *)(eth + 1) > data_end)
 		return XLB_CONTINUE;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		return xlb_fast_established_v4(ctx, data, data_end);
+		return xlb_fast_path_v4(ctx, data, data_end);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return xlb_fast_established_v6(ctx, data, data_end);
+		return xlb_fast_path_v6(ctx, data, data_end);
 	return XLB_CONTINUE;
 }
 
