@@ -132,7 +132,10 @@ void DataplaneStack::plan(const std::vector<PlannedService>& plan) {
 
 std::string DataplaneStack::name() const {
   std::string out;
-  for (auto* b : impl_->backends()) out += (out.empty() ? "" : "+") + b->name();
+  for (auto* b : impl_->backends()) {
+    if (!out.empty()) out += '+';
+    out += b->name();
+  }
   return out.empty() ? "none" : out;
 }
 
@@ -175,11 +178,17 @@ dp::FlowCounts DataplaneStack::count_flows(std::chrono::nanoseconds active_windo
   return out;
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> DataplaneStack::counters() const {
-  std::vector<std::pair<std::string, std::uint64_t>> out;
-  if (!impl_->xdp) return out;
-  const auto values = impl_->xdp->counters();
-  for (int i = 0; i < XLB_CTR_MAX; ++i) out.emplace_back(dp::counter_name(i), values[i]);
+DataplaneStack::Traffic DataplaneStack::traffic() {
+  Traffic out;
+  if (impl_->xdp) {
+    auto xdp = impl_->xdp->traffic();
+    out.services = std::move(xdp.services);
+    for (int i = 0; i < XLB_CTR_MAX; ++i) out.counters.emplace_back(dp::counter_name(i), xdp.counters[i]);
+  }
+  if (impl_->ipvs) {
+    auto part = impl_->ipvs->stats();
+    out.services.insert(out.services.end(), part.begin(), part.end());
+  }
   return out;
 }
 

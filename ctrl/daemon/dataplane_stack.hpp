@@ -47,8 +47,13 @@ class DataplaneStack : public dataplane::Backend {
   // Backend choice for services of a new configuration (reload): a service keeps the
   // backend it has; a new one gets the choice the configuration asks for.
   void plan(const std::vector<PlannedService>& plan);
-  // XDP's global counters by name (actions and drop reasons); empty without XDP.
-  std::vector<std::pair<std::string, std::uint64_t>> counters() const;
+  // stats() and XDP's global counters by name (actions and drop reasons; none without XDP),
+  // of one moment: XDP's from one read of its flow cache.
+  struct Traffic {
+    std::vector<dataplane::ServiceStats> services;
+    std::vector<std::pair<std::string, std::uint64_t>> counters;
+  };
+  Traffic traffic();
   nlohmann::json describe() const;
   void set_detach_on_exit(bool detach);
   // After the first full apply: XDP entries adopted from an earlier run that no service took

@@ -87,7 +87,8 @@ std::string Daemon::metrics() const {
   m.family("xlb_up", MetricsText::Type::gauge, "1 while xlbd runs.");
   m.sample({}, 1);
 
-  const auto stats = dataplane_->stats();
+  const auto traffic = dataplane_->traffic();  // services and counters of one moment
+  const auto& stats = traffic.services;
   m.family("xlb_vip_packets_total", MetricsText::Type::counter, "Packets forwarded for a virtual service.");
   for (const auto& s : stats) m.sample({{"vip", service_label(s.key)}}, static_cast<double>(s.counters.packets));
   m.family("xlb_vip_bytes_total", MetricsText::Type::counter, "Bytes forwarded for a virtual service.");
@@ -174,7 +175,7 @@ std::string Daemon::metrics() const {
 
   m.family("xlb_dataplane_packets_total", MetricsText::Type::counter,
            "XDP program verdicts and events, by action or drop reason.");
-  for (const auto& [name, value] : dataplane_->counters()) m.sample({{"what", name}}, static_cast<double>(value));
+  for (const auto& [name, value] : traffic.counters) m.sample({{"what", name}}, static_cast<double>(value));
   write_map_fill(m, options_.pin_dir ? *options_.pin_dir : *config_.global_defs.xdp_pin_dir, census_->latest());
   m.family("xlb_dataplane_services", MetricsText::Type::gauge, "Virtual services programmed in the dataplane.");
   m.sample({}, static_cast<double>(live_->applied().size()));

@@ -411,9 +411,17 @@ PendingTraffic XdpBackend::pending_traffic() const {
   return PendingTraffic(program_->flow_cache(), program_->vip_state(), program_->reals());
 }
 
-std::vector<ServiceStats> XdpBackend::stats() {
-  std::vector<ServiceStats> out;
+std::vector<ServiceStats> XdpBackend::stats() { return stats(pending_traffic()); }
+
+std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const { return counters(pending_traffic()); }
+
+XdpBackend::Traffic XdpBackend::traffic() const {
   const PendingTraffic pending = pending_traffic();
+  return {stats(pending), counters(pending)};
+}
+
+std::vector<ServiceStats> XdpBackend::stats(const PendingTraffic& pending) const {
+  std::vector<ServiceStats> out;
   auto real_traffic = [&](std::uint32_t id) {
     return to_counters(sum_traffic(program_->real_stats(), id, pending.real(id)));
   };
@@ -430,9 +438,8 @@ std::vector<ServiceStats> XdpBackend::stats() {
   return out;
 }
 
-std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters() const {
+std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters(const PendingTraffic& pending) const {
   std::array<std::uint64_t, XLB_CTR_MAX> out{};
-  const PendingTraffic pending = pending_traffic();
   for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) out[i] = sum_counter(program_->counters(), i, pending);
   return out;
 }

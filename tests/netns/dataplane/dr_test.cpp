@@ -164,6 +164,13 @@ TEST_F(DrLabTest, WrrTwoToOneOver300Requests) {
   EXPECT_EQ(new_flows(ip("LAB_RS2_IP")), static_cast<std::uint64_t>(tally["rs2"]));
   const auto c = backend_->counters();
   EXPECT_EQ(c[XLB_CTR_FLOW_NEW], 300u);
+  // One snapshot of both (what /metrics shows) agrees with them and with itself: every packet
+  // the VIP forwarded left through XDP_TX or a redirect.
+  const auto traffic = backend_->traffic();
+  EXPECT_EQ(traffic.counters, c);
+  ASSERT_EQ(traffic.services.size(), 1u);
+  EXPECT_EQ(traffic.services[0].counters.packets, backend_->stats().at(0).counters.packets);
+  EXPECT_EQ(traffic.services[0].counters.packets, c[XLB_CTR_TX] + c[XLB_CTR_REDIRECT]);
   // The VIP prefilter is on (and evidently did not hide the VIP).
   const std::uint32_t zero = 0;
   auto filter = backend_->program().vip_filter().lookup<std::uint32_t, xlb_vip_filter>(zero);
