@@ -109,10 +109,13 @@ void XdpBackend::adopt_pins() {
 }
 
 // Established flows read their VIP's flags from vip_state instead of the vips hash.
-// flow_gen is kept: it only moves when flows change (bump_flow_gen).
+// flow_gen is kept: it only moves when flows change (bump_flow_gen), or when the VIP goes
+// (flags 0): then the id's next VIP is another incarnation, which neither trusts nor counts
+// what the flow caches still hold of this one.
 void XdpBackend::write_vip_state(std::uint32_t vip_id, std::uint32_t flags) {
   xlb_vip_state state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id).value_or(xlb_vip_state{});
   state.flags = flags;
+  if (flags == 0) state.flow_gen = xlb_vip_gen_retired(state.flow_gen);
   if (auto ec = program_->vip_state().update(vip_id, state); ec) {
     throw std::system_error(ec, "vip_state entry " + std::to_string(vip_id));
   }
@@ -123,7 +126,7 @@ void XdpBackend::write_vip_state(std::uint32_t vip_id, std::uint32_t flags) {
 void XdpBackend::bump_flow_gen(std::uint32_t vip_id) {
   auto state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id);
   if (!state) return;
-  ++state->flow_gen;
+  state->flow_gen = xlb_vip_gen_bumped(state->flow_gen);
   if (auto ec = program_->vip_state().update(vip_id, *state); ec) {
     spdlog::warn("xdp: vip_state entry {}: {}; cached flows follow within the cache's lifetime", vip_id, ec.message());
   }

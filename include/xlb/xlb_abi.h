@@ -209,8 +209,23 @@ struct xlb_settings {
 struct xlb_vip_state {
 	__u32 flags;    /* XLB_VIP_F_* as in the vips entry, plus XLB_VIP_F_PRESENT; 0 = no such VIP */
 	__u32 flow_gen; /* bumped after changing or deleting flows of this VIP (see flow_cache); a
-			 * writer of flags keeps it as it is */
+			 * writer of flags keeps it as it is. The upper 16 bits count the VIPs
+			 * that have held this id (see xlb_vip_gen_retired) */
 };
+
+/* The next flow_gen after changing or deleting flows of a VIP: the lower 16 bits move, the
+ * VIP's incarnation (upper 16) stays. */
+static inline __u32 xlb_vip_gen_bumped(__u32 gen)
+{
+	return (gen & 0xffff0000u) | ((gen + 1) & 0xffffu);
+}
+
+/* The flow_gen of a VIP id whose VIP goes: a new incarnation, so that the next VIP to hold the
+ * id neither trusts the cache entries nor inherits the pending counts of this one. */
+static inline __u32 xlb_vip_gen_retired(__u32 gen)
+{
+	return (gen & 0xffff0000u) + 0x10000u;
+}
 
 /* Per-CPU map "flow_cache" (PERCPU_ARRAY, index xlb_flow_cache_slot(key)): a direct-mapped
  * copy of recently used "flows" entries in front of that hash, so that an established flow
@@ -229,7 +244,8 @@ struct xlb_vip_state {
  * there when it fills the slot again, which for a flow that keeps sending is at most
  * XLB_FLOW_CACHE_TTL_JIFFIES later. So the statistics maps alone lag; the exact figure is
  * map + pending, where pending counts only for an entry whose VIP is present (vip_state.flags
- * != 0) and whose real is present with the same real_tag (xlb_flow_cache_pending_counts()):
+ * != 0) in the incarnation it was filled in (the upper 16 bits of flow_gen) and whose real is
+ * present with the same real_tag (xlb_flow_cache_pending_counts()):
  * the program applies the same rule when it moves them, and drops the counts of gone VIPs and
  * reals, whose statistics went with them. */
 #define XLB_FLOW_CACHE_ORDER 10 /* 96 KiB per CPU: few pages, so a miss stays cheap */
@@ -257,7 +273,8 @@ struct xlb_flow_cache_entry {
 static inline int xlb_flow_cache_pending_counts(const struct xlb_flow_cache_entry *entry,
 						const struct xlb_vip_state *state, const struct xlb_real *real)
 {
-	return entry->pending_packets != 0 && state && state->flags != 0 && real && real->family != 0 &&
+	return entry->pending_packets != 0 && state && state->flags != 0 &&
+	       (state->flow_gen >> 16) == (entry->flow_gen >> 16) && real && real->family != 0 &&
 	       xlb_real_tag(real) == entry->real_tag;
 }
 

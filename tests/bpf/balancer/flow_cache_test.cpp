@@ -261,6 +261,31 @@ TEST_F(FlowCacheTest, ShortUdpFrameOfACachedFlowIsForwarded) {
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 1u);
 }
 
+TEST_F(FlowCacheTest, PendingCountsStayWithTheVipThatHadTheId) {
+  const auto p = cached_flow();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(send(p), 1u);
+  ASSERT_EQ(lb().pending().vip(1).packets, 5u);
+  // The VIP goes, and its id is given to a new VIP (another port) with the same real: the
+  // entry's real is still present, so only the id's incarnation tells the counts apart.
+  lb().remove_vip(1, make_vip_key(kVip4, 80, kTcp));
+  lb().configure(service(XLB_SCHED_WRR, kVip4, 8080), members({{1, 1}}));
+  EXPECT_EQ(lb().pending().vip(1).packets, 0u) << "the old VIP's hits counted for the new one";
+  const std::uint64_t in_map = lb().vip_stats(1).packets;
+  // A flow of the new VIP takes the slot over: the program drops the old counts, too.
+  auto other = tcp(client_v4(1), 1, kVip4, 8080);
+  const xlb_flow_key old_key = make_flow_key(p);
+  for (xlb_flow_key k = make_flow_key(other); xlb_flow_cache_slot(&k) != xlb_flow_cache_slot(&old_key);
+       k = make_flow_key(other)) {
+    ASSERT_LT(other.sport, 65535) << "no port of the new VIP shares the slot";
+    ++other.sport;
+  }
+  EXPECT_EQ(send(other), 1u);
+  other.tcp_flags = kTcpAck;
+  EXPECT_EQ(send(other), 1u);  // through the table into the slot
+  ASSERT_TRUE(same_key(cached(other), other));
+  EXPECT_EQ(lb().vip_stats(1).packets, in_map + 2) << "only the new VIP's two packets";
+}
+
 TEST_F(FlowCacheTest, FlowsSharingASlotEachKeepTheirReal) {
   const auto first = cached_flow(40000);
   const PacketSpec second = same_slot_as(first);

@@ -337,9 +337,32 @@ xlb_vip_state Balancer::vip_state(std::uint32_t vip_id) const {
 
 void Balancer::bump_flow_gen(std::uint32_t vip_id) {
   xlb_vip_state state = vip_state(vip_id);
-  ++state.flow_gen;
+  state.flow_gen = xlb_vip_gen_bumped(state.flow_gen);
   check(bpf_map__update_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &state, sizeof(state), BPF_ANY),
         "bump flow_gen");
+}
+
+void Balancer::remove_vip(std::uint32_t vip_id, const xlb_vip_key& key) {
+  const xlb_vip_state gone{0, xlb_vip_gen_retired(vip_state(vip_id).flow_gen)};
+  check(bpf_map__update_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &gone, sizeof(gone), BPF_ANY),
+        "retire vip_state");
+  check(bpf_map__delete_elem(skel_->maps.vips, &key, sizeof(key), 0), "delete vip");
+  for (const auto& k : flow_keys()) {
+    if (auto f = flow(k); f && f->vip_id == vip_id) bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);
+  }
+}
+
+std::vector<xlb_flow_key> Balancer::flow_keys() const {
+  std::vector<xlb_flow_key> keys;
+  xlb_flow_key key{};
+  xlb_flow_key next{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.flows, prev, &next, sizeof(next)) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
 }
 
 void Balancer::put_flow(const xlb_flow_key& key, const xlb_flow& value, bool announce) {
@@ -350,31 +373,11 @@ void Balancer::put_flow(const xlb_flow_key& key, const xlb_flow& value, bool ann
   if (old && old->vip_id != value.vip_id) bump_flow_gen(old->vip_id);
 }
 
-std::size_t Balancer::flow_count() const {
-  std::size_t n = 0;
-  xlb_flow_key key{};
-  xlb_flow_key next{};
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(skel_->maps.flows, prev, &next, sizeof(next)) == 0) {
-    ++n;
-    key = next;
-    prev = &key;
-  }
-  return n;
-}
+std::size_t Balancer::flow_count() const { return flow_keys().size(); }
 
 void Balancer::flush_flows() {
-  std::vector<xlb_flow_key> keys;
-  xlb_flow_key key{};
-  xlb_flow_key next{};
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(skel_->maps.flows, prev, &next, sizeof(next)) == 0) {
-    keys.push_back(next);
-    key = next;
-    prev = &key;
-  }
   std::set<std::uint32_t> vip_ids;
-  for (const auto& k : keys) {
+  for (const auto& k : flow_keys()) {
     if (auto f = flow(k)) vip_ids.insert(f->vip_id);
     bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);
   }

@@ -132,12 +132,16 @@ class Balancer {
   xlb_vip_state vip_state(std::uint32_t vip_id) const;
   std::vector<xlb_flow_cache_entry> flow_cache(std::uint32_t slot) const;  // one entry per possible CPU
   void bump_flow_gen(std::uint32_t vip_id);
+  // Removes a VIP as the control plane does: its vip_state first (no flags, a new incarnation
+  // of the id), then its vips entry and its flows.
+  void remove_vip(std::uint32_t vip_id, const xlb_vip_key& key);
   std::size_t flow_count() const;
   void flush_flows();  // and bumps the flow_gen of every VIP that had flows
   std::optional<xlb_persist> persist(const xlb_persist_key& key) const;
   void put_persist(const xlb_persist_key& key, const xlb_persist& value);
 
  private:
+  std::vector<xlb_flow_key> flow_keys() const;
   BalancerOptions options_;
   xlb_balancer* skel_ = nullptr;
 };

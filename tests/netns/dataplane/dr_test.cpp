@@ -248,6 +248,9 @@ TEST_F(DrLabTest, FlowsListedAndFlushedPerReal) {
   backend_->remove(spec(1, 1).key);
   EXPECT_TRUE(backend_->flows().empty());
   EXPECT_TRUE(backend_->stats().empty());
+  // The VIP's id, when given to the next VIP, is another incarnation: what the flow caches
+  // still count for this one is not the next one's (xlb_flow_cache_pending_counts).
+  EXPECT_EQ(flow_generations() >> 16, ((before + 1) >> 16) + 1) << "flow_gen's upper 16 bits count incarnations";
 }
 
 TEST_F(DrLabTest, RestartOverPinsKeepsEstablishedFlows) {
