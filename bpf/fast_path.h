@@ -13,7 +13,9 @@
 
 /* A plain packet whose flow the cache did not serve: a TCP or UDP one goes to the connection
  * table with the key the general parser would have built (the rest to the general path). The
- * key is built only here, so that the paths that forward or pass pay nothing for it. */
+ * key is built only here, so that the paths that forward or pass pay nothing for it: one key
+ * built up front for both the compare and this (tried) kept it on the stack across the cache
+ * lookup and cost an established packet 10 -> 12-13 ns (IPv4) and 12 -> 19-21 ns (IPv6). */
 static __always_inline int xlb_fast_to_table(struct xdp_md *ctx, void *data, void *data_end, __u8 family,
 					     const void *src, const void *dst, const struct tcphdr *ports,
 					     __u8 proto, struct xlb_flow_cache_entry *entry)

@@ -44,8 +44,8 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, 
 	return xlb_send(real->ifindex, way_out);
 }
 
-/* A parsed frame of a flow in the per-CPU cache: forwarded with the addresses and counted in
- * the entry, so that it reads no other map than vip_state. */
+/* A parsed frame of a flow in the per-CPU cache (xlb_flow_cache_current said so): forwarded
+ * with the addresses copied into the entry and counted there, reading no other map. */
 static __always_inline int xlb_forward_cached(struct xdp_md *ctx, struct ethhdr *data, void *data_end,
 					      struct xlb_flow_cache_entry *entry)
 {

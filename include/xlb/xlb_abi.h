@@ -236,8 +236,9 @@ static inline __u32 xlb_vip_gen_retired(__u32 gen)
  * reads without a helper call); then the program looks the flow up again, which also refreshes
  * the entry's last_seen and LRU position. So a writer that changes or deletes flows of a VIP,
  * or changes or clears the reals entry of one of its reals, bumps the VIP's
- * vip_state.flow_gen afterwards (or clears vip_state first, as removing a VIP does); one that
- * does not is seen within XLB_FLOW_CACHE_TTL_JIFFIES.
+ * vip_state.flow_gen afterwards (xlb_vip_gen_bumped), and one that removes a VIP clears its
+ * vip_state first (no flags, xlb_vip_gen_retired); one that does not is seen within
+ * XLB_FLOW_CACHE_TTL_JIFFIES.
  *
  * Statistics of cache hits: a packet forwarded through an entry is counted in the entry
  * (pending_*), not in vip_stats, real_stats and counters; the program moves the pending counts
@@ -279,7 +280,7 @@ static inline int xlb_flow_cache_pending_counts(const struct xlb_flow_cache_entr
 }
 
 /* The cache slot of a flow, from its addresses folded to one word each (the XOR of their
- * words; an IPv4 address is its own fold): the program's IPv4 fast path has no key to hand. */
+ * words; an IPv4 address is its own fold): the program's fast path has no key to hand. */
 static inline __u32 xlb_flow_cache_slot_folded(__u32 src_fold, __u32 dst_fold, __u16 sport, __u16 dport,
 					       __u8 proto)
 {
