@@ -66,15 +66,15 @@ Bytes flow_frame(std::uint32_t i, std::uint8_t flags) {
   return bpftest::build_packet(p);
 }
 
-double repeated_ns(int fd, const Bytes& frame, int repeat, int expect) {
-  const auto r = bpftest::test_run(fd, frame, std::nullopt, repeat);
+double single_ns(int fd, const Bytes& frame, int expect) {
+  const auto r = bpftest::test_run(fd, frame, std::nullopt, 1);
   if (r.action != expect) throw std::runtime_error("unexpected XDP action " + std::to_string(r.action));
   return r.duration_ns;
 }
 
 double singles_ns(int fd, const std::vector<Bytes>& frames, int expect) {
   double sum = 0;
-  for (const auto& f : frames) sum += repeated_ns(fd, f, 1, expect);
+  for (const auto& f : frames) sum += single_ns(fd, f, expect);
   return sum / static_cast<double>(frames.size());
 }
 
@@ -111,7 +111,7 @@ class PacketScale {
     // One flow: flow 0, created by its first packet.
     lb_.flush_flows();
     const Bytes one = flow_frame(0, bpftest::kTcpAck);
-    repeated_ns(lb_.prog_fd(), one, 1, XDP_TX);
+    single_ns(lb_.prog_fd(), one, XDP_TX);
     Case small;
     small.flows_before = lb_.flow_count();
     small.est_repeat = est_repeat(one);
@@ -128,7 +128,7 @@ class PacketScale {
     std::vector<Bytes> few;
     for (const auto id : ids) {
       few.push_back(flow_frame(id, bpftest::kTcpAck));
-      repeated_ns(lb_.prog_fd(), few.back(), 1, XDP_TX);
+      single_ns(lb_.prog_fd(), few.back(), XDP_TX);
     }
     const std::uint64_t few_count = lb_.flow_count();
     const double few_ns = est_single(few);
@@ -204,14 +204,16 @@ class PacketScale {
     const std::vector<Bytes> frames(opts_.distinct, frame);
     for (int r = 0; r < opts_.rounds; ++r) {
       single.push_back(singles_ns(minimal_.fd(), frames, XDP_TX));
-      rep.push_back(repeated_ns(minimal_.fd(), frame, opts_.repeat, XDP_TX));
+      rep.push_back(bpftest::cpu_ns_per_run(minimal_.fd(), frame, opts_.repeat, XDP_TX));
     }
     return std::max(0.0, best(single) - best(rep));
   }
 
   double est_repeat(const Bytes& frame) {
     std::vector<double> v;
-    for (int r = 0; r < opts_.rounds; ++r) v.push_back(repeated_ns(lb_.prog_fd(), frame, opts_.repeat, XDP_TX));
+    for (int r = 0; r < opts_.rounds; ++r) {
+      v.push_back(bpftest::cpu_ns_per_run(lb_.prog_fd(), frame, opts_.repeat, XDP_TX));
+    }
     return best(v);
   }
 
@@ -241,7 +243,7 @@ class PacketScale {
       }
       if (flush) {
         lb_.flush_flows();
-        repeated_ns(lb_.prog_fd(), flow_frame(0, bpftest::kTcpAck), 1, XDP_TX);
+        single_ns(lb_.prog_fd(), flow_frame(0, bpftest::kTcpAck), XDP_TX);
       }
       const auto before = lb_.counter(XLB_CTR_FLOW_NEW);
       v.push_back(singles_ns(lb_.prog_fd(), frames, XDP_TX) - fixed_ns_);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -126,6 +127,26 @@ RunResult test_run(int prog_fd, const Bytes& frame, std::optional<std::uint32_t>
   result.frame.resize(opts.data_size_out);
   result.duration_ns = opts.duration;
   return result;
+}
+
+double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action) {
+  const int base = std::max(2, repeat / 10);
+  if (repeat <= base) throw std::invalid_argument("cpu_ns_per_run: repeat must be at least 20");
+  auto timed = [&](int n) {
+    timespec start{};
+    timespec end{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    const auto r = test_run(prog_fd, frame, std::nullopt, n);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+    if (r.action != action) {
+      throw std::runtime_error("unexpected XDP action " + std::to_string(r.action) + " (wanted " +
+                               std::to_string(action) + ")");
+    }
+    return static_cast<double>(end.tv_sec - start.tv_sec) * 1e9 + static_cast<double>(end.tv_nsec - start.tv_nsec);
+  };
+  const double few = timed(base);
+  const double many = timed(repeat);
+  return (many - few) / (repeat - base);
 }
 
 std::uint64_t coarse_now_ns() {
