@@ -99,12 +99,15 @@ static __always_inline int xlb_fast_path(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	__u16 proto;
 
 	if ((void *)(eth + 1) > data_end)
 		return XLB_CONTINUE;
-	if (eth->h_proto == bpf_htons(ETH_P_IP))
+	/* One 16-bit load: struct ethhdr is packed, so h_proto reads as two bytes and a shift. */
+	proto = *(__u16 *)((void *)eth + offsetof(struct ethhdr, h_proto));
+	if (proto == bpf_htons(ETH_P_IP))
 		return xlb_fast_path_v4(ctx, data, data_end);
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+	if (proto == bpf_htons(ETH_P_IPV6))
 		return xlb_fast_path_v6(ctx, data, data_end);
 	return XLB_CONTINUE;
 }

@@ -297,5 +297,85 @@ TEST_F(FlowCacheTest, FlowsSharingASlotEachKeepTheirReal) {
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 2u);
 }
 
+// Flows in one slot that differ only in an address: the fast paths compare the key word by word
+// (IPv4 three of the five words), so each word of each address must tell two flows apart.
+TEST_F(FlowCacheTest, FlowsSharingASlotThatDifferOnlyInAnAddressEachKeepTheirReal) {
+  auto v6 = service(XLB_SCHED_WRR, kVip6);
+  v6.vip_id = 2;
+  // The same fold, so the same slot: flip one bit in each of two words of an IPv6 address.
+  auto flipped = [](Address a, int word1, int word2) {
+    a.bytes[static_cast<std::size_t>(word1 * 4 + 3)] ^= 1;
+    a.bytes[static_cast<std::size_t>(word2 * 4 + 3)] ^= 1;
+    return a;
+  };
+  // An IPv4 address in 198.18.32/19 (client side: 198.19.160/19) whose key meets `flow`'s slot.
+  auto colliding_v4 = [](const PacketSpec& flow, bool vip_side) {
+    const xlb_flow_key first = make_flow_key(flow);
+    PacketSpec other = flow;
+    for (int host = 1; host < 8192; ++host) {
+      const std::string low = std::to_string((vip_side ? 32 : 160) + host / 256) + "." + std::to_string(host % 256);
+      (vip_side ? other.dst : other.src) = Address::parse((vip_side ? "198.18." : "198.19.") + low);
+      const xlb_flow_key k = make_flow_key(other);
+      if (xlb_flow_cache_slot(&k) == xlb_flow_cache_slot(&first)) return other;
+    }
+    ADD_FAILURE() << "no colliding address found";
+    return other;
+  };
+  struct Case {
+    std::string name;
+    PacketSpec first;
+    PacketSpec second;
+  };
+  std::vector<Case> cases;
+  std::uint16_t port = 41000;
+  const auto v4_flow = [&] { return tcp(client_v4(1), port++); };
+  const auto v6_flow = [&] { return tcp(client_v6(1), port++, kVip6); };
+  auto f = v4_flow();
+  cases.push_back({"IPv4 client", f, colliding_v4(f, false)});
+  f = v4_flow();
+  cases.push_back({"IPv4 VIP", f, colliding_v4(f, true)});
+  for (const auto& [w1, w2] : {std::pair{0, 1}, std::pair{2, 3}, std::pair{1, 2}}) {
+    const std::string words = " words " + std::to_string(w1) + "," + std::to_string(w2);
+    f = v6_flow();
+    auto c = f;
+    c.src = flipped(f.src, w1, w2);
+    cases.push_back({"IPv6 client" + words, f, c});
+    f = v6_flow();
+    c = f;
+    c.dst = flipped(f.dst, w1, w2);
+    cases.push_back({"IPv6 VIP" + words, f, c});
+  }
+  std::uint32_t vip_id = 3;
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const xlb_flow_key a = make_flow_key(c.first);
+    const xlb_flow_key b = make_flow_key(c.second);
+    ASSERT_EQ(xlb_flow_cache_slot(&a), xlb_flow_cache_slot(&b));
+    ASSERT_NE(std::memcmp(&a, &b, sizeof(a)), 0);
+    const bool v4 = c.first.dst.family == 4;
+    auto home = v4 ? service(XLB_SCHED_WRR) : v6;
+    lb().configure(home, members({{1, 1}}));
+    auto p = c.first;
+    ASSERT_EQ(send(p), 1u);
+    p.tcp_flags = kTcpAck;
+    ASSERT_EQ(send(p), 1u);
+    ASSERT_TRUE(same_key(cached(p), p));
+    // The other flow's new connection goes to real 2, on its own VIP or on the same one.
+    auto other_home = home;
+    if (!(c.second.dst == c.first.dst)) {
+      other_home = service(XLB_SCHED_WRR, c.second.dst);
+      other_home.vip_id = vip_id++;
+    }
+    lb().configure(other_home, members({{2, 1}}));
+    auto q = c.second;
+    ASSERT_EQ(send(q), 2u);
+    q.tcp_flags = kTcpAck;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(send(q), 2u);
+      EXPECT_EQ(send(p), 1u);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace xlb::bpftest
