@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 
 #include "tests/bpf/balancer/fixture.hpp"
 
@@ -110,6 +111,18 @@ TEST_F(ForwardingTest, NonVipTrafficPassesByteIdentical) {
   }
   EXPECT_EQ(lb().counter(XLB_CTR_PASS), frames.size());
   EXPECT_EQ(lb().flow_count(), 0u);
+}
+
+// The benchmarks' per-run measure (bpftest::cpu_ns_per_run) runs the frame as often as asked and
+// refuses a run whose verdict is not the expected one, or a repeat too small to difference.
+TEST_F(ForwardingTest, PerRunMeasureCountsEveryRunAndChecksTheVerdict) {
+  add_real(1);
+  lb().configure(service(XLB_SCHED_WRR), members({{1, 1}}));
+  const Bytes other = build_packet(tcp(client_v4(1), 1000, kOther4));
+  EXPECT_GT(cpu_ns_per_run(lb().prog_fd(), other, 1000000, XDP_PASS), 0.0);
+  EXPECT_EQ(lb().counter(XLB_CTR_PASS), 1100000u) << "repeat=1M and the repeat=100k it subtracts";
+  EXPECT_THROW(cpu_ns_per_run(lb().prog_fd(), other, 100000, XDP_TX), std::runtime_error);
+  EXPECT_THROW(cpu_ns_per_run(lb().prog_fd(), other, 2, XDP_PASS), std::invalid_argument);
 }
 
 TEST_F(ForwardingTest, Ipv6VipWithAndWithoutExtensionHeaders) {

@@ -131,7 +131,7 @@ RunResult test_run(int prog_fd, const Bytes& frame, std::optional<std::uint32_t>
 
 double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action) {
   const int base = std::max(2, repeat / 10);
-  if (repeat <= base) throw std::invalid_argument("cpu_ns_per_run: repeat must be at least 20");
+  if (repeat <= base) throw std::invalid_argument("cpu_ns_per_run: repeat must be at least 3");
   auto timed = [&](int n) {
     timespec start{};
     timespec end{};
@@ -146,6 +146,7 @@ double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action) {
   };
   const double few = timed(base);
   const double many = timed(repeat);
+  if (many <= few) throw std::runtime_error("cpu_ns_per_run: repeat too small to measure");
   return (many - few) / (repeat - base);
 }
 

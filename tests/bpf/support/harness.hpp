@@ -50,8 +50,10 @@ RunResult test_run(int prog_fd, const Bytes& frame, std::optional<std::uint32_t>
 // ns per run of one frame, to a hundredth of a ns: the calling thread's CPU time for a
 // repeat=`repeat` run minus that of a repeat=`repeat`/10 run, per extra repetition. The kernel's
 // own average (opts.duration) is whole ns, too coarse to compare 6 with 9; and each repeat>1
-// call swaps the XDP dispatcher (about 0.4 ms of CPU), which the difference cancels. Throws
-// std::runtime_error when a run returns another action than `action`.
+// call swaps the XDP dispatcher (about 0.4 ms of CPU, varying by tens of us), which the
+// difference cancels. Meaningful from repeat=100k on: at 1,000 the swap's variation exceeds the
+// runs. Throws std::runtime_error when a run returns another action than `action`, or when the
+// longer call took no more CPU than the shorter (repeat too small to measure).
 double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action);
 
 // CLOCK_MONOTONIC_COARSE, the clock behind bpf_ktime_get_coarse_ns().
