@@ -25,9 +25,8 @@ static __always_inline struct xlb_flow_cache_entry *xlb_flow_cache_slot_of(const
 }
 
 /* xlb_flow_key_equal() for an IPv4 flow given by its header fields, as the fast path has them:
- * the key the general parser would build, compared without being stored. Three words of five:
- * the second and fourth hold src[2..3] and dst[2..3], which are zero in every key of family 4
- * (keys are zero-initialised), and the family is in the fifth. */
+ * the key the general parser would build, compared without being stored. (Comparing only the
+ * three words that can differ in a family-4 key saved 7 instructions and no measurable time.) */
 static __always_inline int xlb_flow_cache_holds_v4(const struct xlb_flow_cache_entry *entry, __u32 saddr,
 						   __u32 daddr, __u16 sport, __u16 dport, __u8 proto)
 {
@@ -35,14 +34,8 @@ static __always_inline int xlb_flow_cache_holds_v4(const struct xlb_flow_cache_e
 		.src = { saddr }, .dst = { daddr }, .sport = sport, .dport = dport, .proto = proto,
 		.family = XLB_FAMILY_V4,
 	};
-	const __u64 *x = (const void *)&entry->key;
-	const __u64 *y = (const void *)&key;
 
-	_Static_assert(__builtin_offsetof(struct xlb_flow_key, src) == 0 &&
-			       __builtin_offsetof(struct xlb_flow_key, dst) == 16 &&
-			       __builtin_offsetof(struct xlb_flow_key, family) / 8 == 4,
-		       "the words compared are src[0..1], dst[0..1] and the one with the family");
-	return ((x[0] ^ y[0]) | (x[2] ^ y[2]) | (x[4] ^ y[4])) == 0;
+	return xlb_flow_key_equal(&entry->key, &key);
 }
 
 /* The same for an IPv6 flow, whose addresses are compared where the packet has them. */

@@ -115,18 +115,6 @@ double ns_between(const timespec& a, const timespec& b) {
   return static_cast<double>(b.tv_sec - a.tv_sec) * 1e9 + static_cast<double>(b.tv_nsec - a.tv_nsec);
 }
 
-void expect(const bpftest::RunResult& r, int action) {
-  if (r.action != action) {
-    throw std::runtime_error("unexpected XDP action " + std::to_string(r.action) + " (wanted " +
-                             std::to_string(action) + ")");
-  }
-}
-
-// ns per run of one frame, repeat=N (the thread's CPU time, see bpftest::cpu_ns_per_run).
-double repeated(int fd, const Bytes& frame, int repeat, int action) {
-  return bpftest::cpu_ns_per_run(fd, frame, repeat, action);
-}
-
 struct Calls {
   double kernel_ns = 0;  // mean opts.duration of the repeat=1 calls: fixed call cost included
   double wall_ns = 0;    // mean wall time of the bpf() syscall
@@ -140,7 +128,7 @@ Calls calls(int fd, const std::vector<const Bytes*>& frames, int action) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (const Bytes* f : frames) {
     const auto r = bpftest::test_run(fd, *f, std::nullopt, 1);
-    expect(r, action);
+    bpftest::expect_action(r, action);
     kernel += r.duration_ns;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -256,7 +244,7 @@ class PacketCost {
 
   bool wanted(const std::string& name) const { return name.find(opts_.only) != std::string::npos; }
 
-  double minimal_repeat() { return repeated(minimal_.fd(), minimal_frame_, opts_.repeat, XDP_TX); }
+  double minimal_repeat() { return bpftest::cpu_ns_per_run(minimal_.fd(), minimal_frame_, opts_.repeat, XDP_TX); }
 
   // The fixed cost of a repeat=1 call: the minimal program's repeat=1 time minus its repeat=N.
   void measure_call_cost() {
@@ -281,7 +269,7 @@ class PacketCost {
     std::vector<double> xlb_a, minimal_a, xlb_b, wall_b;
     for (int r = 0; r < opts_.rounds; ++r) {
       minimal_a.push_back(minimal_repeat());
-      xlb_a.push_back(repeated(lb().prog_fd(), frame, opts_.repeat, action));
+      xlb_a.push_back(bpftest::cpu_ns_per_run(lb().prog_fd(), frame, opts_.repeat, action));
       const Calls c = calls(lb().prog_fd(), same, action);
       xlb_b.push_back(c.kernel_ns);
       wall_b.push_back(c.wall_ns);
@@ -407,8 +395,8 @@ int run(const Options& o) {
                          {"target_repeat1_ns", maybe(has_b, r.target_b())},
                          {"target_repeat1_met", maybe(has_b, r.met_b())}});
   }
-  std::printf("A: CPU ns per run at repeat=%d (the thread's CPU time, repeat=N minus repeat=N/10); new-flow and cold rows "
-              "run repeat=1 over distinct frames minus the fixed call cost %.1f ns\n",
+  std::printf("A: CPU ns per run at repeat=%d (the thread's CPU time, repeat=N minus repeat=N/10); new-flow and "
+              "cold rows run repeat=1 over distinct frames minus the fixed call cost %.1f ns\n",
               o.repeat, bench.fixed_call_ns());
   std::printf("B: opts.duration of repeat=1 calls, fixed call cost included (lab.md's Katran method); wall: the "
               "bpf() syscall's wall time per call\n");

@@ -68,7 +68,7 @@ Bytes flow_frame(std::uint32_t i, std::uint8_t flags) {
 
 double single_ns(int fd, const Bytes& frame, int expect) {
   const auto r = bpftest::test_run(fd, frame, std::nullopt, 1);
-  if (r.action != expect) throw std::runtime_error("unexpected XDP action " + std::to_string(r.action));
+  bpftest::expect_action(r, expect);
   return r.duration_ns;
 }
 

@@ -297,8 +297,9 @@ TEST_F(FlowCacheTest, FlowsSharingASlotEachKeepTheirReal) {
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 2u);
 }
 
-// Flows in one slot that differ only in an address: the fast paths compare the key word by word
-// (IPv4 three of the five words), so each word of each address must tell two flows apart.
+// Flows in one slot that differ only in an address: the fast paths compare the key word by word,
+// without building it the way the general path does, so each word of each address must tell two
+// flows apart.
 TEST_F(FlowCacheTest, FlowsSharingASlotThatDifferOnlyInAnAddressEachKeepTheirReal) {
   auto v6 = service(XLB_SCHED_WRR, kVip6);
   v6.vip_id = 2;

@@ -129,6 +129,13 @@ RunResult test_run(int prog_fd, const Bytes& frame, std::optional<std::uint32_t>
   return result;
 }
 
+void expect_action(const RunResult& r, int action) {
+  if (r.action != action) {
+    throw std::runtime_error("unexpected XDP action " + std::to_string(r.action) + " (wanted " +
+                             std::to_string(action) + ")");
+  }
+}
+
 double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action) {
   const int base = std::max(2, repeat / 10);
   if (repeat <= base) throw std::invalid_argument("cpu_ns_per_run: repeat must be at least 3");
@@ -138,10 +145,7 @@ double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action) {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
     const auto r = test_run(prog_fd, frame, std::nullopt, n);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
-    if (r.action != action) {
-      throw std::runtime_error("unexpected XDP action " + std::to_string(r.action) + " (wanted " +
-                               std::to_string(action) + ")");
-    }
+    expect_action(r, action);
     return static_cast<double>(end.tv_sec - start.tv_sec) * 1e9 + static_cast<double>(end.tv_nsec - start.tv_nsec);
   };
   const double few = timed(base);

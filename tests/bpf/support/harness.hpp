@@ -47,6 +47,9 @@ struct RunResult {
 RunResult test_run(int prog_fd, const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex = {},
                    int repeat = 1);
 
+// Throws std::runtime_error naming both actions when a run's verdict is not `action`.
+void expect_action(const RunResult& r, int action);
+
 // ns per run of one frame, to a hundredth of a ns: the calling thread's CPU time for a
 // repeat=`repeat` run minus that of a repeat=`repeat`/10 run, per extra repetition. The kernel's
 // own average (opts.duration) is whole ns, too coarse to compare 6 with 9; and each repeat>1
