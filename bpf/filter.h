@@ -9,18 +9,20 @@
 /* 0 when the destination is certainly no VIP; 1 when it may be one (or the filter is off). */
 static __always_inline int xlb_maybe_vip(__u32 a0, __u32 a1, __u32 a2, __u32 a3)
 {
-	__u32 zero = 0;
-	struct xlb_vip_filter *filter = bpf_map_lookup_elem(&vip_filter, &zero);
-	__u32 bit;
+	__u32 bit = xlb_vip_filter_bit(a0, a1, a2, a3);
 
-	if (!filter)
-		return 1;
-	bit = xlb_vip_filter_bit(a0, a1, a2, a3);
 	/* The bit first: traffic to a VIP reads one cache line of the filter; `enabled`, on
 	 * another, is read only to trust a clear bit. */
-	if ((filter->bits[bit / 64] >> (bit % 64)) & 1)
+	if ((vip_filter.bits[bit / 64] >> (bit % 64)) & 1)
 		return 1;
-	return !filter->enabled;
+	return !vip_filter.enabled;
+}
+
+/* Read once per fill, before the connection table: an epoch that moves after this read makes
+ * the entry stale even if the table was read after the writer's change. */
+static __always_inline __u32 xlb_cache_epoch(void)
+{
+	return *(volatile const __u32 *)&vip_filter.cache_epoch;
 }
 
 #endif

@@ -52,17 +52,11 @@ static __always_inline int xlb_flow_cache_holds_v6(const struct xlb_flow_cache_e
 }
 
 /* Whether an entry that holds the packet's flow may be used as it is; 0 when the connection
- * table must decide (too old, its VIP gone or its flows changed). */
+ * table must decide (too old, or flows, reals or VIPs changed since: see xlb_abi.h). */
 static __always_inline int xlb_flow_cache_current(const struct xlb_flow_cache_entry *entry, __u64 jiffies)
 {
-	struct xlb_vip_state *state;
-	__u32 vip_id;
-
-	if (jiffies - entry->filled >= XLB_FLOW_CACHE_TTL_JIFFIES)
-		return 0;
-	vip_id = entry->vip_id;
-	state = bpf_map_lookup_elem(&vip_state, &vip_id);
-	return state && state->flags && state->flow_gen == entry->flow_gen;
+	return (__u32)jiffies - entry->filled < XLB_FLOW_CACHE_TTL_JIFFIES &&
+	       entry->cache_epoch == vip_filter.cache_epoch;
 }
 
 /* Moves an entry's pending counts into the statistics maps (see xlb_abi.h), or drops them
@@ -98,7 +92,7 @@ static __always_inline void xlb_flow_cache_count(struct xlb_flow_cache_entry *en
 static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *entry,
 						const struct xlb_flow_key *key, __u32 real_id,
 						const struct xlb_real *real, __u32 vip_id, __u32 flow_gen,
-						__u64 jiffies)
+						__u32 epoch, __u64 jiffies)
 {
 	if (entry->pending_packets)
 		xlb_flow_cache_flush(entry);
@@ -110,7 +104,8 @@ static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *ent
 	__builtin_memcpy(entry->dst_mac, real->dst_mac, sizeof(entry->dst_mac));
 	__builtin_memcpy(entry->src_mac, real->src_mac, sizeof(entry->src_mac));
 	entry->ifindex = real->ifindex;
-	entry->filled = jiffies;
+	entry->filled = (__u32)jiffies;
+	entry->cache_epoch = epoch;
 }
 
 #endif

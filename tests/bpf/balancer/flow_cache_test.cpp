@@ -128,6 +128,38 @@ TEST_F(FlowCacheTest, ChangedFlowEntryWinsOverTheCacheOnceTheGenerationMoves) {
   EXPECT_EQ(cached(p).flow_gen, lb().vip_state(1).flow_gen);
 }
 
+// One epoch for every VIP: moving it alone sends each cached flow, of any VIP, through the table
+// once; until it moves, an entry changed without announcing it is served from the cache.
+TEST_F(FlowCacheTest, CacheEpochAloneSendsEveryCachedFlowThroughTheTable) {
+  auto other = service(XLB_SCHED_WRR, kVip4, 443);
+  other.vip_id = 2;
+  lb().configure(other, members({{1, 1}}));
+  const auto p = cached_flow();
+  auto q = tcp(client_v4(2), 40001, kVip4, 443);
+  ASSERT_EQ(send(q), 1u);
+  q.tcp_flags = kTcpAck;
+  ASSERT_EQ(send(q), 1u);
+  ASSERT_TRUE(same_key(cached(q), q));
+  const xlb_flow_key pk = make_flow_key(p), qk = make_flow_key(q);
+  ASSERT_NE(xlb_flow_cache_slot(&pk), xlb_flow_cache_slot(&qk));
+  EXPECT_EQ(cached(p).cache_epoch, lb().filter().cache_epoch);
+  for (const auto& flow : {p, q}) {
+    auto entry = lb().flow(make_flow_key(flow));
+    ASSERT_TRUE(entry.has_value());
+    entry->real_id = 2;
+    lb().put_flow(make_flow_key(flow), *entry, /*announce=*/false);
+  }
+  EXPECT_EQ(send(p), 1u) << "served from the cache";
+  EXPECT_EQ(send(q), 1u) << "served from the cache";
+  lb().bump_cache_epoch();
+  EXPECT_EQ(send(p), 2u);
+  EXPECT_EQ(send(q), 2u);
+  EXPECT_EQ(cached(p).real_id, 2u);
+  EXPECT_EQ(cached(q).real_id, 2u);
+  EXPECT_EQ(cached(q).cache_epoch, lb().filter().cache_epoch);
+  EXPECT_EQ(cached(q).vip_id, 2u);
+}
+
 TEST_F(FlowCacheTest, CachedFlowIsNeverForwardedToARemovedReal) {
   const auto p = cached_flow();
   lb().put_real(1, xlb_real{});  // removed; its flows not yet flushed
@@ -176,10 +208,12 @@ TEST_F(FlowCacheTest, RealIdReusedForAnotherServerDoesNotInheritCachedFlows) {
 
 TEST_F(FlowCacheTest, CachedFlowStopsWithItsVip) {
   const auto p = cached_flow();
-  // Removing a VIP clears its vip_state first, then the vips entry (flows go later).
+  // Removing a VIP clears its vip_state and moves the cache epoch first, then deletes the vips
+  // entry (flows go later).
   const std::uint32_t vip_id = 1;
   const xlb_vip_state gone{};
   ASSERT_EQ(bpf_map__update_elem(lb().map("vip_state"), &vip_id, sizeof(vip_id), &gone, sizeof(gone), BPF_ANY), 0);
+  lb().bump_cache_epoch();
   const auto key = make_vip_key(kVip4, 80, kTcp);
   ASSERT_EQ(bpf_map__delete_elem(lb().map("vips"), &key, sizeof(key), 0), 0);
   const Bytes frame = build_packet(p);

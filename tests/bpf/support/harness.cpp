@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "ctrl/dataplane/bpf_program.hpp"
 #include "ctrl/dataplane/pending_traffic.hpp"
 #include "ctrl/dataplane/ring_codec.hpp"
 #include "xlb/balancer.skel.h"
@@ -198,6 +199,7 @@ Balancer::Balancer(const std::string& pin_root, const BalancerOptions& options) 
     check(bpf_map__set_max_entries(skel_->maps.reals, options.max_reals), "size reals");
     check(bpf_map__set_max_entries(skel_->maps.real_stats, options.max_reals), "size real_stats");
     check(bpf_map__set_max_entries(skel_->maps.flows, options.max_flows), "size flows");
+    dataplane::pin_vip_filter(skel_->maps.data_vip_filter, pin_root);
     check(xlb_balancer__load(skel_), "load balancer");
     write_settings(options.tcp_timeout, options.udp_timeout);
   } catch (...) {
@@ -266,13 +268,13 @@ void Balancer::add_tx_port(std::uint32_t ifindex) {
 xlb_vip_filter Balancer::filter() const {
   xlb_vip_filter f{};
   const std::uint32_t zero = 0;
-  check(bpf_map__lookup_elem(skel_->maps.vip_filter, &zero, sizeof(zero), &f, sizeof(f), 0), "read vip_filter");
+  check(bpf_map__lookup_elem(skel_->maps.data_vip_filter, &zero, sizeof(zero), &f, sizeof(f), 0), "read vip_filter");
   return f;
 }
 
 void Balancer::write_filter(const xlb_vip_filter& f) {
   const std::uint32_t zero = 0;
-  check(bpf_map__update_elem(skel_->maps.vip_filter, &zero, sizeof(zero), &f, sizeof(f), BPF_ANY),
+  check(bpf_map__update_elem(skel_->maps.data_vip_filter, &zero, sizeof(zero), &f, sizeof(f), BPF_ANY),
         "write vip_filter");
 }
 
@@ -366,12 +368,22 @@ void Balancer::bump_flow_gen(std::uint32_t vip_id) {
   state.flow_gen = xlb_vip_gen_bumped(state.flow_gen);
   check(bpf_map__update_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &state, sizeof(state), BPF_ANY),
         "bump flow_gen");
+  bump_cache_epoch();
+}
+
+bpf_map* Balancer::vip_filter_map() const { return skel_->maps.data_vip_filter; }
+
+void Balancer::bump_cache_epoch() {
+  xlb_vip_filter f = filter();
+  ++f.cache_epoch;
+  write_filter(f);
 }
 
 void Balancer::remove_vip(std::uint32_t vip_id, const xlb_vip_key& key) {
   const xlb_vip_state gone{0, xlb_vip_gen_retired(vip_state(vip_id).flow_gen)};
   check(bpf_map__update_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &gone, sizeof(gone), BPF_ANY),
         "retire vip_state");
+  bump_cache_epoch();
   check(bpf_map__delete_elem(skel_->maps.vips, &key, sizeof(key), 0), "delete vip");
   for (const auto& k : flow_keys()) {
     if (auto f = flow(k); f && f->vip_id == vip_id) bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);

@@ -139,13 +139,16 @@ class Balancer {
   xlb_traffic_stats real_stats(std::uint32_t real_id) const;
   std::optional<xlb_flow> flow(const xlb_flow_key& key) const;
   // Writes a connection-table entry and, as the control plane must, bumps its VIP's flow_gen
-  // so that no CPU's flow cache keeps the old entry; announce=false leaves the generation.
+  // and the cache epoch so that no CPU's flow cache keeps the old entry; announce=false
+  // leaves both.
   void put_flow(const xlb_flow_key& key, const xlb_flow& flow, bool announce = true);
   xlb_vip_state vip_state(std::uint32_t vip_id) const;
   std::vector<xlb_flow_cache_entry> flow_cache(std::uint32_t slot) const;  // one entry per possible CPU
-  void bump_flow_gen(std::uint32_t vip_id);
+  void bump_flow_gen(std::uint32_t vip_id);  // and then the cache epoch, as the control plane does
+  void bump_cache_epoch();                   // alone: every CPU's cache entries lapse
+  bpf_map* vip_filter_map() const;           // a global's section, so not found by map name
   // Removes a VIP as the control plane does: its vip_state first (no flags, a new incarnation
-  // of the id), then its vips entry and its flows.
+  // of the id, then the cache epoch), then its vips entry and its flows.
   void remove_vip(std::uint32_t vip_id, const xlb_vip_key& key);
   std::size_t flow_count() const;
   void flush_flows();  // and bumps the flow_gen of every VIP that had flows

@@ -69,7 +69,7 @@ TEST_F(BpfProgramTest, LoadsPinsAndWritesSettings) {
   EXPECT_FALSE(prog.reused_pins());
   EXPECT_GE(prog.program_fd(), 0);
   for (const char* name : {"vips", "ring", "reals", "flows", "persist", "vip_stats", "real_stats", "counters",
-                           "rr_cursor", "settings", "tx_ports"}) {
+                           "rr_cursor", "settings", "tx_ports", "vip_filter", "vip_state", "flow_cache"}) {
     EXPECT_TRUE(std::filesystem::exists(prog.pin_dir() / name)) << name;
   }
   auto s = prog.read_settings();
@@ -141,6 +141,50 @@ TEST_F(BpfProgramTest, PinsOfThePreviousAbiAreAdoptedWithAFreshFlowCache) {
   EXPECT_EQ(second.read_settings().abi_version, XLB_ABI_VERSION);
   EXPECT_EQ(second.flow_cache().value_size(), sizeof(xlb_flow_cache_entry));
   EXPECT_EQ(real_of_flow(second, key), 5u);
+}
+
+// ABI 3 pinned a flow cache of the same size whose entries meant something else (a 64-bit
+// `filled` where cache_epoch is now), and vip_filter as a .maps array, without the
+// BPF_F_MMAPABLE of a global's section: the filter is adopted as it is (the program reads it
+// by address all the same), the flow cache made afresh.
+TEST_F(BpfProgramTest, PinsOfAbi3KeepTheirFilterAndLoseTheirFlowCache) {
+  const std::uint32_t vip[4] = {0x0a0012c6, 0, 0, 0};
+  const std::uint32_t zero = 0, slot = 5;
+  const int cpus = libbpf_num_possible_cpus();
+  ASSERT_GT(cpus, 0);
+  {
+    BpfProgram first(options());
+    auto s = first.read_settings();
+    s.abi_version = 3;
+    ASSERT_FALSE(first.settings().update(zero, s));
+    const auto filter_path = first.pin_dir() / "vip_filter";
+    ASSERT_EQ(::unlink(filter_path.c_str()), 0);
+    const int old_filter = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vip_filter", 4, sizeof(xlb_vip_filter), 1, nullptr);
+    ASSERT_GE(old_filter, 0);
+    xlb_vip_filter filter{};
+    filter.enabled = 1;
+    const std::uint32_t bit = xlb_vip_filter_bit(vip[0], vip[1], vip[2], vip[3]);
+    filter.bits[bit / 64] |= std::uint64_t{1} << (bit % 64);
+    ASSERT_EQ(bpf_map_update_elem(old_filter, &zero, &filter, BPF_ANY), 0);
+    ASSERT_EQ(bpf_obj_pin(old_filter, filter_path.c_str()), 0);
+    ::close(old_filter);
+    std::vector<xlb_flow_cache_entry> entries(static_cast<std::size_t>(cpus));
+    for (auto& e : entries) {
+      e.key.family = XLB_FAMILY_V4;
+      e.real_id = 3;
+    }
+    ASSERT_EQ(bpf_map_update_elem(first.flow_cache().fd(), &slot, entries.data(), BPF_ANY), 0);
+  }
+  BpfProgram second(options());
+  EXPECT_TRUE(second.reused_pins());
+  const auto filter = second.vip_filter().lookup<std::uint32_t, xlb_vip_filter>(zero);
+  ASSERT_TRUE(filter.has_value());
+  EXPECT_EQ(filter->enabled, 1u) << "the pinned filter was not adopted";
+  const std::uint32_t bit = xlb_vip_filter_bit(vip[0], vip[1], vip[2], vip[3]);
+  EXPECT_TRUE((filter->bits[bit / 64] >> (bit % 64)) & 1);
+  for (const auto& e : second.flow_cache().lookup_per_cpu<std::uint32_t, xlb_flow_cache_entry>(slot)) {
+    EXPECT_EQ(e.real_id, 0u) << "an ABI 3 cache entry survived";
+  }
 }
 
 TEST_F(BpfProgramTest, PinDirNotOnBpffsIsAClearError) {

@@ -82,7 +82,13 @@ class DrLabTest : public ::testing::Test {
   }
 
   IpAddress ip(const std::string& key) const { return boost::asio::ip::make_address((*lab_)[key]); }
-  // Sum of every VIP's flow_gen: it moves whenever the per-CPU flow caches must drop copies.
+  // What the per-CPU flow caches follow: it moves whenever they must drop their copies.
+  std::uint32_t cache_epoch() const {
+    const std::uint32_t zero = 0;
+    return backend_->program().vip_filter().lookup<std::uint32_t, xlb_vip_filter>(zero).value_or(xlb_vip_filter{})
+        .cache_epoch;
+  }
+  // Sum of every VIP's flow_gen: it counts the changes to a VIP's flows.
   std::uint64_t flow_generations() const {
     std::uint64_t sum = 0;
     for (const auto& [id, state] : backend_->program().vip_state().entries<std::uint32_t, xlb_vip_state>()) {
@@ -235,17 +241,22 @@ TEST_F(DrLabTest, FlowsListedAndFlushedPerReal) {
     EXPECT_EQ(f.service.address, ip("LAB_VIP"));
     EXPECT_TRUE(f.real == ip("LAB_RS1_IP") || f.real == ip("LAB_RS2_IP"));
   }
-  // The program's per-CPU flow caches must drop what they copied: the VIP's flow_gen moves.
+  // The program's per-CPU flow caches must drop what they copied: the cache epoch moves, and
+  // the VIP's flow_gen counts the change.
   const auto before = flow_generations();
+  const auto epoch = cache_epoch();
   backend_->apply(spec(2, 1));  // a weight change alone keeps the cached flows
   EXPECT_EQ(flow_generations(), before);
+  EXPECT_EQ(cache_epoch(), epoch);
   backend_->apply(spec(1, 1));
   backend_->flush_flows_to(spec(1, 1).key, ip("LAB_RS1_IP"));
   EXPECT_EQ(flow_generations(), before + 1);
+  EXPECT_EQ(cache_epoch(), epoch + 1);
   flows = backend_->flows();
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0].real, ip("LAB_RS2_IP"));
   backend_->remove(spec(1, 1).key);
+  EXPECT_GT(cache_epoch(), epoch + 1) << "flow caches keep the removed VIP's flows";
   EXPECT_TRUE(backend_->flows().empty());
   EXPECT_TRUE(backend_->stats().empty());
   // The VIP's id, when given to the next VIP, is another incarnation: what the flow caches
@@ -331,6 +342,7 @@ TEST_F(DrLabTest, RealBehindAGatewayIsRefused) {
 TEST_F(DrLabTest, RouteChangesAreFollowed) {
   backend_->apply(spec(1, 1));
   const auto generation = flow_generations();
+  const auto epoch = cache_epoch();
   const std::string in_lb = "ip -n " + (*lab_)["LAB_LB"] + " route ";
   const std::string detour = (*lab_)["LAB_RS1_IP"] + "/32 via " + (*lab_)["LAB_RS2_IP"];
   test::must(in_lb + "add " + detour);
@@ -340,7 +352,8 @@ TEST_F(DrLabTest, RouteChangesAreFollowed) {
   }
   auto tally = requests(20);
   EXPECT_EQ(tally["rs2"], 20) << "rs1 behind a gateway still got " << tally["rs1"] << " connections";
-  EXPECT_GT(flow_generations(), generation) << "flow caches keep forwarding to rs1";
+  EXPECT_GT(flow_generations(), generation);
+  EXPECT_GT(cache_epoch(), epoch) << "flow caches keep forwarding to rs1";
   test::must(in_lb + "del " + detour);
   bool back = false;
   for (int i = 0; i < 30 && !back; ++i) {
@@ -354,6 +367,7 @@ TEST_F(DrLabTest, RouteChangesAreFollowed) {
 TEST_F(DrLabTest, ChangedMacIsFollowed) {
   backend_->apply(spec(1, 1));
   const auto generation = flow_generations();
+  const auto epoch = cache_epoch();
   const std::string rs2 = (*lab_)["LAB_RS2"];
   test::must("ip -n " + rs2 + " link set eth0 address 02:00:5e:10:00:02");
   // The real server speaks up (as it does on its next ARP for anyone); the LB's kernel
@@ -368,7 +382,8 @@ TEST_F(DrLabTest, ChangedMacIsFollowed) {
     followed = tally["rs2"] == 2;
   }
   EXPECT_TRUE(followed) << "rs2 unreachable through the LB after its MAC changed";
-  EXPECT_GT(flow_generations(), generation) << "flow caches keep forwarding to the old MAC";
+  EXPECT_GT(flow_generations(), generation);
+  EXPECT_GT(cache_epoch(), epoch) << "flow caches keep forwarding to the old MAC";
 }
 
 }  // namespace
