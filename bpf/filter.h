@@ -18,8 +18,10 @@ static __always_inline int xlb_maybe_vip(__u32 a0, __u32 a1, __u32 a2, __u32 a3)
 	return !vip_filter.enabled;
 }
 
-/* Read once per fill, before the connection table: an epoch that moves after this read makes
- * the entry stale even if the table was read after the writer's change. */
+/* Read once per fill, before the connection table. Writers change the table, then move the
+ * epoch: if the table read missed a change, this read came before the move as well, and the
+ * entry is stale as soon as the move lands. (x86 keeps loads in order; the compiler keeps a
+ * volatile load before the helper call after it.) */
 static __always_inline __u32 xlb_cache_epoch(void)
 {
 	return *(volatile const __u32 *)&vip_filter.cache_epoch;
