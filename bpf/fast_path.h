@@ -70,18 +70,17 @@ static __always_inline int xlb_fast_path_v6(struct xdp_md *ctx, void *data, void
 {
 	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
 	struct tcphdr *tcp = (void *)(ip6 + 1);
-	const __u32 *src = ip6->saddr.in6_u.u6_addr32, *dst = ip6->daddr.in6_u.u6_addr32;
 	struct xlb_flow_cache_entry *entry;
-	__u32 slot;
+	__u32 slot, dst_fold;
 
 	if ((void *)(tcp + 1) > data_end)
 		return XLB_CONTINUE;
-	if (!xlb_maybe_vip(dst[0], dst[1], dst[2], dst[3]))
+	dst_fold = xlb_fold_v6(&ip6->daddr);
+	if (!xlb_maybe_vip(dst_fold, 0, 0, 0))
 		return xlb_pass();
 	if (ip6->version != 6 || (void *)(ip6 + 1) + xlb_bounded_len(ip6->payload_len) > data_end)
 		return XLB_CONTINUE;
-	slot = xlb_flow_cache_slot_folded(src[0] ^ src[1] ^ src[2] ^ src[3], dst[0] ^ dst[1] ^ dst[2] ^ dst[3],
-					  tcp->source, tcp->dest, ip6->nexthdr);
+	slot = xlb_flow_cache_slot_folded(xlb_fold_v6(&ip6->saddr), dst_fold, tcp->source, tcp->dest, ip6->nexthdr);
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
 	if (!entry)
 		return XLB_CONTINUE;

@@ -73,6 +73,23 @@ static __always_inline int xlb_parse_ports(void *l4, void *data_end, __u8 proto,
 	return xlb_pass();
 }
 
+/* Eight bytes of the packet in one load. Packet data is 4-byte aligned at best, and clang
+ * splits a load it cannot prove aligned into two; the verifier allows unaligned packet loads
+ * wherever the CPU does them (every architecture with XDP drivers of note). */
+static __always_inline __u64 xlb_load64(const void *p)
+{
+	return *(const __u64 *)p;
+}
+
+/* An IPv6 address folded to one word, the XOR of its four (xlb_flow_cache_slot_folded and
+ * xlb_vip_filter_bit fold alike): two loads instead of four. */
+static __always_inline __u32 xlb_fold_v6(const struct in6_addr *a)
+{
+	__u64 x = xlb_load64(a) ^ xlb_load64((const void *)a + 8);
+
+	return (__u32)x ^ (__u32)(x >> 32);
+}
+
 static __always_inline void xlb_copy_v6(__u32 *dst, const struct in6_addr *src)
 {
 	__builtin_memcpy(dst, src->in6_u.u6_addr32, 16);
@@ -175,8 +192,7 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 
 	if ((void *)(ip6 + 1) > data_end)
 		return xlb_malformed();
-	if (!xlb_maybe_vip(ip6->daddr.in6_u.u6_addr32[0], ip6->daddr.in6_u.u6_addr32[1],
-			   ip6->daddr.in6_u.u6_addr32[2], ip6->daddr.in6_u.u6_addr32[3]))
+	if (!xlb_maybe_vip(xlb_fold_v6(&ip6->daddr), 0, 0, 0))
 		return xlb_pass();
 	if (ip6->version != 6)
 		return xlb_malformed();
