@@ -82,7 +82,7 @@ static __attribute__((noinline)) void xlb_flow_cache_flush(struct xlb_flow_cache
 
 /* Counts a packet forwarded through the entry; the entry's line is in the cache already,
  * where the three statistics maps would be three more per-CPU lines per packet. */
-static __always_inline void xlb_flow_cache_count(struct xlb_flow_cache_entry *entry, __u32 counter, __u32 bytes)
+static __always_inline void xlb_flow_cache_count(struct xlb_flow_cache_entry *entry, __u32 counter, __u64 bytes)
 {
 	if (entry->pending_counter != counter) {
 		if (entry->pending_packets)

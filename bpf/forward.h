@@ -49,7 +49,7 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, 
 static __always_inline int xlb_forward_cached(struct xdp_md *ctx, struct ethhdr *data, void *data_end,
 					      struct xlb_flow_cache_entry *entry)
 {
-	__u32 bytes = data_end - (void *)data;
+	__u64 bytes = data_end - (void *)data;
 	__u32 way_out = xlb_way_out(ctx, entry->ifindex);
 
 	xlb_rewrite(data, entry->dst_mac);
