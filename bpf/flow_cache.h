@@ -95,7 +95,7 @@ static __always_inline void xlb_flow_cache_count(struct xlb_flow_cache_entry *en
 
 static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *entry,
 						const struct xlb_flow_key *key, __u32 real_id,
-						const struct xlb_real *real, __u32 vip_id, __u32 flow_gen,
+						const struct xlb_real *real, __u32 vip_id, __u32 incarnation,
 						__u32 epoch, __u64 jiffies)
 {
 	if (entry->pending_packets)
@@ -103,7 +103,7 @@ static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *ent
 	__builtin_memcpy(&entry->key, key, sizeof(entry->key));
 	entry->real_id = real_id;
 	entry->vip_id = vip_id;
-	entry->flow_gen = flow_gen;
+	entry->incarnation = incarnation;
 	entry->real_tag = xlb_real_tag(real);
 	__builtin_memcpy(entry->dst_mac, real->dst_mac, sizeof(entry->dst_mac));
 	__builtin_memcpy(entry->src_mac, real->src_mac, sizeof(entry->src_mac));

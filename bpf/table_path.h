@@ -71,7 +71,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 		if (state && state->flags) {
 			real = xlb_find_real(real_id);
 			if (cached && real)
-				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->flow_gen, epoch,
+				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->incarnation, epoch,
 						    bpf_jiffies64());
 			return xlb_established(ctx, data, data_end, pkt, real, real_id, vip_id);
 		}

@@ -111,10 +111,6 @@ PacketSpec tcp(const Address& src, std::uint16_t sport, const Address& dst, std:
   return p;
 }
 
-double ns_between(const timespec& a, const timespec& b) {
-  return static_cast<double>(b.tv_sec - a.tv_sec) * 1e9 + static_cast<double>(b.tv_nsec - a.tv_nsec);
-}
-
 struct Calls {
   double kernel_ns = 0;  // mean opts.duration of the repeat=1 calls: fixed call cost included
   double wall_ns = 0;    // mean wall time of the bpf() syscall
@@ -133,7 +129,7 @@ Calls calls(int fd, const std::vector<const Bytes*>& frames, int action) {
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   const auto n = static_cast<double>(frames.size());
-  return {kernel / n, ns_between(t0, t1) / n};
+  return {kernel / n, bpftest::ns_between(t0, t1) / n};
 }
 
 std::vector<const Bytes*> pointers(const std::vector<Bytes>& frames) {

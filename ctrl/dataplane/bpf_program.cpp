@@ -57,10 +57,6 @@ void require_bpffs(const std::filesystem::path& dir) {
 
 void pin_vip_filter(bpf_map* filter, const std::filesystem::path& pin_dir) {
   const std::string path = (pin_dir / "vip_filter").string();
-  if (const PinnedMap pinned(path); pinned) {
-    const std::uint32_t flags = pinned.info().map_flags;
-    if ((flags | BPF_F_MMAPABLE) == bpf_map__map_flags(filter)) bpf_map__set_map_flags(filter, flags);
-  }
   if (int err = bpf_map__set_pin_path(filter, path.c_str()); err) throw libbpf_error("pinning vip_filter", err);
 }
 
@@ -155,10 +151,13 @@ void BpfProgram::check_pinned_maps() {
                    info.value_size);
       continue;
     }
-    // The kernel marks devmaps read-only for programs by itself; that flag says nothing
-    // about compatibility, but libbpf 1.1 compares it, so the object adopts it.
-    if ((type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) &&
-        (info.map_flags & ~BPF_F_RDONLY_PROG) == bpf_map__map_flags(map)) {
+    // Flags that say nothing about compatibility, which libbpf 1.1 compares all the same, so
+    // the object adopts the pin's: the kernel marks devmaps read-only for programs by itself,
+    // and vip_filter, a .maps array up to ABI 3, lacks the BPF_F_MMAPABLE of a global's section.
+    std::uint32_t neutral = 0;
+    if (type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) neutral = BPF_F_RDONLY_PROG;
+    if (map == skel_->maps.data_vip_filter) neutral = BPF_F_MMAPABLE;
+    if (neutral && (info.map_flags & ~neutral) == (bpf_map__map_flags(map) & ~neutral)) {
       bpf_map__set_map_flags(map, info.map_flags);
     }
     if (info.type != static_cast<std::uint32_t>(type) || info.key_size != bpf_map__key_size(map) ||

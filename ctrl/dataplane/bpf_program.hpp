@@ -40,9 +40,7 @@ struct BpfProgramOptions {
 void require_bpffs(const std::filesystem::path& dir);
 
 // Gives the balancer's vip_filter (a global of its own section, which libbpf pins by no name)
-// the pin <pin_dir>/vip_filter before load, so that it is reused like every other map. A pin
-// from ABI 3 and earlier, when it was a .maps array, has the same layout without
-// BPF_F_MMAPABLE: the object adopts its flags.
+// the pin <pin_dir>/vip_filter before load, so that it is reused like every other map.
 void pin_vip_filter(bpf_map* filter, const std::filesystem::path& pin_dir);
 
 class BpfProgram {

@@ -108,31 +108,23 @@ void XdpBackend::adopt_pins() {
                orphan_vips_.size());
 }
 
-// Established flows read their VIP's flags from vip_state instead of the vips hash.
-// flow_gen is kept: it only moves when flows change (bump_flow_gens), or when the VIP goes
-// (flags 0): then the id's next VIP is another incarnation, which does not count what the
-// flow caches still hold of this one, and the caches drop what they hold (cache epoch).
+// Established flows read their VIP's flags from vip_state instead of the vips hash. The
+// incarnation is kept, but for the VIP going (flags 0): the id's next VIP is another
+// incarnation, which does not count what the flow caches still hold of this one, and the caches
+// drop what they hold.
 void XdpBackend::write_vip_state(std::uint32_t vip_id, std::uint32_t flags) {
   xlb_vip_state state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id).value_or(xlb_vip_state{});
   state.flags = flags;
-  if (flags == 0) state.flow_gen = xlb_vip_gen_retired(state.flow_gen);
+  if (flags == 0) ++state.incarnation;
   if (auto ec = program_->vip_state().update(vip_id, state); ec) {
     throw std::system_error(ec, "vip_state entry " + std::to_string(vip_id));
   }
   if (flags == 0) program_->bump_cache_epoch();
 }
 
-// After flows of these VIPs were changed or deleted: their flow_gen counts it, and the
-// program's per-CPU flow caches stop trusting what they copied from the connection table.
-void XdpBackend::bump_flow_gens(const std::set<std::uint32_t>& vip_ids) {
-  for (const std::uint32_t vip_id : vip_ids) {
-    auto state = program_->vip_state().lookup<std::uint32_t, xlb_vip_state>(vip_id);
-    if (!state) continue;
-    state->flow_gen = xlb_vip_gen_bumped(state->flow_gen);
-    if (auto ec = program_->vip_state().update(vip_id, *state); ec) {
-      spdlog::warn("xdp: vip_state entry {}: {}", vip_id, ec.message());
-    }
-  }
+// After flows or reals entries were changed or deleted: the program's per-CPU flow caches stop
+// trusting what they copied.
+void XdpBackend::drop_cached_flows() {
   try {
     program_->bump_cache_epoch();
   } catch (const std::system_error& e) {
@@ -351,7 +343,7 @@ void XdpBackend::apply(const ServiceSpec& spec) {
     // Flow caches forward with copies of reals entries (xlb_abi.h, flow_cache): cleared ones
     // must lapse. A kept real's addresses do not change here (make_slot keeps them; the
     // neighbour watch moves them), so a weight change keeps the cached flows.
-    if (!dropped.empty()) bump_flow_gens({svc.vip_id});
+    if (!dropped.empty()) drop_cached_flows();
   } catch (...) {
     for (auto id : fresh) real_ids_.release(id);
     if (inserted && !svc.written) {
@@ -391,12 +383,8 @@ void XdpBackend::flush_real_ids(const std::vector<std::uint32_t>& ids, std::opti
     return wanted.empty() || wanted.count(real_id) > 0;
   };
   std::vector<xlb_flow_key> flow_keys;
-  std::set<std::uint32_t> vips;
   for (const auto& [k, v] : program_->flows().entries<xlb_flow_key, xlb_flow>()) {
-    if (match(v.real_id, v.vip_id)) {
-      flow_keys.push_back(k);
-      vips.insert(v.vip_id);
-    }
+    if (match(v.real_id, v.vip_id)) flow_keys.push_back(k);
   }
   program_->flows().erase_all(flow_keys);
   std::vector<xlb_persist_key> persist_keys;
@@ -404,7 +392,7 @@ void XdpBackend::flush_real_ids(const std::vector<std::uint32_t>& ids, std::opti
     if (match(v.real_id, k.vip_id)) persist_keys.push_back(k);
   }
   program_->persist().erase_all(persist_keys);
-  if (!vips.empty()) bump_flow_gens(vips);
+  if (!flow_keys.empty()) drop_cached_flows();
 }
 
 void XdpBackend::flush_flows_to(const ServiceKey& key, const IpAddress& real) {
@@ -466,7 +454,7 @@ void XdpBackend::revise_slots(Service& svc, const std::function<SlotRevision(Rea
   };
   for (auto& [k, slot] : svc.reals) visit(slot);
   if (svc.sorry) visit(*svc.sorry);
-  if (all.rewritten) bump_flow_gens({svc.vip_id});  // cached flows carry the old addresses
+  if (all.rewritten) drop_cached_flows();  // cached flows carry the old addresses
   if (all.usability) publish(svc);
 }
 

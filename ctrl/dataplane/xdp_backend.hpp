@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,7 +107,7 @@ class XdpBackend : public Backend {
   std::vector<ServiceStats> stats(const PendingTraffic& pending) const;
   std::array<std::uint64_t, XLB_CTR_MAX> counters(const PendingTraffic& pending) const;
   void write_vip_state(std::uint32_t vip_id, std::uint32_t flags);
-  void bump_flow_gens(const std::set<std::uint32_t>& vip_ids);
+  void drop_cached_flows();
   using RealKey = std::pair<IpAddress, std::uint16_t>;
   struct RealSlot {
     RealServer real;

@@ -155,7 +155,7 @@ bool XdpBackend::install_synced(const SyncedFlow& flow) {
   value.vip_id = s.vip_id;
   value.last_seen = now;
   value.created = now;
-  // No flow_gen bump per entry (two syscalls each, at up to 400k entries/s): a backup rarely
+  // No cache epoch move per entry (two syscalls each, at up to 400k entries/s): a backup rarely
   // forwards the flows it is sent, and a cached copy lapses within XLB_FLOW_CACHE_TTL_JIFFIES.
   return !program_->flows().update(key, value);
 }

@@ -12,8 +12,9 @@
 
 #define XLB_ABI_VERSION 4
 /* Pins of versions from this one to XLB_ABI_VERSION - 1 are adopted too: they differ only in
- * flow_cache, which the loader recreates (it holds nothing that must survive), and in
- * vip_filter's cache_epoch, which was zero padding. */
+ * flow_cache, which the loader recreates (it holds nothing that must survive), in vip_filter's
+ * cache_epoch, which was zero padding, and in vip_state's second word, which counted flow
+ * changes as well as incarnations (any value serves as the incarnation to go on from). */
 #define XLB_ABI_ADOPTABLE 2
 
 /* Address families as stored in keys (not AF_*: these read well in bpftool dumps). */
@@ -208,25 +209,11 @@ struct xlb_settings {
 /* Map "vip_state" (ARRAY, index vip id): what an established flow needs of its VIP, read
  * without the vips hash lookup. Written with (and cleared before removing) the vips entry. */
 struct xlb_vip_state {
-	__u32 flags;    /* XLB_VIP_F_* as in the vips entry, plus XLB_VIP_F_PRESENT; 0 = no such VIP */
-	__u32 flow_gen; /* bumped after changing or deleting flows of this VIP (see flow_cache); a
-			 * writer of flags keeps it as it is. The upper 16 bits count the VIPs
-			 * that have held this id (see xlb_vip_gen_retired) */
+	__u32 flags;       /* XLB_VIP_F_* as in the vips entry, plus XLB_VIP_F_PRESENT; 0 = no such VIP */
+	__u32 incarnation; /* counts the VIPs that have held this id: a writer that removes the VIP
+			    * moves it (a writer of flags keeps it), so that the next VIP given the
+			    * id does not count what the flow caches still hold of this one */
 };
-
-/* The next flow_gen after changing or deleting flows of a VIP: the lower 16 bits move, the
- * VIP's incarnation (upper 16) stays. */
-static inline __u32 xlb_vip_gen_bumped(__u32 gen)
-{
-	return (gen & 0xffff0000u) | ((gen + 1) & 0xffffu);
-}
-
-/* The flow_gen of a VIP id whose VIP goes: a new incarnation, so that the next VIP to hold the
- * id neither trusts the cache entries nor inherits the pending counts of this one. */
-static inline __u32 xlb_vip_gen_retired(__u32 gen)
-{
-	return (gen & 0xffff0000u) + 0x10000u;
-}
 
 /* Per-CPU map "flow_cache" (PERCPU_ARRAY, index xlb_flow_cache_slot(key)): a direct-mapped
  * copy of recently used "flows" entries in front of that hash, so that an established flow
@@ -235,24 +222,22 @@ static inline __u32 xlb_vip_gen_retired(__u32 gen)
  * while it carries the current vip_filter.cache_epoch and is younger than
  * XLB_FLOW_CACHE_TTL_JIFFIES (32-320 ms for HZ 1000-100: jiffies are the one clock a program
  * reads without a helper call); then the program looks the flow up again, which also refreshes
- * the entry's last_seen and LRU position. So a writer that changes or deletes flows of a VIP,
- * or changes or clears the reals entry of one of its reals, bumps the VIP's
- * vip_state.flow_gen (xlb_vip_gen_bumped) and then cache_epoch; one that removes a VIP clears
- * its vip_state (no flags, xlb_vip_gen_retired) and then bumps cache_epoch. A change nobody
- * announces is seen within XLB_FLOW_CACHE_TTL_JIFFIES. One epoch for all VIPs, not the VIP's
- * flow_gen, because a hit then reads no map but its entry and the filter the packet passed
- * already (a vip_state read per hit cost 0.6 ns of 10.4); the price is that a change to one
- * VIP sends every cached flow through the table once.
+ * the entry's last_seen and LRU position. So a writer that changes or deletes flows, or changes
+ * or clears a reals entry, moves cache_epoch afterwards; one that removes a VIP clears its
+ * vip_state (no flags, the next incarnation) and then moves cache_epoch. A change nobody
+ * announces is seen within XLB_FLOW_CACHE_TTL_JIFFIES. One epoch for all VIPs, not one per VIP,
+ * because a hit then reads no map but its entry and the filter the packet passed already (a
+ * vip_state read per hit cost 0.6 ns of 10.4); the price is that a change to one VIP sends
+ * every cached flow through the table once.
  *
  * Statistics of cache hits: a packet forwarded through an entry is counted in the entry
  * (pending_*), not in vip_stats, real_stats and counters; the program moves the pending counts
  * there when it fills the slot again, which for a flow that keeps sending is at most
  * XLB_FLOW_CACHE_TTL_JIFFIES later. So the statistics maps alone lag; the exact figure is
  * map + pending, where pending counts only for an entry whose VIP is present (vip_state.flags
- * != 0) in the incarnation it was filled in (the upper 16 bits of flow_gen) and whose real is
- * present with the same real_tag (xlb_flow_cache_pending_counts()):
- * the program applies the same rule when it moves them, and drops the counts of gone VIPs and
- * reals, whose statistics went with them. */
+ * != 0) in the incarnation it was filled in and whose real is present with the same real_tag
+ * (xlb_flow_cache_pending_counts()): the program applies the same rule when it moves them, and
+ * drops the counts of gone VIPs and reals, whose statistics went with them. */
 #define XLB_FLOW_CACHE_ORDER 10 /* 96 KiB per CPU: few pages, so a miss stays cheap */
 #define XLB_FLOW_CACHE_SLOTS (1u << XLB_FLOW_CACHE_ORDER)
 #define XLB_FLOW_CACHE_TTL_JIFFIES 32
@@ -261,7 +246,7 @@ struct xlb_flow_cache_entry {
 	struct xlb_flow_key key; /* the flow; all zero = empty slot */
 	__u32 real_id;           /* as in the flows entry */
 	__u32 vip_id;            /* as in the flows entry */
-	__u32 flow_gen;          /* vip_state.flow_gen when the entry was filled */
+	__u32 incarnation;       /* vip_state.incarnation when the entry was filled */
 	__u32 real_tag;          /* xlb_real_tag() of the real then: pending counts of a real id
 				  * since reused for another server are not its */
 	__u32 filled;            /* jiffies (lower 32 bits) when the entry was filled */
@@ -280,7 +265,7 @@ static inline int xlb_flow_cache_pending_counts(const struct xlb_flow_cache_entr
 						const struct xlb_vip_state *state, const struct xlb_real *real)
 {
 	return entry->pending_packets != 0 && state && state->flags != 0 &&
-	       (state->flow_gen >> 16) == (entry->flow_gen >> 16) && real && real->family != 0 &&
+	       state->incarnation == entry->incarnation && real && real->family != 0 &&
 	       xlb_real_tag(real) == entry->real_tag;
 }
 

@@ -66,10 +66,16 @@ class FlowCacheTest : public BalancerTest {
   }
 };
 
-TEST_F(FlowCacheTest, EstablishedFlowIsCachedWithItsRealVipAndGeneration) {
-  lb().bump_flow_gen(1);
+TEST_F(FlowCacheTest, EstablishedFlowIsCachedWithItsRealVipAndEpoch) {
+  // VIP id 1's second incarnation, so that a fill that took another one would be seen.
+  lb().remove_vip(1, make_vip_key(kVip4, 80, kTcp));
+  lb().configure(service(XLB_SCHED_WRR), members({{1, 1}}));
+  ASSERT_EQ(lb().vip_state(1).incarnation, 1u);
+  const auto epoch = lb().filter().cache_epoch;
+  ASSERT_NE(epoch, 0u);
   const auto p = cached_flow();
-  EXPECT_EQ(cached(p).flow_gen, lb().vip_state(1).flow_gen);
+  EXPECT_EQ(cached(p).cache_epoch, epoch);
+  EXPECT_EQ(cached(p).incarnation, 1u);
   EXPECT_NE(cached(p).filled, 0u);
   for (int i = 0; i < 10; ++i) ASSERT_EQ(send(p), 1u);
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 1u);
@@ -104,9 +110,9 @@ TEST_F(FlowCacheTest, HitsCountInTheEntryUntilTheSlotIsFilledAgain) {
   EXPECT_EQ(lb().vip_stats(1).packets, 12u);
   EXPECT_EQ(lb().vip_stats(1).bytes, 12u * build_packet(p).size());
   EXPECT_EQ(lb().counter(XLB_CTR_TX), 12u);
-  // A new generation sends the next packet through the table, which fills the slot again
-  // and moves the pending counts into the maps.
-  lb().bump_flow_gen(1);
+  // A new epoch sends the next packet through the table, which fills the slot again and moves
+  // the pending counts into the maps.
+  lb().bump_cache_epoch();
   ASSERT_EQ(send(p), 1u);
   EXPECT_EQ(cached(p).pending_packets, 0u);
   EXPECT_EQ(real1_packets_in_map(), 13u);
@@ -133,15 +139,15 @@ TEST_F(FlowCacheTest, PendingCountsOfAGoneRealAreDropped) {
   EXPECT_EQ(lb().vip_stats(1).packets, 4u) << "2 of the old flow, 2 of the new, none of the dropped";
 }
 
-TEST_F(FlowCacheTest, ChangedFlowEntryWinsOverTheCacheOnceTheGenerationMoves) {
+TEST_F(FlowCacheTest, ChangedFlowEntryWinsOverTheCacheOnceTheEpochMoves) {
   const auto p = cached_flow();
   auto flow = lb().flow(make_flow_key(p));
   ASSERT_TRUE(flow.has_value());
   flow->real_id = 2;
-  lb().put_flow(make_flow_key(p), *flow);  // bumps vip_state.flow_gen, as the control plane must
+  lb().put_flow(make_flow_key(p), *flow);  // moves the cache epoch, as the control plane must
   EXPECT_EQ(send(p), 2u);
   EXPECT_EQ(cached(p).real_id, 2u) << "refilled from the connection table";
-  EXPECT_EQ(cached(p).flow_gen, lb().vip_state(1).flow_gen);
+  EXPECT_EQ(cached(p).cache_epoch, lb().filter().cache_epoch);
 }
 
 // One epoch for every VIP: moving it alone sends each cached flow, of any VIP, through the table
@@ -179,7 +185,7 @@ TEST_F(FlowCacheTest, CacheEpochAloneSendsEveryCachedFlowThroughTheTable) {
 TEST_F(FlowCacheTest, CachedFlowIsNeverForwardedToARemovedReal) {
   const auto p = cached_flow();
   lb().put_real(1, xlb_real{});  // removed; its flows not yet flushed
-  lb().bump_flow_gen(1);         // as the control plane does after writing a reals entry
+  lb().bump_cache_epoch();       // as the control plane does after writing a reals entry
   const auto out = lb().run(build_packet(p));
   EXPECT_EQ(out.action, XDP_DROP);
   EXPECT_EQ(real_of(out), 0u);
@@ -191,16 +197,16 @@ TEST_F(FlowCacheTest, CachedFlowIsNeverForwardedToARemovedReal) {
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 2u);
 }
 
-TEST_F(FlowCacheTest, CachedFlowFollowsItsRealToANewMacOnceTheGenerationMoves) {
+TEST_F(FlowCacheTest, CachedFlowFollowsItsRealToANewMacOnceTheEpochMoves) {
   const auto p = cached_flow();
   const Mac moved{0x02, 0x4e, 0, 0, 0x77, 0x01};
   lb().put_real(1, make_real(moved, kEgressMac, kLoopback, real_addr(1)));
-  // Until the generation moves the entry forwards with its copy (for at most its lifetime).
+  // Until the epoch moves the entry forwards with its copy (for at most its lifetime).
   auto out = lb().run(build_packet(p));
   ASSERT_EQ(out.action, XDP_TX);
   EXPECT_EQ(real_of(out), 1u);
   EXPECT_EQ(cached(p).pending_packets, 1u) << "a cache hit";
-  lb().bump_flow_gen(1);
+  lb().bump_cache_epoch();
   out = lb().run(build_packet(p));
   ASSERT_EQ(out.action, XDP_TX);
   ASSERT_GE(out.frame.size(), 6u);
@@ -210,12 +216,12 @@ TEST_F(FlowCacheTest, CachedFlowFollowsItsRealToANewMacOnceTheGenerationMoves) {
 
 TEST_F(FlowCacheTest, RealIdReusedForAnotherServerDoesNotInheritCachedFlows) {
   const auto p = cached_flow();
-  // As apply() retires a real: its flows go, its entry is cleared, the generation moves. Then
+  // As apply() retires a real: its flows go, its entry is cleared, the epoch moves. Then
   // id 1 comes back as another server.
   const xlb_flow_key key = make_flow_key(p);
   ASSERT_EQ(bpf_map__delete_elem(lb().map("flows"), &key, sizeof(key), 0), 0);
   lb().put_real(1, xlb_real{});
-  lb().bump_flow_gen(1);
+  lb().bump_cache_epoch();
   lb().put_real(1, make_real({0x02, 0x4e, 0, 0, 0x99, 0x99}, kEgressMac, kLoopback, real_addr(99)));
   lb().configure(service(XLB_SCHED_WRR), members({{2, 1}}));
   EXPECT_EQ(send(p), 2u) << "placed afresh, not sent to the server now behind id 1";

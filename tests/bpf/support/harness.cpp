@@ -16,7 +16,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <set>
 #include <stdexcept>
 #include <system_error>
 
@@ -137,6 +136,10 @@ void expect_action(const RunResult& r, int action) {
   }
 }
 
+double ns_between(const timespec& a, const timespec& b) {
+  return static_cast<double>(b.tv_sec - a.tv_sec) * 1e9 + static_cast<double>(b.tv_nsec - a.tv_nsec);
+}
+
 double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action) {
   const int base = std::max(2, repeat / 10);
   if (repeat <= base) throw std::invalid_argument("cpu_ns_per_run: repeat must be at least 3");
@@ -147,7 +150,7 @@ double cpu_ns_per_run(int prog_fd, const Bytes& frame, int repeat, int action) {
     const auto r = test_run(prog_fd, frame, std::nullopt, n);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
     expect_action(r, action);
-    return static_cast<double>(end.tv_sec - start.tv_sec) * 1e9 + static_cast<double>(end.tv_nsec - start.tv_nsec);
+    return ns_between(start, end);
   };
   const double few = timed(base);
   const double many = timed(repeat);
@@ -240,8 +243,8 @@ void Balancer::put_real(std::uint32_t real_id, const xlb_real& real) {
 
 void Balancer::put_vip(const xlb_vip_key& key, const xlb_vip_info& info) {
   check(bpf_map__update_elem(skel_->maps.vips, &key, sizeof(key), &info, sizeof(info), BPF_ANY), "write vip");
-  // A writer of the flags keeps flow_gen: a generation that went back could revive a cache entry.
-  const xlb_vip_state state{info.flags | XLB_VIP_F_PRESENT, vip_state(info.vip_id).flow_gen};
+  // A writer of the flags keeps the incarnation: one that went back could revive pending counts.
+  const xlb_vip_state state{info.flags | XLB_VIP_F_PRESENT, vip_state(info.vip_id).incarnation};
   check(bpf_map__update_elem(skel_->maps.vip_state, &info.vip_id, sizeof(info.vip_id), &state, sizeof(state), BPF_ANY),
         "write vip_state");
 }
@@ -363,14 +366,6 @@ xlb_vip_state Balancer::vip_state(std::uint32_t vip_id) const {
   return state;
 }
 
-void Balancer::bump_flow_gen(std::uint32_t vip_id) {
-  xlb_vip_state state = vip_state(vip_id);
-  state.flow_gen = xlb_vip_gen_bumped(state.flow_gen);
-  check(bpf_map__update_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &state, sizeof(state), BPF_ANY),
-        "bump flow_gen");
-  bump_cache_epoch();
-}
-
 bpf_map* Balancer::vip_filter_map() const { return skel_->maps.data_vip_filter; }
 
 void Balancer::bump_cache_epoch() {
@@ -380,7 +375,7 @@ void Balancer::bump_cache_epoch() {
 }
 
 void Balancer::remove_vip(std::uint32_t vip_id, const xlb_vip_key& key) {
-  const xlb_vip_state gone{0, xlb_vip_gen_retired(vip_state(vip_id).flow_gen)};
+  const xlb_vip_state gone{0, vip_state(vip_id).incarnation + 1};
   check(bpf_map__update_elem(skel_->maps.vip_state, &vip_id, sizeof(vip_id), &gone, sizeof(gone), BPF_ANY),
         "retire vip_state");
   bump_cache_epoch();
@@ -404,22 +399,16 @@ std::vector<xlb_flow_key> Balancer::flow_keys() const {
 }
 
 void Balancer::put_flow(const xlb_flow_key& key, const xlb_flow& value, bool announce) {
-  const auto old = flow(key);
   check(bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value), BPF_ANY), "write flow");
-  if (!announce) return;
-  bump_flow_gen(value.vip_id);
-  if (old && old->vip_id != value.vip_id) bump_flow_gen(old->vip_id);
+  if (announce) bump_cache_epoch();
 }
 
 std::size_t Balancer::flow_count() const { return flow_keys().size(); }
 
 void Balancer::flush_flows() {
-  std::set<std::uint32_t> vip_ids;
-  for (const auto& k : flow_keys()) {
-    if (auto f = flow(k)) vip_ids.insert(f->vip_id);
-    bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);
-  }
-  for (std::uint32_t id : vip_ids) bump_flow_gen(id);
+  const auto keys = flow_keys();
+  for (const auto& k : keys) bpf_map__delete_elem(skel_->maps.flows, &k, sizeof(k), 0);
+  if (!keys.empty()) bump_cache_epoch();
 }
 
 std::optional<xlb_persist> Balancer::persist(const xlb_persist_key& key) const {

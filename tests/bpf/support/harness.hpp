@@ -3,6 +3,8 @@
 // and the per-CPU statistics. Shared by the BPF tests and the packet-cost benchmark.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -49,6 +51,9 @@ RunResult test_run(int prog_fd, const Bytes& frame, std::optional<std::uint32_t>
 
 // Throws std::runtime_error naming both actions when a run's verdict is not `action`.
 void expect_action(const RunResult& r, int action);
+
+// b - a in ns.
+double ns_between(const timespec& a, const timespec& b);
 
 // ns per run of one frame, to a hundredth of a ns: the calling thread's CPU time for a
 // repeat=`repeat` run minus that of a repeat=`repeat`/10 run, per extra repetition. The kernel's
@@ -127,7 +132,7 @@ class Balancer {
   // Writes the ring for `members` into the VIP's idle half, then publishes the VIP pointing
   // at it (the order the control plane uses, so a packet never sees a half-written ring).
   // rr/wrr/sh/mh pick the builder; returns the ring written. Like put_real, it leaves the
-  // VIP's flow_gen: tests bump it where the control plane would.
+  // cache epoch: tests move it where the control plane would.
   std::vector<std::uint32_t> configure(const ServiceSpec& spec, std::span<const dataplane::RingMember> members);
 
   RunResult run(const Bytes& frame, std::optional<std::uint32_t> ingress_ifindex = {}) const;
@@ -138,20 +143,18 @@ class Balancer {
   xlb_traffic_stats vip_stats(std::uint32_t vip_id) const;
   xlb_traffic_stats real_stats(std::uint32_t real_id) const;
   std::optional<xlb_flow> flow(const xlb_flow_key& key) const;
-  // Writes a connection-table entry and, as the control plane must, bumps its VIP's flow_gen
-  // and the cache epoch so that no CPU's flow cache keeps the old entry; announce=false
-  // leaves both.
+  // Writes a connection-table entry and, as the control plane must, moves the cache epoch so
+  // that no CPU's flow cache keeps the old entry; announce=false leaves it.
   void put_flow(const xlb_flow_key& key, const xlb_flow& flow, bool announce = true);
   xlb_vip_state vip_state(std::uint32_t vip_id) const;
   std::vector<xlb_flow_cache_entry> flow_cache(std::uint32_t slot) const;  // one entry per possible CPU
-  void bump_flow_gen(std::uint32_t vip_id);  // and then the cache epoch, as the control plane does
-  void bump_cache_epoch();                   // alone: every CPU's cache entries lapse
-  bpf_map* vip_filter_map() const;           // a global's section, so not found by map name
+  void bump_cache_epoch();          // every CPU's cache entries lapse, as after a control-plane change
+  bpf_map* vip_filter_map() const;  // a global's section, so not found by map name
   // Removes a VIP as the control plane does: its vip_state first (no flags, a new incarnation
   // of the id, then the cache epoch), then its vips entry and its flows.
   void remove_vip(std::uint32_t vip_id, const xlb_vip_key& key);
   std::size_t flow_count() const;
-  void flush_flows();  // and bumps the flow_gen of every VIP that had flows
+  void flush_flows();  // and moves the cache epoch when there were flows
   std::optional<xlb_persist> persist(const xlb_persist_key& key) const;
   void put_persist(const xlb_persist_key& key, const xlb_persist& value);
 
