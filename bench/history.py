@@ -95,7 +95,15 @@ def _profile(d):
     return f
 
 
-EXTRACT = {"packet_cost": _packet_cost, "forwarding": _forwarding, "sync": _sync, "scale": _scale, "insns": _insns,
+def _churn(d):
+    f = {}
+    for r in d.get("table", []):
+        f[f"shared {r['cores']}c Mpps"] = r["shared_mpps"]
+        f[f"per_cpu {r['cores']}c Mpps"] = r["per_cpu_mpps"]
+    return f
+
+
+EXTRACT = {"churn": _churn, "packet_cost": _packet_cost, "forwarding": _forwarding, "sync": _sync, "scale": _scale, "insns": _insns,
            "profile": _profile}
 
 

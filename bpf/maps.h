@@ -50,7 +50,6 @@ struct {
 	__type(key, struct xlb_flow_key);
 	__type(value, struct xlb_flow);
 	__uint(max_entries, 262144);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
 

@@ -62,13 +62,28 @@ fwd_lab_up() {  # program...
   done
 }
 
-# Attaches the program under test on the LB end: one UDP VIP 198.18.1.1:80 with 4 reals whose
-# MAC is the generator's, so that every forwarded frame comes back to the sink.
-fwd_start_target() {  # program max-flows
-  local program=$1 out=$work/target-$1.out
-  ip netns exec "$fwd_lb_ns" "$fwd_target" --dev "${fwd_lb_if[$program]}" --program "$program" --vip 198.18.1.1 \
-    --port 80 --proto udp --reals 4 --real-mac "${fwd_gen_mac[$program]}" --max-flows "$2" \
-    >"$out" 2>"$work/target-$program.err" &
+# The core counts a benchmark measures: 1, and 2 where the machine has them.
+fwd_core_counts() {
+  if (($(nproc) >= 2)); then echo "1 2"; else echo 1; fi
+}
+
+# Takes the lab down and removes the caller's scratch folder ($work) however the script ends.
+fwd_cleanup_on_exit() {
+  trap 'fwd_lab_down; rm -rf "$work"' EXIT
+  trap 'exit 130' INT TERM
+}
+
+# Attaches the program under test on the LB end of a pair: the minimal program on the pair
+# named minimal, the balancer on any other (further arguments go to xlb-pktgen-target). One UDP
+# VIP 198.18.1.1:80 with 4 reals whose MAC is the generator's, so that every forwarded frame
+# comes back to the sink.
+fwd_start_target() {  # pair max-flows [xlb-pktgen-target args...]
+  local pair=$1 max_flows=$2 out=$work/target-$1.out program=balancer
+  shift 2
+  [[ $pair == minimal ]] && program=minimal
+  ip netns exec "$fwd_lb_ns" "$fwd_target" --dev "${fwd_lb_if[$pair]}" --program "$program" --vip 198.18.1.1 \
+    --port 80 --proto udp --reals 4 --real-mac "${fwd_gen_mac[$pair]}" --max-flows "$max_flows" "$@" \
+    >"$out" 2>"$work/target-$pair.err" &
   local pid=$!
   fwd_target_pids+=("$pid")
   for _ in $(seq 100); do
@@ -76,8 +91,8 @@ fwd_start_target() {  # program max-flows
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "xlb-pktgen-target ($program) did not come up:" >&2
-  cat "$work/target-$program.err" >&2
+  echo "xlb-pktgen-target ($pair) did not come up:" >&2
+  cat "$work/target-$pair.err" >&2
   exit 1
 }
 

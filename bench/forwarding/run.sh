@@ -20,21 +20,13 @@ seconds=${FWD_SECONDS:-2}
 repeat=${FWD_REPEAT:-3}
 out_json=${FWD_JSON:-$repo/bench/results/forwarding.json}
 many_flows=${FWD_FLOWS:-1000000}
-max_flows=2097152  # 2^21: the per-CPU LRU lists each get half, enough for 1M flows on one CPU
+max_flows=2097152  # 2^21: 1M flows with room to spare (with per_cpu LRU lists, each CPU's half would hold them)
 
 work=$(mktemp -d /tmp/xlb-forwarding.XXXXXX)
 . "$here/lab.sh"
 fwd_require forwarding
-ncpu=$(nproc)
-core_counts="1"
-((ncpu >= 2)) && core_counts="1 2"
-
-cleanup() {
-  fwd_lab_down
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+core_counts=$(fwd_core_counts)
+fwd_cleanup_on_exit
 
 fwd_lab_up minimal balancer
 

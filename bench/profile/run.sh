@@ -17,7 +17,7 @@ build=$(cd "${1:-$repo/build}" && pwd)
 seconds=${PROFILE_SECONDS:-3}
 many_flows=${FWD_FLOWS:-1000000}
 out_json=${PROFILE_JSON:-$repo/bench/results/profile.json}
-max_flows=2097152  # as bench/forwarding: room for 1M flows in one CPU's LRU lists
+max_flows=2097152  # as bench/forwarding: room for 1M flows
 
 if ! command -v perf >/dev/null; then
   echo "profile: perf is not installed (Debian package linux-perf): nothing measured" >&2

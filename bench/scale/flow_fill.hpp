@@ -1,6 +1,7 @@
 // Fills a flow table ("flows", LRU hash with per-CPU LRU lists) with established flows from
-// user space. The LRU lists are per CPU (BPF_F_NO_COMMON_LRU): an update lands in the list of
-// the CPU it runs on, so each CPU gets its share or the lists would evict each other's.
+// user space, split over the CPUs: with per-CPU LRU lists (xdp_flow_lru per_cpu) an update lands
+// in the list of the CPU it runs on, which holds max_entries / CPUs; with shared lists (the
+// default) the split changes nothing.
 #pragma once
 
 #include <cstdint>

@@ -30,6 +30,7 @@ struct Located {
 enum class LbBackend { auto_select, xdp, ipvs };
 enum class SmtpTls { none, starttls, implicit };
 enum class V3Checksum { keepalived, rfc9568 };
+enum class FlowLru { shared, per_cpu };  // the connection table's LRU lists
 
 struct SmtpServer {
   std::string host;  // address or name
@@ -99,6 +100,7 @@ struct GlobalDefs {
   Located<std::uint32_t> xdp_max_reals = 4096u;  // one per (service, real) pair
   Located<std::uint32_t> xdp_max_persist = 65536u;
   Located<std::uint32_t> xdp_ring_size = 4093u;  // per service and ring half; prime (Maglev)
+  Located<FlowLru> xdp_flow_lru = FlowLru::shared;
   bool operator==(const GlobalDefs&) const = default;
 };
 

@@ -189,6 +189,11 @@ constexpr K global_keywords[] = {
        }
        c.set(g.xdp_ring_size, static_cast<std::uint32_t>(*v), n);
      }, "4093", true},
+    {"xdp_flow_lru", S, false, 1, 1,
+     [](ParseContext& c, const Node& n, G& g) {
+       if (auto i = c.choice(n.args[0], {"shared", "per_cpu"}, "xdp_flow_lru"))
+         c.set(g.xdp_flow_lru, static_cast<FlowLru>(*i), n);
+     }, "shared", true},
     // Known to keepalived, not implemented by xlb.
     {"enable_traps", W, false, 0, 1, nullptr, "", false, "no SNMP"},
     {"enable_snmp_vrrp", W, false, 0, 1, nullptr, "", false, "no SNMP; use metrics_listen"},

@@ -107,6 +107,7 @@ class Writer {
     num("xdp_max_reals", g.xdp_max_reals);
     num("xdp_max_persist", g.xdp_max_persist);
     num("xdp_ring_size", g.xdp_ring_size);
+    line(std::string("xdp_flow_lru ") + (g.xdp_flow_lru.value == FlowLru::shared ? "shared" : "per_cpu"));
     close();
   }
 

@@ -60,6 +60,7 @@ struct DataplaneStack::Impl {
       o.program.sizes.max_reals = *g.xdp_max_reals;
       o.program.sizes.max_persist = *g.xdp_max_persist;
       o.program.sizes.ring_size = *g.xdp_ring_size;
+      o.program.flow_lru = *g.xdp_flow_lru == config::FlowLru::per_cpu ? dp::FlowLru::per_cpu : dp::FlowLru::shared;
       interfaces = options.interfaces.empty() ? derive_interfaces(*config) : options.interfaces;
       if (interfaces.empty()) throw std::runtime_error("no interface to attach to (use --interface)");
       o.interfaces = interfaces;

@@ -100,6 +100,10 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set(skel_->maps.real_stats, s.max_reals);
   set(skel_->maps.rr_cursor, s.max_vips);
   set(skel_->maps.tx_ports, s.max_tx_ports);
+  const std::uint32_t lru_flags = options_.flow_lru == FlowLru::per_cpu ? BPF_F_NO_COMMON_LRU : 0;
+  if (int err = bpf_map__set_map_flags(skel_->maps.flows, lru_flags); err) {
+    throw libbpf_error("setting the flows map's LRU flags", err);
+  }
 
   pin_vip_filter(skel_->maps.data_vip_filter, options_.pin_dir);
   check_pinned_maps();
@@ -107,6 +111,7 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
     throw libbpf_error("loading the XDP balancer (pins under " + pin_root + ")", err);
   }
   bind_maps();
+  flow_lru_ = (bpf_map__map_flags(skel_->maps.flows) & BPF_F_NO_COMMON_LRU) ? FlowLru::per_cpu : FlowLru::shared;
 
   xlb_settings settings{};
   settings.abi_version = XLB_ABI_VERSION;
@@ -153,11 +158,20 @@ void BpfProgram::check_pinned_maps() {
     }
     // Flags that say nothing about compatibility, which libbpf 1.1 compares all the same, so
     // the object adopts the pin's: the kernel marks devmaps read-only for programs by itself,
-    // and vip_filter, a .maps array up to ABI 3, lacks the BPF_F_MMAPABLE of a global's section.
+    // vip_filter, a .maps array up to ABI 3, lacks the BPF_F_MMAPABLE of a global's section,
+    // and the flows table keeps the LRU lists it was made with (per CPU before xdp_flow_lru
+    // existed): its flows outlive a restart, the configured lists come with fresh pins.
     std::uint32_t neutral = 0;
     if (type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) neutral = BPF_F_RDONLY_PROG;
     if (map == skel_->maps.data_vip_filter) neutral = BPF_F_MMAPABLE;
+    if (map == skel_->maps.flows) neutral = BPF_F_NO_COMMON_LRU;
     if (neutral && (info.map_flags & ~neutral) == (bpf_map__map_flags(map) & ~neutral)) {
+      if (map == skel_->maps.flows && info.map_flags != bpf_map__map_flags(map)) {
+        const auto lists = [](std::uint32_t flags) { return flags & BPF_F_NO_COMMON_LRU ? "per_cpu" : "shared"; };
+        spdlog::warn("xdp: pinned {} keeps its {} LRU lists; xdp_flow_lru {} applies to fresh pins (xlbctl stop "
+                     "--detach, or removing {}, starts afresh and drops every flow)",
+                     path, lists(info.map_flags), lists(bpf_map__map_flags(map)), options_.pin_dir.string());
+      }
       bpf_map__set_map_flags(map, info.map_flags);
     }
     if (info.type != static_cast<std::uint32_t>(type) || info.key_size != bpf_map__key_size(map) ||

@@ -29,9 +29,17 @@ struct BpfSizes {
   std::uint32_t max_tx_ports = 64;
 };
 
+// How the connection table's LRU lists are kept (xdp_flow_lru). shared: one list, so the
+// table holds max_flows flows whichever CPUs create them. per_cpu (BPF_F_NO_COMMON_LRU): a
+// list per possible CPU, holding max_flows / CPUs each, so new flows scale across many cores
+// but a CPU that creates more than its share (xlbd installing synced flows, traffic on fewer
+// receive queues than CPUs) evicts its own flows early.
+enum class FlowLru { shared, per_cpu };
+
 struct BpfProgramOptions {
   std::filesystem::path pin_dir = "/sys/fs/bpf/xlb";
   BpfSizes sizes;
+  FlowLru flow_lru = FlowLru::shared;
   std::uint32_t tcp_timeout = 900;  // seconds (IPVS default for established TCP)
   std::uint32_t udp_timeout = 300;  // seconds (IPVS default)
 };
@@ -57,6 +65,8 @@ class BpfProgram {
   const std::filesystem::path& pin_dir() const { return options_.pin_dir; }
   // True when the maps came from pins of an earlier run (their contents are live state).
   bool reused_pins() const { return reused_pins_; }
+  // The connection table's LRU lists as they are: a reused pin keeps its own (see below).
+  FlowLru flow_lru() const { return flow_lru_; }
 
   const BpfMap& vips() const { return vips_; }
   const BpfMap& ring() const { return ring_; }
@@ -99,6 +109,7 @@ class BpfProgram {
   BpfProgramOptions options_;
   std::unique_ptr<xlb_balancer, SkeletonDeleter> skel_;
   bool reused_pins_ = false;
+  FlowLru flow_lru_ = FlowLru::shared;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
       tx_ports_, vip_filter_, vip_state_, flow_cache_;
 };

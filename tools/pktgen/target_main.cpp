@@ -40,6 +40,7 @@ struct TargetOptions {
   std::uint32_t reals = 4;
   MacAddress real_mac{};
   std::uint32_t max_flows = 262144;
+  std::string flow_lru = "shared";  // the connection table's LRU lists: shared or per_cpu (xdp_flow_lru)
 };
 
 [[noreturn]] void throw_errno(int err, const std::string& what) {
@@ -72,6 +73,8 @@ class BalancerTarget {
       if (!bpf_map__is_internal(map)) check(bpf_map__set_pin_path(map, nullptr), "unpinning map");
     }
     check(bpf_map__set_max_entries(skel_->maps.flows, o.max_flows), "sizing flows");
+    check(bpf_map__set_map_flags(skel_->maps.flows, o.flow_lru == "per_cpu" ? BPF_F_NO_COMMON_LRU : 0),
+          "setting the flows map's LRU lists");
     if (int err = xlb_balancer__load(skel_.get())) throw_errno(-err, "loading the balancer");
 
     int ifindex = device_index(o.device);
@@ -176,6 +179,8 @@ int run(int argc, char** argv) {
   app.add_option("--reals", o.reals, "real servers behind the same interface")->check(CLI::Range(1u, 4000u));
   app.add_option("--real-mac", real_mac, "MAC of the first real (the next ones count up)");
   app.add_option("--max-flows", o.max_flows, "max_entries of the connection table");
+  app.add_option("--flow-lru", o.flow_lru, "the connection table's LRU lists, as xdp_flow_lru")
+      ->check(CLI::IsMember({"shared", "per_cpu"}));
   CLI11_PARSE(app, argc, argv);
   o.real_mac = parse_mac(real_mac);
 

@@ -8,6 +8,8 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 
+#include <sched.h>
+
 #include <fstream>
 
 #include "lab.hpp"
@@ -89,6 +91,81 @@ TEST_F(BpfProgramTest, ReusesPinsSoFlowsSurviveARestart) {
   BpfProgram second(options());
   EXPECT_TRUE(second.reused_pins());
   EXPECT_EQ(real_of_flow(second, key), 7u);
+}
+
+// Runs the calling thread on one CPU (the one it is on), as xlbd's one thread installs synced
+// flows, and as traffic arrives when a NIC has fewer receive queues than the machine has CPUs.
+class OnOneCpu {
+ public:
+  OnOneCpu() {
+    ::sched_getaffinity(0, sizeof(saved_), &saved_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(::sched_getcpu(), &one);
+    ::sched_setaffinity(0, sizeof(one), &one);
+  }
+  ~OnOneCpu() { ::sched_setaffinity(0, sizeof(saved_), &saved_); }
+  OnOneCpu(const OnOneCpu&) = delete;
+  OnOneCpu& operator=(const OnOneCpu&) = delete;
+
+ private:
+  cpu_set_t saved_{};
+};
+
+// Three quarters of the table's size, written from one CPU: all of it stays with shared LRU
+// lists; per-CPU lists give that CPU max_flows / CPUs and evict the rest.
+std::uint64_t flows_kept_of_one_cpus_writes(const BpfProgram& prog) {
+  const OnOneCpu pin;
+  const std::uint32_t writes = prog.sizes().max_flows / 4 * 3;
+  for (std::uint32_t i = 0; i < writes; ++i) {
+    xlb_flow_key key{};
+    key.src[0] = 0x000013c6 | (i << 16);  // 198.19.x.y
+    key.sport = static_cast<std::uint16_t>(1024 + i);
+    key.family = XLB_FAMILY_V4;
+    key.proto = 6;
+    xlb_flow flow{};
+    flow.real_id = 1;
+    if (prog.flows().update(key, flow)) return 0;
+  }
+  return prog.flows().count<xlb_flow_key, xlb_flow>();
+}
+
+TEST_F(BpfProgramTest, OneCpuFillsTheWholeFlowTable) {
+  BpfProgram prog(options(4096));
+  EXPECT_EQ(prog.flow_lru(), FlowLru::shared);
+  EXPECT_EQ(flows_kept_of_one_cpus_writes(prog), 3072u);
+}
+
+TEST_F(BpfProgramTest, PerCpuLruListsHoldTheirShareEach) {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus < 2) GTEST_SKIP() << "one possible CPU: its list is the whole table, as with shared lists";
+  auto o = options(4096);
+  o.flow_lru = FlowLru::per_cpu;
+  BpfProgram prog(o);
+  EXPECT_EQ(prog.flow_lru(), FlowLru::per_cpu);
+  EXPECT_LE(flows_kept_of_one_cpus_writes(prog), 4096u / static_cast<unsigned>(cpus));
+}
+
+// A table pinned with per-CPU lists (every xlbd before xdp_flow_lru) keeps them, and its
+// flows, under an xlbd configured for shared lists; fresh pins get the configured ones.
+TEST_F(BpfProgramTest, PinnedFlowTableKeepsItsLruLists) {
+  const xlb_flow_key key = flow_key(2345);
+  auto per_cpu = options();
+  per_cpu.flow_lru = FlowLru::per_cpu;
+  {
+    BpfProgram first(per_cpu);
+    put_flow(first, key, 3);
+  }
+  {
+    BpfProgram second(options());
+    EXPECT_TRUE(second.reused_pins());
+    EXPECT_EQ(second.flow_lru(), FlowLru::per_cpu);
+    EXPECT_EQ(real_of_flow(second, key), 3u);
+    second.unpin();
+  }
+  BpfProgram fresh(options());
+  EXPECT_FALSE(fresh.reused_pins());
+  EXPECT_EQ(fresh.flow_lru(), FlowLru::shared);
 }
 
 TEST_F(BpfProgramTest, IncompatiblePinsAreNamed) {

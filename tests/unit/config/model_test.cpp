@@ -158,6 +158,7 @@ TEST(Model, EverythingCorpusParsesXlbAdditions) {
   EXPECT_EQ(g.lvs_sync_daemon.value, (LvsSyncDaemon{true, "eth0", "VI_1", 7}));
   EXPECT_EQ(g.vrrp_v3_checksum.value, V3Checksum::rfc9568);
   EXPECT_EQ(g.xdp_max_flows.value, 1048576u);
+  EXPECT_EQ(g.xdp_flow_lru.value, FlowLru::per_cpu);
   EXPECT_EQ(g.xdp_max_services.value, 10000u);
   EXPECT_EQ(g.xdp_max_reals.value, 163840u);
   EXPECT_EQ(g.xdp_max_persist.value, 131072u);
@@ -194,13 +195,16 @@ TEST(Model, EverythingCorpusParsesXlbAdditions) {
 }
 
 TEST(Model, TableSizesAreCheckedWhereTheyAreWritten) {
-  const LoadResult r = load_string("global_defs {\n  xdp_ring_size 4096\n  xdp_max_flows 10\n}\n", "t.conf");
+  const LoadResult r = load_string(
+      "global_defs {\n  xdp_ring_size 4096\n  xdp_max_flows 10\n  xdp_flow_lru percpu\n}\n", "t.conf");
   std::ostringstream d;
   print_diagnostics(d, r.diagnostics);
   EXPECT_NE(d.str().find("t.conf:2:17: error: 'xdp_ring_size' must be a prime"), std::string::npos) << d.str();
   EXPECT_NE(d.str().find("t.conf:3:17: error:"), std::string::npos) << d.str();
+  EXPECT_NE(d.str().find("t.conf:4:16: error:"), std::string::npos) << d.str();
   const auto defaults = load_ok("global_defs {\n}\n").config.global_defs;
   EXPECT_EQ(defaults.xdp_max_flows.value, 262144u);
+  EXPECT_EQ(defaults.xdp_flow_lru.value, FlowLru::shared);
   EXPECT_EQ(defaults.xdp_ring_size.value, 4093u);
 }
 
