@@ -46,7 +46,7 @@ static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void
 	if ((void *)(tcp + 1) > data_end)
 		return XLB_CONTINUE;
 	/* The prefilter first, as in the general path: traffic to other addresses pays no more. */
-	if (!xlb_maybe_vip(ip->daddr, 0, 0, 0))
+	if (!xlb_maybe_vip(ip->daddr))
 		return xlb_pass();
 	if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(XLB_IP_MF | XLB_IP_OFFSET)))
 		return XLB_CONTINUE;
@@ -76,7 +76,7 @@ static __always_inline int xlb_fast_path_v6(struct xdp_md *ctx, void *data, void
 	if ((void *)(tcp + 1) > data_end)
 		return XLB_CONTINUE;
 	dst_fold = xlb_fold_v6(&ip6->daddr);
-	if (!xlb_maybe_vip(dst_fold, 0, 0, 0))
+	if (!xlb_maybe_vip(dst_fold))
 		return xlb_pass();
 	if (ip6->version != 6 || (void *)(ip6 + 1) + xlb_bounded_len(ip6->payload_len) > data_end)
 		return XLB_CONTINUE;

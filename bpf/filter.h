@@ -6,10 +6,12 @@
 
 #include "stats.h"
 
-/* 0 when the destination is certainly no VIP; 1 when it may be one (or the filter is off). */
-static __always_inline int xlb_maybe_vip(__u32 a0, __u32 a1, __u32 a2, __u32 a3)
+/* 0 when the destination is certainly no VIP; 1 when it may be one (or the filter is off).
+ * `folded`: an IPv4 address, or an IPv6 one folded to a word (xlb_fold_v6), which is what
+ * xlb_vip_filter_bit makes of the four words. */
+static __always_inline int xlb_maybe_vip(__u32 folded)
 {
-	__u32 bit = xlb_vip_filter_bit(a0, a1, a2, a3);
+	__u32 bit = xlb_vip_filter_bit(folded, 0, 0, 0);
 
 	/* The bit first: traffic to a VIP reads one cache line of the filter; `enabled`, on
 	 * another, is read only to trust a clear bit. */

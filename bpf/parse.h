@@ -155,7 +155,7 @@ static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb
 
 	if ((void *)(ip + 1) > data_end)
 		return xlb_malformed();
-	if (!xlb_maybe_vip(ip->daddr, 0, 0, 0))
+	if (!xlb_maybe_vip(ip->daddr))
 		return xlb_pass(); /* not ours, whatever else is in it: the kernel's */
 	if (ip->version != 4 || ip->ihl < 5)
 		return xlb_malformed();
@@ -192,7 +192,7 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 
 	if ((void *)(ip6 + 1) > data_end)
 		return xlb_malformed();
-	if (!xlb_maybe_vip(xlb_fold_v6(&ip6->daddr), 0, 0, 0))
+	if (!xlb_maybe_vip(xlb_fold_v6(&ip6->daddr)))
 		return xlb_pass();
 	if (ip6->version != 6)
 		return xlb_malformed();

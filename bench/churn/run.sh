@@ -19,11 +19,9 @@ flows=${FWD_FLOWS:-1000000}
 table=${CHURN_TABLE:-65536}
 out_json=${CHURN_JSON:-$repo/bench/results/churn.json}
 
-work=$(mktemp -d /tmp/xlb-churn.XXXXXX)
 . "$repo/bench/forwarding/lab.sh"
-fwd_require churn
+fwd_begin churn
 core_counts=$(fwd_core_counts)
-fwd_cleanup_on_exit
 
 # Two veth pairs, named after the LRU setting of the balancer on each.
 fwd_lab_up shared per_cpu

@@ -5,8 +5,9 @@
 #   xlb-pktgen --dev G  ==== veth ====  L: xlb_balancer (or xlb_minimal), XDP native
 #   sink (count + drop) on G  <== XDP_TX ==
 #
-# The caller sets `build` (a build directory) and `work` (a scratch folder it removes), calls
-# fwd_lab_up with the programs it wants, and must call fwd_lab_down on exit (trap).
+# The caller sets `build` (a build directory), calls fwd_begin (or, to clean up its own way,
+# fwd_require, sets `work` to a scratch folder and calls fwd_lab_down on exit), then fwd_lab_up
+# with the programs it wants.
 
 fwd_suffix=$$
 fwd_gen_ns=xlbfwd-gen-$fwd_suffix
@@ -67,8 +68,11 @@ fwd_core_counts() {
   if (($(nproc) >= 2)); then echo "1 2"; else echo 1; fi
 }
 
-# Takes the lab down and removes the caller's scratch folder ($work) however the script ends.
-fwd_cleanup_on_exit() {
+# Checks what the benchmark needs, makes its scratch folder ($work), and takes the lab down and
+# removes the folder however the script ends.
+fwd_begin() {  # benchmark-name
+  fwd_require "$1"
+  work=$(mktemp -d "/tmp/xlb-$1.XXXXXX")
   trap 'fwd_lab_down; rm -rf "$work"' EXIT
   trap 'exit 130' INT TERM
 }

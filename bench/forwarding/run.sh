@@ -22,11 +22,9 @@ out_json=${FWD_JSON:-$repo/bench/results/forwarding.json}
 many_flows=${FWD_FLOWS:-1000000}
 max_flows=2097152  # 2^21: 1M flows with room to spare (with per_cpu LRU lists, each CPU's half would hold them)
 
-work=$(mktemp -d /tmp/xlb-forwarding.XXXXXX)
 . "$here/lab.sh"
-fwd_require forwarding
+fwd_begin forwarding
 core_counts=$(fwd_core_counts)
-fwd_cleanup_on_exit
 
 fwd_lab_up minimal balancer
 

@@ -23,9 +23,9 @@ if ! command -v perf >/dev/null; then
   echo "profile: perf is not installed (Debian package linux-perf): nothing measured" >&2
   exit 1
 fi
-work=$(mktemp -d /tmp/xlb-profile.XXXXXX)
 . "$repo/bench/forwarding/lab.sh"
 fwd_require profile
+work=$(mktemp -d /tmp/xlb-profile.XXXXXX)
 cleanup() {
   fwd_lab_down
   [[ -n ${PROFILE_KEEP:-} ]] && echo "profile: kept $work" >&2 || rm -rf "$work"

@@ -111,7 +111,6 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
     throw libbpf_error("loading the XDP balancer (pins under " + pin_root + ")", err);
   }
   bind_maps();
-  flow_lru_ = (bpf_map__map_flags(skel_->maps.flows) & BPF_F_NO_COMMON_LRU) ? FlowLru::per_cpu : FlowLru::shared;
 
   xlb_settings settings{};
   settings.abi_version = XLB_ABI_VERSION;
@@ -252,6 +251,9 @@ void BpfProgram::bind_maps() {
 }
 
 bpf_object* BpfProgram::object() const { return skel_->obj; }
+FlowLru BpfProgram::flow_lru() const {
+  return (bpf_map__map_flags(skel_->maps.flows) & BPF_F_NO_COMMON_LRU) ? FlowLru::per_cpu : FlowLru::shared;
+}
 bpf_program* BpfProgram::program() const { return skel_->progs.xlb_balancer; }
 int BpfProgram::program_fd() const { return bpf_program__fd(skel_->progs.xlb_balancer); }
 

@@ -66,7 +66,7 @@ class BpfProgram {
   // True when the maps came from pins of an earlier run (their contents are live state).
   bool reused_pins() const { return reused_pins_; }
   // The connection table's LRU lists as they are: a reused pin keeps its own (see below).
-  FlowLru flow_lru() const { return flow_lru_; }
+  FlowLru flow_lru() const;
 
   const BpfMap& vips() const { return vips_; }
   const BpfMap& ring() const { return ring_; }
@@ -109,7 +109,6 @@ class BpfProgram {
   BpfProgramOptions options_;
   std::unique_ptr<xlb_balancer, SkeletonDeleter> skel_;
   bool reused_pins_ = false;
-  FlowLru flow_lru_ = FlowLru::shared;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
       tx_ports_, vip_filter_, vip_state_, flow_cache_;
 };

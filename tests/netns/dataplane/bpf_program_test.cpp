@@ -8,11 +8,10 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 
-#include <sched.h>
-
 #include <fstream>
 
 #include "lab.hpp"
+#include "tests/bpf/support/harness.hpp"
 #include "xlb/stale_balancer.skel.h"
 
 namespace xlb::dataplane {
@@ -56,6 +55,16 @@ class BpfProgramTest : public ::testing::Test {
     flow.real_id = real_id;
     ASSERT_FALSE(prog.flows().update(key, flow));
   }
+  // Three quarters of the table's size, written from one CPU: all of it stays with shared LRU
+  // lists; per-CPU lists give that CPU max_flows / CPUs and evict the rest.
+  static std::uint64_t flows_kept_of_one_cpus_writes(const BpfProgram& prog) {
+    // One CPU writes, as xlbd's one thread installs synced flows, and as traffic arrives when a
+    // NIC has fewer receive queues than the machine has CPUs.
+    const bpftest::CpuPin pin;
+    const std::uint32_t writes = prog.sizes().max_flows / 4 * 3;
+    for (std::uint32_t i = 0; i < writes; ++i) put_flow(prog, flow_key(static_cast<std::uint16_t>(1024 + i)), 1);
+    return prog.flows().count<xlb_flow_key, xlb_flow>();
+  }
   // The real a flow of the table names; 0 when the flow is not there.
   static std::uint32_t real_of_flow(const BpfProgram& prog, const xlb_flow_key& key) {
     const auto flow = prog.flows().lookup<xlb_flow_key, xlb_flow>(key);
@@ -91,43 +100,6 @@ TEST_F(BpfProgramTest, ReusesPinsSoFlowsSurviveARestart) {
   BpfProgram second(options());
   EXPECT_TRUE(second.reused_pins());
   EXPECT_EQ(real_of_flow(second, key), 7u);
-}
-
-// Runs the calling thread on one CPU (the one it is on), as xlbd's one thread installs synced
-// flows, and as traffic arrives when a NIC has fewer receive queues than the machine has CPUs.
-class OnOneCpu {
- public:
-  OnOneCpu() {
-    ::sched_getaffinity(0, sizeof(saved_), &saved_);
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(::sched_getcpu(), &one);
-    ::sched_setaffinity(0, sizeof(one), &one);
-  }
-  ~OnOneCpu() { ::sched_setaffinity(0, sizeof(saved_), &saved_); }
-  OnOneCpu(const OnOneCpu&) = delete;
-  OnOneCpu& operator=(const OnOneCpu&) = delete;
-
- private:
-  cpu_set_t saved_{};
-};
-
-// Three quarters of the table's size, written from one CPU: all of it stays with shared LRU
-// lists; per-CPU lists give that CPU max_flows / CPUs and evict the rest.
-std::uint64_t flows_kept_of_one_cpus_writes(const BpfProgram& prog) {
-  const OnOneCpu pin;
-  const std::uint32_t writes = prog.sizes().max_flows / 4 * 3;
-  for (std::uint32_t i = 0; i < writes; ++i) {
-    xlb_flow_key key{};
-    key.src[0] = 0x000013c6 | (i << 16);  // 198.19.x.y
-    key.sport = static_cast<std::uint16_t>(1024 + i);
-    key.family = XLB_FAMILY_V4;
-    key.proto = 6;
-    xlb_flow flow{};
-    flow.real_id = 1;
-    if (prog.flows().update(key, flow)) return 0;
-  }
-  return prog.flows().count<xlb_flow_key, xlb_flow>();
 }
 
 TEST_F(BpfProgramTest, OneCpuFillsTheWholeFlowTable) {
