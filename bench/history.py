@@ -57,6 +57,8 @@ def _scale(d):
         if key in p.get("ratio_full_to_one", {}):
             f["full/1-flow " + label] = p["ratio_full_to_one"][key]
             f["full table " + label + " ns"] = p["full"][key + "_ns"]
+    if "memory_floor" in p:
+        f["random load over the flows map ns"] = p["memory_floor"]["ns_per_access_small_pages"]
     for sc, t in d.get("tables", {}).items():
         f["XdpBackend %s maps MiB" % sc] = round(t["memory"]["total_memlock_bytes"] / 1048576.0, 2)
         f["XdpBackend %s apply ms" % sc] = t["apply_all_ms"]

@@ -41,6 +41,13 @@ print("%-44s %10.1f %10.1f %6.2fx (table holding only the %d flows the packets g
          d["flows_in_table"]))
 print("(repeat=1 rows: fixed cost of one call, %.1f ns, subtracted; 1-flow established = that flow's frame "
       "each call; full = a random one of the table's flows each call)" % packet["fixed_call_ns"])
+m = packet["memory_floor"]
+print("memory floor: one dependent load at a random place in %s MiB (the flows map) costs %.1f ns with 4 KiB pages, "
+      "%.1f ns with 2 MiB pages%s; a different flow each packet costs %.1f ns more than one flow (%.1f such loads), "
+      "1.3x allows %.1f ns"
+      % (mib(m["bytes"]), m["ns_per_access_small_pages"], m["ns_per_access_huge_pages"],
+         "" if m["huge_pages_granted"] else " (not granted: small pages again)", m["full_extra_ns"],
+         m["full_extra_in_accesses"], m["extra_ns_the_target_allows"]))
 
 print()
 print("XdpBackend, maps sized for the scenario (memory = the kernel's memlock of every map)")

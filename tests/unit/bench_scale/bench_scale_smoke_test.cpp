@@ -43,6 +43,10 @@ TEST(BenchScaleSmoke, QuickRunWritesEveryFigure) {
       EXPECT_GT(p[c][f].get<double>(), 0) << c << " " << f;
     }
   }
+  const auto& floor = p["memory_floor"];
+  EXPECT_GT(floor["bytes"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(floor["ns_per_access_small_pages"].get<double>(), 0);
+  EXPECT_GT(floor["ns_per_access_huge_pages"].get<double>(), 0);
   for (const char* sc : {"flows", "vips", "reals"}) {
     const auto& t = doc["tables"][sc];
     EXPECT_GT(t["memory"]["total_memlock_bytes"].get<std::uint64_t>(), 0u) << sc;
