@@ -22,7 +22,7 @@ constexpr std::uint64_t kHugePage = 2u << 20;
 // An anonymous mapping, advised to use small or huge pages before it is first touched.
 class Region {
  public:
-  Region(std::uint64_t bytes, bool huge) : bytes_(bytes) {
+  Region(std::uint64_t bytes, bool huge) {
     // Huge pages need a 2 MiB aligned start: map one huge page more and start inside it.
     const std::uint64_t mapped = bytes + (huge ? kHugePage : 0);
     void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -32,7 +32,7 @@ class Region {
     auto start = reinterpret_cast<std::uintptr_t>(p);
     if (huge) start = (start + kHugePage - 1) & ~(kHugePage - 1);
     data_ = reinterpret_cast<std::uint8_t*>(start);
-    ::madvise(data_, bytes_, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    ::madvise(data_, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
   }
   ~Region() { ::munmap(base_, mapped_); }
   Region(const Region&) = delete;
@@ -59,7 +59,6 @@ class Region {
   }
 
  private:
-  std::uint64_t bytes_;
   void* base_ = nullptr;
   std::uint64_t mapped_ = 0;
   std::uint8_t* data_ = nullptr;
@@ -93,8 +92,8 @@ std::vector<std::uint32_t> single_cycle_order(std::uint32_t lines, std::uint64_t
 
 MemoryFloor measure_memory_floor(std::uint64_t bytes, std::uint64_t loads, int rounds) {
   if (bytes < kLine * 2 || bytes / kLine > UINT32_MAX) throw std::invalid_argument("chase region size out of range");
-  MemoryFloor floor;
-  floor.bytes = bytes;
+  MemoryFloor result;
+  result.bytes = bytes;
   const auto lines = static_cast<std::uint32_t>(bytes / kLine);
   const auto next = single_cycle_order(lines, 42);
   for (const bool huge : {false, true}) {
@@ -108,13 +107,13 @@ MemoryFloor measure_memory_floor(std::uint64_t bytes, std::uint64_t loads, int r
       best = r == 0 ? ns : std::min(best, ns);
     }
     if (huge) {
-      floor.huge_pages_granted = region.has_huge_pages();
-      floor.ns_huge_pages = best;
+      result.huge_pages_granted = region.has_huge_pages();
+      result.ns_huge_pages = best;
     } else {
-      floor.ns_small_pages = best;
+      result.ns_small_pages = best;
     }
   }
-  return floor;
+  return result;
 }
 
 }  // namespace xlb::bench::scale

@@ -157,7 +157,7 @@ class PacketScale {
     const std::uint64_t after = lb_.flow_count();
     // The floor under "a different flow each packet": one dependent random load over as much
     // memory as the full connection table holds, on the same CPU.
-    const MemoryFloor floor =
+    const MemoryFloor memory =
         measure_memory_floor(map_memory(bpf_map__fd(lb_.map("flows"))).memlock, kFloorLoads, opts_.rounds);
     const double extra_ns = full.est_single - small.est_single;
 
@@ -182,12 +182,12 @@ class PacketScale {
           {"new_flow", ratio(full.new_flow, small.new_flow)}}},
         {"target_ratio", 1.3},
         {"memory_floor",
-         {{"bytes", floor.bytes},
-          {"ns_per_access_small_pages", floor.ns_small_pages},
-          {"ns_per_access_huge_pages", floor.ns_huge_pages},
-          {"huge_pages_granted", floor.huge_pages_granted},
+         {{"bytes", memory.bytes},
+          {"ns_per_access_small_pages", memory.ns_small_pages},
+          {"ns_per_access_huge_pages", memory.ns_huge_pages},
+          {"huge_pages_granted", memory.huge_pages_granted},
           {"full_extra_ns", extra_ns},
-          {"full_extra_in_accesses", ratio(extra_ns, floor.ns_small_pages)},
+          {"full_extra_in_accesses", ratio(extra_ns, memory.ns_small_pages)},
           {"extra_ns_the_target_allows", 0.3 * small.est_single}}}};
   }
 

@@ -5,6 +5,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -40,7 +41,28 @@ std::filesystem::path existing_ancestor(std::filesystem::path p) {
   return p;
 }
 
+void set_max_entries(bpf_map* map, std::uint64_t n) {
+  if (int err = bpf_map__set_max_entries(map, static_cast<std::uint32_t>(n)); err) {
+    throw libbpf_error(std::string("sizing map ") + bpf_map__name(map), err);
+  }
+}
+
+FlowLru lru_of(std::uint32_t map_flags) {
+  return (map_flags & BPF_F_NO_COMMON_LRU) ? FlowLru::per_cpu : FlowLru::shared;
+}
+
 }  // namespace
+
+std::uint32_t flow_map_entries(std::uint32_t max_flows, FlowLru lru, int possible_cpus) {
+  constexpr std::uint64_t kLruFreePerCpu = 128;
+  const auto cpus = static_cast<std::uint64_t>(std::max(possible_cpus, 1));
+  const std::uint64_t entries =
+      lru == FlowLru::shared ? max_flows + kLruFreePerCpu * cpus : (max_flows + cpus - 1) / cpus * cpus;
+  if (entries > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("xdp_max_flows " + std::to_string(max_flows) + " leaves no room for the LRU lists");
+  }
+  return static_cast<std::uint32_t>(entries);
+}
 
 void require_bpffs(const std::filesystem::path& dir) {
   struct statfs st {};
@@ -85,15 +107,11 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   if (!skel_) throw libbpf_error("opening the XDP balancer", errno);
 
   skel_->rodata->ring_size = s.ring_size;
-  auto set = [](bpf_map* map, std::uint64_t n) {
-    if (int err = bpf_map__set_max_entries(map, static_cast<std::uint32_t>(n)); err) {
-      throw libbpf_error(std::string("sizing map ") + bpf_map__name(map), err);
-    }
-  };
+  const auto set = set_max_entries;
   set(skel_->maps.vips, s.max_vips);
   set(skel_->maps.ring, ring_entries);
   set(skel_->maps.reals, s.max_reals);
-  set(skel_->maps.flows, s.max_flows);
+  set(skel_->maps.flows, flow_map_entries(s.max_flows, options_.flow_lru, libbpf_num_possible_cpus()));
   set(skel_->maps.persist, s.max_persist);
   set(skel_->maps.vip_stats, s.max_vips);
   set(skel_->maps.vip_state, s.max_vips);
@@ -172,6 +190,13 @@ void BpfProgram::check_pinned_maps() {
                      path, lists(info.map_flags), lists(bpf_map__map_flags(map)), options_.pin_dir.string());
       }
       bpf_map__set_map_flags(map, info.map_flags);
+    }
+    // A pin's size follows from its lists; a pin of shared lists made before they had room of
+    // their own (exactly max_flows entries) is taken as it is rather than dropped.
+    if (map == skel_->maps.flows) {
+      const std::uint32_t max_flows = options_.sizes.max_flows;
+      const std::uint32_t fits = flow_map_entries(max_flows, lru_of(info.map_flags), libbpf_num_possible_cpus());
+      if (info.max_entries == fits || info.max_entries == max_flows) set_max_entries(map, info.max_entries);
     }
     if (info.type != static_cast<std::uint32_t>(type) || info.key_size != bpf_map__key_size(map) ||
         info.value_size != bpf_map__value_size(map) || info.max_entries != bpf_map__max_entries(map) ||
@@ -252,7 +277,7 @@ void BpfProgram::bind_maps() {
 
 bpf_object* BpfProgram::object() const { return skel_->obj; }
 FlowLru BpfProgram::flow_lru() const {
-  return (bpf_map__map_flags(skel_->maps.flows) & BPF_F_NO_COMMON_LRU) ? FlowLru::per_cpu : FlowLru::shared;
+  return lru_of(bpf_map__map_flags(skel_->maps.flows));
 }
 bpf_program* BpfProgram::program() const { return skel_->progs.xlb_balancer; }
 int BpfProgram::program_fd() const { return bpf_program__fd(skel_->progs.xlb_balancer); }

@@ -36,6 +36,14 @@ struct BpfSizes {
 // receive queues than CPUs) evicts its own flows early.
 enum class FlowLru { shared, per_cpu };
 
+// max_entries of the flows map that holds `max_flows` flows with these lists. Shared lists
+// keep up to 128 free entries on each CPU (the kernel's LOCAL_FREE_TARGET) and take 128 at a
+// time from the common free list, evicting live flows when fewer are left there: a map of
+// exactly max_flows entries written from several CPUs dropped 128 of 4096 before it was full,
+// so it gets that much room per possible CPU. Per-CPU lists: the kernel rounds the size up to
+// a multiple of the possible CPUs, and reports the rounded size for the pin.
+std::uint32_t flow_map_entries(std::uint32_t max_flows, FlowLru lru, int possible_cpus);
+
 struct BpfProgramOptions {
   std::filesystem::path pin_dir = "/sys/fs/bpf/xlb";
   BpfSizes sizes;

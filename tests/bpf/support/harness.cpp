@@ -164,13 +164,14 @@ std::uint64_t coarse_now_ns() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-CpuPin::CpuPin() {
+CpuPin::CpuPin() : CpuPin(sched_getcpu()) {}
+
+CpuPin::CpuPin(int cpu) : cpu_(cpu) {
+  if (cpu_ < 0) throw std::invalid_argument("no CPU to pin the thread to");
   cpu_set_t old;
   CPU_ZERO(&old);
   if (sched_getaffinity(0, sizeof(old), &old) != 0) throw_errno(errno, "sched_getaffinity");
   saved_.assign(reinterpret_cast<std::uint8_t*>(&old), reinterpret_cast<std::uint8_t*>(&old) + sizeof(old));
-  cpu_ = sched_getcpu();
-  if (cpu_ < 0) throw_errno(errno, "sched_getcpu");
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu_, &one);

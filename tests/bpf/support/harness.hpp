@@ -71,7 +71,8 @@ std::uint64_t coarse_now_ns();
 // calling CPU, so per-CPU maps such as the rr cursor then see one CPU); restores on destruction.
 class CpuPin {
  public:
-  CpuPin();
+  CpuPin();                 // on the CPU the thread runs on now
+  explicit CpuPin(int cpu);  // on that CPU
   ~CpuPin();
   CpuPin(const CpuPin&) = delete;
   CpuPin& operator=(const CpuPin&) = delete;

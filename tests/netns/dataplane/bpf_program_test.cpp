@@ -7,7 +7,9 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "lab.hpp"
@@ -88,7 +90,8 @@ TEST_F(BpfProgramTest, LoadsPinsAndWritesSettings) {
   EXPECT_EQ(s.ring_size, 13u);
   EXPECT_EQ(s.max_flows, 4096u);
   EXPECT_EQ(prog.ring().max_entries(), 8u * 2 * xlb_ring_half_entries(13));  // 13 ids: one packed element per half
-  EXPECT_EQ(prog.flows().max_entries(), 4096u);
+  // Room for the shared LRU lists beside the 4096 flows (flow_map_entries).
+  EXPECT_EQ(prog.flows().max_entries(), 4096u + 128u * static_cast<unsigned>(libbpf_num_possible_cpus()));
 }
 
 TEST_F(BpfProgramTest, ReusesPinsSoFlowsSurviveARestart) {
@@ -106,6 +109,32 @@ TEST_F(BpfProgramTest, OneCpuFillsTheWholeFlowTable) {
   BpfProgram prog(options(4096));
   EXPECT_EQ(prog.flow_lru(), FlowLru::shared);
   EXPECT_EQ(flows_kept_of_one_cpus_writes(prog), 3072u);
+}
+
+// Shared lists keep up to 128 free entries per CPU, and a CPU whose own run out takes 128 at a
+// time, evicting when fewer are free: a map of exactly max_flows entries drops flows before it
+// holds max_flows. The loader gives the lists that room beside the table.
+TEST_F(BpfProgramTest, SharedListsHoldMaxFlowsWrittenFromOneCpu) {
+  BpfProgram prog(options(4096));
+  const bpftest::CpuPin pin;
+  for (std::uint32_t i = 0; i < prog.sizes().max_flows; ++i) {
+    put_flow(prog, flow_key(static_cast<std::uint16_t>(1024 + i)), 1);
+  }
+  EXPECT_EQ((prog.flows().count<xlb_flow_key, xlb_flow>()), prog.sizes().max_flows);
+}
+
+TEST_F(BpfProgramTest, SharedListsHoldMaxFlowsWrittenFromEveryCpu) {
+  BpfProgram prog(options(4096));
+  const auto cpus = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+  constexpr std::uint32_t kRun = 100;  // flows each CPU writes in its turn
+  const std::uint32_t n = prog.sizes().max_flows;
+  for (std::uint32_t first = 0; first < n; first += kRun) {
+    const bpftest::CpuPin pin(static_cast<int>(first / kRun) % cpus);
+    for (std::uint32_t i = first; i < std::min(first + kRun, n); ++i) {
+      put_flow(prog, flow_key(static_cast<std::uint16_t>(1024 + i)), 1);
+    }
+  }
+  EXPECT_EQ((prog.flows().count<xlb_flow_key, xlb_flow>()), prog.sizes().max_flows);
 }
 
 TEST_F(BpfProgramTest, PerCpuLruListsHoldTheirShareEach) {
@@ -138,6 +167,43 @@ TEST_F(BpfProgramTest, PinnedFlowTableKeepsItsLruLists) {
   BpfProgram fresh(options());
   EXPECT_FALSE(fresh.reused_pins());
   EXPECT_EQ(fresh.flow_lru(), FlowLru::shared);
+}
+
+// The kernel rounds a per-CPU table up to a multiple of the CPUs; the pin reports that size.
+TEST_F(BpfProgramTest, PerCpuTableOfAnySizeIsAdopted) {
+  auto o = options(4095);
+  o.flow_lru = FlowLru::per_cpu;
+  const xlb_flow_key key = flow_key(2346);
+  {
+    BpfProgram first(o);
+    put_flow(first, key, 4);
+  }
+  BpfProgram second(o);
+  EXPECT_TRUE(second.reused_pins());
+  EXPECT_EQ(real_of_flow(second, key), 4u);
+}
+
+// Pins of shared lists made before the lists had room of their own (exactly max_flows
+// entries) are adopted with their flows rather than refused.
+TEST_F(BpfProgramTest, SharedTableWithoutRoomIsAdopted) {
+  const xlb_flow_key key = flow_key(2347);
+  const std::string pin = (options().pin_dir / "flows").string();
+  // What an xlbd before flow_map_entries() pinned: the flows map sized max_flows exactly.
+  {
+    const int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "flows", sizeof(xlb_flow_key), sizeof(xlb_flow), 4096,
+                                  nullptr);
+    ASSERT_GE(fd, 0);
+    xlb_flow flow{};
+    flow.real_id = 5;
+    ASSERT_EQ(bpf_map_update_elem(fd, &key, &flow, BPF_ANY), 0);
+    std::filesystem::create_directories(options().pin_dir);
+    ASSERT_EQ(bpf_obj_pin(fd, pin.c_str()), 0);
+    ::close(fd);
+  }
+  BpfProgram second(options(4096));
+  EXPECT_TRUE(second.reused_pins());
+  EXPECT_EQ(second.flows().max_entries(), 4096u);
+  EXPECT_EQ(real_of_flow(second, key), 5u);
 }
 
 TEST_F(BpfProgramTest, IncompatiblePinsAreNamed) {
