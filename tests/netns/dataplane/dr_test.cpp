@@ -173,7 +173,12 @@ TEST_F(DrLabTest, WrrTwoToOneOver300Requests) {
   // One snapshot of both (what /metrics shows) agrees with them and with itself: every packet
   // the VIP forwarded left through XDP_TX or a redirect.
   const auto traffic = backend_->traffic();
-  EXPECT_EQ(traffic.counters, c);
+  // Except "pass": the lab's kernels send traffic of their own (IPv6 neighbour discovery, MLD)
+  // that the program passes between the two snapshots, so that one may only grow.
+  auto vip_counters = traffic.counters;
+  EXPECT_GE(vip_counters[XLB_CTR_PASS], c[XLB_CTR_PASS]);
+  vip_counters[XLB_CTR_PASS] = c[XLB_CTR_PASS];
+  EXPECT_EQ(vip_counters, c);
   ASSERT_EQ(traffic.services.size(), 1u);
   EXPECT_EQ(traffic.services[0].counters.packets, backend_->stats().at(0).counters.packets);
   EXPECT_EQ(traffic.services[0].counters.packets, c[XLB_CTR_TX] + c[XLB_CTR_REDIRECT]);
