@@ -13,9 +13,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
-seconds=${FWD_SECONDS:-2}
-repeat=${FWD_REPEAT:-3}
-flows=${FWD_FLOWS:-1000000}
 table=${CHURN_TABLE:-65536}
 out_json=${CHURN_JSON:-$repo/bench/results/churn.json}
 
@@ -28,26 +25,26 @@ fwd_lab_up shared per_cpu
 for lru in shared per_cpu; do
   fwd_start_target "$lru" "$table" --flow-lru "$lru"
   # Fill the table so that the measured runs start full.
-  fwd_gen "$lru" "$work/fill-$lru.json" --cpus 0 --flows "$flows" --src-addrs 16 --count "$table"
+  fwd_gen "$lru" "$work/fill-$lru.json" --cpus 0 --flows "$fwd_flows" --src-addrs 16 --count "$table"
 done
 
 results=()
-for rep in $(seq "$repeat"); do
+for rep in $(seq "$fwd_repeat"); do
   for cores in $core_counts; do
     for lru in shared per_cpu; do
       out=$work/$lru-$cores-$rep.json
-      fwd_gen "$lru" "$out" --cpus "$(seq -s, 0 $((cores - 1)))" --flows "$flows" --src-addrs 16 --size 64 \
-        --warmup 0.5 --duration "$seconds"
+      fwd_gen "$lru" "$out" --cpus "$(seq -s, 0 $((cores - 1)))" --flows "$fwd_flows" --src-addrs 16 --size 64 \
+        --warmup 0.5 --duration "$fwd_seconds"
       results+=("$lru $cores $rep $out")
     done
-    printf '  round %s/%s: %s core(s)\n' "$rep" "$repeat" "$cores" >&2
+    printf '  round %s/%s: %s core(s)\n' "$rep" "$fwd_repeat" "$cores" >&2
   done
 done
 fwd_lab_down
 
 printf '%s\n' "${results[@]}" >"$work/runs.txt"
 python3 - "$work/runs.txt" "$out_json" "${BENCH_COMMIT:-$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)}" \
-  "$flows" "$table" "$seconds" <<'PY'
+  "$fwd_flows" "$table" "$fwd_seconds" <<'PY'
 import datetime, json, platform, sys
 runs, out, commit = sys.argv[1], sys.argv[2], sys.argv[3]
 flows, table, seconds = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])

@@ -10,6 +10,10 @@
 # with the programs it wants.
 
 fwd_suffix=$$
+# The runs' shape, the same for every benchmark on this lab (the environment overrides it).
+fwd_seconds=${FWD_SECONDS:-2}  # per measured run
+fwd_repeat=${FWD_REPEAT:-3}    # rounds; the best counts
+fwd_flows=${FWD_FLOWS:-1000000}  # the many-flows case
 fwd_gen_ns=xlbfwd-gen-$fwd_suffix
 fwd_lb_ns=xlbfwd-lb-$fwd_suffix
 fwd_pktgen=$build/tools/pktgen/xlb-pktgen

@@ -16,10 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
-seconds=${FWD_SECONDS:-2}
-repeat=${FWD_REPEAT:-3}
 out_json=${FWD_JSON:-$repo/bench/results/forwarding.json}
-many_flows=${FWD_FLOWS:-1000000}
 max_flows=2097152  # 2^21: 1M flows with room to spare (with per_cpu LRU lists, each CPU's half would hold them)
 
 . "$here/lab.sh"
@@ -33,20 +30,20 @@ cpu_list() { seq -s, 0 $(($1 - 1)); }
 fwd_start_target minimal "$max_flows"
 fwd_start_target balancer "$max_flows"
 # Fill the connection table once so that the measured runs take the established path.
-fwd_gen balancer "$work/warmup.json" --cpus 0 --flows "$many_flows" --src-addrs 16 --count "$many_flows"
+fwd_gen balancer "$work/warmup.json" --cpus 0 --flows "$fwd_flows" --src-addrs 16 --count "$fwd_flows"
 
 runs=()
-for rep in $(seq "$repeat"); do
+for rep in $(seq "$fwd_repeat"); do
   for size in 64 1500; do
     for cores in $core_counts; do
-      for flows in 1 "$many_flows"; do
+      for flows in 1 "$fwd_flows"; do
         for program in minimal balancer; do
           result=$work/$program-$size-$cores-$flows-$rep.json
           fwd_gen "$program" "$result" --cpus "$(cpu_list "$cores")" --flows "$flows" --src-addrs 16 --size "$size" \
-            --warmup 0.5 --duration "$seconds"
+            --warmup 0.5 --duration "$fwd_seconds"
           runs+=("$program $size $cores $flows $rep $result")
         done
-        printf '  round %s/%s: %5s B  %s core(s)  %8s flow(s)\n' "$rep" "$repeat" "$size" "$cores" "$flows" >&2
+        printf '  round %s/%s: %5s B  %s core(s)  %8s flow(s)\n' "$rep" "$fwd_repeat" "$size" "$cores" "$flows" >&2
       done
     done
   done
@@ -54,4 +51,4 @@ done
 fwd_lab_down
 
 printf '%s\n' "${runs[@]}" | python3 "$here/report.py" --commit "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --counters "$work/target-balancer.out" --seconds "$seconds" --out "$out_json"
+  --counters "$work/target-balancer.out" --seconds "$fwd_seconds" --out "$out_json"

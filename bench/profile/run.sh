@@ -15,7 +15,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
 seconds=${PROFILE_SECONDS:-3}
-many_flows=${FWD_FLOWS:-1000000}
 out_json=${PROFILE_JSON:-$repo/bench/results/profile.json}
 max_flows=2097152  # as bench/forwarding: room for 1M flows
 
@@ -36,10 +35,10 @@ trap 'exit 130' INT TERM
 fwd_lab_up minimal balancer
 fwd_start_target minimal "$max_flows"
 fwd_start_target balancer "$max_flows"
-fwd_gen balancer "$work/fill.json" --cpus 0 --flows "$many_flows" --src-addrs 16 --count "$many_flows"
+fwd_gen balancer "$work/fill.json" --cpus 0 --flows "$fwd_flows" --src-addrs 16 --count "$fwd_flows"
 
 cases=()
-for spec in "minimal 1" "balancer 1" "balancer $many_flows"; do
+for spec in "minimal 1" "balancer 1" "balancer $fwd_flows"; do
   set -- $spec
   program=$1 flows=$2
   name=$program-$flows

@@ -51,6 +51,8 @@ FlowLru lru_of(std::uint32_t map_flags) {
   return (map_flags & BPF_F_NO_COMMON_LRU) ? FlowLru::per_cpu : FlowLru::shared;
 }
 
+const char* lru_name(FlowLru lru) { return lru == FlowLru::per_cpu ? "per_cpu" : "shared"; }
+
 }  // namespace
 
 std::uint32_t flow_map_entries(std::uint32_t max_flows, FlowLru lru, int possible_cpus) {
@@ -107,17 +109,16 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   if (!skel_) throw libbpf_error("opening the XDP balancer", errno);
 
   skel_->rodata->ring_size = s.ring_size;
-  const auto set = set_max_entries;
-  set(skel_->maps.vips, s.max_vips);
-  set(skel_->maps.ring, ring_entries);
-  set(skel_->maps.reals, s.max_reals);
-  set(skel_->maps.flows, flow_map_entries(s.max_flows, options_.flow_lru, libbpf_num_possible_cpus()));
-  set(skel_->maps.persist, s.max_persist);
-  set(skel_->maps.vip_stats, s.max_vips);
-  set(skel_->maps.vip_state, s.max_vips);
-  set(skel_->maps.real_stats, s.max_reals);
-  set(skel_->maps.rr_cursor, s.max_vips);
-  set(skel_->maps.tx_ports, s.max_tx_ports);
+  set_max_entries(skel_->maps.vips, s.max_vips);
+  set_max_entries(skel_->maps.ring, ring_entries);
+  set_max_entries(skel_->maps.reals, s.max_reals);
+  set_max_entries(skel_->maps.flows, flow_map_entries(s.max_flows, options_.flow_lru, libbpf_num_possible_cpus()));
+  set_max_entries(skel_->maps.persist, s.max_persist);
+  set_max_entries(skel_->maps.vip_stats, s.max_vips);
+  set_max_entries(skel_->maps.vip_state, s.max_vips);
+  set_max_entries(skel_->maps.real_stats, s.max_reals);
+  set_max_entries(skel_->maps.rr_cursor, s.max_vips);
+  set_max_entries(skel_->maps.tx_ports, s.max_tx_ports);
   const std::uint32_t lru_flags = options_.flow_lru == FlowLru::per_cpu ? BPF_F_NO_COMMON_LRU : 0;
   if (int err = bpf_map__set_map_flags(skel_->maps.flows, lru_flags); err) {
     throw libbpf_error("setting the flows map's LRU flags", err);
@@ -184,10 +185,9 @@ void BpfProgram::check_pinned_maps() {
     if (map == skel_->maps.flows) neutral = BPF_F_NO_COMMON_LRU;
     if (neutral && (info.map_flags & ~neutral) == (bpf_map__map_flags(map) & ~neutral)) {
       if (map == skel_->maps.flows && info.map_flags != bpf_map__map_flags(map)) {
-        const auto lists = [](std::uint32_t flags) { return flags & BPF_F_NO_COMMON_LRU ? "per_cpu" : "shared"; };
         spdlog::warn("xdp: pinned {} keeps its {} LRU lists; xdp_flow_lru {} applies to fresh pins (xlbctl stop "
                      "--detach, or removing {}, starts afresh and drops every flow)",
-                     path, lists(info.map_flags), lists(bpf_map__map_flags(map)), options_.pin_dir.string());
+                     path, lru_name(lru_of(info.map_flags)), lru_name(options_.flow_lru), options_.pin_dir.string());
       }
       bpf_map__set_map_flags(map, info.map_flags);
     }

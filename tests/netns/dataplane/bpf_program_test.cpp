@@ -112,20 +112,13 @@ TEST_F(BpfProgramTest, OneCpuFillsTheWholeFlowTable) {
 }
 
 // Shared lists keep up to 128 free entries per CPU, and a CPU whose own run out takes 128 at a
-// time, evicting when fewer are free: a map of exactly max_flows entries drops flows before it
-// holds max_flows. The loader gives the lists that room beside the table.
-TEST_F(BpfProgramTest, SharedListsHoldMaxFlowsWrittenFromOneCpu) {
-  BpfProgram prog(options(4096));
-  const bpftest::CpuPin pin;
-  for (std::uint32_t i = 0; i < prog.sizes().max_flows; ++i) {
-    put_flow(prog, flow_key(static_cast<std::uint16_t>(1024 + i)), 1);
-  }
-  EXPECT_EQ((prog.flows().count<xlb_flow_key, xlb_flow>()), prog.sizes().max_flows);
-}
-
+// time, evicting when fewer are free: a map of exactly max_flows entries written from two CPUs
+// in turn held 3,968 of 4,096. The loader gives the lists that room beside the table. (Written
+// from one CPU alone, such a map filled without the room: only several CPUs show the loss.)
 TEST_F(BpfProgramTest, SharedListsHoldMaxFlowsWrittenFromEveryCpu) {
   BpfProgram prog(options(4096));
   const auto cpus = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+  if (cpus < 2) GTEST_SKIP() << "one online CPU: no other CPU's list can hold free entries";
   constexpr std::uint32_t kRun = 100;  // flows each CPU writes in its turn
   const std::uint32_t n = prog.sizes().max_flows;
   for (std::uint32_t first = 0; first < n; first += kRun) {
