@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "tests/bpf/support/harness.hpp"
-#include "xlb/minimal.skel.h"
+#include "tests/bpf/support/minimal.hpp"
 
 namespace xlb::bench {
 namespace {
@@ -79,27 +79,6 @@ struct Options {
   std::string json_path;
   std::string commit = "unknown";
   std::string only;  // run only scenarios whose name contains this
-};
-
-// The minimal program, loaded once; its next hop is set so the rewrite is not folded away.
-class Minimal {
- public:
-  Minimal() {
-    skel_ = xlb_minimal__open();
-    if (!skel_) throw std::runtime_error("open minimal skeleton");
-    if (xlb_minimal__load(skel_) != 0) {
-      xlb_minimal__destroy(skel_);
-      throw std::runtime_error("load minimal program");
-    }
-    for (int i = 0; i < 6; ++i) skel_->bss->next_hop[i] = static_cast<std::uint8_t>(0x40 + i);
-  }
-  ~Minimal() { xlb_minimal__destroy(skel_); }
-  Minimal(const Minimal&) = delete;
-  Minimal& operator=(const Minimal&) = delete;
-  int fd() const { return bpf_program__fd(skel_->progs.xlb_minimal); }
-
- private:
-  xlb_minimal* skel_ = nullptr;
 };
 
 PacketSpec tcp(const Address& src, std::uint16_t sport, const Address& dst, std::uint16_t dport = 80) {
@@ -354,7 +333,7 @@ class PacketCost {
   std::unique_ptr<bpftest::BpfFsMount> fs_;
   std::unique_ptr<bpftest::Balancer> lb_;
   std::uint64_t totals_[2] = {0, 0};  // persistence hits, new flows of the balancers already gone
-  Minimal minimal_;
+  bpftest::MinimalProgram minimal_;
   Bytes minimal_frame_;   // 64-byte IPv4 TCP to no VIP
   Bytes minimal_frame6_;  // 74-byte IPv6 TCP to no VIP, the size of the IPv6 rows' frames
   std::vector<Row> rows_;

@@ -17,7 +17,7 @@
 #include "bench/scale/flow_fill.hpp"
 #include "bench/scale/memory_floor.hpp"
 #include "tests/bpf/support/harness.hpp"
-#include "xlb/minimal.skel.h"
+#include "tests/bpf/support/minimal.hpp"
 
 namespace xlb::bench::scale {
 
@@ -33,25 +33,6 @@ constexpr std::uint32_t kVipId = 1;
 constexpr std::uint16_t kPort = 80;
 constexpr std::uint32_t kReals = 16;
 constexpr std::uint64_t kFloorLoads = 2000000;  // per round: 0.2-0.4 s where each load misses
-
-class Minimal {
- public:
-  Minimal() {
-    skel_ = xlb_minimal__open();
-    if (!skel_ || xlb_minimal__load(skel_) != 0) {
-      xlb_minimal__destroy(skel_);
-      throw std::runtime_error("load the minimal program");
-    }
-    for (int i = 0; i < 6; ++i) skel_->bss->next_hop[i] = static_cast<std::uint8_t>(0x40 + i);
-  }
-  ~Minimal() { xlb_minimal__destroy(skel_); }
-  Minimal(const Minimal&) = delete;
-  Minimal& operator=(const Minimal&) = delete;
-  int fd() const { return bpf_program__fd(skel_->progs.xlb_minimal); }
-
- private:
-  xlb_minimal* skel_ = nullptr;
-};
 
 // The frame of flow i as fill_flows() keys it (64 bytes).
 Bytes flow_frame(std::uint32_t i, std::uint8_t flags) {
@@ -272,7 +253,7 @@ class PacketScale {
   PacketScaleOptions opts_;
   bpftest::BpfFsMount fs_;
   bpftest::Balancer lb_;
-  Minimal minimal_;
+  bpftest::MinimalProgram minimal_;
   std::vector<std::uint32_t> real_ids_;
   double fixed_ns_ = 0;
   std::uint64_t serial_ = 0;
