@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "ctrl/config/config.hpp"
@@ -139,6 +141,34 @@ TEST(MachineChecks, RealProbeWarnsInTestModeAndFailsAtStart) {
   const auto r = load_string(text, "t.conf", start_mode);
   EXPECT_EQ(r.error_count(), 2u);
   EXPECT_EQ(check("vrrp_instance A {\n interface lo\n virtual_router_id 1\n}\n", start_mode), V{});
+}
+
+// A probe that answers from a list and counts the questions.
+class CountingProbe final : public SystemProbe {
+ public:
+  bool interface_exists(const std::string&) const override { return true; }
+  bool directly_connected(const IpAddr& addr) const override {
+    ++asked[addr.to_string()];
+    return addr.to_string() != "198.51.100.9";
+  }
+  mutable std::map<std::string, int> asked;
+};
+
+// Each question reads the whole routing table: every address is asked once, however many
+// services list it, and every listing of an address that is not connected is still reported.
+TEST(MachineChecks, EachRealAddressIsAskedOnce) {
+  std::string text;
+  for (int port = 80; port < 83; ++port) {
+    text += "virtual_server 198.51.100.1 " + std::to_string(port) +
+            " {\n lb_kind DR\n real_server 198.51.100.7 80 {\n }\n real_server 198.51.100.9 80 {\n }\n}\n";
+  }
+  CountingProbe probe;
+  const auto diagnostics = check(text, Options{Mode::config_test, &probe, {}});
+  EXPECT_EQ(probe.asked, (std::map<std::string, int>{{"198.51.100.7", 1}, {"198.51.100.9", 1}}));
+  const auto not_connected = std::count_if(diagnostics.begin(), diagnostics.end(), [](const std::string& d) {
+    return d.find("198.51.100.9 is not on a directly connected network") != std::string::npos;
+  });
+  EXPECT_EQ(not_connected, 3) << "one warning per listing of 198.51.100.9";
 }
 
 // A connected network read independently of libnl (/proc/net/route: main-table IPv4 routes
