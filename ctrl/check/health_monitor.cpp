@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ssl.hpp>
+#include <map>
+#include <set>
 
 #include "ctrl/check/resolve.hpp"
 
@@ -62,6 +64,10 @@ void HealthMonitor::reconfigure(std::vector<VirtualServerSettings> services) {
   std::vector<std::shared_ptr<Checker>> fresh;
   std::vector<std::unique_ptr<Service>> next_services;
   std::unordered_map<std::string, std::vector<Service*>> users;
+  // By key, not by scanning: with 10,000 services the scans were 10^8 key compares per reload.
+  std::map<dataplane::ServiceKey, const Service*> old_by_key;
+  for (const auto& s : services_) old_by_key.emplace(s->state.settings().spec.key, s.get());
+  std::set<dataplane::ServiceKey> kept_keys;
 
   for (auto& vs : services) {
     std::vector<std::vector<std::string>> ids(vs.reals.size());
@@ -83,9 +89,8 @@ void HealthMonitor::reconfigure(std::vector<VirtualServerSettings> services) {
       }
     }
     std::optional<bool> quorum;
-    const Service* old = nullptr;
-    for (const auto& s : services_)
-      if (s->state.settings().spec.key == vs.spec.key) old = s.get();
+    const auto found = old_by_key.find(vs.spec.key);
+    const Service* old = found != old_by_key.end() ? found->second : nullptr;
     if (old) quorum = old->state.quorum_up();
     // Verdicts need the probe map of the new configuration, so compute them by hand here.
     std::vector<RealVerdict> verdicts(vs.reals.size());
@@ -107,12 +112,12 @@ void HealthMonitor::reconfigure(std::vector<VirtualServerSettings> services) {
     if (!old || old->state.spec() != service->state.spec()) {
       if (hooks_.apply) hooks_.apply(service->state.spec());
     }
+    kept_keys.insert(vs.spec.key);
     next_services.push_back(std::move(service));
   }
   for (const auto& s : services_) {
-    bool kept = false;
-    for (const auto& n : next_services) kept = kept || n->state.settings().spec.key == s->state.settings().spec.key;
-    if (!kept && hooks_.remove) hooks_.remove(s->state.settings().spec.key);
+    const auto& key = s->state.settings().spec.key;
+    if (!kept_keys.contains(key) && hooks_.remove) hooks_.remove(key);
   }
   for (auto& [id, checker] : probes_) checker->stop();  // probes no longer configured
   probes_ = std::move(probes);
