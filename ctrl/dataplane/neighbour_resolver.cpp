@@ -241,7 +241,10 @@ void NeighbourResolver::trigger_resolution(const IpAddress& address, int ifindex
 
 std::optional<MacAddress> NeighbourResolver::resolve(const IpAddress& address, int ifindex,
                                                      std::chrono::milliseconds timeout) {
-  // Subscribe before looking, so an answer that lands in between is not missed.
+  // Most reals are in the table already: a subscription (a socket, a bind, a group join) for
+  // each was 12% of applying 10,000 services. For the rest, subscribe, then look again before
+  // asking, so that an answer landing in between is not missed.
+  if (auto mac = lookup(address, ifindex)) return mac;
   NlSockPtr events = open_neigh_subscriber();
   if (auto mac = lookup(address, ifindex)) return mac;
   trigger_resolution(address, ifindex);

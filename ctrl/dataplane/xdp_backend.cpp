@@ -172,6 +172,11 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::op
     slot.adjacent = previous->adjacent;
     return slot;
   }
+  if (const auto known = resolved_.find(real.address); known != resolved_.end()) {
+    slot.egress = known->second.egress;
+    slot.mac = known->second.mac;
+    return slot;
+  }
   slot.egress = resolver_.egress(real.address);  // throws when not adjacent
   slot.mac = resolver_.resolve(real.address, slot.egress.ifindex, options_.resolve_timeout);
   if (!slot.mac) {
@@ -179,6 +184,7 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::op
                  real.address.to_string(), slot.egress.ifname);
   }
   add_tx_port(slot.egress);
+  if (slot.mac) resolved_.insert_or_assign(real.address, Resolved{slot.egress, *slot.mac});
   return slot;
 }
 
@@ -343,8 +349,12 @@ void XdpBackend::apply(const ServiceSpec& spec) {
     // Flow caches forward with copies of reals entries (xlb_abi.h, flow_cache): cleared ones
     // must lapse. A kept real's addresses do not change here (make_slot keeps them; the
     // neighbour watch moves them), so a weight change keeps the cached flows.
-    if (!dropped.empty()) drop_cached_flows();
+    if (!dropped.empty()) {
+      drop_cached_flows();
+      resolved_.clear();
+    }
   } catch (...) {
+    resolved_.clear();  // it may name a slot that was never stored
     for (auto id : fresh) real_ids_.release(id);
     if (inserted && !svc.written) {
       vip_ids_.release(svc.vip_id);
@@ -371,6 +381,7 @@ void XdpBackend::remove(const ServiceKey& key) {
   }
   vip_ids_.release(svc.vip_id);
   services_.erase(it);
+  resolved_.clear();
 }
 
 // Deletes connection and persistence entries of the given reals (or, with no reals, of the
@@ -463,6 +474,7 @@ void XdpBackend::revise_slots(Service& svc, const std::function<SlotRevision(Rea
 // neighbour watch once the kernel has resolved it); one that is no longer adjacent stops
 // getting flows until it is again.
 void XdpBackend::on_routes() {
+  resolved_.clear();
   // One route lookup per address, however many services list it (10,000 VIPs may share a
   // few hundred reals, and this runs on the thread that also sends VRRP adverts).
   struct Route {
@@ -517,6 +529,9 @@ void XdpBackend::on_routes() {
 }
 
 void XdpBackend::on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac) {
+  if (auto known = resolved_.find(address); known != resolved_.end() && known->second.egress.ifindex == ifindex) {
+    known->second.mac = mac;
+  }
   auto follow = [&](RealSlot& slot) -> SlotRevision {
     if (slot.real.address != address || slot.egress.ifindex != ifindex || slot.mac == mac || !slot.adjacent) return {};
     spdlog::info("xdp: real server {} is now at {}", address.to_string(), mac.str());

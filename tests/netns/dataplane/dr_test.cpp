@@ -7,10 +7,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "ctrl/dataplane/demo/lab_client.hpp"
@@ -383,6 +386,54 @@ TEST_F(DrLabTest, ChangedMacIsFollowed) {
   }
   EXPECT_TRUE(followed) << "rs2 unreachable through the LB after its MAC changed";
   EXPECT_GT(cache_epoch(), epoch) << "flow caches keep forwarding to the old MAC";
+}
+
+// The MACs every reals entry of `real` forwards with (one entry per service that lists it).
+std::vector<std::string> macs_of(XdpBackend& backend, const IpAddress& real) {
+  std::vector<std::string> out;
+  const auto bytes = real.to_v4().to_bytes();
+  for (const auto& [id, entry] : backend.program().reals().entries<std::uint32_t, xlb_real>()) {
+    if (entry.family == 0 || std::memcmp(entry.addr, bytes.data(), 4) != 0) continue;
+    MacAddress mac;
+    std::copy(std::begin(entry.dst_mac), std::end(entry.dst_mac), mac.bytes.begin());
+    out.push_back(mac.str());
+  }
+  return out;
+}
+
+// A second service that lists a real the first one resolved copies its egress and MAC instead
+// of asking the kernel: it must get the MAC the neighbour watch followed since, not the first.
+TEST_F(DrLabTest, AnotherServiceOfAKnownRealGetsItsCurrentMac) {
+  backend_->apply(spec(1, 1));
+  const std::string rs2 = (*lab_)["LAB_RS2"];
+  const std::string moved = "02:00:5e:10:00:22";
+  test::must("ip -n " + rs2 + " link set eth0 address " + moved);
+  test::must("ip -n " + rs2 + " neigh flush dev eth0");
+  test::must("ip netns exec " + rs2 + " arping -q -c1 -w1 -I eth0 " + (*lab_)["LAB_LB_IP"]);
+  for (int i = 0; i < 50 && macs_of(*backend_, ip("LAB_RS2_IP")) != std::vector<std::string>{moved}; ++i) {
+    io_.run_for(100ms);
+    io_.restart();
+  }
+  ASSERT_EQ(macs_of(*backend_, ip("LAB_RS2_IP")), std::vector<std::string>{moved});
+  auto other = spec(1, 1);
+  other.key.port = 8080;
+  backend_->apply(other);
+  EXPECT_EQ(macs_of(*backend_, ip("LAB_RS2_IP")), (std::vector<std::string>{moved, moved}));
+}
+
+// Once a route puts a real behind a gateway, a service that lists it next is refused, as it
+// would be on a fresh start: what was known of the real before the change is not reused.
+TEST_F(DrLabTest, AnotherServiceOfARealNowBehindAGatewayIsRefused) {
+  backend_->apply(spec(1, 1));
+  test::must("ip -n " + (*lab_)["LAB_LB"] + " route add " + (*lab_)["LAB_RS1_IP"] + "/32 via " +
+             (*lab_)["LAB_RS2_IP"]);
+  for (int i = 0; i < 5; ++i) {  // the route watch settles for 100 ms
+    io_.run_for(100ms);
+    io_.restart();
+  }
+  auto other = spec(1, 1);
+  other.key.port = 8080;
+  EXPECT_THROW(backend_->apply(other), NotAdjacentError);
 }
 
 }  // namespace
