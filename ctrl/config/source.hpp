@@ -3,6 +3,7 @@
 // depth, file size and file count are capped so that hostile input cannot hang the reader.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +32,7 @@ class SourceReader {
  private:
   void expand(std::string_view text, const std::string& file, unsigned depth,
               std::vector<Token>& out);
-  void include(const std::vector<Token>& line, const std::string& file, unsigned depth,
+  void include(std::span<const Token> line, const std::string& file, unsigned depth,
                std::vector<Token>& out);
   void include_one(const std::string& path, const Token& at, unsigned depth,
                    std::vector<Token>& out);

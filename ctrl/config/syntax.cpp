@@ -5,7 +5,9 @@ namespace {
 
 class TreeBuilder {
  public:
-  TreeBuilder(const std::vector<Token>& tokens, Diagnostics& diags) : toks_(tokens), diags_(diags) {}
+  // Words move from `tokens` into the tree (a 10 MB file has 1.5M of them: a copy doubled the
+  // memory of parsing it); braces stay, for the diagnostics that point at them.
+  TreeBuilder(std::vector<Token>& tokens, Diagnostics& diags) : toks_(tokens), diags_(diags) {}
 
   std::vector<Node> run() {
     std::vector<Node> top;
@@ -45,9 +47,8 @@ class TreeBuilder {
           break;
         case Token::Kind::word: {
           Node n;
-          n.key = t;
-          ++pos_;
-          while (!at_end() && cur().kind == Token::Kind::word) n.args.push_back(toks_[pos_++]);
+          n.key = std::move(toks_[pos_++]);
+          while (!at_end() && cur().kind == Token::Kind::word) n.args.push_back(std::move(toks_[pos_++]));
           if (!at_end() && cur().kind == Token::Kind::open) {
             const Token& brace = cur();
             ++pos_;
@@ -85,14 +86,14 @@ class TreeBuilder {
     diags_.error(brace.loc, "missing '}' for the block opened here");
   }
 
-  const std::vector<Token>& toks_;
+  std::vector<Token>& toks_;
   Diagnostics& diags_;
   std::size_t pos_ = 0;
 };
 
 }  // namespace
 
-std::vector<Node> build_tree(const std::vector<Token>& tokens, Diagnostics& diags) {
+std::vector<Node> build_tree(std::vector<Token> tokens, Diagnostics& diags) {
   return TreeBuilder(tokens, diags).run();
 }
 

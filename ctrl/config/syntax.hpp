@@ -18,6 +18,7 @@ struct Node {
 
 inline constexpr unsigned max_block_depth = 16;
 
-std::vector<Node> build_tree(const std::vector<Token>& tokens, Diagnostics& diags);
+// Consumes the tokens.
+std::vector<Node> build_tree(std::vector<Token> tokens, Diagnostics& diags);
 
 }  // namespace xlb::config
