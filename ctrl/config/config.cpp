@@ -25,7 +25,8 @@ void sort_by_position(std::vector<Diagnostic>& diags, const std::vector<std::str
 LoadResult finish(std::vector<Token> tokens, const Options& options, Diagnostics& diags,
                   const std::vector<std::string>& files) {
   LoadResult r;
-  const auto tree = build_tree(std::move(tokens), diags);
+  const auto tree = build_tree(tokens, diags);
+  tokens.clear();
   ParseContext ctx(diags);
   parse_config(ctx, tree, r.config);
   if (!diags.saturated()) validate(r.config, options, diags);

@@ -45,34 +45,20 @@ void SourceReader::expand(std::string_view text, const std::string& file, unsign
                           std::vector<Token>& out) {
   std::vector<Token> tokens;
   lex(text, file, tokens, diags_);
-  const auto is_include = [](const Token& first) {
-    return first.kind == Token::Kind::word && !first.quoted && first.text == "include";
-  };
-  // The usual case, one file: its tokens become the stream as they are (a 10 MB file has 1.5M
-  // tokens, and a second copy of them doubled the memory of a start or reload).
-  const bool includes = !tokens.empty() && (is_include(tokens.front()) ||
-                                            std::adjacent_find(tokens.begin(), tokens.end(), [&](const Token& a, const Token& b) {
-                                              return a.kind == Token::Kind::eol && is_include(b);
-                                            }) != tokens.end());
-  if (out.empty() && !includes) {
-    out = std::move(tokens);
-    return;
-  }
-  out.reserve(out.size() + tokens.size());
   // keepalived recognises include as the first word of a line, anywhere (even inside a block).
-  auto line = tokens.begin();
-  for (auto it = tokens.begin(); it != tokens.end(); ++it) {
-    if (it->kind != Token::Kind::eol) continue;
-    const auto next = it + 1;
-    if (is_include(*line))
-      include(std::span<const Token>(line, next), file, depth, out);
+  std::vector<Token> line;
+  for (auto& tok : tokens) {
+    line.push_back(std::move(tok));
+    if (line.back().kind != Token::Kind::eol) continue;
+    if (line.front().kind == Token::Kind::word && !line.front().quoted && line.front().text == "include")
+      include(line, file, depth, out);
     else
-      std::move(line, next, std::back_inserter(out));
-    line = next;
+      std::move(line.begin(), line.end(), std::back_inserter(out));
+    line.clear();
   }
 }
 
-void SourceReader::include(std::span<const Token> line, const std::string& file, unsigned depth,
+void SourceReader::include(const std::vector<Token>& line, const std::string& file, unsigned depth,
                            std::vector<Token>& out) {
   const Token& kw = line.front();
   // line = include, pattern..., eol

@@ -3,7 +3,6 @@
 // depth, file size and file count are capped so that hostile input cannot hang the reader.
 #pragma once
 
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,7 +31,7 @@ class SourceReader {
  private:
   void expand(std::string_view text, const std::string& file, unsigned depth,
               std::vector<Token>& out);
-  void include(std::span<const Token> line, const std::string& file, unsigned depth,
+  void include(const std::vector<Token>& line, const std::string& file, unsigned depth,
                std::vector<Token>& out);
   void include_one(const std::string& path, const Token& at, unsigned depth,
                    std::vector<Token>& out);

@@ -18,7 +18,6 @@ struct Node {
 
 inline constexpr unsigned max_block_depth = 16;
 
-// Consumes the tokens.
-std::vector<Node> build_tree(std::vector<Token> tokens, Diagnostics& diags);
+std::vector<Node> build_tree(const std::vector<Token>& tokens, Diagnostics& diags);
 
 }  // namespace xlb::config
