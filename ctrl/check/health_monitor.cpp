@@ -1,10 +1,11 @@
 #include "ctrl/check/health_monitor.hpp"
 
+#include <map>
+#include <set>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ssl.hpp>
-#include <map>
-#include <set>
 
 #include "ctrl/check/resolve.hpp"
 
