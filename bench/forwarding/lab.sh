@@ -5,9 +5,8 @@
 #   xlb-pktgen --dev G  ==== veth ====  L: xlb_balancer (or xlb_minimal), XDP native
 #   sink (count + drop) on G  <== XDP_TX ==
 #
-# The caller sets `build` (a build directory), calls fwd_begin (or, to clean up its own way,
-# fwd_require, sets `work` to a scratch folder and calls fwd_lab_down on exit), then fwd_lab_up
-# with the programs it wants.
+# The caller sets `build` (a build directory), calls fwd_begin, then fwd_lab_up with the
+# programs it wants.
 
 fwd_suffix=$$
 # The runs' shape, the same for every benchmark on this lab (the environment overrides it).
@@ -73,11 +72,13 @@ fwd_core_counts() {
 }
 
 # Checks what the benchmark needs, makes its scratch folder ($work), and takes the lab down and
-# removes the folder however the script ends.
-fwd_begin() {  # benchmark-name
+# removes the folder however the script ends; with a second argument that is not empty, the
+# folder is kept (and named) instead.
+fwd_begin() {  # benchmark-name [keep]
   fwd_require "$1"
   work=$(mktemp -d "/tmp/xlb-$1.XXXXXX")
-  trap 'fwd_lab_down; rm -rf "$work"' EXIT
+  fwd_keep=${2:-}
+  trap 'fwd_lab_down; if [[ -n $fwd_keep ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi' EXIT
   trap 'exit 130' INT TERM
 }
 

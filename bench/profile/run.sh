@@ -23,14 +23,7 @@ if ! command -v perf >/dev/null; then
   exit 1
 fi
 . "$repo/bench/forwarding/lab.sh"
-fwd_require profile
-work=$(mktemp -d /tmp/xlb-profile.XXXXXX)
-cleanup() {
-  fwd_lab_down
-  [[ -n ${PROFILE_KEEP:-} ]] && echo "profile: kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+fwd_begin profile "${PROFILE_KEEP:-}"
 
 fwd_lab_up minimal balancer
 fwd_start_target minimal "$max_flows"

@@ -1,7 +1,6 @@
 #include "ctrl/check/health_monitor.hpp"
 
 #include <map>
-#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -66,9 +65,9 @@ void HealthMonitor::reconfigure(std::vector<VirtualServerSettings> services) {
   std::vector<std::unique_ptr<Service>> next_services;
   std::unordered_map<std::string, std::vector<Service*>> users;
   // By key, not by scanning: with 10,000 services the scans were 10^8 key compares per reload.
+  // What is left in it after the loop is what the new configuration dropped.
   std::map<dataplane::ServiceKey, const Service*> old_by_key;
   for (const auto& s : services_) old_by_key.emplace(s->state.settings().spec.key, s.get());
-  std::set<dataplane::ServiceKey> kept_keys;
 
   for (auto& vs : services) {
     std::vector<std::vector<std::string>> ids(vs.reals.size());
@@ -90,8 +89,11 @@ void HealthMonitor::reconfigure(std::vector<VirtualServerSettings> services) {
       }
     }
     std::optional<bool> quorum;
-    const auto found = old_by_key.find(vs.spec.key);
-    const Service* old = found != old_by_key.end() ? found->second : nullptr;
+    const Service* old = nullptr;
+    if (const auto found = old_by_key.find(vs.spec.key); found != old_by_key.end()) {
+      old = found->second;
+      old_by_key.erase(found);
+    }
     if (old) quorum = old->state.quorum_up();
     // Verdicts need the probe map of the new configuration, so compute them by hand here.
     std::vector<RealVerdict> verdicts(vs.reals.size());
@@ -113,13 +115,10 @@ void HealthMonitor::reconfigure(std::vector<VirtualServerSettings> services) {
     if (!old || old->state.spec() != service->state.spec()) {
       if (hooks_.apply) hooks_.apply(service->state.spec());
     }
-    kept_keys.insert(vs.spec.key);
     next_services.push_back(std::move(service));
   }
-  for (const auto& s : services_) {
-    const auto& key = s->state.settings().spec.key;
-    if (!kept_keys.contains(key) && hooks_.remove) hooks_.remove(key);
-  }
+  if (hooks_.remove)
+    for (const auto& [key, dropped] : old_by_key) hooks_.remove(key);
   for (auto& [id, checker] : probes_) checker->stop();  // probes no longer configured
   probes_ = std::move(probes);
   services_ = std::move(next_services);

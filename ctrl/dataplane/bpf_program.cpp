@@ -66,6 +66,8 @@ std::uint32_t flow_map_entries(std::uint32_t max_flows, FlowLru lru, int possibl
   return static_cast<std::uint32_t>(entries);
 }
 
+std::uint32_t flow_map_flags(FlowLru lru) { return lru == FlowLru::per_cpu ? BPF_F_NO_COMMON_LRU : 0; }
+
 void require_bpffs(const std::filesystem::path& dir) {
   struct statfs st {};
   if (::statfs(dir.c_str(), &st) != 0) {
@@ -119,8 +121,7 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set_max_entries(skel_->maps.real_stats, s.max_reals);
   set_max_entries(skel_->maps.rr_cursor, s.max_vips);
   set_max_entries(skel_->maps.tx_ports, s.max_tx_ports);
-  const std::uint32_t lru_flags = options_.flow_lru == FlowLru::per_cpu ? BPF_F_NO_COMMON_LRU : 0;
-  if (int err = bpf_map__set_map_flags(skel_->maps.flows, lru_flags); err) {
+  if (int err = bpf_map__set_map_flags(skel_->maps.flows, flow_map_flags(options_.flow_lru)); err) {
     throw libbpf_error("setting the flows map's LRU flags", err);
   }
 

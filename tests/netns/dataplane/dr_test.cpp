@@ -119,6 +119,25 @@ class DrLabTest : public ::testing::Test {
     return 0;
   }
 
+  // Lets the backend's watches run for 100 ms.
+  void tick() {
+    io_.run_for(100ms);
+    io_.restart();
+  }
+  // Sends rs1 through rs2 as a gateway ("add"), or stops doing so ("del").
+  void detour_rs1(const std::string& verb) {
+    test::must("ip -n " + (*lab_)["LAB_LB"] + " route " + verb + " " + (*lab_)["LAB_RS1_IP"] + "/32 via " +
+               (*lab_)["LAB_RS2_IP"]);
+  }
+  // Gives rs2 another MAC address and has it speak up (as it does on its next ARP for anyone),
+  // so that the LB's kernel learns it and the backend follows the neighbour notification.
+  void move_rs2_to(const std::string& mac) {
+    const std::string rs2 = (*lab_)["LAB_RS2"];
+    test::must("ip -n " + rs2 + " link set eth0 address " + mac);
+    test::must("ip -n " + rs2 + " neigh flush dev eth0");
+    test::must("ip netns exec " + rs2 + " arping -q -c1 -w1 -I eth0 " + (*lab_)["LAB_LB_IP"]);
+  }
+
   boost::asio::io_context io_;
   std::unique_ptr<Topology> lab_;
   std::unique_ptr<lab::NetnsScope> in_lb_;
@@ -323,8 +342,7 @@ TEST_F(DrLabTest, SilentRealStaysOutOfTheRingUntilItAnswers) {
   bool joined = false;
   for (int i = 0; i < 60 && !joined; ++i) {
     backend_->refresh_neighbours();
-    io_.run_for(100ms);
-    io_.restart();
+    tick();
     joined = requests(4)["rs2"] > 0;
   }
   EXPECT_TRUE(joined) << "rs2 never joined the ring after it came up";
@@ -348,21 +366,15 @@ TEST_F(DrLabTest, RealBehindAGatewayIsRefused) {
 TEST_F(DrLabTest, RouteChangesAreFollowed) {
   backend_->apply(spec(1, 1));
   const auto epoch = cache_epoch();
-  const std::string in_lb = "ip -n " + (*lab_)["LAB_LB"] + " route ";
-  const std::string detour = (*lab_)["LAB_RS1_IP"] + "/32 via " + (*lab_)["LAB_RS2_IP"];
-  test::must(in_lb + "add " + detour);
-  for (int i = 0; i < 5; ++i) {  // the route watch settles for 100 ms
-    io_.run_for(100ms);
-    io_.restart();
-  }
+  detour_rs1("add");
+  for (int i = 0; i < 5; ++i) tick();  // the route watch settles for 100 ms
   auto tally = requests(20);
   EXPECT_EQ(tally["rs2"], 20) << "rs1 behind a gateway still got " << tally["rs1"] << " connections";
   EXPECT_GT(cache_epoch(), epoch) << "flow caches keep forwarding to rs1";
-  test::must(in_lb + "del " + detour);
+  detour_rs1("del");
   bool back = false;
   for (int i = 0; i < 30 && !back; ++i) {
-    io_.run_for(100ms);
-    io_.restart();
+    tick();
     back = requests(8)["rs1"] > 0;
   }
   EXPECT_TRUE(back) << "rs1 did not come back after its route did";
@@ -371,16 +383,10 @@ TEST_F(DrLabTest, RouteChangesAreFollowed) {
 TEST_F(DrLabTest, ChangedMacIsFollowed) {
   backend_->apply(spec(1, 1));
   const auto epoch = cache_epoch();
-  const std::string rs2 = (*lab_)["LAB_RS2"];
-  test::must("ip -n " + rs2 + " link set eth0 address 02:00:5e:10:00:02");
-  // The real server speaks up (as it does on its next ARP for anyone); the LB's kernel
-  // learns the new address and the backend follows the neighbour notification.
-  test::must("ip -n " + rs2 + " neigh flush dev eth0");
-  test::must("ip netns exec " + rs2 + " arping -q -c1 -w1 -I eth0 " + (*lab_)["LAB_LB_IP"]);
+  move_rs2_to("02:00:5e:10:00:02");
   bool followed = false;
   for (int i = 0; i < 50 && !followed; ++i) {
-    io_.run_for(100ms);
-    io_.restart();
+    tick();
     auto tally = requests(4);
     followed = tally["rs2"] == 2;
   }
@@ -405,15 +411,9 @@ std::vector<std::string> macs_of(XdpBackend& backend, const IpAddress& real) {
 // of asking the kernel: it must get the MAC the neighbour watch followed since, not the first.
 TEST_F(DrLabTest, AnotherServiceOfAKnownRealGetsItsCurrentMac) {
   backend_->apply(spec(1, 1));
-  const std::string rs2 = (*lab_)["LAB_RS2"];
   const std::string moved = "02:00:5e:10:00:22";
-  test::must("ip -n " + rs2 + " link set eth0 address " + moved);
-  test::must("ip -n " + rs2 + " neigh flush dev eth0");
-  test::must("ip netns exec " + rs2 + " arping -q -c1 -w1 -I eth0 " + (*lab_)["LAB_LB_IP"]);
-  for (int i = 0; i < 50 && macs_of(*backend_, ip("LAB_RS2_IP")) != std::vector<std::string>{moved}; ++i) {
-    io_.run_for(100ms);
-    io_.restart();
-  }
+  move_rs2_to(moved);
+  for (int i = 0; i < 50 && macs_of(*backend_, ip("LAB_RS2_IP")) != std::vector<std::string>{moved}; ++i) tick();
   ASSERT_EQ(macs_of(*backend_, ip("LAB_RS2_IP")), std::vector<std::string>{moved});
   auto other = spec(1, 1);
   other.key.port = 8080;
@@ -425,12 +425,8 @@ TEST_F(DrLabTest, AnotherServiceOfAKnownRealGetsItsCurrentMac) {
 // would be on a fresh start: what was known of the real before the change is not reused.
 TEST_F(DrLabTest, AnotherServiceOfARealNowBehindAGatewayIsRefused) {
   backend_->apply(spec(1, 1));
-  test::must("ip -n " + (*lab_)["LAB_LB"] + " route add " + (*lab_)["LAB_RS1_IP"] + "/32 via " +
-             (*lab_)["LAB_RS2_IP"]);
-  for (int i = 0; i < 5; ++i) {  // the route watch settles for 100 ms
-    io_.run_for(100ms);
-    io_.restart();
-  }
+  detour_rs1("add");
+  for (int i = 0; i < 5; ++i) tick();  // the route watch settles for 100 ms
   auto other = spec(1, 1);
   other.key.port = 8080;
   EXPECT_THROW(backend_->apply(other), NotAdjacentError);
