@@ -11,6 +11,11 @@
 //     80 ns of it the call). Target: at most half of Katran. The syscall's wall time per call
 //     is printed beside it.
 //
+// Rows over distinct frames also run the table baseline (xlb_minimal_table: the minimal program,
+// and the flow looked up and, when new, inserted in a connection table sized as the balancer's)
+// on the same frames: what the kernel's LRU hash costs on this machine, under any balancer that
+// keeps its flows there.
+//
 // The machine is shared: every figure is the best of --rounds rounds, and each round measures
 // the minimal program right before the balancer, on a frame of the row's address family (it
 // parses IPv6 as well as IPv4); IPv6 rows also show their ratio to the IPv4 minimal.
@@ -130,6 +135,7 @@ struct Row {
   double xlb_b = 0;  // ns per repeat=1 call, kernel-measured, fixed cost included
   double wall_b = 0;  // ns per repeat=1 call, the syscall's wall time
   double katran_b = 0;  // lab.md's Katran figure for this kind of packet, 0 = none
+  double table_b = 0;   // the table baseline per repeat=1 call on the same frames, 0 = not run
   double ratio() const { return minimal_a > 0 ? xlb_a / minimal_a : 0; }
   double ratio_to_v4() const { return minimal_v4_a > 0 ? xlb_a / minimal_v4_a : 0; }
   bool met_a() const { return ratio() <= target_ratio; }
@@ -190,6 +196,7 @@ class PacketCost {
   }
 
   double fixed_call_ns() const { return fixed_call_ns_; }
+  std::uint32_t table_baseline_entries() const { return table_baseline_->table_entries(); }
   double minimal_repeat_ns() const { return minimal_repeat_ns_; }
   const Calls& minimal_calls() const { return minimal_calls_; }
   ProgStats balancer_stats() const { return prog_stats(lb_->prog_fd()); }
@@ -221,6 +228,8 @@ class PacketCost {
     fs_ = std::make_unique<bpftest::BpfFsMount>("bench-packet-cost");
     lb_ = std::make_unique<bpftest::Balancer>(fs_->path(), lb_options(opts_));
     configure();
+    table_baseline_.reset();
+    table_baseline_ = std::make_unique<bpftest::MinimalProgram>(opts_.max_flows);
   }
 
   bool wanted(const std::string& name) const { return name.find(opts_.only) != std::string::npos; }
@@ -291,19 +300,28 @@ class PacketCost {
     if (!wanted(name)) return;
     reload();
     const int family = make(0, 0).dst.family;
-    std::vector<double> xlb_b, wall_b, minimal_a, minimal_v4_a;
+    std::vector<double> xlb_b, wall_b, minimal_a, minimal_v4_a, table_b;
     for (int r = 0; r < opts_.rounds; ++r) {
       std::vector<Bytes> frames;
       for (int i = 0; i < opts_.distinct; ++i) frames.push_back(bpftest::build_packet(make(warm ? 0 : r, i)));
-      if (warm && r == 0) calls(lb().prog_fd(), pointers(frames), XDP_TX);
+      if (warm && r == 0) {
+        calls(lb().prog_fd(), pointers(frames), XDP_TX);
+        calls(table_baseline_->table_fd(), pointers(frames), XDP_TX);
+      }
       measure_minimal(family, minimal_a, minimal_v4_a);
+      // The two take turns at going first, so that neither always meets what the other left.
+      const auto table = [&] {
+        table_b.push_back(calls(table_baseline_->table_fd(), pointers(frames), XDP_TX).kernel_ns);
+      };
+      if (r % 2) table();
       const Calls c = calls(lb().prog_fd(), pointers(frames), XDP_TX);
       xlb_b.push_back(c.kernel_ns);
       wall_b.push_back(c.wall_ns);
+      if (r % 2 == 0) table();
     }
     rows_.push_back({name, family, "repeat=1 x" + std::to_string(opts_.distinct) + " - fixed call cost",
                      std::max(0.0, best(xlb_b) - fixed_call_ns_), best(minimal_a), best(minimal_v4_a), target,
-                     best(xlb_b), best(wall_b), katran});
+                     best(xlb_b), best(wall_b), katran, best(table_b)});
   }
 
   void configure() {
@@ -334,6 +352,7 @@ class PacketCost {
   std::unique_ptr<bpftest::Balancer> lb_;
   std::uint64_t totals_[2] = {0, 0};  // persistence hits, new flows of the balancers already gone
   bpftest::MinimalProgram minimal_;
+  std::unique_ptr<bpftest::MinimalProgram> table_baseline_;  // its table, as empty as the balancer's
   Bytes minimal_frame_;   // 64-byte IPv4 TCP to no VIP
   Bytes minimal_frame6_;  // 74-byte IPv6 TCP to no VIP, the size of the IPv6 rows' frames
   std::vector<Row> rows_;
@@ -389,13 +408,18 @@ int run(const Options& o) {
                          {"repeat1_call_wall_ns", r.wall_b},
                          {"katran_repeat1_ns", maybe(has_b, r.katran_b)},
                          {"target_repeat1_ns", maybe(has_b, r.target_b())},
-                         {"target_repeat1_met", maybe(has_b, r.met_b())}});
+                         {"target_repeat1_met", maybe(has_b, r.met_b())},
+                         {"table_baseline_repeat1_call_ns", maybe(r.table_b > 0, r.table_b)},
+                         {"table_baseline_ns", maybe(r.table_b > 0, std::max(0.0, r.table_b - bench.fixed_call_ns()))}});
   }
   std::printf("A: CPU ns per run at repeat=%d (the thread's CPU time, repeat=N minus repeat=N/10); new-flow and "
               "cold rows run repeat=1 over distinct frames minus the fixed call cost %.1f ns\n",
               o.repeat, bench.fixed_call_ns());
   std::printf("B: opts.duration of repeat=1 calls, fixed call cost included (lab.md's Katran method); wall: the "
               "bpf() syscall's wall time per call\n");
+  std::printf("table baseline: the minimal program that also looks each flow up in a connection table like the "
+              "balancer's, and inserts it when new, on the same frames (%u entries)\n",
+              bench.table_baseline_entries());
   std::printf("minimal program (64-byte IPv4 TCP): %.1f ns at repeat=%d, %.1f ns per repeat=1 call (wall %.0f ns); "
               "IPv6 rows compare with it on a 74-byte IPv6 TCP frame\n",
               bench.minimal_repeat_ns(), o.repeat, bench.minimal_calls().kernel_ns, bench.minimal_calls().wall_ns);
@@ -403,6 +427,12 @@ int run(const Options& o) {
     if (r.family != 6) continue;
     std::printf("  %s: minimal on IPv6 %.1f ns, on IPv4 %.1f ns; ratio to the IPv4 minimal %.2fx\n", r.name.c_str(),
                 r.minimal_a, r.minimal_v4_a, r.ratio_to_v4());
+  }
+  for (const auto& r : rows) {
+    if (r.table_b <= 0) continue;
+    const double table_a = std::max(0.0, r.table_b - bench.fixed_call_ns());
+    std::printf("  %s: table baseline %.1f ns per call (A: %.1f ns); xlb %.1f ns above it\n", r.name.c_str(),
+                r.table_b, table_a, r.xlb_b - r.table_b);
   }
   std::printf("counters: persistence hits %llu, new flows %llu; flow table max_entries %u\n",
               static_cast<unsigned long long>(bench.persist_hits()),

@@ -3,6 +3,9 @@
 // caches warm) and a different random flow each packet (what 1M concurrent flows really look
 // like to the CPU's caches), the latter against the 1-flow table's one frame sent the same
 // way. New flows run repeat=1 over distinct SYNs; with the table full, every one evicts.
+// The table baseline (the minimal program plus a lookup in a connection table of the same size,
+// bpf/minimal.bpf.c) runs the same established frames at the same occupancies: what the
+// kernel's table costs by itself at each.
 #include "bench/scale/packet_scale.hpp"
 
 #include <arpa/inet.h>
@@ -63,6 +66,14 @@ double singles_ns(int fd, const std::vector<Bytes>& frames, int expect) {
 
 double best(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
+// The table baseline's established cost per packet at the three occupancies.
+struct TableBaseline {
+  double one_flow = 0;
+  double distinct_only = 0;
+  double full = 0;
+  std::size_t full_flows = 0;
+};
+
 struct Case {
   double est_repeat = 0;   // one flow's frame, repeat=N
   double est_single = 0;   // repeat=1 per packet, fixed call cost subtracted
@@ -72,7 +83,7 @@ struct Case {
 
 class PacketScale {
  public:
-  explicit PacketScale(const PacketScaleOptions& o) : opts_(o), fs_("bench-scale"), lb_(fs_.path(), lb_options(o)) {
+  explicit PacketScale(const PacketScaleOptions& o) : opts_(o), fs_("bench-scale"), lb_(fs_.path(), lb_options(o)), minimal_(o.max_flows) {
     std::vector<dataplane::RingMember> members;
     for (std::uint32_t id = 1; id <= kReals; ++id) {
       const Address addr = Address::parse("198.18.1." + std::to_string(id));
@@ -98,7 +109,7 @@ class PacketScale {
     Case small;
     small.flows_before = lb_.flow_count();
     small.est_repeat = est_repeat(one);
-    small.est_single = est_single(std::vector<Bytes>(opts_.distinct, one));
+    small.est_single = est_single(lb_.prog_fd(), std::vector<Bytes>(opts_.distinct, one));
     small.new_flow = new_flows(true);
 
     // Between the two: a table holding only the flows the packets go to (a different one
@@ -114,7 +125,10 @@ class PacketScale {
       single_ns(lb_.prog_fd(), few.back(), XDP_TX);
     }
     const std::uint64_t few_count = lb_.flow_count();
-    const double few_ns = est_single(few);
+    const double few_ns = est_single(lb_.prog_fd(), few);
+    TableBaseline base;
+    base.one_flow = baseline_on(std::vector<Bytes>(opts_.distinct, one));
+    base.distinct_only = baseline_on(few);
 
     lb_.flush_flows();
     std::uint64_t inserted = 0;
@@ -133,9 +147,13 @@ class PacketScale {
     std::uniform_int_distribution<std::uint32_t> any(0, opts_.max_flows - 1);
     std::vector<Bytes> spread;
     for (int i = 0; i < opts_.distinct; ++i) spread.push_back(flow_frame(any(rng), bpftest::kTcpAck));
-    full.est_single = est_single(spread);
+    full.est_single = est_single(lb_.prog_fd(), spread);
     full.new_flow = new_flows(false);
     const std::uint64_t after = lb_.flow_count();
+    minimal_.clear_table();
+    fill_flows(minimal_.table_map_fd(), opts_.max_flows, kVip.words()[0], kPort, kVipId, real_ids_);
+    base.full_flows = minimal_.table_flows();
+    base.full = est_single(minimal_.table_fd(), spread);
     // The floor under "a different flow each packet": one dependent random load over as much
     // memory as the full connection table holds, on the same CPU.
     const MemoryFloor memory =
@@ -162,6 +180,13 @@ class PacketScale {
           {"established_per_packet_vs_distinct_only", ratio(full.est_single, few_ns)},
           {"new_flow", ratio(full.new_flow, small.new_flow)}}},
         {"target_ratio", 1.3},
+        {"table_baseline",
+         {{"one_flow_per_packet_ns", base.one_flow},
+          {"distinct_flows_only_per_packet_ns", base.distinct_only},
+          {"full_per_packet_ns", base.full},
+          {"flows_in_full_table", base.full_flows},
+          {"ratio_full_to_one", ratio(base.full, base.one_flow)},
+          {"ratio_full_to_distinct_only", ratio(base.full, base.distinct_only)}}},
         {"memory_floor",
          {{"bytes", memory.bytes},
           {"ns_per_access_small_pages", memory.ns_small_pages},
@@ -213,10 +238,18 @@ class PacketScale {
     return best(v);
   }
 
-  double est_single(const std::vector<Bytes>& frames) {
+  double est_single(int fd, const std::vector<Bytes>& frames) {
     std::vector<double> v;
-    for (int r = 0; r < opts_.rounds; ++r) v.push_back(singles_ns(lb_.prog_fd(), frames, XDP_TX) - fixed_ns_);
+    for (int r = 0; r < opts_.rounds; ++r) v.push_back(singles_ns(fd, frames, XDP_TX) - fixed_ns_);
     return best(v);
+  }
+
+  // The table baseline on these frames' flows alone: its table emptied, the flows created by a
+  // first untimed pass, then measured as est_single measures the balancer.
+  double baseline_on(const std::vector<Bytes>& frames) {
+    minimal_.clear_table();
+    for (const auto& f : frames) single_ns(minimal_.table_fd(), f, XDP_TX);
+    return est_single(minimal_.table_fd(), frames);
   }
 
   // Distinct SYNs from clients outside the filled range (198.19.0.0/16 uses ports 1024..;

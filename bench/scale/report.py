@@ -41,6 +41,13 @@ print("%-44s %10.1f %10.1f %6.2fx (table holding only the %d flows the packets g
          d["flows_in_table"]))
 print("(repeat=1 rows: fixed cost of one call, %.1f ns, subtracted; 1-flow established = that flow's frame "
       "each call; full = a random one of the table's flows each call)" % packet["fixed_call_ns"])
+t = packet.get("table_baseline")
+if t:  # runs before the table baseline existed have none
+    print("table baseline (the minimal program plus a lookup in a table of the same size), established, a different "
+          "flow each packet: 1 flow %.1f ns, only the %d flows %.1f ns, full (%d flows) %.1f ns: %.2fx / %.2fx"
+          % (t["one_flow_per_packet_ns"], d["flows_in_table"], t["distinct_flows_only_per_packet_ns"],
+             t["flows_in_full_table"], t["full_per_packet_ns"], t["ratio_full_to_one"],
+             t["ratio_full_to_distinct_only"]))
 m = packet["memory_floor"]
 print("memory floor: one dependent load at a random place in %s MiB (the flows map) costs %.1f ns with 4 KiB pages, "
       "%.1f ns with 2 MiB pages%s; a different flow each packet costs %.1f ns more than one flow (%.1f such loads), "

@@ -390,18 +390,7 @@ void Balancer::remove_vip(std::uint32_t vip_id, const xlb_vip_key& key) {
   }
 }
 
-std::vector<xlb_flow_key> Balancer::flow_keys() const {
-  std::vector<xlb_flow_key> keys;
-  xlb_flow_key key{};
-  xlb_flow_key next{};
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(skel_->maps.flows, prev, &next, sizeof(next)) == 0) {
-    keys.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  return keys;
-}
+std::vector<xlb_flow_key> Balancer::flow_keys() const { return keys_of_flows_map(skel_->maps.flows); }
 
 void Balancer::put_flow(const xlb_flow_key& key, const xlb_flow& value, bool announce) {
   check(bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value), BPF_ANY), "write flow");
@@ -452,6 +441,19 @@ xlb_vip_key make_vip_key(const Address& vip, std::uint16_t port, std::uint8_t pr
   key.proto = proto;
   key.family = vip.family;
   return key;
+}
+
+std::vector<xlb_flow_key> keys_of_flows_map(const bpf_map* flows) {
+  std::vector<xlb_flow_key> keys;
+  xlb_flow_key key{};
+  xlb_flow_key next{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(flows, prev, &next, sizeof(next)) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
 }
 
 xlb_flow_key make_flow_key(const PacketSpec& p) {
