@@ -23,6 +23,8 @@ def _packet_cost(d):
     for r in d.get("rows", []):
         f[r["scenario"] + " ns"] = r["xlb_ns"]
         f[r["scenario"] + " x minimal"] = r["ratio"]
+        if r.get("table_baseline_ns") is not None:
+            f[r["scenario"] + " table baseline ns"] = r["table_baseline_ns"]
     for prog, s in d.get("programs", {}).items():
         f[prog + " xlated insns"] = s.get("xlated_insns")
     return f
@@ -57,6 +59,10 @@ def _scale(d):
         if key in p.get("ratio_full_to_one", {}):
             f["full/1-flow " + label] = p["ratio_full_to_one"][key]
             f["full table " + label + " ns"] = p["full"][key + "_ns"]
+    t = p.get("table_baseline")
+    if t:
+        f["table baseline full/1-flow per packet"] = t["ratio_full_to_one"]
+        f["table baseline full table per packet ns"] = t["full_per_packet_ns"]
     if "memory_floor" in p:
         f["random load over the flows map ns"] = p["memory_floor"]["ns_per_access_small_pages"]
     for sc, t in d.get("tables", {}).items():
