@@ -2,7 +2,7 @@
 # veth lab that xlb-pktgen drives.
 #
 #   gen namespace                         lb namespace
-#   xlb-pktgen --dev G  ==== veth ====  L: xlb_balancer (or xlb_minimal), XDP native
+#   xlb-pktgen --dev G  ==== veth ====  L: xlb_balancer (or a baseline), XDP native
 #   sink (count + drop) on G  <== XDP_TX ==
 #
 # The caller sets `build` (a build directory), calls fwd_begin, then fwd_lab_up with the
@@ -83,13 +83,15 @@ fwd_begin() {  # benchmark-name [keep]
 }
 
 # Attaches the program under test on the LB end of a pair: the minimal program on the pair
-# named minimal, the balancer on any other (further arguments go to xlb-pktgen-target). One UDP
+# named minimal, the table baseline (minimal_table) on the pair named table, the balancer on any
+# other (further arguments go to xlb-pktgen-target). One UDP
 # VIP 198.18.1.1:80 with 4 reals whose MAC is the generator's, so that every forwarded frame
 # comes back to the sink.
 fwd_start_target() {  # pair max-flows [xlb-pktgen-target args...]
   local pair=$1 max_flows=$2 out=$work/target-$1.out program=balancer
   shift 2
   [[ $pair == minimal ]] && program=minimal
+  [[ $pair == table ]] && program=minimal_table
   ip netns exec "$fwd_lb_ns" "$fwd_target" --dev "${fwd_lb_if[$pair]}" --program "$program" --vip 198.18.1.1 \
     --port 80 --proto udp --reals 4 --real-mac "${fwd_gen_mac[$pair]}" --max-flows "$max_flows" "$@" \
     >"$out" 2>"$work/target-$pair.err" &

@@ -55,9 +55,13 @@ def main():
             continue
         base = best.get(("minimal", size, cores, flows))
         single = best.get(("balancer", size, cores, one_flow))
+        table = best.get(("table", size, cores, flows))
+        table_single = best.get(("table", size, cores, one_flow))
         ratio = mpps / base if base else None
         # Per-packet cost relative to the 1-flow case (the issue's 1M-flows target: <= 1.3x).
         cost_vs_one = single / mpps if single and flows != one_flow else None
+        # The same for the table baseline: what the kernel's table costs by itself.
+        table_vs_one = table_single / table if table and table_single and flows != one_flow else None
         rows.append({
             "frame_size": size,
             "cores": cores,
@@ -72,9 +76,12 @@ def main():
             "cost_vs_one_flow": round(cost_vs_one, 3) if cost_vs_one else None,
             "target_cost_vs_one_flow": TARGET_MANY_FLOWS if cost_vs_one else None,
             "target_cost_vs_one_flow_met": cost_vs_one <= TARGET_MANY_FLOWS if cost_vs_one else None,
+            "table_baseline_mpps": round(table, 4) if table is not None else None,
+            "table_baseline_cost_vs_one_flow": round(table_vs_one, 3) if table_vs_one else None,
             "balancer_gbps": round(mpps * 1e6 * size * 8 / 1e9, 3),
             "balancer_samples": samples[(program, size, cores, flows)],
             "minimal_samples": samples.get(("minimal", size, cores, flows), []),
+            "table_baseline_samples": samples.get(("table", size, cores, flows), []),
         })
     rows.sort(key=lambda row: (row["frame_size"], row["cores"], row["flows"]))
 
@@ -91,7 +98,7 @@ def main():
           f"{args.seconds:g} s per run after 0.5 s warm-up, best of {max(r['round'] for r in runs)} rounds; "
           "generator and LB share each core")
     print(f"{'frame':>6} {'cores':>5} {'flows':>8} {'xlb Mpps':>9} {'minimal':>9} {'ratio':>6} {'>=0.9':>6} "
-          f"{'ns/pkt':>7} {'vs 1 flow':>9} {'<=1.3':>6} {'xlb Gbit/s':>10}  xlb samples")
+          f"{'ns/pkt':>7} {'vs 1 flow':>9} {'<=1.3':>6} {'table':>7} {'vs 1':>5} {'xlb Gbit/s':>10}  xlb samples")
     for row in rows:
         def fmt(value, spec):
             return format(value, spec) if value is not None else "-"
@@ -102,10 +109,13 @@ def main():
         print(f"{row['frame_size']:>6} {row['cores']:>5} {row['flows']:>8} {row['balancer_mpps']:>9.3f} "
               f"{fmt(row['minimal_mpps'], '.3f'):>9} {fmt(row['ratio'], '.2f'):>6} {met(row['target_ratio_met']):>6} "
               f"{fmt(row['ns_per_packet_per_core'], '.1f'):>7} {fmt(row['cost_vs_one_flow'], '.2f'):>9} "
-              f"{met(row['target_cost_vs_one_flow_met']):>6} {row['balancer_gbps']:>10.3f}  "
+              f"{met(row['target_cost_vs_one_flow_met']):>6} {fmt(row['table_baseline_mpps'], '.3f'):>7} "
+              f"{fmt(row['table_baseline_cost_vs_one_flow'], '.2f'):>5} {row['balancer_gbps']:>10.3f}  "
               + " ".join(f"{v:.2f}" for v in row["balancer_samples"]))
     print("ns/pkt: CPU time per packet on each core (cores / Mpps), generator included; vs 1 flow: the "
-          "balancer's per-packet cost with this many flows over its cost with one")
+          "balancer's per-packet cost with this many flows over its cost with one; table, vs 1: the table "
+          "baseline's Mpps (the minimal program plus a connection-table lookup, and an insert when new) and the "
+          "same ratio for it")
     lost = sum(r["lost"] for r in runs)
     drops = {k: v for k, v in counters.items() if k.startswith("drop") and v}
     print(f"frames generated but not forwarded back: {lost}; balancer counters: tx={counters.get('tx', 0)} "

@@ -1,5 +1,6 @@
 // xlb-pktgen-target: the LB side of a forwarding benchmark. Loads the balancer (or the minimal
-// "parse + MAC rewrite + XDP_TX" baseline) on one interface, programs one service with N reals
+// "parse + MAC rewrite + XDP_TX" baseline, or that baseline with a connection-table lookup and
+// insert, bpf/minimal.bpf.c) on one interface, programs one service with N reals
 // that all sit behind that same interface (so the balancer answers with XDP_TX), prints
 // "ready", and holds the attachment until SIGINT/SIGTERM. SIGUSR1 prints the counters.
 // Maps are not pinned: the lab's programs must not meet xlbd's pins.
@@ -62,6 +63,15 @@ struct LinkDeleter {
   void operator()(bpf_link* l) const { bpf_link__destroy(l); }
 };
 
+// A connection table sized and flagged as xlbd's (BpfProgram), so that the benchmarks measure
+// its table: the balancer's, and the table baseline's.
+void size_flow_table(bpf_map* flows, const TargetOptions& o) {
+  const auto lru = o.flow_lru == "per_cpu" ? dataplane::FlowLru::per_cpu : dataplane::FlowLru::shared;
+  check(bpf_map__set_max_entries(flows, dataplane::flow_map_entries(o.max_flows, lru, libbpf_num_possible_cpus())),
+        "sizing flows");
+  check(bpf_map__set_map_flags(flows, dataplane::flow_map_flags(lru)), "setting the flows map's LRU lists");
+}
+
 // Loads and programs the balancer through its maps, as the XDP backend of xlbd would.
 class BalancerTarget {
  public:
@@ -73,12 +83,7 @@ class BalancerTarget {
     bpf_object__for_each_map(map, obj) {
       if (!bpf_map__is_internal(map)) check(bpf_map__set_pin_path(map, nullptr), "unpinning map");
     }
-    // As xlbd sizes and flags it (BpfProgram), so that the benchmarks measure its table.
-    const auto lru = o.flow_lru == "per_cpu" ? dataplane::FlowLru::per_cpu : dataplane::FlowLru::shared;
-    check(bpf_map__set_max_entries(skel_->maps.flows,
-                                   dataplane::flow_map_entries(o.max_flows, lru, libbpf_num_possible_cpus())),
-          "sizing flows");
-    check(bpf_map__set_map_flags(skel_->maps.flows, dataplane::flow_map_flags(lru)), "setting the flows map's LRU lists");
+    size_flow_table(skel_->maps.flows, o);
     if (int err = xlb_balancer__load(skel_.get())) throw_errno(-err, "loading the balancer");
 
     int ifindex = device_index(o.device);
@@ -155,15 +160,19 @@ class BalancerTarget {
   std::unique_ptr<bpf_link, LinkDeleter> link_;
 };
 
+// The minimal program, or (minimal_table) the same with the flow looked up, and inserted when
+// new, in a connection table sized and flagged as the balancer's.
 class MinimalTarget {
  public:
   explicit MinimalTarget(const TargetOptions& o) {
     skel_.reset(xlb_minimal__open());
     if (!skel_) throw_errno(errno, "opening the minimal object");
-    if (int err = xlb_minimal__load(skel_.get())) throw_errno(-err, "loading the minimal program");
+    size_flow_table(skel_->maps.flows, o);
+    if (int err = xlb_minimal__load(skel_.get())) throw_errno(-err, "loading the minimal programs");
     for (int i = 0; i < 6; ++i) skel_->bss->next_hop[i] = o.real_mac[i];
-    link_.reset(bpf_program__attach_xdp(skel_->progs.xlb_minimal, device_index(o.device)));
-    if (!link_) throw_errno(errno, "attaching the minimal program to " + o.device);
+    bpf_program* prog = o.program == "minimal_table" ? skel_->progs.xlb_minimal_table : skel_->progs.xlb_minimal;
+    link_.reset(bpf_program__attach_xdp(prog, device_index(o.device)));
+    if (!link_) throw_errno(errno, "attaching the " + o.program + " program to " + o.device);
   }
 
  private:
@@ -176,7 +185,8 @@ int run(int argc, char** argv) {
   std::string real_mac = "02:00:00:00:02:01";
   CLI::App app{"xlb-pktgen-target: load the balancer or the minimal baseline on an interface for a benchmark"};
   app.add_option("-i,--dev", o.device, "interface to attach to")->required();
-  app.add_option("--program", o.program, "balancer or minimal")->check(CLI::IsMember({"balancer", "minimal"}));
+  app.add_option("--program", o.program, "balancer, minimal, or minimal_table (minimal with the connection table)")
+      ->check(CLI::IsMember({"balancer", "minimal", "minimal_table"}));
   app.add_option("--vip", o.vip, "the service address");
   app.add_option("--port", o.port, "the service port");
   app.add_option("--proto", o.proto, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}));
