@@ -36,6 +36,8 @@ def _forwarding(d):
         label = "%dB %dcore %dflow" % (r["frame_size"], r["cores"], r["flows"])
         f[label + " Mpps"] = r["balancer_mpps"]
         f[label + " x minimal"] = r["ratio"]
+        if r.get("table_baseline_mpps") is not None:
+            f[label + " table baseline Mpps"] = r["table_baseline_mpps"]
     return f
 
 
