@@ -410,7 +410,8 @@ int run(const Options& o) {
                          {"target_repeat1_ns", maybe(has_b, r.target_b())},
                          {"target_repeat1_met", maybe(has_b, r.met_b())},
                          {"table_baseline_repeat1_call_ns", maybe(r.table_b > 0, r.table_b)},
-                         {"table_baseline_ns", maybe(r.table_b > 0, std::max(0.0, r.table_b - bench.fixed_call_ns()))}});
+                         {"table_baseline_ns",
+                          maybe(r.table_b > 0, std::max(0.0, r.table_b - bench.fixed_call_ns()))}});
   }
   std::printf("A: CPU ns per run at repeat=%d (the thread's CPU time, repeat=N minus repeat=N/10); new-flow and "
               "cold rows run repeat=1 over distinct frames minus the fixed call cost %.1f ns\n",

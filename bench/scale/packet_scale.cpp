@@ -83,7 +83,8 @@ struct Case {
 
 class PacketScale {
  public:
-  explicit PacketScale(const PacketScaleOptions& o) : opts_(o), fs_("bench-scale"), lb_(fs_.path(), lb_options(o)), minimal_(o.max_flows) {
+  explicit PacketScale(const PacketScaleOptions& o)
+      : opts_(o), fs_("bench-scale"), lb_(fs_.path(), lb_options(o)), minimal_(o.max_flows) {
     std::vector<dataplane::RingMember> members;
     for (std::uint32_t id = 1; id <= kReals; ++id) {
       const Address addr = Address::parse("198.18.1." + std::to_string(id));

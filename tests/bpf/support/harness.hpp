@@ -168,11 +168,11 @@ class Balancer {
 // Keys as the program builds them: zeroed, addresses and ports in network order.
 xlb_vip_key make_vip_key(const Address& vip, std::uint16_t port, std::uint8_t proto);
 xlb_flow_key make_flow_key(const PacketSpec& packet);
-// Every key in a flows map (of the balancer, or of the table baseline), walked with get_next_key.
-std::vector<xlb_flow_key> keys_of_flows_map(const bpf_map* flows);
 xlb_persist_key make_persist_key(const Address& client, std::uint32_t prefix, std::uint32_t vip_id);
 xlb_real make_real(const Mac& dst_mac, const Mac& src_mac, std::uint32_t ifindex, const Address& addr,
                    std::uint32_t flags = 0);
+// Every key in a flows map (of the balancer, or of the table baseline), walked with get_next_key.
+std::vector<xlb_flow_key> keys_of_flows_map(const bpf_map* flows);
 std::array<std::uint32_t, 4> prefix_mask(std::uint8_t family, std::uint32_t prefix);
 std::uint32_t filter_bit(const Address& addr);
 
