@@ -82,16 +82,18 @@ fwd_begin() {  # benchmark-name [keep]
   trap 'exit 130' INT TERM
 }
 
-# Attaches the program under test on the LB end of a pair: the minimal program on the pair
-# named minimal, the table baseline (minimal_table) on the pair named table, the balancer on any
-# other (further arguments go to xlb-pktgen-target). One UDP
-# VIP 198.18.1.1:80 with 4 reals whose MAC is the generator's, so that every forwarded frame
-# comes back to the sink.
+# Attaches the program under test on the LB end of a pair: the pair's name says which (minimal,
+# table for the table baseline, any other name the balancer; further arguments go to
+# xlb-pktgen-target). One UDP VIP 198.18.1.1:80 with 4 reals whose MAC is the generator's, so that
+# every forwarded frame comes back to the sink.
 fwd_start_target() {  # pair max-flows [xlb-pktgen-target args...]
-  local pair=$1 max_flows=$2 out=$work/target-$1.out program=balancer
+  local pair=$1 max_flows=$2 out=$work/target-$1.out program
   shift 2
-  [[ $pair == minimal ]] && program=minimal
-  [[ $pair == table ]] && program=minimal_table
+  case $pair in
+    minimal) program=minimal ;;
+    table) program=minimal_table ;;
+    *) program=balancer ;;
+  esac
   ip netns exec "$fwd_lb_ns" "$fwd_target" --dev "${fwd_lb_if[$pair]}" --program "$program" --vip 198.18.1.1 \
     --port 80 --proto udp --reals 4 --real-mac "${fwd_gen_mac[$pair]}" --max-flows "$max_flows" "$@" \
     >"$out" 2>"$work/target-$pair.err" &

@@ -196,7 +196,7 @@ class PacketCost {
   }
 
   double fixed_call_ns() const { return fixed_call_ns_; }
-  std::uint32_t table_baseline_entries() const { return table_baseline_->table_entries(); }
+  std::uint32_t table_baseline_entries() const { return table_entries_; }
   double minimal_repeat_ns() const { return minimal_repeat_ns_; }
   const Calls& minimal_calls() const { return minimal_calls_; }
   ProgStats balancer_stats() const { return prog_stats(lb_->prog_fd()); }
@@ -224,12 +224,11 @@ class PacketCost {
       totals_[1] += lb_->counter(XLB_CTR_FLOW_NEW);
     }
     lb_.reset();
+    table_baseline_.reset();
     fs_.reset();
     fs_ = std::make_unique<bpftest::BpfFsMount>("bench-packet-cost");
     lb_ = std::make_unique<bpftest::Balancer>(fs_->path(), lb_options(opts_));
     configure();
-    table_baseline_.reset();
-    table_baseline_ = std::make_unique<bpftest::MinimalProgram>(opts_.max_flows);
   }
 
   bool wanted(const std::string& name) const { return name.find(opts_.only) != std::string::npos; }
@@ -299,6 +298,8 @@ class PacketCost {
                 double katran) {
     if (!wanted(name)) return;
     reload();
+    table_baseline_ = std::make_unique<bpftest::MinimalProgram>(opts_.max_flows);  // as empty as the balancer's
+    table_entries_ = table_baseline_->table_entries();
     const int family = make(0, 0).dst.family;
     std::vector<double> xlb_b, wall_b, minimal_a, minimal_v4_a, table_b;
     for (int r = 0; r < opts_.rounds; ++r) {
@@ -352,7 +353,8 @@ class PacketCost {
   std::unique_ptr<bpftest::Balancer> lb_;
   std::uint64_t totals_[2] = {0, 0};  // persistence hits, new flows of the balancers already gone
   bpftest::MinimalProgram minimal_;
-  std::unique_ptr<bpftest::MinimalProgram> table_baseline_;  // its table, as empty as the balancer's
+  std::unique_ptr<bpftest::MinimalProgram> table_baseline_;  // made by the rows over distinct frames
+  std::uint32_t table_entries_ = 0;
   Bytes minimal_frame_;   // 64-byte IPv4 TCP to no VIP
   Bytes minimal_frame6_;  // 74-byte IPv6 TCP to no VIP, the size of the IPv6 rows' frames
   std::vector<Row> rows_;
@@ -418,9 +420,11 @@ int run(const Options& o) {
               o.repeat, bench.fixed_call_ns());
   std::printf("B: opts.duration of repeat=1 calls, fixed call cost included (lab.md's Katran method); wall: the "
               "bpf() syscall's wall time per call\n");
-  std::printf("table baseline: the minimal program that also looks each flow up in a connection table like the "
-              "balancer's, and inserts it when new, on the same frames (%u entries)\n",
-              bench.table_baseline_entries());
+  if (bench.table_baseline_entries() > 0) {
+    std::printf("table baseline: the minimal program that also looks each flow up in a connection table like the "
+                "balancer's, and inserts it when new, on the same frames (%u entries)\n",
+                bench.table_baseline_entries());
+  }
   std::printf("minimal program (64-byte IPv4 TCP): %.1f ns at repeat=%d, %.1f ns per repeat=1 call (wall %.0f ns); "
               "IPv6 rows compare with it on a 74-byte IPv6 TCP frame\n",
               bench.minimal_repeat_ns(), o.repeat, bench.minimal_calls().kernel_ns, bench.minimal_calls().wall_ns);

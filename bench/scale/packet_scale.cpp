@@ -9,6 +9,7 @@
 #include "bench/scale/packet_scale.hpp"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <linux/bpf.h>
 
 #include <algorithm>
@@ -37,8 +38,8 @@ constexpr std::uint16_t kPort = 80;
 constexpr std::uint32_t kReals = 16;
 constexpr std::uint64_t kFloorLoads = 2000000;  // per round: 0.2-0.4 s where each load misses
 
-// The frame of flow i as fill_flows() keys it (64 bytes).
-Bytes flow_frame(std::uint32_t i, std::uint8_t flags) {
+// Flow i as fill_flows() keys it; its frame is 64 bytes.
+PacketSpec flow_spec(std::uint32_t i, std::uint8_t flags) {
   PacketSpec p;
   p.src.family = 4;
   const std::uint32_t host = 0xc6130000u | (i & 0xffffu);
@@ -49,7 +50,21 @@ Bytes flow_frame(std::uint32_t i, std::uint8_t flags) {
   p.dport = kPort;
   p.tcp_flags = flags;
   p.payload = 10;
-  return bpftest::build_packet(p);
+  return p;
+}
+
+Bytes flow_frame(std::uint32_t i, std::uint8_t flags) { return bpftest::build_packet(flow_spec(i, flags)); }
+
+// The full-table cases measure lookups that find their flow: were fill_flows() and flow_spec()
+// ever to key flows apart, they would measure inserts that evict instead, and nothing else says so.
+void require_in_table(int flows_fd, const std::vector<std::uint32_t>& ids) {
+  for (const auto id : ids) {
+    const xlb_flow_key key = bpftest::make_flow_key(flow_spec(id, bpftest::kTcpAck));
+    xlb_flow value{};
+    if (bpf_map_lookup_elem(flows_fd, &key, &value) != 0) {
+      throw std::runtime_error("flow " + std::to_string(id) + " is not in the filled table");
+    }
+  }
 }
 
 double single_ns(int fd, const Bytes& frame, int expect) {
@@ -146,14 +161,20 @@ class PacketScale {
     full.est_repeat = est_repeat(one);
     std::mt19937 rng(7);
     std::uniform_int_distribution<std::uint32_t> any(0, opts_.max_flows - 1);
+    std::vector<std::uint32_t> spread_ids;
     std::vector<Bytes> spread;
-    for (int i = 0; i < opts_.distinct; ++i) spread.push_back(flow_frame(any(rng), bpftest::kTcpAck));
+    for (int i = 0; i < opts_.distinct; ++i) {
+      spread_ids.push_back(any(rng));
+      spread.push_back(flow_frame(spread_ids.back(), bpftest::kTcpAck));
+    }
+    require_in_table(bpf_map__fd(lb_.map("flows")), spread_ids);
     full.est_single = est_single(lb_.prog_fd(), spread);
     full.new_flow = new_flows(false);
     const std::uint64_t after = lb_.flow_count();
     minimal_.clear_table();
     fill_flows(minimal_.table_map_fd(), opts_.max_flows, kVip.words()[0], kPort, kVipId, real_ids_);
     base.full_flows = minimal_.table_flows();
+    require_in_table(minimal_.table_map_fd(), spread_ids);
     base.full = est_single(minimal_.table_fd(), spread);
     // The floor under "a different flow each packet": one dependent random load over as much
     // memory as the full connection table holds, on the same CPU.

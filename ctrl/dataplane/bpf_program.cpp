@@ -66,7 +66,11 @@ std::uint32_t flow_map_entries(std::uint32_t max_flows, FlowLru lru, int possibl
   return static_cast<std::uint32_t>(entries);
 }
 
-std::uint32_t flow_map_flags(FlowLru lru) { return lru == FlowLru::per_cpu ? BPF_F_NO_COMMON_LRU : 0; }
+void shape_flow_map(bpf_map* flows, std::uint32_t max_flows, FlowLru lru) {
+  set_max_entries(flows, flow_map_entries(max_flows, lru, libbpf_num_possible_cpus()));
+  const std::uint32_t flags = lru == FlowLru::per_cpu ? BPF_F_NO_COMMON_LRU : 0;
+  if (int err = bpf_map__set_map_flags(flows, flags); err) throw libbpf_error("setting the flows map's LRU flags", err);
+}
 
 void require_bpffs(const std::filesystem::path& dir) {
   struct statfs st {};
@@ -114,16 +118,13 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set_max_entries(skel_->maps.vips, s.max_vips);
   set_max_entries(skel_->maps.ring, ring_entries);
   set_max_entries(skel_->maps.reals, s.max_reals);
-  set_max_entries(skel_->maps.flows, flow_map_entries(s.max_flows, options_.flow_lru, libbpf_num_possible_cpus()));
+  shape_flow_map(skel_->maps.flows, s.max_flows, options_.flow_lru);
   set_max_entries(skel_->maps.persist, s.max_persist);
   set_max_entries(skel_->maps.vip_stats, s.max_vips);
   set_max_entries(skel_->maps.vip_state, s.max_vips);
   set_max_entries(skel_->maps.real_stats, s.max_reals);
   set_max_entries(skel_->maps.rr_cursor, s.max_vips);
   set_max_entries(skel_->maps.tx_ports, s.max_tx_ports);
-  if (int err = bpf_map__set_map_flags(skel_->maps.flows, flow_map_flags(options_.flow_lru)); err) {
-    throw libbpf_error("setting the flows map's LRU flags", err);
-  }
 
   pin_vip_filter(skel_->maps.data_vip_filter, options_.pin_dir);
   check_pinned_maps();

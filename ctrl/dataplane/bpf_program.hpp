@@ -43,8 +43,10 @@ enum class FlowLru { shared, per_cpu };
 // so it gets that much room per possible CPU. Per-CPU lists: the kernel rounds the size up to
 // a multiple of the possible CPUs, and reports the rounded size for the pin.
 std::uint32_t flow_map_entries(std::uint32_t max_flows, FlowLru lru, int possible_cpus);
-// The flows map's flags for these lists.
-std::uint32_t flow_map_flags(FlowLru lru);
+// Sizes (flow_map_entries) and flags a flows map, before its object is loaded, as xlbd does:
+// every loader of a connection table (xlbd, the test harness, the benchmarks' baselines and
+// xlb-pktgen-target) calls this, so that they all measure xlbd's table. Throws on a libbpf error.
+void shape_flow_map(bpf_map* flows, std::uint32_t max_flows, FlowLru lru);
 
 struct BpfProgramOptions {
   std::filesystem::path pin_dir = "/sys/fs/bpf/xlb";

@@ -63,13 +63,10 @@ struct LinkDeleter {
   void operator()(bpf_link* l) const { bpf_link__destroy(l); }
 };
 
-// A connection table sized and flagged as xlbd's (BpfProgram), so that the benchmarks measure
-// its table: the balancer's, and the table baseline's.
-void size_flow_table(bpf_map* flows, const TargetOptions& o) {
+// The balancer's or the table baseline's connection table, shaped as xlbd shapes its own.
+void shape_flow_table(bpf_map* flows, const TargetOptions& o) {
   const auto lru = o.flow_lru == "per_cpu" ? dataplane::FlowLru::per_cpu : dataplane::FlowLru::shared;
-  check(bpf_map__set_max_entries(flows, dataplane::flow_map_entries(o.max_flows, lru, libbpf_num_possible_cpus())),
-        "sizing flows");
-  check(bpf_map__set_map_flags(flows, dataplane::flow_map_flags(lru)), "setting the flows map's LRU lists");
+  dataplane::shape_flow_map(flows, o.max_flows, lru);
 }
 
 // Loads and programs the balancer through its maps, as the XDP backend of xlbd would.
@@ -83,7 +80,7 @@ class BalancerTarget {
     bpf_object__for_each_map(map, obj) {
       if (!bpf_map__is_internal(map)) check(bpf_map__set_pin_path(map, nullptr), "unpinning map");
     }
-    size_flow_table(skel_->maps.flows, o);
+    shape_flow_table(skel_->maps.flows, o);
     if (int err = xlb_balancer__load(skel_.get())) throw_errno(-err, "loading the balancer");
 
     int ifindex = device_index(o.device);
@@ -167,7 +164,7 @@ class MinimalTarget {
   explicit MinimalTarget(const TargetOptions& o) {
     skel_.reset(xlb_minimal__open());
     if (!skel_) throw_errno(errno, "opening the minimal object");
-    size_flow_table(skel_->maps.flows, o);
+    shape_flow_table(skel_->maps.flows, o);
     if (int err = xlb_minimal__load(skel_.get())) throw_errno(-err, "loading the minimal programs");
     for (int i = 0; i < 6; ++i) skel_->bss->next_hop[i] = o.real_mac[i];
     bpf_program* prog = o.program == "minimal_table" ? skel_->progs.xlb_minimal_table : skel_->progs.xlb_minimal;

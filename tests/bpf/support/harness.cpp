@@ -202,11 +202,7 @@ Balancer::Balancer(const std::string& pin_root, const BalancerOptions& options) 
     check(bpf_map__set_max_entries(skel_->maps.rr_cursor, options.max_vips), "size rr_cursor");
     check(bpf_map__set_max_entries(skel_->maps.reals, options.max_reals), "size reals");
     check(bpf_map__set_max_entries(skel_->maps.real_stats, options.max_reals), "size real_stats");
-    // Sized as xlbd sizes it (shared LRU lists, with their room), so benchmarks measure its table.
-    check(bpf_map__set_max_entries(skel_->maps.flows, dataplane::flow_map_entries(options.max_flows,
-                                                                                   dataplane::FlowLru::shared,
-                                                                                   libbpf_num_possible_cpus())),
-          "size flows");
+    dataplane::shape_flow_map(skel_->maps.flows, options.max_flows, dataplane::FlowLru::shared);
     dataplane::pin_vip_filter(skel_->maps.data_vip_filter, pin_root);
     check(xlb_balancer__load(skel_), "load balancer");
     write_settings(options.tcp_timeout, options.udp_timeout);

@@ -12,14 +12,13 @@ namespace xlb::bpftest {
 
 MinimalProgram::MinimalProgram(std::uint32_t max_flows) {
   skel_ = xlb_minimal__open();
-  const auto lru = dataplane::FlowLru::shared;
-  if (!skel_ ||
-      bpf_map__set_max_entries(skel_->maps.flows,
-                               dataplane::flow_map_entries(max_flows, lru, libbpf_num_possible_cpus())) != 0 ||
-      bpf_map__set_map_flags(skel_->maps.flows, dataplane::flow_map_flags(lru)) != 0 ||
-      xlb_minimal__load(skel_) != 0) {
+  if (!skel_) throw std::runtime_error("open the minimal programs");
+  try {
+    dataplane::shape_flow_map(skel_->maps.flows, max_flows, dataplane::FlowLru::shared);
+    if (xlb_minimal__load(skel_) != 0) throw std::runtime_error("load the minimal programs");
+  } catch (...) {
     xlb_minimal__destroy(skel_);
-    throw std::runtime_error("load the minimal programs");
+    throw;
   }
   for (int i = 0; i < 6; ++i) skel_->bss->next_hop[i] = static_cast<unsigned char>(0x40 + i);
 }

@@ -43,6 +43,11 @@ TEST(BenchScaleSmoke, QuickRunWritesEveryFigure) {
       EXPECT_GT(p[c][f].get<double>(), 0) << c << " " << f;
     }
   }
+  const auto& base = p["table_baseline"];
+  EXPECT_EQ(base["flows_in_full_table"], 65536);
+  for (const char* f : {"one_flow_per_packet_ns", "distinct_flows_only_per_packet_ns", "full_per_packet_ns"}) {
+    EXPECT_GT(base[f].get<double>(), 0) << "table baseline " << f;
+  }
   const auto& floor = p["memory_floor"];
   EXPECT_GT(floor["bytes"].get<std::uint64_t>(), 0u);
   EXPECT_GT(floor["ns_per_access_small_pages"].get<double>(), 0);
