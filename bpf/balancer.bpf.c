@@ -31,7 +31,8 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 		return action;
 	cached = xlb_flow_cache_slot_of(&pkt.key);
 	if (cached && xlb_flow_key_equal(&cached->key, &pkt.key) &&
-	    xlb_flow_cache_current(cached, bpf_jiffies64())) /* inlined: a load, not a helper call */
+	    xlb_flow_cache_current(cached, bpf_jiffies64()) && /* inlined: a load, not a helper call */
+	    !(pkt.tcp_flags & XLB_TCP_CONTROL))
 		return xlb_established_cached(ctx, data, data_end, &pkt, cached);
 	return xlb_table_path(ctx, data, data_end, &pkt, cached);
 }

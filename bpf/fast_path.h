@@ -31,7 +31,15 @@ static __always_inline int xlb_fast_to_table(struct xdp_md *ctx, void *data, voi
 	pkt.key.sport = ports->source;
 	pkt.key.dport = ports->dest;
 	pkt.key.proto = proto;
+	if (proto == IPPROTO_TCP)
+		pkt.tcp_flags = xlb_tcp_flags(ports);
 	return xlb_table_path(ctx, data, data_end, &pkt, entry);
+}
+
+/* A TCP packet that may change its flow's client state (SYN, FIN, RST): the table decides it. */
+static __always_inline int xlb_tcp_control(__u8 proto, const struct tcphdr *tcp)
+{
+	return proto == IPPROTO_TCP && (xlb_tcp_flags(tcp) & XLB_TCP_CONTROL);
 }
 
 static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void *data_end)
@@ -60,7 +68,7 @@ static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void
 	/* No protocol test before the cache: only TCP and UDP flows are cached, and the key
 	 * compare includes the protocol. */
 	if (xlb_flow_cache_holds_v4(entry, ip->saddr, ip->daddr, tcp->source, tcp->dest, ip->protocol) &&
-	    xlb_flow_cache_current(entry, bpf_jiffies64()))
+	    xlb_flow_cache_current(entry, bpf_jiffies64()) && !xlb_tcp_control(ip->protocol, tcp))
 		return xlb_forward_cached(ctx, data, data_end, entry);
 	return xlb_fast_to_table(ctx, data, data_end, XLB_FAMILY_V4, &ip->saddr, &ip->daddr, tcp, ip->protocol,
 				 entry);
@@ -87,7 +95,7 @@ static __always_inline int xlb_fast_path_v6(struct xdp_md *ctx, void *data, void
 	/* An extension header (a fragment header too) is a next header no cached flow has, and
 	 * no TCP or UDP one: it goes to the general path. */
 	if (xlb_flow_cache_holds_v6(entry, ip6, tcp->source, tcp->dest, ip6->nexthdr) &&
-	    xlb_flow_cache_current(entry, bpf_jiffies64()))
+	    xlb_flow_cache_current(entry, bpf_jiffies64()) && !xlb_tcp_control(ip6->nexthdr, tcp))
 		return xlb_forward_cached(ctx, data, data_end, entry);
 	return xlb_fast_to_table(ctx, data, data_end, XLB_FAMILY_V6, &ip6->saddr, &ip6->daddr, tcp, ip6->nexthdr,
 				 entry);

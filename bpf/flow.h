@@ -19,26 +19,68 @@ static __always_inline __u64 xlb_flow_timeout_ns(__u8 proto)
 	return (__u64)seconds * XLB_NS_PER_SEC;
 }
 
-/* The real of a live connection-table entry, refreshing its idle time; 0 when none. */
-static __always_inline __u32 xlb_flow_lookup(const struct xlb_flow_key *key, __u64 now,
-					      __u32 *vip_id)
+/* The live connection-table entry of a flow; NULL when there is none or it has idled out. */
+static __always_inline struct xlb_flow *xlb_flow_lookup(const struct xlb_flow_key *key, __u64 now)
 {
 	struct xlb_flow *flow = bpf_map_lookup_elem(&flows, key);
 
 	if (!flow)
-		return 0;
+		return NULL;
 	/* Signed: another CPU may have stored a later coarse timestamp than ours. Timeouts are
 	 * whole seconds: the settings need reading only for a flow idle longer than one. */
 	if ((__s64)(now - flow->last_seen) > (__s64)XLB_NS_PER_SEC &&
 	    (__s64)(now - flow->last_seen) > (__s64)xlb_flow_timeout_ns(key->proto)) {
 		xlb_count(XLB_CTR_FLOW_EXPIRED);
-		return 0;
+		return NULL;
 	}
+	return flow;
+}
+
+/* The TCP flags a flow's client state follows (byte 13 of the header). */
+#define XLB_TCP_FIN 0x01
+#define XLB_TCP_SYN 0x02
+#define XLB_TCP_RST 0x04
+#define XLB_TCP_ACK 0x10
+/* Flags that may change what a packet means for its flow: such packets skip the flow cache. */
+#define XLB_TCP_CONTROL (XLB_TCP_FIN | XLB_TCP_SYN | XLB_TCP_RST)
+
+/* Linux waits 1, 2, 4 ... 32 s between the SYNs of one attempt (tcp_syn_retries 6), other
+ * stacks less; a bare SYN after a longer silence starts another attempt. */
+#define XLB_SYN_RETRY_NS (60 * XLB_NS_PER_SEC)
+
+/* Whether a TCP packet that matches a known flow opens a new connection on the same 5-tuple
+ * (a client or NAT reusing its port): a bare SYN after the client ended the flow or went on
+ * past the handshake, or after a longer silence than SYN retransmissions leave. A SYN
+ * retransmitted while the handshake is under way is not one: it stays on its real. */
+static __always_inline int xlb_flow_reopened(const struct xlb_flow *flow, __u8 tcp_flags, __u64 now)
+{
+	if ((tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) != XLB_TCP_SYN)
+		return 0;
+	return flow->client_state != 0 || (__s64)(now - flow->last_seen) > (__s64)XLB_SYN_RETRY_NS;
+}
+
+/* A TCP flow's client state after a packet with these flags. */
+static __always_inline __u32 xlb_client_state(__u32 state, __u8 proto, __u8 tcp_flags)
+{
+	if (proto != IPPROTO_TCP)
+		return state;
+	if ((tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) != XLB_TCP_SYN)
+		state |= XLB_FLOW_S_OPEN;
+	if (tcp_flags & (XLB_TCP_FIN | XLB_TCP_RST))
+		state |= XLB_FLOW_S_ENDED;
+	return state;
+}
+
+/* Refreshes a flow's idle time and what its client has shown, storing only what changed. */
+static __always_inline void xlb_flow_touch(struct xlb_flow *flow, __u64 now, __u8 proto, __u8 tcp_flags)
+{
+	__u32 state = xlb_client_state(flow->client_state, proto, tcp_flags);
+
 	/* The coarse clock ticks per jiffy: skip the store when nothing would change. */
 	if ((__s64)(now - flow->last_seen) > 0)
 		flow->last_seen = now;
-	*vip_id = flow->vip_id;
-	return flow->real_id;
+	if (state != flow->client_state)
+		flow->client_state = state;
 }
 
 static __always_inline int xlb_real_usable(__u32 real_id)
@@ -80,7 +122,7 @@ static __always_inline __u32 xlb_persist_lookup(const struct xlb_persist_key *pk
 
 /* Picks a real for a flow the table does not know, and remembers the choice. */
 static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
-					  const struct xlb_flow_key *key, __u64 now)
+					  const struct xlb_flow_key *key, __u8 tcp_flags, __u64 now)
 {
 	struct xlb_persist_key pkey = {};
 	struct xlb_flow flow = {};
@@ -112,6 +154,7 @@ static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
 	flow.vip_id = vip->vip_id;
 	flow.last_seen = now;
 	flow.created = now;
+	flow.client_state = xlb_client_state(0, key->proto, tcp_flags);
 	bpf_map_update_elem(&flows, key, &flow, BPF_ANY);
 	xlb_count(XLB_CTR_FLOW_NEW);
 	return real_id;

@@ -37,9 +37,12 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, 
 	__u32 bytes = data_end - (void *)data;
 	__u32 way_out = xlb_way_out(ctx, real->ifindex);
 
-	xlb_rewrite(data, real->dst_mac);
 	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
 	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
+	/* A local real is this node's own stack, where the VIP is an address of the master. */
+	if (real->flags & XLB_REAL_F_LOCAL)
+		return xlb_verdict(XDP_PASS, XLB_CTR_LOCAL);
+	xlb_rewrite(data, real->dst_mac);
 	xlb_count(way_out);
 	return xlb_send(real->ifindex, way_out);
 }

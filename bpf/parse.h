@@ -35,6 +35,7 @@ struct xlb_packet {
 	struct xlb_flow_key key; /* client -> VIP, also for ICMP errors (from the inner header) */
 	__u8 first_fragment;     /* IP fragment with offset 0: has ports, but not the whole datagram */
 	__u8 icmp_error;         /* key comes from the quoted header of an ICMP error */
+	__u8 tcp_flags;          /* byte 13 of a TCP header (FIN, SYN, RST, ...); 0 otherwise */
 };
 
 static __always_inline int xlb_malformed(void)
@@ -45,6 +46,11 @@ static __always_inline int xlb_malformed(void)
 static __always_inline int xlb_pass(void)
 {
 	return xlb_verdict(XDP_PASS, XLB_CTR_PASS);
+}
+
+static __always_inline __u8 xlb_tcp_flags(const struct tcphdr *tcp)
+{
+	return ((const __u8 *)tcp)[13];
 }
 
 /* Reads the ports at l4 into the key; `quoted` reverses them (ICMP errors quote VIP -> client). */
@@ -58,6 +64,7 @@ static __always_inline int xlb_parse_ports(void *l4, void *data_end, __u8 proto,
 			return xlb_malformed();
 		pkt->key.sport = tcp->source;
 		pkt->key.dport = tcp->dest;
+		pkt->tcp_flags = xlb_tcp_flags(tcp);
 		return XLB_CONTINUE;
 	}
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {

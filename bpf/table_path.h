@@ -53,14 +53,25 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 {
 	struct xlb_vip_state *state;
 	struct xlb_vip_info *vip;
+	struct xlb_flow *flow;
 	struct xlb_real *real;
 	__u32 epoch = xlb_cache_epoch();
-	__u32 real_id, vip_id = 0;
+	__u32 real_id = 0, vip_id = 0;
 	__u64 now;
 
 	now = bpf_ktime_get_coarse_ns();
-	real_id = xlb_flow_lookup(&pkt->key, now, &vip_id);
-	if (real_id) {
+	flow = xlb_flow_lookup(&pkt->key, now);
+	if (flow && pkt->key.proto == IPPROTO_TCP && xlb_flow_reopened(flow, pkt->tcp_flags, now)) {
+		/* The old connection's entry is overwritten below; a cached copy must not outlive it. */
+		xlb_count(XLB_CTR_FLOW_REOPENED);
+		if (cached && xlb_flow_key_equal(&cached->key, &pkt->key))
+			cached->filled -= XLB_FLOW_CACHE_TTL_JIFFIES;
+		flow = NULL;
+	}
+	if (flow) {
+		real_id = flow->real_id;
+		vip_id = flow->vip_id;
+		xlb_flow_touch(flow, now, pkt->key.proto, pkt->tcp_flags);
 		/* An established flow skips the vips hash lookup: its entry names the VIP, whose
 		 * state is one array read away. It is forwarded even while this node is not the
 		 * VIP's master: a packet that still reaches us (a restarted xlbd before VRRP
@@ -70,7 +81,9 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 		state = bpf_map_lookup_elem(&vip_state, &vip_id);
 		if (state && state->flags) {
 			real = xlb_find_real(real_id);
-			if (cached && real)
+			/* Control packets (SYN, FIN, RST) skip the cache, so that the ones that change the
+			 * client state always reach this table; local reals are passed, not rewritten. */
+			if (cached && real && !(pkt->tcp_flags & XLB_TCP_CONTROL) && !(real->flags & XLB_REAL_F_LOCAL))
 				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->incarnation, epoch,
 						    bpf_jiffies64());
 			return xlb_established(ctx, data, data_end, pkt, real, real_id, vip_id);
@@ -90,7 +103,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	/* New flows are the master's to place. */
 	if (!(vip->flags & XLB_VIP_F_ACTIVE))
 		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
-	real_id = xlb_new_flow(vip, &pkt->key, now);
+	real_id = xlb_new_flow(vip, &pkt->key, pkt->tcp_flags, now);
 	if (!real_id)
 		return xlb_drop(XLB_CTR_DROP_NO_REAL);
 	real = xlb_find_real(real_id);

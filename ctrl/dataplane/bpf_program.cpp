@@ -53,6 +53,15 @@ FlowLru lru_of(std::uint32_t map_flags) {
 
 const char* lru_name(FlowLru lru) { return lru == FlowLru::per_cpu ? "per_cpu" : "shared"; }
 
+// The first ABI whose flows carry client_state, and a flows value as the ones before wrote it.
+constexpr std::uint32_t kAbiWithClientState = 5;
+struct LegacyFlow {
+  std::uint32_t real_id;
+  std::uint32_t vip_id;
+  std::uint64_t last_seen;
+  std::uint64_t created;
+};
+
 }  // namespace
 
 std::uint32_t flow_map_entries(std::uint32_t max_flows, FlowLru lru, int possible_cpus) {
@@ -132,6 +141,7 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
     throw libbpf_error("loading the XDP balancer (pins under " + pin_root + ")", err);
   }
   bind_maps();
+  migrate_legacy_flows();
 
   xlb_settings settings{};
   settings.abi_version = XLB_ABI_VERSION;
@@ -176,6 +186,21 @@ void BpfProgram::check_pinned_maps() {
                    info.value_size);
       continue;
     }
+    // Counters grow with new reasons; statistics restart at zero rather than stopping xlbd.
+    if (map == skel_->maps.counters && info.max_entries != bpf_map__max_entries(map)) {
+      if (::unlink(path) != 0) throw std::system_error(errno, std::generic_category(), std::string("unpin ") + path);
+      spdlog::info("xdp: pinned {} has {} counters, this xlbd {}; created afresh", path, info.max_entries,
+                   bpf_map__max_entries(map));
+      continue;
+    }
+    // Flows of ABI 2-4 lack client_state: copied into a table of this layout once it exists.
+    if (map == skel_->maps.flows && pinned_abi < kAbiWithClientState && info.value_size == sizeof(LegacyFlow) &&
+        info.key_size == sizeof(xlb_flow_key)) {
+      legacy_flows_ = std::make_unique<PinnedMap>(path);
+      legacy_flows_->required_fd();
+      if (::unlink(path) != 0) throw std::system_error(errno, std::generic_category(), std::string("unpin ") + path);
+      continue;
+    }
     // Flags that say nothing about compatibility, which libbpf 1.1 compares all the same, so
     // the object adopts the pin's: the kernel marks devmaps read-only for programs by itself,
     // vip_filter, a .maps array up to ABI 3, lacks the BPF_F_MMAPABLE of a global's section,
@@ -215,6 +240,31 @@ void BpfProgram::check_pinned_maps() {
     }
   }
   reused_pins_ = any;
+}
+
+void BpfProgram::migrate_legacy_flows() {
+  if (!legacy_flows_) return;
+  // The old program may still be attached and adding flows: those it adds after this copy are
+  // scheduled afresh by the new one. Client state 0 is what xlbd writes for a synced flow.
+  const int old_fd = legacy_flows_->fd();
+  xlb_flow_key key{}, next{};
+  const xlb_flow_key* at = nullptr;
+  std::uint64_t copied = 0, lost = 0;
+  while (bpf_map_get_next_key(old_fd, at, &next) == 0) {
+    key = next;
+    at = &key;
+    LegacyFlow old{};
+    if (bpf_map_lookup_elem(old_fd, &key, &old) != 0) continue;  // expired in between
+    const xlb_flow flow{.real_id = old.real_id, .vip_id = old.vip_id, .last_seen = old.last_seen,
+                        .created = old.created, .client_state = 0, .pad = 0};
+    if (flows_.update(key, flow)) {
+      ++lost;
+    } else {
+      ++copied;
+    }
+  }
+  spdlog::info("xdp: flows of the previous ABI copied into the new table: {} kept, {} lost", copied, lost);
+  legacy_flows_.reset();
 }
 
 // The pinned settings, as an earlier xlbd wrote them; none when there is no pin (yet).

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "ctrl/dataplane/bpf_map.hpp"
+#include "ctrl/dataplane/pinned_map.hpp"
 #include "xlb/xlb_abi.h"
 
 struct xlb_balancer;
@@ -114,6 +115,7 @@ class BpfProgram {
   };
 
   void check_pinned_maps();
+  void migrate_legacy_flows();
   std::optional<xlb_settings> pinned_settings() const;
   void check_pinned_settings(const xlb_settings& old) const;
   void bind_maps();
@@ -121,6 +123,9 @@ class BpfProgram {
   BpfProgramOptions options_;
   std::unique_ptr<xlb_balancer, SkeletonDeleter> skel_;
   bool reused_pins_ = false;
+  // A flows table pinned by ABI 2-4 (values without client_state), unpinned before load and
+  // copied into the new table after it.
+  std::unique_ptr<PinnedMap> legacy_flows_;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
       tx_ports_, vip_filter_, vip_state_, flow_cache_;
 };

@@ -24,7 +24,8 @@ inline const char* counter_name(std::uint32_t counter) {
   static constexpr const char* kNames[] = {
       "pass",          "tx",           "redirect",       "drop_malformed",    "drop_no_real",
       "drop_fragment", "drop_real_missing", "pass_inactive", "drop_unsupported", "icmp_forwarded",
-      "flow_new",      "flow_expired", "persist_hit",    "sorry",
+      "flow_new",      "flow_expired", "persist_hit",    "sorry",             "local",
+      "flow_reopened",
   };
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
   return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";

@@ -10,11 +10,13 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 4
+#define XLB_ABI_VERSION 5
 /* Pins of versions from this one to XLB_ABI_VERSION - 1 are adopted too: they differ only in
  * flow_cache, which the loader recreates (it holds nothing that must survive), in vip_filter's
- * cache_epoch, which was zero padding, and in vip_state's second word, which counted flow
- * changes as well as incarnations (any value serves as the incarnation to go on from). */
+ * cache_epoch, which was zero padding, in vip_state's second word, which counted flow changes
+ * as well as incarnations (any value serves as the incarnation to go on from), in counters,
+ * which had fewer entries (recreated: statistics restart at zero), and in the flows value,
+ * which lacked client_state (the loader copies every flow into a table of the new layout). */
 #define XLB_ABI_ADOPTABLE 2
 
 /* Address families as stored in keys (not AF_*: these read well in bpftool dumps). */
@@ -36,6 +38,8 @@ enum xlb_sched {
 
 /* real.flags */
 #define XLB_REAL_F_QUIESCED 0x1u /* weight 0: keeps its flows, gets no new ones, persistence skips it */
+#define XLB_REAL_F_LOCAL 0x2u    /* an address of this node (IPVS's "Local"): its packets go to this
+				  * node's own stack (XDP_PASS) with nothing rewritten */
 
 /* Global counters (index into the per-CPU "counters" array). */
 enum xlb_counter {
@@ -53,6 +57,8 @@ enum xlb_counter {
 	XLB_CTR_FLOW_EXPIRED,      /* entries found idle past their timeout and rescheduled */
 	XLB_CTR_PERSIST_HIT,       /* new flows sent to a real by the persistence table */
 	XLB_CTR_SORRY,             /* new flows sent to the sorry server */
+	XLB_CTR_LOCAL,             /* handed to this node's stack for a local real or sorry server */
+	XLB_CTR_FLOW_REOPENED,     /* SYN reusing the 5-tuple of an ended flow: scheduled afresh */
 	XLB_CTR_MAX,
 };
 
@@ -167,11 +173,19 @@ static inline __u32 xlb_client_hash(const struct xlb_flow_key *key, int with_por
 	return xlb_finish(hash);
 }
 
+/* xlb_flow.client_state: what the client's side of a TCP connection has shown. In DR the
+ * balancer never sees the server's side, so whether a SYN opens a new connection on a reused
+ * 5-tuple is decided from these. */
+#define XLB_FLOW_S_OPEN 0x1u  /* the client sent more than a bare SYN: the handshake went on */
+#define XLB_FLOW_S_ENDED 0x2u /* the client sent FIN or RST */
+
 struct xlb_flow {
-	__u32 real_id;   /* chosen real */
-	__u32 vip_id;    /* service the flow belongs to (flush by VIP) */
-	__u64 last_seen; /* bpf_ktime_get_ns() of the last packet */
-	__u64 created;   /* bpf_ktime_get_ns() of the first packet */
+	__u32 real_id;      /* chosen real */
+	__u32 vip_id;       /* service the flow belongs to (flush by VIP) */
+	__u64 last_seen;    /* bpf_ktime_get_ns() of the last packet */
+	__u64 created;      /* bpf_ktime_get_ns() of the first packet */
+	__u32 client_state; /* XLB_FLOW_S_* (TCP only; 0 for UDP and for flows written by xlbd) */
+	__u32 pad;          /* explicit padding, zero */
 };
 
 /* Map "persist" (LRU_HASH): (masked client, VIP) -> real, IPVS persistence templates. */

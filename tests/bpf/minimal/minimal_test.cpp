@@ -76,7 +76,7 @@ TEST_F(MinimalProgram, TableBaselineInsertsANewFlowWithTheBalancersKey) {
 TEST_F(MinimalProgram, TableBaselineFindsAKnownFlowInsteadOfWritingIt) {
   const PacketSpec p = spec("198.18.0.1", "198.18.0.2", kTcp);
   const xlb_flow_key key = make_flow_key(p);
-  const xlb_flow known{.real_id = 7, .vip_id = 0, .last_seen = 0, .created = 0};
+  const xlb_flow known{.real_id = 7, .vip_id = 0, .last_seen = 0, .created = 0, .client_state = 0, .pad = 0};
   ASSERT_EQ(bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &known, sizeof(known), BPF_ANY), 0);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(test_run(table_fd(), build_packet(p)).action, XDP_TX);
   xlb_flow value{};
