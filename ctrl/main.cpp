@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
 
   if (config_test) {
     xlb::config::LinuxSystemProbe probe;
-    const auto result = xlb::config::load_file(options.config_path, {.mode = xlb::config::Mode::config_test, .probe = &probe});
+    const auto result = xlb::config::load_file(
+        options.config_path,
+        {.mode = xlb::config::Mode::config_test, .probe = &probe, .sync_key_file = options.sync_key_file});
     xlb::config::print_diagnostics(std::cerr, result.diagnostics);
     std::cerr << options.config_path << ": " << result.error_count() << " error(s), " << result.warning_count()
               << " warning(s)\n";

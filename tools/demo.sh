@@ -83,9 +83,10 @@ masters() {
   done
 }
 
-step "1. the lab: switch, client, lb1 + lb2 (xlbd, VRRP over the eth1 heartbeat link), rs1, rs2, sorry"
+step "1. the lab: switch, client, lb1 + lb2 (xlbd, VRRP over the eth1 heartbeat link), rs1, rs2"
 eval "$("$lab" up "$suffix" "$build")"
-echo "   VIP $LAB_VIP:80 wrr DR; rs1 $LAB_RS1_IP weight 2, rs2 $LAB_RS2_IP weight 1, sorry_server $LAB_SORRY_IP"
+echo "   VIP $LAB_VIP:80 wrr DR; rs1 $LAB_RS1_IP weight 2, rs2 $LAB_RS2_IP weight 1, sorry_server $LAB_SORRY_SERVER"
+echo "   (as in the notes: each LB serves its own page on port 80; xlbctl lists it as Local)"
 echo "   HTTP_GET every ${LAB_DELAY_LOOP}s, retry $LAB_RETRY, delay_before_retry ${LAB_DELAY_BEFORE_RETRY}s"
 masters
 
@@ -123,12 +124,13 @@ for n in 1 2; do
 done
 requests 30
 
-step "5. rs1 and rs2 both stop: the sorry server answers"
+step "5. rs1 and rs2 both stop: the sorry server on the master itself (127.0.0.1 80) answers"
 "$lab" rs-stop "$suffix" rs1
 "$lab" rs-stop "$suffix" rs2
 wait_health "$LAB_RS1_IP" down >/dev/null
 wait_health "$LAB_RS2_IP" down >/dev/null
 requests 30
+ctl 1 list | sed 's/^/   /'
 "$lab" rs-start "$suffix" rs1
 "$lab" rs-start "$suffix" rs2
 wait_health "$LAB_RS1_IP" up >/dev/null
@@ -141,9 +143,9 @@ for n in 1 2; do
   if out=$(ip netns exec "xlb-lb$n-$suffix" curl -s -m 2 "http://$LAB_VIP/index.html" 2>&1); then :; else out="failed (curl exit $?)"; fi
   printf '   from lb%s (%s): %s\n' "$n" "$(ctl "$n" --json status | jq -r '.instances[0].state')" "${out:-empty}"
 done
-echo "   on the master the VIP is a local address: the kernel delivers locally, nothing listens on"
-echo "   :80, and a locally generated packet never passes the NIC's XDP ingress hook. The backup"
-echo "   has no VIP, so its request leaves on the wire and the master's XDP forwards it."
+echo "   on the master the VIP is a local address: the kernel delivers locally (to the LB's own page,"
+echo "   the sorry server), and a locally generated packet never passes the NIC's XDP ingress hook."
+echo "   The backup has no VIP, so its request leaves on the wire and the master's XDP forwards it."
 
 step "7. xlbd on lb1 (the master) is killed with SIGKILL while the client sends a request every 50 ms"
 probe=/run/xlb-lab-$suffix/probe.out

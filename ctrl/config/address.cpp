@@ -26,6 +26,12 @@ std::string IpAddr::to_string() const {
   return buf;
 }
 
+bool IpAddr::is_loopback() const {
+  if (is_v4()) return bytes[0] == 127;
+  static constexpr std::array<std::uint8_t, 16> kV6Loopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return bytes == kV6Loopback;
+}
+
 bool IpAddr::same_network(const IpAddr& other, unsigned prefix) const {
   if (family != other.family) return false;
   for (unsigned bit = 0; bit < prefix && bit < max_prefix(); ++bit) {

@@ -18,6 +18,8 @@ struct IpAddr {
   static std::optional<IpAddr> parse(std::string_view text);
   bool is_v4() const { return family == Family::v4; }
   unsigned max_prefix() const { return is_v4() ? 32 : 128; }
+  // 127.0.0.0/8 or ::1: an address of every node, whatever its interfaces.
+  bool is_loopback() const;
   std::string to_string() const;
   // True when `other` lies in this address's network of length `prefix`.
   bool same_network(const IpAddr& other, unsigned prefix) const;

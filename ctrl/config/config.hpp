@@ -28,6 +28,7 @@ struct Options {
   Mode mode = Mode::config_test;
   const SystemProbe* probe = nullptr;  // null: skip the checks that need the machine
   SourceLimits limits{};
+  std::string sync_key_file = "/etc/xlb/sync.key";  // lvs_sync_daemon's key, as xlbd will read it
 };
 
 struct LoadResult {

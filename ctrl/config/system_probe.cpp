@@ -1,11 +1,15 @@
 #include "ctrl/config/system_probe.hpp"
 
+#include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <unistd.h>
 #include <netlink/addr.h>
 #include <netlink/netlink.h>
 #include <netlink/route/route.h>
 #include <sys/socket.h>
 
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -55,5 +59,25 @@ bool LinuxSystemProbe::directly_connected(const IpAddr& addr) const {
   }
   return connected;
 }
+
+bool LinuxSystemProbe::local_address(const IpAddr& addr) const {
+  if (addr.is_loopback()) return true;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) throw std::runtime_error(std::string("getifaddrs: ") + std::strerror(errno));
+  const std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> owner(list, ::freeifaddrs);
+  for (const ifaddrs* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr) continue;
+    if (addr.is_v4() && a->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+      if (std::memcmp(&in->sin_addr, addr.bytes.data(), 4) == 0) return true;
+    } else if (!addr.is_v4() && a->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
+      if (std::memcmp(&in6->sin6_addr, addr.bytes.data(), 16) == 0) return true;
+    }
+  }
+  return false;
+}
+
+bool LinuxSystemProbe::readable_file(const std::string& path) const { return ::access(path.c_str(), R_OK) == 0; }
 
 }  // namespace xlb::config

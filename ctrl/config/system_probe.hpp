@@ -15,6 +15,11 @@ class SystemProbe {
   virtual bool interface_exists(const std::string& name) const = 0;
   // True when `addr` is reachable without a gateway (a link-scope route covers it).
   virtual bool directly_connected(const IpAddr& addr) const = 0;
+  // True when `addr` is an address of this node (loopback included): a real server there is
+  // served by the node's own stack, as IPVS serves its "Local" reals.
+  virtual bool local_address(const IpAddr& addr) const = 0;
+  // True when `path` names a file this process can read (key files).
+  virtual bool readable_file(const std::string& path) const = 0;
 };
 
 // This machine, through if_nametoindex and the kernel's main routing table (libnl-route).
@@ -22,6 +27,8 @@ class LinuxSystemProbe final : public SystemProbe {
  public:
   bool interface_exists(const std::string& name) const override;
   bool directly_connected(const IpAddr& addr) const override;
+  bool local_address(const IpAddr& addr) const override;
+  bool readable_file(const std::string& path) const override;
 };
 
 }  // namespace xlb::config

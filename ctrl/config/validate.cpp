@@ -1,6 +1,7 @@
 // Whole-configuration checks: values whose validity depends on other values (advert_int on the
 // version, families within an instance), references between sections, duplicates, backend
 // capabilities, and what the machine must provide.
+#include <filesystem>
 #include <map>
 #include <set>
 #include <tuple>
@@ -168,7 +169,8 @@ class Validator {
       if (vs.kind == VirtualServer::Kind::address && rs.address.family != vs.address.family)
         d_.error(rs.loc, "real_server " + rs.address.to_string() + " is " + family_name(rs.address) + " but " + who +
                              " is " + family_name(vs.address));
-      if (vs.lb_kind.value == LbKind::dr && vs.kind == VirtualServer::Kind::address && rs.port != vs.port && vs.port != 0)
+      if (vs.lb_kind.value == LbKind::dr && vs.kind == VirtualServer::Kind::address && rs.port != vs.port &&
+          vs.port != 0 && !rs.address.is_loopback())
         d_.warning(rs.loc, "real_server port " + std::to_string(rs.port) + " differs from the virtual server's port " +
                                std::to_string(vs.port) + "; DR forwarding cannot change ports, so it has no effect");
     }
@@ -195,15 +197,55 @@ class Validator {
       for (const auto& h : in.heartbeat_extra) need_if(h.interface, h.loc);
     }
     const auto& sync = cfg_.global_defs.lvs_sync_daemon;
-    if (sync.value.enabled) need_if(sync.value.interface, sync.loc);
+    if (sync.value.enabled) {
+      need_if(sync.value.interface, sync.loc);
+      sync_key(sync);
+    }
     for (const auto& vs : cfg_.virtual_servers) {
       if (vs.lb_kind.value != LbKind::dr) continue;
-      for (const auto& rs : vs.real_servers)
-        if (!directly_connected(rs.address))
-          d_.report(sev, rs.loc, "real server " + rs.address.to_string() +
-                                     " is not on a directly connected network; DR forwarding needs it on "
-                                     "this node's own L2 segment");
+      for (const auto& rs : vs.real_servers) dr_target(vs, "real server", rs.address, rs.port, rs.loc, sev);
+      if (const auto& sorry = vs.sorry_server.value)
+        dr_target(vs, "sorry_server", sorry->address, sorry->port, vs.sorry_server.loc, sev);
     }
+  }
+
+  // Where DR can send a virtual server's packets: a real on this node's L2 segment, or an
+  // address of this node itself, whose stack then receives them unchanged (IPVS's "Local").
+  void dr_target(const VirtualServer& vs, const std::string& what, const IpAddr& addr, std::uint16_t port,
+                 const SourceLoc& at, Severity sev) {
+    if (local_address(addr)) {
+      if (vs.kind == VirtualServer::Kind::address && vs.port != 0 && port != vs.port)
+        d_.error(at, what + " " + addr.to_string() + " " + std::to_string(port) +
+                         " is an address of this node, so its own stack serves it, and DR cannot change the port: "
+                         "it must be port " + std::to_string(vs.port) + " (the virtual server's), with a server "
+                         "listening on the virtual address or on all addresses there");
+      return;
+    }
+    if (!directly_connected(addr))
+      d_.report(sev, at, what + " " + addr.to_string() +
+                             " is not on a directly connected network; DR forwarding needs it on "
+                             "this node's own L2 segment");
+  }
+
+  // Flow sync refuses to start without a key: say so here, where the fix can be given.
+  void sync_key(const Located<LvsSyncDaemon>& sync) {
+    for (const auto& in : cfg_.vrrp_instances) {
+      if (in.name.value != sync.value.instance) continue;
+      if (!in.auth_pass.value.empty() || opt_.probe->readable_file(opt_.sync_key_file)) return;
+      d_.error(sync.loc, "lvs_sync_daemon: flow sync has no key: " + opt_.sync_key_file +
+                             " is missing and vrrp_instance " + in.name.value +
+                             " has no auth_pass; create it with `mkdir -p " +
+                             std::filesystem::path(opt_.sync_key_file).parent_path().string() +
+                             " && (umask 077; head -c 32 /dev/urandom > " + opt_.sync_key_file +
+                             ")` and copy that same file to every other node that syncs: they need the same key");
+      return;
+    }
+  }
+
+  bool local_address(const IpAddr& addr) {
+    const auto [it, inserted] = local_.try_emplace(addr, false);
+    if (inserted) it->second = addr.is_loopback() || opt_.probe->local_address(addr);
+    return it->second;
   }
 
   // Asked once per address: each question reads the whole routing table, and 10,000 services
@@ -218,6 +260,7 @@ class Validator {
   const Options& opt_;
   Diagnostics& d_;
   std::map<IpAddr, bool> connected_;
+  std::map<IpAddr, bool> local_;
   std::map<std::tuple<std::string, std::uint8_t, bool>, const VrrpInstance*> vrids_;
   std::map<IpAddr, std::pair<const VrrpInstance*, SourceLoc>> vips_;
   std::map<std::tuple<IpAddr, std::uint16_t, Protocol>, SourceLoc> services_;

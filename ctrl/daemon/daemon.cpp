@@ -83,6 +83,7 @@ const char* forward_name(dataplane::Forwarding f) {
   switch (f) {
     case dataplane::Forwarding::nat: return "Masq";
     case dataplane::Forwarding::tun: return "Tunnel";
+    case dataplane::Forwarding::local: return "Local";
     case dataplane::Forwarding::dr: break;
   }
   return "Route";
@@ -113,7 +114,8 @@ Daemon::~Daemon() = default;
 
 void Daemon::start() {
   probe_ = std::make_unique<config::LinuxSystemProbe>();
-  auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get()});
+  auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get(),
+                                                                 .sync_key_file = options_.sync_key_file});
   log_diagnostics(loaded);
   if (!loaded.ok()) {
     throw std::runtime_error(std::to_string(loaded.error_count()) + " error(s) in " + options_.config_path);
@@ -246,7 +248,8 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
 
 std::vector<std::string> Daemon::reload() {
   notify_systemd("RELOADING=1");
-  auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get()});
+  auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get(),
+                                                                 .sync_key_file = options_.sync_key_file});
   log_diagnostics(loaded);
   if (!loaded.ok()) {
     ++history_.reloads_refused;
@@ -484,15 +487,19 @@ Json Daemon::services() const {
         if (live.address == real.address && live.port == real.port) weight = live.weight;
       }
       dataplane::TrafficCounters counters;
+      dataplane::Forwarding forwarding = real.forwarding;  // the backend's word wins: it knows "Local"
       if (st != stats.end()) {
         for (const auto& rs : st->second.reals) {
-          if (rs.real.address == real.address && rs.real.port == real.port) counters = rs.counters;
+          if (rs.real.address == real.address && rs.real.port == real.port) {
+            counters = rs.counters;
+            forwarding = rs.real.forwarding;
+          }
         }
       }
       const auto act = active.find({key, real.address});
       return Json{{"address", real.address.to_string()},
                   {"port", real.port},
-                  {"forward", forward_name(real.forwarding)},
+                  {"forward", forward_name(forwarding)},
                   {"configured_weight", configured_weight},
                   {"weight", weight},
                   {"health", std::move(state)},
@@ -516,10 +523,17 @@ Json Daemon::services() const {
     if (const auto retired = live_->retired().find(key); retired != live_->retired().end()) {
       for (const auto& [ref, real] : retired->second) reals.push_back(real_row(real, 0, "removed,draining"));
     }
-    svc["reals"] = reals;
-    if (spec.sorry_server) {
-      svc["sorry_server"] = RealRef{spec.sorry_server->address, spec.sorry_server->port}.text();
+    if (const auto& sorry = planned.spec.sorry_server) {
+      // keepalived swaps the sorry server in as a destination when the quorum is lost, and
+      // ipvsadm -Ln lists it then ("Local" for an address of the node); this row is always
+      // there, with weight 1 while it serves (the live spec carries it only then).
+      const bool serving = spec.sorry_server.has_value();
+      if (serving) svc["sorry_server"] = RealRef{sorry->address, sorry->port}.text();
+      Json row = real_row(*sorry, 1, serving ? "sorry,serving" : "sorry,standby");
+      row["weight"] = serving ? 1 : 0;
+      reals.push_back(std::move(row));
     }
+    svc["reals"] = reals;
     out.push_back(svc);
   }
   return out;

@@ -20,7 +20,9 @@ using IpAddress = boost::asio::ip::address;
 
 enum class Protocol : std::uint8_t { tcp = 6, udp = 17 };
 enum class Scheduler { rr, wrr, sh, mh, lc, wlc };  // lc/wlc: IPVS backend only
-enum class Forwarding { dr, nat, tun };              // nat/tun: IPVS backend only
+// nat/tun: IPVS backend only; local: a real at an address of this node (IPVS's "Local"), as a
+// backend reports it (the configuration says dr, and the backend finds the address local)
+enum class Forwarding { dr, nat, tun, local };
 
 struct ServiceKey {
   IpAddress address;

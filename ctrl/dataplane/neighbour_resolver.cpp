@@ -172,7 +172,9 @@ Egress NeighbourResolver::egress(const IpAddress& address) {
   if (err < 0) throw nl_failure(who + ": no route", err);
   if (!route) throw std::runtime_error(who + ": no route");
   if (rtnl_route_get_type(route.get()) == RTN_LOCAL) {
-    throw std::runtime_error(who + " is an address of this host, not a real server");
+    Egress local;
+    local.local = true;
+    return local;
   }
   if (rtnl_route_get_type(route.get()) != RTN_UNICAST || rtnl_route_get_nnexthops(route.get()) < 1) {
     throw std::runtime_error(who + ": route is not a unicast route");

@@ -30,7 +30,9 @@ struct MacAddress {
 struct Egress {
   int ifindex = 0;
   std::string ifname;
-  MacAddress mac;  // the interface's own address: source MAC of forwarded frames
+  MacAddress mac;      // the interface's own address: source MAC of forwarded frames
+  bool local = false;  // the address is this node's own (a local route): no interface, no MAC
+  bool operator==(const Egress&) const = default;
 };
 
 // DR rewrites only the Ethernet header, so a real behind a router cannot be reached.
@@ -60,7 +62,7 @@ class NeighbourResolver {
   NeighbourResolver& operator=(const NeighbourResolver&) = delete;
 
   // The route to `address`: throws NotAdjacentError when it goes through a gateway, and
-  // std::runtime_error when there is no route or the address is local.
+  // std::runtime_error when there is no route. An address of this node gives a local Egress.
   Egress egress(const IpAddress& address);
 
   // The neighbour table's MAC for `address` on `ifindex`, if the entry is usable.

@@ -68,9 +68,12 @@ void XdpBackend::arm_refresh() {
 }
 
 void XdpBackend::refresh_neighbours() {
+  auto probe = [this](const RealSlot& slot) {
+    if (!slot.egress.local) resolver_.probe(slot.real.address, slot.egress.ifindex);
+  };
   for (const auto& [key, svc] : services_) {
-    for (const auto& [k, slot] : svc.reals) resolver_.probe(slot.real.address, slot.egress.ifindex);
-    if (svc.sorry) resolver_.probe(svc.sorry->real.address, svc.sorry->egress.ifindex);
+    for (const auto& [k, slot] : svc.reals) probe(slot);
+    if (svc.sorry) probe(*svc.sorry);
   }
 }
 
@@ -162,7 +165,7 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::op
   RealSlot slot;
   slot.real = real;
   slot.id = previous ? previous->id : 0;
-  if (previous && (previous->mac || !previous->adjacent)) {
+  if (previous && (previous->usable() || !previous->adjacent)) {
     // Resolved before, and followed since by the neighbour and route watches (on_neighbour,
     // on_routes): asking the kernel again costs two netlink round trips per real, 18 ms per
     // weight change at 1,000 reals. A real that has no MAC yet is asked again below; one the
@@ -178,6 +181,7 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::op
     return slot;
   }
   slot.egress = resolver_.egress(real.address);  // throws when not adjacent
+  if (slot.egress.local) return slot;
   slot.mac = resolver_.resolve(real.address, slot.egress.ifindex, options_.resolve_timeout);
   if (!slot.mac) {
     spdlog::warn("xdp: real server {} does not answer ARP/ND on {}; it gets no flows until it does",
@@ -204,6 +208,10 @@ void XdpBackend::write_real(const RealSlot& slot) const {
     entry.family = family_of(slot.real.address);
   }
   entry.flags = slot.real.weight == 0 ? XLB_REAL_F_QUIESCED : 0;
+  if (slot.egress.local) {
+    entry.family = family_of(slot.real.address);
+    entry.flags |= XLB_REAL_F_LOCAL;
+  }
   put_address(slot.real.address, entry.addr);
   if (auto ec = program_->reals().update(slot.id, entry); ec) {
     throw std::system_error(ec, "reals entry " + std::to_string(slot.id));
@@ -223,7 +231,7 @@ std::vector<std::uint32_t> XdpBackend::build_ring(const Service& svc) const {
   std::vector<RingMember> members;
   for (const auto& r : svc.spec.reals) {
     const auto& slot = svc.reals.at({r.address, r.port});
-    if (slot.mac && r.weight > 0) members.push_back({slot.id, r.weight, real_identity(r)});
+    if (slot.usable() && r.weight > 0) members.push_back({slot.id, r.weight, real_identity(r)});
   }
   const auto ring_size = program_->sizes().ring_size;
   switch (svc.spec.scheduler) {
@@ -255,7 +263,7 @@ void XdpBackend::publish(Service& svc) {
   info.sched = to_sched(svc.spec.scheduler);
   info.ring_slot = slot;
   info.ring_len = static_cast<__u32>(ring.size());
-  info.sorry_real = svc.sorry && svc.sorry->mac ? svc.sorry->id : 0;
+  info.sorry_real = svc.sorry && svc.sorry->usable() ? svc.sorry->id : 0;
   info.persist_timeout = svc.spec.persistence_timeout;
   const auto mask = persistence_mask(svc.spec.key.address.is_v4(), svc.spec.persistence_prefix_len);
   std::copy(mask.begin(), mask.end(), info.persist_mask);
@@ -439,10 +447,16 @@ std::vector<ServiceStats> XdpBackend::stats(const PendingTraffic& pending) const
     ServiceStats s;
     s.key = key;
     s.counters = to_counters(sum_traffic(program_->vip_stats(), svc.vip_id, pending.vip(svc.vip_id)));
+    auto as_listed = [](const RealSlot& slot) {
+      RealServer real = slot.real;
+      if (slot.egress.local) real.forwarding = Forwarding::local;
+      return real;
+    };
     for (const auto& r : svc.spec.reals) {
-      s.reals.push_back({r, real_traffic(svc.reals.at({r.address, r.port}).id)});
+      const RealSlot& slot = svc.reals.at({r.address, r.port});
+      s.reals.push_back({as_listed(slot), real_traffic(slot.id)});
     }
-    if (svc.sorry) s.reals.push_back({svc.sorry->real, real_traffic(svc.sorry->id)});
+    if (svc.sorry) s.reals.push_back({as_listed(*svc.sorry), real_traffic(svc.sorry->id)});
     out.push_back(std::move(s));
   }
   return out;
@@ -494,7 +508,7 @@ void XdpBackend::on_routes() {
     return routes.emplace(address, std::move(r)).first->second;
   };
   auto recheck = [&](RealSlot& slot) -> SlotRevision {
-    const bool had_mac = slot.mac.has_value();
+    const bool was_usable = slot.usable();
     const Route& route = route_to(slot.real.address);
     const std::optional<Egress>& egress = route.egress;
     if (!egress) {
@@ -502,22 +516,32 @@ void XdpBackend::on_routes() {
       spdlog::warn("xdp: real server {}: {}; it gets no flows until it is adjacent again",
                    slot.real.address.to_string(), route.error);
       slot.adjacent = false;
+      slot.egress.local = false;
       slot.mac.reset();
       write_real(slot);
-      return {true, had_mac};
+      return {true, was_usable};
     }
-    const bool same_way = egress->ifindex == slot.egress.ifindex && egress->mac == slot.egress.mac;
+    const bool same_way = egress->ifindex == slot.egress.ifindex && egress->mac == slot.egress.mac &&
+                          egress->local == slot.egress.local;
     if (same_way && slot.adjacent) return {};
     slot.adjacent = true;
     if (!same_way) {
-      spdlog::info("xdp: real server {} is now reached through {}", slot.real.address.to_string(), egress->ifname);
-      add_tx_port(*egress);
+      if (egress->local) {
+        spdlog::info("xdp: real server {} is now an address of this node: served locally",
+                     slot.real.address.to_string());
+      } else {
+        spdlog::info("xdp: real server {} is now reached through {}", slot.real.address.to_string(), egress->ifname);
+        add_tx_port(*egress);
+      }
       slot.egress = *egress;
     }
-    slot.mac = resolver_.lookup(slot.real.address, slot.egress.ifindex);
-    if (!slot.mac) resolver_.probe(slot.real.address, slot.egress.ifindex);
+    slot.mac.reset();
+    if (!slot.egress.local) {
+      slot.mac = resolver_.lookup(slot.real.address, slot.egress.ifindex);
+      if (!slot.mac) resolver_.probe(slot.real.address, slot.egress.ifindex);
+    }
     write_real(slot);
-    return {true, had_mac != slot.mac.has_value()};
+    return {true, was_usable != slot.usable()};
   };
   for (auto& [key, svc] : services_) {
     try {

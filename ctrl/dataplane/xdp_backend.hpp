@@ -115,6 +115,8 @@ class XdpBackend : public Backend {
     Egress egress;
     std::optional<MacAddress> mac;  // nullopt: not resolved yet, so not in the ring
     bool adjacent = true;           // false: a route change put it behind a gateway (no MAC until back)
+    // A local real needs no MAC: its packets go to this node's stack.
+    bool usable() const { return mac.has_value() || egress.local; }
   };
   struct Service {
     ServiceSpec spec;

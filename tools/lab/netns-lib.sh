@@ -12,6 +12,12 @@ lab_host() {
   ip -n "$ns" link set eth0 up
 }
 
+# lab_web_root NAME: a web root whose index.html names NAME.
+lab_web_root() {
+  mkdir -p "$STATE/www-$1"
+  echo "$1" >"$STATE/www-$1/index.html"
+}
+
 # lab_dr_real NS NAME: the VIP on lo, ARP quiet about it (DR), a web root that names NAME.
 lab_dr_real() {
   local ns=$1 name=$2
@@ -19,8 +25,7 @@ lab_dr_real() {
   for c in all eth0; do
     ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$c.arp_ignore=1" "net.ipv4.conf.$c.arp_announce=2"
   done
-  mkdir -p "$STATE/www-$name"
-  echo "$name" >"$STATE/www-$name/index.html"
+  lab_web_root "$name"
 }
 
 # lab_http NS NAME PIDFILE: an HTTP server on port 80 answering with NAME; returns once it listens.

@@ -4,12 +4,13 @@
 #
 #   client 198.18.0.10 --+                  +-- rs1   198.18.0.11 (weight 2)  VIP on lo
 #   lb1 eth0 198.18.0.2 -+-- switch (br0) --+-- rs2   198.18.0.12 (weight 1)  VIP on lo
-#   lb2 eth0 198.18.0.3 -+                  +-- sorry 198.18.0.13 (sorry_server) VIP on lo
+#   lb2 eth0 198.18.0.3 -+
 #   lb1 eth1 198.19.0.1 ===== heartbeat veth ===== lb2 eth1 198.19.0.2  (unicast VRRP)
 #
-# VIP 198.18.0.100 (virtual_server VIP:80, wrr, DR). Each LB runs xlbd with its own config,
-# pin directory (on a bpffs mounted outside /sys, see lab.md), control socket and pid file.
-# Every real answers HTTP with its own name.
+# VIP 198.18.0.100 (virtual_server VIP:80, wrr, DR, `sorry_server 127.0.0.1 80` as in the
+# notes: each LB serves its own "we are down" page on port 80). Each LB runs xlbd with its own
+# config, pin directory (on a bpffs mounted outside /sys, see lab.md), control socket and pid
+# file. Every server answers HTTP with its own name (rs1, rs2, sorry-lb1, sorry-lb2).
 #
 # usage: xlb-lab.sh up SUFFIX BUILD_DIR      topology + servers + both xlbd; waits for a master
 #        xlb-lab.sh down SUFFIX              removes everything (safe to run any time)
@@ -17,8 +18,10 @@
 #        xlb-lab.sh conf SUFFIX N [persist]  (re)writes lb N's config; persist: persistence_timeout 50
 #        xlb-lab.sh lb-start SUFFIX N        starts xlbd on lb N (up does both)
 #        xlb-lab.sh lb-kill SUFFIX N [SIG]   signals lb N's xlbd (default KILL) and waits for it
-#        xlb-lab.sh rs-stop|rs-start SUFFIX NAME   stops/starts the HTTP server of rs1|rs2|sorry
+#        xlb-lab.sh rs-stop|rs-start SUFFIX NAME   stops/starts the HTTP server of rs1|rs2|sorry-lb1|sorry-lb2
 #        xlb-lab.sh requests SUFFIX COUNT    COUNT new connections from the client; prints "name count"
+#        xlb-lab.sh request-from SUFFIX PORT one request from client port PORT, ended with a reset
+#                                            (so the port can be used again at once); prints the name
 #        xlb-lab.sh probe SUFFIX SECONDS     a request every 50 ms; prints the longest gap
 #        xlb-lab.sh ctl SUFFIX N ARGS...     xlbctl against lb N
 # State (configs, logs, pid files, sockets, the bpffs) lives in /run/xlb-lab-SUFFIX.
@@ -29,26 +32,30 @@ cmd=${1:?usage: xlb-lab.sh up|down|env|conf|lb-start|lb-kill|rs-stop|rs-start|re
 S=${2:?suffix required}
 [[ $S =~ ^[A-Za-z0-9]{1,8}$ ]] || { echo "suffix must be 1-8 letters/digits" >&2; exit 2; }
 
-SW=xlb-sw-$S CL=xlb-cl-$S LB1=xlb-lb1-$S LB2=xlb-lb2-$S RS1=xlb-rs1-$S RS2=xlb-rs2-$S SORRY=xlb-sry-$S
+SW=xlb-sw-$S CL=xlb-cl-$S LB1=xlb-lb1-$S LB2=xlb-lb2-$S RS1=xlb-rs1-$S RS2=xlb-rs2-$S
 STATE=/run/xlb-lab-$S
 VIP=198.18.0.100 CL_IP=198.18.0.10 LB1_IP=198.18.0.2 LB2_IP=198.18.0.3
-RS1_IP=198.18.0.11 RS2_IP=198.18.0.12 SORRY_IP=198.18.0.13 HB1_IP=198.19.0.1 HB2_IP=198.19.0.2
+RS1_IP=198.18.0.11 RS2_IP=198.18.0.12 HB1_IP=198.19.0.1 HB2_IP=198.19.0.2
+SORRY_SERVER="127.0.0.1 80"
 # Detection time of a dead real: delay_loop + retry x delay_before_retry (+ connect_timeout).
 DELAY_LOOP=1 RETRY=1 DELAY_BEFORE_RETRY=1 CONNECT_TIMEOUT=1
 
 print_env() {
   cat <<EOT
-LAB_SW=$SW LAB_CLIENT=$CL LAB_LB1=$LB1 LAB_LB2=$LB2 LAB_RS1=$RS1 LAB_RS2=$RS2 LAB_SORRY=$SORRY
+LAB_SW=$SW LAB_CLIENT=$CL LAB_LB1=$LB1 LAB_LB2=$LB2 LAB_RS1=$RS1 LAB_RS2=$RS2
 LAB_STATE=$STATE LAB_BPFFS=$STATE/bpf
 LAB_VIP=$VIP LAB_CLIENT_IP=$CL_IP LAB_LB1_IP=$LB1_IP LAB_LB2_IP=$LB2_IP
-LAB_RS1_IP=$RS1_IP LAB_RS2_IP=$RS2_IP LAB_SORRY_IP=$SORRY_IP
+LAB_RS1_IP=$RS1_IP LAB_RS2_IP=$RS2_IP LAB_SORRY_SERVER="$SORRY_SERVER"
 LAB_DELAY_LOOP=$DELAY_LOOP LAB_RETRY=$RETRY LAB_DELAY_BEFORE_RETRY=$DELAY_BEFORE_RETRY LAB_CONNECT_TIMEOUT=$CONNECT_TIMEOUT
 EOT
 }
 
 lb_ns() { case $1 in 1) echo "$LB1" ;; 2) echo "$LB2" ;; *) echo "no lb $1" >&2; return 2 ;; esac; }
 rs_ns() {
-  case $1 in rs1) echo "$RS1" ;; rs2) echo "$RS2" ;; sorry) echo "$SORRY" ;; *) echo "no real $1" >&2; return 2 ;; esac
+  case $1 in
+    rs1) echo "$RS1" ;; rs2) echo "$RS2" ;; sorry-lb1) echo "$LB1" ;; sorry-lb2) echo "$LB2" ;;
+    *) echo "no server $1" >&2; return 2 ;;
+  esac
 }
 
 # alive PID: running and not a zombie. Our servers outlive the script that started them, so
@@ -75,7 +82,7 @@ stop_pid() {
 
 down() {
   for f in "$STATE"/run-*.pid; do [ -e "$f" ] && stop_pid "$f"; done
-  for ns in "$CL" "$LB1" "$LB2" "$RS1" "$RS2" "$SORRY" "$SW"; do
+  for ns in "$CL" "$LB1" "$LB2" "$RS1" "$RS2" "$SW"; do
     ip netns del "$ns" 2>/dev/null || true
   done
   if mountpoint -q "$STATE/bpf" 2>/dev/null; then umount -l "$STATE/bpf"; fi
@@ -139,7 +146,7 @@ virtual_server $VIP 80 {
     lb_kind DR
     protocol TCP
 $( [ "$persist" = persist ] && echo "    persistence_timeout 50" )
-    sorry_server $SORRY_IP 80
+    sorry_server $SORRY_SERVER
 
     real_server $RS1_IP 80 {
         weight 2
@@ -211,16 +218,20 @@ client_py() {
 import socket, sys, time
 vip, mode = sys.argv[1], sys.argv[2]
 
+def exchange(s):
+    """One HTTP/1.0 request on a connected socket; the whole reply (the server closes)."""
+    s.sendall(b"GET /index.html HTTP/1.0\r\nHost: lab\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+
 def get(timeout):
     s = socket.create_connection((vip, 80), timeout=timeout)
     try:
-        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: lab\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = exchange(s)
     finally:
         s.close()
     head, _, body = data.partition(b"\r\n\r\n")
@@ -238,6 +249,21 @@ if mode == "requests":
         counts[name] = counts.get(name, 0) + 1
     for name in sorted(counts):
         print(name, counts[name])
+elif mode == "request-from":
+    # A busy client or a NAT gateway: the same source port again, right after a reset.
+    import struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(1.0)
+    s.bind(("0.0.0.0", int(sys.argv[3])))
+    try:
+        s.connect((vip, 80))
+        print(exchange(s).partition(b"\r\n\r\n")[2].decode().strip() or "failed")
+    except OSError:
+        print("failed")
+    finally:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
 elif mode == "probe":
     # A request every 50 ms; the gap is the longest time between two answered requests.
     end = time.monotonic() + float(sys.argv[3])
@@ -289,7 +315,12 @@ up() {
   for ns in "$CL" "$LB1" "$LB2"; do ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null; done
   real_server "$RS1" "$RS1_IP" rs1 "r1$S"
   real_server "$RS2" "$RS2_IP" rs2 "r2$S"
-  real_server "$SORRY" "$SORRY_IP" sorry "so$S"
+  # The notes' sorry_server 127.0.0.1 80: each LB's own page, which its kernel serves once
+  # the dataplane hands it the VIP's packets (the VIP is an address of the master's eth0).
+  for n in 1 2; do
+    lab_web_root "sorry-lb$n"
+    rs_start "sorry-lb$n"
+  done
   conf 1
   conf 2
   lb_start 1
@@ -325,6 +356,7 @@ case $cmd in
   rs-stop) stop_pid "$STATE/run-http-${3:?NAME}.pid" ;;
   rs-start) rs_start "${3:?NAME}" ;;
   requests) client_py requests "${3:?COUNT}" ;;
+  request-from) client_py request-from "${3:?PORT}" ;;
   probe) client_py probe "${3:?SECONDS}" ;;
   master) state_build; master_of ;;
   ctl) state_build; n=${3:?N}; shift 3; ctl "$n" "$@" ;;

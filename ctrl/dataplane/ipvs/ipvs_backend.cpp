@@ -20,7 +20,8 @@ Forwarding forwarding_of(std::uint32_t fwd) {
   switch (fwd) {
     case IP_VS_CONN_F_MASQ: return Forwarding::nat;
     case IP_VS_CONN_F_TUNNEL: return Forwarding::tun;
-    default: return Forwarding::dr;  // DROUTE, and LOCALNODE (a local sorry server)
+    case IP_VS_CONN_F_LOCALNODE: return Forwarding::local;
+    default: return Forwarding::dr;
   }
 }
 

@@ -120,6 +120,7 @@ std::uint32_t fwd_method(Forwarding f) {
     case Forwarding::dr: return IP_VS_CONN_F_DROUTE;
     case Forwarding::nat: return IP_VS_CONN_F_MASQ;
     case Forwarding::tun: return IP_VS_CONN_F_TUNNEL;
+    case Forwarding::local: return IP_VS_CONN_F_LOCALNODE;
   }
   throw std::invalid_argument("ipvs: unknown forwarding method");
 }

@@ -308,19 +308,60 @@ TEST_F(XlbdLab, FailingRealLeavesTheDataplaneAndComesBack) {
   }
 }
 
-TEST_F(XlbdLab, BothRealsDownSendsToTheSorryServer) {
+// The notes' own `sorry_server 127.0.0.1 80`: with both reals down, the master's own web
+// server answers (its XDP program hands the VIP's packets to its stack, IPVS's "Local").
+TEST_F(XlbdLab, BothRealsDownSendsToTheSorryServerOnTheBalancerItself) {
+  ASSERT_EQ(lab_->master(), "lb1");
   ASSERT_EQ(lab_->cmd("rs-stop", "rs1").status, 0);
   ASSERT_EQ(lab_->cmd("rs-stop", "rs2").status, 0);
   ASSERT_TRUE(wait_for([&] { return lab_->health(1, kRs1) == "down" && lab_->health(1, kRs2) == "down"; },
                        kPatience));
   const auto counts = lab_->requests(30);
   EXPECT_EQ(counts.size(), 1u);
-  EXPECT_EQ(counts.count("sorry") ? counts.at("sorry") : 0, 30);
+  EXPECT_EQ(counts.count("sorry-lb1") ? counts.at("sorry-lb1") : 0, 30) << "answered: " << counts.begin()->first;
+  const auto services = lab_->ctl_json(1, "list");
+  ASSERT_TRUE(services.is_array() && !services.empty());
+  bool listed = false;
+  for (const auto& r : services[0]["reals"]) {
+    if (r["address"] != "127.0.0.1") continue;
+    listed = true;
+    EXPECT_EQ(r["forward"], "Local");
+    EXPECT_EQ(r["health"], "sorry,serving");
+    EXPECT_EQ(r["weight"], 1);
+    EXPECT_GE(r["stats"]["conns"].get<int>(), 30);
+  }
+  EXPECT_TRUE(listed) << services.dump();
 
   ASSERT_EQ(lab_->cmd("rs-start", "rs1").status, 0);
   ASSERT_EQ(lab_->cmd("rs-start", "rs2").status, 0);
   ASSERT_TRUE(wait_for([&] { return lab_->health(1, kRs1) == "up" && lab_->health(1, kRs2) == "up"; }, kPatience));
   expect_two_to_one(lab_->requests(30));
+}
+
+// A busy client (or a NAT gateway) uses its port again right after a reset; the real that served
+// the old connection was drained in between: the new connection is scheduled afresh, as IPVS
+// does with conn_reuse_mode, and never reaches the drained real.
+TEST_F(XlbdLab, ReusedClientPortSkipsADrainedReal) {
+  ASSERT_EQ(lab_->master(), "lb1");
+  auto answer = [&](int port) {
+    std::string out = lab_->cmd("request-from", std::to_string(port)).out;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+  };
+  int moved = 0;
+  for (int port = 42100; port < 42108; ++port) {
+    const std::string first = answer(port);
+    ASSERT_TRUE(first == "rs1" || first == "rs2") << "port " << port << ": " << first;
+    const std::string real = first == "rs1" ? kRs1 : kRs2;
+    ASSERT_EQ(lab_->cmd("ctl", "1 drain " + real + ":80").status, 0);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const std::string again = answer(port);
+    ASSERT_EQ(lab_->cmd("ctl", "1 undrain " + real + ":80").status, 0);
+    EXPECT_TRUE(again == "rs1" || again == "rs2") << "port " << port << ": " << again;
+    EXPECT_NE(again, first) << "port " << port << ": the new connection went to the drained real";
+    moved += again != first;
+  }
+  EXPECT_EQ(moved, 8);
 }
 
 // Two nodes: the master holds the VIP and forwards; SIGKILL of the master, its cable pulled,

@@ -151,8 +151,47 @@ class CountingProbe final : public SystemProbe {
     ++asked[addr.to_string()];
     return addr.to_string() != "198.51.100.9";
   }
+  bool local_address(const IpAddr& addr) const override { return addr.to_string() == "198.51.100.2"; }
+  bool readable_file(const std::string& path) const override { return path == "/etc/xlb/present.key"; }
   mutable std::map<std::string, int> asked;
 };
+
+// IPVS's "Local" reals: a real or sorry server at an address of this node is served by its
+// own stack, which DR hands the packet unchanged, so its port must be the service's.
+TEST(MachineChecks, LocalSorryServerMustUseTheServicePort) {
+  CountingProbe probe;
+  const Options opt{Mode::config_test, &probe, {}};
+  const std::string head = "virtual_server 198.51.100.1 80 {\n lb_algo wrr\n lb_kind DR\n";
+  EXPECT_EQ(check(head + " sorry_server 127.0.0.1 80\n}\n", opt), V{});
+  EXPECT_EQ(check(head + " sorry_server 198.51.100.2 80\n real_server 198.51.100.2 80 {\n }\n}\n", opt), V{});
+  EXPECT_EQ(check(head + " sorry_server 127.0.0.1 8080\n}\n", opt),
+            V{"t.conf:4:2: error: sorry_server 127.0.0.1 8080 is an address of this node, so its own stack serves "
+              "it, and DR cannot change the port: it must be port 80 (the virtual server's), with a server listening "
+              "on the virtual address or on all addresses there"});
+  EXPECT_EQ(check(head + " real_server 198.51.100.2 81 {\n }\n}\n", opt).size(), 2u)
+      << "the usual 'port has no effect' warning, and the error";
+  // A sorry server elsewhere must be adjacent, as a real must.
+  EXPECT_EQ(check(head + " sorry_server 198.51.100.9 80\n}\n", opt),
+            V{"t.conf:4:2: warning: sorry_server 198.51.100.9 is not on a directly connected network; DR forwarding "
+              "needs it on this node's own L2 segment"});
+}
+
+// `xlbd -t` says what xlbd would stop on at start: flow sync without a key.
+TEST(MachineChecks, SyncWithoutAKeyIsAnErrorWithTheCommandThatFixesIt) {
+  CountingProbe probe;
+  const std::string text =
+      "global_defs {\n lvs_sync_daemon lo VI_1\n}\nvrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n}\n";
+  const Options missing{Mode::config_test, &probe, {}, "/etc/xlb/missing.key"};
+  EXPECT_EQ(check(text, missing),
+            V{"t.conf:2:2: error: lvs_sync_daemon: flow sync has no key: /etc/xlb/missing.key is missing and "
+              "vrrp_instance VI_1 has no auth_pass; create it with `mkdir -p /etc/xlb && (umask 077; head -c 32 "
+              "/dev/urandom > /etc/xlb/missing.key)` and copy that same file to every other node that syncs: they "
+              "need the same key"});
+  EXPECT_EQ(check(text, Options{Mode::config_test, &probe, {}, "/etc/xlb/present.key"}), V{});
+  const std::string with_pass = "global_defs {\n lvs_sync_daemon lo VI_1\n}\nvrrp_instance VI_1 {\n interface lo\n"
+                                " virtual_router_id 1\n authentication {\n  auth_type PASS\n  auth_pass secret\n }\n}\n";
+  EXPECT_EQ(check(with_pass, missing), V{});
+}
 
 // Each question reads the whole routing table: every address is asked once, however many
 // services list it, and every listing of an address that is not connected is still reported.
