@@ -28,10 +28,13 @@ int main(int argc, char** argv) {
   CLI::App app{"xlbd: high-availability layer-4 load balancer (keepalived dialect, XDP dataplane)"};
   xlb::daemon::DaemonOptions options;
   bool config_test = false;
+  bool strict = false;
   bool verbose = false;
   std::string pin_dir;
   app.add_option("-f,--use-file", options.config_path, "configuration file")->capture_default_str();
   app.add_flag("-t,--config-test", config_test, "check the configuration, print every problem, exit 0 or 1");
+  app.add_flag("--strict", strict,
+               "with -t: exit 1 also when this machine lacks what the file needs (xlbd would not start here)");
   app.add_option("-i,--interface", options.interfaces, "attach XDP here (repeatable; default: from the configuration)");
   app.add_option("--pin-dir", pin_dir, "bpffs directory for the pinned maps (default: xdp_pin_dir, /sys/fs/bpf/xlb)");
   app.add_option("--socket", options.socket_path, "control socket for xlbctl")->capture_default_str();
@@ -60,6 +63,13 @@ int main(int argc, char** argv) {
     xlb::config::print_diagnostics(std::cerr, result.diagnostics);
     std::cerr << options.config_path << ": " << result.error_count() << " error(s), " << result.warning_count()
               << " warning(s)\n";
+    // Interfaces and adjacency are warnings here, so that a file can be checked away from its
+    // node; say plainly that start would fail on this one.
+    if (const auto lacking = result.machine_count(); lacking > 0) {
+      std::cerr << options.config_path << ": would not start on this machine: " << lacking << " problem(s)"
+                << (strict ? "" : " (--strict makes this exit 1)") << "\n";
+      if (strict) return 1;
+    }
     return result.ok() ? 0 : 1;
   }
 

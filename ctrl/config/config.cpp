@@ -46,6 +46,11 @@ std::size_t LoadResult::error_count() const {
 
 std::size_t LoadResult::warning_count() const { return diagnostics.size() - error_count(); }
 
+std::size_t LoadResult::machine_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) { return d.machine; }));
+}
+
 LoadResult load_file(const std::string& path, const Options& options) {
   Diagnostics diags;
   SourceReader reader(options.limits, diags);

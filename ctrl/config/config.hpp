@@ -37,6 +37,7 @@ struct LoadResult {
   bool ok() const;                      // no errors (warnings allowed)
   std::size_t error_count() const;
   std::size_t warning_count() const;
+  std::size_t machine_count() const;  // what this machine lacks (warnings under -t, errors at start)
 };
 
 LoadResult load_file(const std::string& path, const Options& options = {});

@@ -14,18 +14,28 @@ std::string to_string(const Diagnostic& d) {
 }
 
 void Diagnostics::error(const SourceLoc& loc, std::string message) {
-  report(Severity::error, loc, std::move(message));
+  add({Severity::error, loc, std::move(message), false});
 }
 
 void Diagnostics::warning(const SourceLoc& loc, std::string message) {
-  report(Severity::warning, loc, std::move(message));
+  add({Severity::warning, loc, std::move(message), false});
 }
 
 void Diagnostics::report(Severity severity, const SourceLoc& loc, std::string message) {
+  add({severity, loc, std::move(message), true});
+}
+
+void Diagnostics::add(Diagnostic d) {
   if (items_.size() >= limit_) return;
-  items_.push_back({severity, loc, std::move(message)});
+  const SourceLoc loc = d.loc;
+  items_.push_back(std::move(d));
   if (items_.size() == limit_)
-    items_.push_back({Severity::error, loc, "too many problems; stopping here"});
+    items_.push_back({Severity::error, loc, "too many problems; stopping here", false});
+}
+
+std::size_t Diagnostics::machine_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) { return d.machine; }));
 }
 
 std::size_t Diagnostics::error_count() const {

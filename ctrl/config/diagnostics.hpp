@@ -25,6 +25,7 @@ struct Diagnostic {
   Severity severity = Severity::error;
   SourceLoc loc;
   std::string message;
+  bool machine = false;  // something this machine lacks: xlbd would not start here
   bool operator==(const Diagnostic&) const = default;
 };
 
@@ -42,10 +43,12 @@ class Diagnostics {
   std::vector<Diagnostic> take() { return std::move(items_); }
   std::size_t error_count() const;
   std::size_t warning_count() const;
+  std::size_t machine_count() const;
   // Stops runaway input (the fuzzer, a binary file) from producing millions of lines.
   bool saturated() const { return items_.size() >= limit_; }
 
  private:
+  void add(Diagnostic d);
   std::vector<Diagnostic> items_;
   std::size_t limit_ = 1000;
 };

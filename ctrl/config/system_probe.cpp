@@ -1,6 +1,8 @@
 #include "ctrl/config/system_probe.hpp"
 
+#include <grp.h>
 #include <ifaddrs.h>
+#include <pwd.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 
 #include <cstring>
 #include <memory>
+#include <vector>
 #include <stdexcept>
 
 namespace xlb::config {
@@ -79,5 +82,17 @@ bool LinuxSystemProbe::local_address(const IpAddr& addr) const {
 }
 
 bool LinuxSystemProbe::readable_file(const std::string& path) const { return ::access(path.c_str(), R_OK) == 0; }
+
+bool LinuxSystemProbe::account_exists(const std::string& name, bool group) const {
+  std::vector<char> buf(16384);
+  if (group) {
+    struct group entry {};
+    struct group* found = nullptr;
+    return ::getgrnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found) == 0 && found != nullptr;
+  }
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  return ::getpwnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found) == 0 && found != nullptr;
+}
 
 }  // namespace xlb::config

@@ -20,6 +20,8 @@ class SystemProbe {
   virtual bool local_address(const IpAddr& addr) const = 0;
   // True when `path` names a file this process can read (key files).
   virtual bool readable_file(const std::string& path) const = 0;
+  // True when the user (or, with `group`, the group) exists: scripts run as script_user.
+  virtual bool account_exists(const std::string& user, bool group) const = 0;
 };
 
 // This machine, through if_nametoindex and the kernel's main routing table (libnl-route).
@@ -29,6 +31,7 @@ class LinuxSystemProbe final : public SystemProbe {
   bool directly_connected(const IpAddr& addr) const override;
   bool local_address(const IpAddr& addr) const override;
   bool readable_file(const std::string& path) const override;
+  bool account_exists(const std::string& name, bool group) const override;
 };
 
 }  // namespace xlb::config

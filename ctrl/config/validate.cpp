@@ -196,6 +196,14 @@ class Validator {
       for (const auto& t : in.track_interface) need_if(t.name.value, t.name.loc);
       for (const auto& h : in.heartbeat_extra) need_if(h.interface, h.loc);
     }
+    const auto& user = cfg_.global_defs.script_user;
+    if (!user.value.empty() && !opt_.probe->account_exists(user.value, false))
+      d_.report(sev, user.loc, "script_user '" + user.value + "' does not exist on this machine; create it (useradd -r -s "
+                                   "/usr/sbin/nologin " + user.value + ") or remove script_user (scripts then run as "
+                                   "keepalived_script where it exists, else as root)");
+    const auto& group = cfg_.global_defs.script_group;
+    if (!group.value.empty() && !opt_.probe->account_exists(group.value, true))
+      d_.report(sev, group.loc, "script_user's group '" + group.value + "' does not exist on this machine");
     const auto& sync = cfg_.global_defs.lvs_sync_daemon;
     if (sync.value.enabled) {
       need_if(sync.value.interface, sync.loc);

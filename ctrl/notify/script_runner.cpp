@@ -229,8 +229,8 @@ ScriptUser ScriptUser::lookup(const std::string& user, const std::string& group)
   struct passwd pw {};
   struct passwd* found = nullptr;
   int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-  if (rc != 0 || !found)
-    throw std::system_error(rc ? rc : ENOENT, std::generic_category(), "script user '" + user + "'");
+  if (rc != 0) throw std::system_error(rc, std::generic_category(), "script user '" + user + "'");
+  if (!found) throw std::runtime_error("script_user '" + user + "' does not exist on this machine");
   ScriptUser u;
   u.name = user;
   u.uid = pw.pw_uid;
@@ -240,8 +240,8 @@ ScriptUser ScriptUser::lookup(const std::string& user, const std::string& group)
     struct group gr {};
     struct group* gfound = nullptr;
     rc = getgrnam_r(group.c_str(), &gr, gbuf.data(), gbuf.size(), &gfound);
-    if (rc != 0 || !gfound)
-      throw std::system_error(rc ? rc : ENOENT, std::generic_category(), "script group '" + group + "'");
+    if (rc != 0) throw std::system_error(rc, std::generic_category(), "script group '" + group + "'");
+    if (!gfound) throw std::runtime_error("script_user's group '" + group + "' does not exist on this machine");
     u.gid = gr.gr_gid;
   }
   u.groups = groups_of(user.c_str(), u.gid);
@@ -262,7 +262,7 @@ ScriptUser ScriptUser::default_script_user() {
   }
   try {
     return lookup("keepalived_script");
-  } catch (const std::system_error&) {
+  } catch (const std::exception&) {  // no such user, as on most machines
     return lookup("root");
   }
 }

@@ -153,6 +153,7 @@ class CountingProbe final : public SystemProbe {
   }
   bool local_address(const IpAddr& addr) const override { return addr.to_string() == "198.51.100.2"; }
   bool readable_file(const std::string& path) const override { return path == "/etc/xlb/present.key"; }
+  bool account_exists(const std::string& name, bool) const override { return name != "nobody_here"; }
   mutable std::map<std::string, int> asked;
 };
 
@@ -174,6 +175,22 @@ TEST(MachineChecks, LocalSorryServerMustUseTheServicePort) {
   EXPECT_EQ(check(head + " sorry_server 198.51.100.9 80\n}\n", opt),
             V{"t.conf:4:2: warning: sorry_server 198.51.100.9 is not on a directly connected network; DR forwarding "
               "needs it on this node's own L2 segment"});
+}
+
+// A script_user that does not exist stops xlbd at start: -t says so, as for a missing interface.
+TEST(MachineChecks, MissingScriptUserIsAMachineProblem) {
+  CountingProbe probe;
+  const auto r = load_string("global_defs {\n script_user nobody_here\n}\n", "t.conf", Options{Mode::config_test, &probe, {}});
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(to_string(r.diagnostics[0]),
+            "t.conf:2:2: warning: script_user 'nobody_here' does not exist on this machine; create it (useradd -r -s "
+            "/usr/sbin/nologin nobody_here) or remove script_user (scripts then run as keepalived_script where it "
+            "exists, else as root)");
+  EXPECT_TRUE(r.diagnostics[0].machine);
+  EXPECT_EQ(r.machine_count(), 1u);
+  EXPECT_EQ(load_string("global_defs {\n script_user nobody_here\n}\n", "t.conf", Options{Mode::start, &probe, {}})
+                .error_count(),
+            1u);
 }
 
 // `xlbd -t` says what xlbd would stop on at start: flow sync without a key.

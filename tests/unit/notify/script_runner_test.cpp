@@ -253,7 +253,12 @@ TEST(ScriptUser, DefaultFollowsKeepalived) {
     EXPECT_EQ(u.name, "keepalived_script");
   else
     EXPECT_EQ(u.uid, 0u);
-  EXPECT_THROW(ScriptUser::lookup("xlb-no-such-user"), std::system_error);
+  try {
+    ScriptUser::lookup("xlb-no-such-user");
+    ADD_FAILURE() << "a user that does not exist was found";
+  } catch (const std::exception& e) {
+    EXPECT_STREQ(e.what(), "script_user 'xlb-no-such-user' does not exist on this machine");
+  }
 }
 
 TEST(ScriptSecurity, RefusesScriptsANonRootUserCouldChange) {

@@ -17,12 +17,15 @@ using namespace test;
 using namespace std::chrono_literals;
 
 struct Paced : ::testing::Test {
-  // master -> relay -> backup; master scans only when the test says.
+  // master -> relay -> backup; master scans only when the test says. The interval outlasts
+  // every test here, and stays below the uptime of a freshly booted machine: a takeover counts
+  // as recent what was created within an interval of now, which on a machine up for less than
+  // the interval would be every flow, even the ones the tests make as old (created at 1 ns).
   explicit Paced(std::uint32_t rate = default_sync_rate)
       : backup_port(free_port()),
         relay(io, backup_port),
-        master(io, with_rate(node_settings(free_port(), relay.port(), "pw", 1h), rate)),
-        backup(io, node_settings(backup_port, free_port(), "pw", 1h)) {
+        master(io, with_rate(node_settings(free_port(), relay.port(), "pw", 30s), rate)),
+        backup(io, node_settings(backup_port, free_port(), "pw", 30s)) {
     master.sync.set_master(true);
     master.sync.start();
     backup.sync.start();
