@@ -67,6 +67,7 @@ std::string_view to_string(DropReason r) {
     case DropReason::unknown_source: return "unknown_source";
     case DropReason::family_mismatch: return "family_mismatch";
     case DropReason::own_packet: return "own_packet";
+    case DropReason::advert_int_out_of_range: return "advert_int_out_of_range";
     case DropReason::count_: break;
   }
   return "unknown";
@@ -204,6 +205,9 @@ DropReason validate(const Advert& a, const PacketMeta& meta, const Expectation& 
       return DropReason::auth_mismatch;
     // RFC 3768 6.4.3: a v2 advert with another interval is discarded (v3 adopts it instead).
     if (a.interval != e.advert_int) return DropReason::advert_int_mismatch;
+  } else if (a.interval.count() == 0 || a.interval > e.advert_int * kLearnedAdvertIntFactor ||
+             a.interval * kLearnedAdvertIntFactor < e.advert_int) {
+    return DropReason::advert_int_out_of_range;
   }
   // Priority 0 adverts come from a master leaving; their address list still has to match.
   if (!same_address_set(a.addresses, e.addresses)) return DropReason::address_mismatch;

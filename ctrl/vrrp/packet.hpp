@@ -33,6 +33,7 @@ enum class DropReason : std::uint8_t {
   unknown_source,
   family_mismatch,
   own_packet,
+  advert_int_out_of_range,  // v3: an interval a backup must not adopt (0, or far from ours)
   count_
 };
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count_);
@@ -83,6 +84,11 @@ struct Expectation {
   bool check_unicast_src = false;
   bool multicast = true;
 };
+
+// A v3 backup adopts the master's interval (RFC 5798 6.4.2); it adopts one only within this
+// factor of its own advert_int, so that an advert of 0 cs cannot make it flap and one of 40.95 s
+// cannot leave the VIP unowned for two minutes.
+inline constexpr int kLearnedAdvertIntFactor = 10;
 
 DropReason validate(const Advert& a, const PacketMeta& meta, const Expectation& e);
 

@@ -119,6 +119,7 @@ Output StateMachine::on_advert(const PeerAdvert& a, TimePoint now) {
       if (!preempt_allowed_at_) preempt_allowed_at_ = now + cfg_.preempt_delay;
       delaying = now < *preempt_allowed_at_;
     }
+    preempting_ = false;
     if (!lower || cfg_.nopreempt || delaying) {
       if (!lower) preempt_allowed_at_.reset();
       if (cfg_.version == 3) master_adver_int_ = a.interval;
@@ -126,9 +127,12 @@ Output StateMachine::on_advert(const PeerAdvert& a, TimePoint now) {
       master_down_deadline_ = now + master_down_interval();
       return o;
     }
-    // A lower-priority master and we may preempt: take over now rather than after the
-    // master-down interval; the old master backs down on our first advert.
-    return go(State::master, Reason::preempted, now);
+    // A lower-priority master and we may preempt: RFC 5798 6.4.2 discards the advert, so
+    // the master-down timer, which it does not reset, hands us the VIP. Taking over at once
+    // would let one forged or misconfigured advert move the VIP (and every client's ARP entry)
+    // to us and back.
+    preempting_ = true;
+    return o;
   }
   if (state_ == State::master) {
     if (a.priority == 0) {
@@ -156,8 +160,10 @@ Output StateMachine::on_timer(TimePoint now) {
     adver_deadline_ = now + cfg_.advert_int;
     return advert(Output{});
   }
-  if (state_ == State::backup && master_down_deadline_ && now >= *master_down_deadline_)
-    return go(State::master, zero_seen_ ? Reason::priority_zero_seen : Reason::peer_lost, now);
+  if (state_ == State::backup && master_down_deadline_ && now >= *master_down_deadline_) {
+    const Reason why = zero_seen_ ? Reason::priority_zero_seen : preempting_ ? Reason::preempted : Reason::peer_lost;
+    return go(State::master, why, now);
+  }
   return {};
 }
 

@@ -101,6 +101,7 @@ class StateMachine {
   std::optional<TimePoint> preempt_allowed_at_;    // backup: preempt_delay running
   std::optional<Address> master_addr_;
   bool zero_seen_ = false;  // the master said it leaves: the takeover reason
+  bool preempting_ = false;  // the last advert was a lower master's, discarded: the takeover reason
 };
 
 }  // namespace xlb::vrrp

@@ -169,6 +169,27 @@ TEST(VrrpPacket, ValidateMulticast) {
   EXPECT_EQ(validate(x, m, e), DropReason::address_mismatch);
 }
 
+// v3 backups adopt the master's interval, but only within a factor of 10 of their own: 0 cs made
+// a backup flap, 4095 cs left the VIP unowned for minutes.
+TEST(VrrpPacket, V3IntervalsFarFromOursAreNotAdopted) {
+  PacketMeta m{ip("198.18.0.1"), ip("224.0.0.18"), 255};
+  Expectation e = expect_v2();
+  e.version = 3;
+  e.advert_int = Millis{1000};
+  Advert a = v2_advert();
+  a.version = 3;
+  a.auth_type = 0;
+  for (int ms : {100, 250, 1000, 3000, 10000}) {
+    a.interval = Millis{ms};
+    EXPECT_EQ(validate(a, m, e), DropReason::none) << ms << " ms";
+  }
+  for (int ms : {0, 10, 90, 10010, 40950}) {
+    a.interval = Millis{ms};
+    EXPECT_EQ(validate(a, m, e), DropReason::advert_int_out_of_range) << ms << " ms";
+  }
+  EXPECT_EQ(to_string(DropReason::advert_int_out_of_range), "advert_int_out_of_range");
+}
+
 TEST(VrrpPacket, ValidateAddressListIsASet) {
   PacketMeta m{ip("198.18.0.1"), ip("224.0.0.18"), 255};
   Expectation e = expect_v2();

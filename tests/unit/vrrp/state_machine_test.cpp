@@ -95,9 +95,21 @@ std::vector<Row> rows() {
   r.push_back({"equal priority adverts keep a backup backup", base(100),
                {{"start", start(0), State::backup},
                 {"equal", advert(1000, adv(100, "198.18.0.0")), State::backup, -1, 4609}}});
-  r.push_back({"preempt: a lower priority master is taken over at once", base(200),
+  // RFC 5798 6.4.2: the lower advert is discarded, so it does not reset the master-down timer
+  // (skew (256-200)/256 s = 218 ms), which then hands over the VIP.
+  r.push_back({"preempt: a lower priority master is taken over when the master-down timer runs out", base(200),
+               {{"start", start(0), State::backup, -1, 3218},
+                {"lower", advert(500, adv(100)), State::backup, -1, 3218},
+                {"lower again", advert(1500, adv(100)), State::backup, -1, 3218},
+                {"expires", timer(3218), State::master, 200}}});
+  // One forged (or misconfigured) advert of a lower priority, between a higher master's: the
+  // backup stays backup and the VIP stays where it is.
+  r.push_back({"a lower advert between a higher master's moves nothing", base(100),
                {{"start", start(0), State::backup},
-                {"lower", advert(500, adv(100)), State::master, 200}}});
+                {"master", advert(1000, adv(150)), State::backup, -1, 1000 + 3609},
+                {"forged", advert(1500, adv(50, "198.18.0.66")), State::backup, -1, 1000 + 3609},
+                {"master", advert(2000, adv(150)), State::backup, -1, 2000 + 3609},
+                {"timer", timer(4609), State::backup}}});
   {
     FsmConfig c = base(200);
     c.nopreempt = true;
@@ -114,8 +126,9 @@ std::vector<Row> rows() {
     r.push_back({"preempt_delay: lower master kept until the delay ran out", c,
                  {{"start", start(0), State::backup},
                   {"lower", advert(1000, adv(100)), State::backup},
-                  {"lower", advert(4999, adv(100)), State::backup},
-                  {"delay over", advert(5000, adv(100)), State::master, 200}}});
+                  {"lower", advert(4999, adv(100)), State::backup, -1, 4999 + 3218},
+                  {"delay over: discarded", advert(5000, adv(100)), State::backup, -1, 4999 + 3218},
+                  {"expires", timer(4999 + 3218), State::master, 200}}});
   }
   {
     // v3 with 100 ms: master-down = 300 + (256-100)*100/256 = 360 ms; adopts the master's 250 ms.
