@@ -108,7 +108,9 @@ std::string ControlServer::handle_line(const std::string& line, bool privileged)
   } catch (const std::exception& e) {
     reply = error_reply(e.what());
   }
-  return reply.dump() + "\n";
+  // An error may quote the request, and a request may hold invalid UTF-8, which a strict dump
+  // throws on: replace such bytes rather than leave the client without a reply.
+  return reply.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 asio::awaitable<void> ControlServer::accept_loop() {

@@ -79,6 +79,9 @@ notify::VrrpState notify_state(vrrp::State s) {
   }
 }
 
+// real_server's weight as the configuration accepts it (parse_lvs.cpp).
+constexpr std::uint64_t kMaxRealWeight = 65535;
+
 const char* forward_name(dataplane::Forwarding f) {
   switch (f) {
     case dataplane::Forwarding::nat: return "Masq";
@@ -387,7 +390,15 @@ void Daemon::start_api() {
   control_->add("weight", [this](const Json& args) {
     const auto real = RealRef::parse(args.at("real").get<std::string>());
     std::optional<std::uint32_t> weight;
-    if (!args.value("undrain", false)) weight = args.at("weight").get<std::uint32_t>();
+    if (!args.value("undrain", false)) {
+      // The configuration's range, checked here: a JSON -1 or 1e300 would otherwise convert
+      // to 4294967295 or 0.
+      const Json& w = args.at("weight");
+      if (!w.is_number_unsigned() || w.get<std::uint64_t>() > kMaxRealWeight)
+        throw std::invalid_argument("weight must be a whole number from 0 to " + std::to_string(kMaxRealWeight) +
+                                    ", not " + w.dump());
+      weight = w.get<std::uint32_t>();
+    }
     const auto services = live_->set_weight_override(real, weight);
     if (services == 0) throw std::invalid_argument("no configured real server " + real.text());
     return Json(real.text() + (weight ? " weight " + std::to_string(*weight) : std::string(" back to its configured weight")) +

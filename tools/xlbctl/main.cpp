@@ -27,6 +27,9 @@ Json call(const std::string& socket, const std::string& command, const Json& arg
 int main(int argc, char** argv) {
   CLI::App app{"xlbctl: inspect and steer a running xlbd"};
   app.require_subcommand(1);
+  // `xlbctl status --json` as well as `xlbctl --json status`: a subcommand passes the options
+  // it does not know (--json, --socket, --pin-dir) to the top level.
+  app.fallthrough();
   std::string socket = "/run/xlb/xlbd.sock";
   std::string pin_dir = "/sys/fs/bpf/xlb";
   bool json = false;

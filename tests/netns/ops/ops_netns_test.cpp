@@ -237,6 +237,11 @@ TEST_F(OpsLab, StatusListFlowsPersistDump) {
   EXPECT_NE(status.out.find("MASTER"), std::string::npos) << status.out;
   const auto status_json = lab_->ctl_json(master_, "status");
   EXPECT_FALSE(status_json.is_null());
+  // The flag after the subcommand, as users type it.
+  const auto after = lab_->ctl(master_, "status --json");
+  EXPECT_EQ(after.status, 0) << after.out;
+  const auto after_json = Json::parse(after.out, nullptr, false);
+  EXPECT_TRUE(after_json.is_object() && after_json.contains("instances")) << after.out;
 
   const auto counts = lab_->requests(20);
   int answered = 0;
@@ -302,6 +307,13 @@ TEST_F(OpsLab, BadRequestsGetAnErrorAndChangeNothing) {
   EXPECT_TRUE(is_error(unknown)) << unknown;
   const auto bad_args = raw_request(sock, R"({"command":"weight","args":{"real":"198.18.0.11:80","weight":"x"}})" "\n");
   EXPECT_TRUE(is_error(bad_args)) << bad_args;
+  // Out of the configuration's range (0-65535): JSON -1, 1e300 and 2^32+1 once became 4294967295, 0 and 1.
+  for (const char* w : {"-1", "1e300", "4294967297", "65536", "1.5"}) {
+    const auto out_of_range = raw_request(
+        sock, std::string(R"({"command":"weight","args":{"real":"198.18.0.11:80","weight":)") + w + "}}\n");
+    EXPECT_TRUE(is_error(out_of_range)) << w << ": " << out_of_range;
+    EXPECT_NE(out_of_range.find("weight must be a whole number from 0 to 65535"), std::string::npos) << out_of_range;
+  }
   const auto no_real = raw_request(sock, R"({"command":"weight","args":{"real":"198.18.0.77:80","weight":0}})" "\n");
   EXPECT_TRUE(is_error(no_real)) << no_real;
   // An oversized line (a weight change hidden in 100 kB): an error, or the connection closed.

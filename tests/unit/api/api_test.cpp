@@ -19,7 +19,7 @@ Json parse_reply(const std::string& line) {
 
 TEST(ControlProtocol, AnswersKnownCommandsAndRefusesTheRest) {
   boost::asio::io_context io;
-  ControlServer server(io, {.path = "/tmp/unused"});
+  ControlServer server(io, {.path = "/tmp/unused", .group = ""});
   int calls = 0;
   server.add("echo", [&](const Json& args) {
     ++calls;
@@ -45,9 +45,20 @@ TEST(ControlProtocol, AnswersKnownCommandsAndRefusesTheRest) {
   EXPECT_EQ(calls, 1) << "refused requests must not reach a handler";
 }
 
+// Invalid UTF-8 in a request (or in an error that quotes it) once made the reply's dump throw,
+// and the client got no reply at all.
+TEST(ControlProtocol, InvalidUtf8GetsAnErrorReply) {
+  boost::asio::io_context io;
+  ControlServer server(io, {.path = "/tmp/unused", .group = ""});
+  const auto bad_json = server.handle_line("{\"command\":\"\xff\xfe\"}", true);
+  EXPECT_FALSE(parse_reply(bad_json)["ok"].get<bool>()) << bad_json;
+  const auto quoted = server.handle_line("{\"command\":\"status\xc3\"}", true);
+  EXPECT_FALSE(parse_reply(quoted)["ok"].get<bool>()) << quoted;
+}
+
 TEST(ControlProtocol, HandlerErrorsBecomeErrorReplies) {
   boost::asio::io_context io;
-  ControlServer server(io, {.path = "/tmp/unused"});
+  ControlServer server(io, {.path = "/tmp/unused", .group = ""});
   server.add("fail", [](const Json&) -> Json { throw std::invalid_argument("no such real"); });
   auto reply = parse_reply(server.handle_line(R"({"command":"fail"})", true));
   EXPECT_FALSE(reply["ok"].get<bool>());
