@@ -249,11 +249,24 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
   notifier_->real_server_change({vs.name, real_text, checker, event.up, why}, {}, smtp_alert);
 }
 
-std::vector<std::string> Daemon::reload() {
+std::vector<std::string> Daemon::reload(bool allow_empty) {
   notify_systemd("RELOADING=1");
   auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get(),
                                                                  .sync_key_file = options_.sync_key_file});
   log_diagnostics(loaded);
+  // An empty or truncated file (an editor's half-written save, a config-management race) would
+  // stop every service and give up every VIP: only on request.
+  const bool emptied = loaded.ok() && loaded.config.virtual_servers.empty() && loaded.config.vrrp_instances.empty() &&
+                       (!config_.virtual_servers.empty() || !config_.vrrp_instances.empty());
+  if (emptied && !allow_empty) {
+    ++history_.reloads_refused;
+    history_.last_reload_errors = {options_.config_path +
+                                   ": no virtual_server and no vrrp_instance left: this reload would stop every service "
+                                   "and give up every VIP (a truncated file?); `xlbctl reload --allow-empty` applies it"};
+    spdlog::error("reload refused: {}; the running configuration stays", history_.last_reload_errors.front());
+    notify_systemd("READY=1");
+    return history_.last_reload_errors;
+  }
   if (!loaded.ok()) {
     ++history_.reloads_refused;
     history_.last_reload_errors = error_lines(loaded);
@@ -404,8 +417,8 @@ void Daemon::start_api() {
     return Json(real.text() + (weight ? " weight " + std::to_string(*weight) : std::string(" back to its configured weight")) +
                 " in " + std::to_string(services) + " service(s)");
   });
-  control_->add("reload", [this](const Json&) {
-    const auto errors = reload();
+  control_->add("reload", [this](const Json& args) {
+    const auto errors = reload(args.value("allow_empty", false));
     if (!errors.empty()) {
       std::string text = "reload refused, the running configuration stays:";
       for (const auto& e : errors) text += "\n" + e;

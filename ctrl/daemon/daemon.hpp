@@ -63,8 +63,9 @@ class Daemon {
   // Loads the configuration and starts every subsystem. Throws with a message (and logs
   // every configuration error) when it cannot.
   void start();
-  // Re-reads the file; an invalid one changes nothing. Returns the errors (empty: applied).
-  std::vector<std::string> reload();
+  // Re-reads the file; an invalid one changes nothing, nor does one without any virtual_server
+  // or vrrp_instance unless `allow_empty`. Returns the errors (empty: applied).
+  std::vector<std::string> reload(bool allow_empty = false);
   // Stops VRRP (priority 0), checks and the sockets; the dataplane keeps forwarding unless
   // `detach` (or --detach-on-exit) says otherwise. The io_context runs out afterwards.
   void stop(bool detach);

@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
   set_weight->add_option("real", real, "ADDR:PORT of the real server")->required();
   set_weight->add_option("weight", weight, "new weight")->required();
   auto* reload = app.add_subcommand("reload", "re-read the configuration (as SIGHUP)");
+  bool allow_empty = false;
+  reload->add_flag("--allow-empty", allow_empty,
+                   "apply a file without any virtual_server or vrrp_instance (refused otherwise: it stops everything)");
   auto* dump = app.add_subcommand("dump", "the daemon's whole state as JSON");
   auto* stop = app.add_subcommand("stop", "stop xlbd; the XDP program keeps forwarding unless --detach");
   bool detach = false;
@@ -105,7 +108,7 @@ int main(int argc, char** argv) {
     if (drain->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", 0}, {"drain", true}});
     if (undrain->parsed()) result = call(socket, "weight", Json{{"real", real}, {"undrain", true}});
     if (set_weight->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", weight}});
-    if (reload->parsed()) result = call(socket, "reload", Json::object());
+    if (reload->parsed()) result = call(socket, "reload", Json{{"allow_empty", allow_empty}});
     if (dump->parsed()) json = true, result = call(socket, "dump", Json::object());
     if (stop->parsed()) result = call(socket, "stop", Json{{"detach", detach}});
     if (json) {

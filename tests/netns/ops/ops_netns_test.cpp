@@ -457,6 +457,34 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
               devmaps.size());
 }
 
+// A truncated (here empty) file would stop every service and give up the VIP: a reload, by
+// xlbctl or by SIGHUP, refuses it unless asked (xlbctl reload --allow-empty).
+TEST_F(OpsLab, EmptyReloadIsRefusedUnlessAllowed) {
+  const auto node = std::to_string(master_);
+  struct Restore {
+    const Lab* lab;
+    std::string node;
+    ~Restore() {
+      lab->cmd("conf", node);
+      lab->ctl(std::stoi(node), "reload");
+    }
+  } restore{lab_, node};
+  std::ofstream(lab_->state() + "/lb" + node + ".conf", std::ios::trunc).flush();
+  const auto refused = lab_->ctl(master_, "reload");
+  EXPECT_NE(refused.status, 0) << refused.out;
+  EXPECT_NE(refused.out.find("no virtual_server and no vrrp_instance left"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("--allow-empty"), std::string::npos) << refused.out;
+  ASSERT_EQ(::kill(lab_->xlbd_pid(master_), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto status = lab_->ctl_json(master_, "status");
+  ASSERT_TRUE(status.is_object()) << "xlbd did not answer";
+  EXPECT_EQ(status["instances"][0]["state"], "MASTER") << status.dump();
+  const auto counts = lab_->requests(6);
+  int answered = 0;
+  for (const auto& [name, n] : counts) answered += name == "rs1" || name == "rs2" ? n : 0;
+  EXPECT_EQ(answered, 6) << "the service did not survive the refused reloads";
+}
+
 TEST_F(OpsLab, PersistListsThePersistenceTable) {
   const auto node = std::to_string(master_);
   ASSERT_EQ(lab_->cmd("conf", node + " persist").status, 0);
