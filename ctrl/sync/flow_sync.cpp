@@ -345,6 +345,7 @@ nlohmann::json FlowSync::describe() const {
   return {{"interface", settings_.interface},
           {"instance", settings_.instance},
           {"sync_id", settings_.sync_id},
+          {"key", settings_.key_source},
           {"role", master_ ? "master" : "backup"},
           {"scans", c.scans},
           {"packets_sent", c.packets_sent},

@@ -44,6 +44,7 @@ struct FlowSyncSettings {
   std::string instance;             // VRRP instance whose master sends
   std::uint32_t sync_id = 0;        // "id N": a backup ignores other ids
   SyncKey key{};                    // derive_key(secret)
+  std::string key_source;           // where the secret came from, for status: a file, or auth_pass
   std::vector<IpAddress> peers;     // unicast peers; empty: the multicast group
   IpAddress group = boost::asio::ip::make_address("224.0.0.81");
   std::uint16_t port = 8848;        // IPVS's sync port: bound here, and sent to

@@ -34,8 +34,16 @@ std::unique_ptr<FlowSync> make_flow_sync(boost::asio::any_io_executor executor, 
     bytes << in.rdbuf();
     secret = bytes.str();
     if (!in || secret.empty()) throw std::runtime_error("lvs_sync_daemon: cannot read key file " + key_file);
+    s.key_source = "file " + key_file;
   } else if (!instance->auth_pass.empty()) {
+    // Kept for keepalived files that have no key file yet, and said at every start: PASS sends
+    // auth_pass in clear in every advert, so anyone on the link who reads one can forge flows.
     secret = instance->auth_pass;
+    s.key_source = "auth_pass of vrrp_instance " + lvs.instance + " (readable in every advert: use a key file)";
+    spdlog::warn("lvs_sync_daemon: no key file {}: flow sync is keyed by the auth_pass of vrrp_instance {}, which "
+                 "every VRRP advert carries in clear, so anyone on the link can forge flows; create the key file "
+                 "(the same on every node)",
+                 key_file, lvs.instance);
   } else {
     throw std::runtime_error("lvs_sync_daemon: no key: write one to " + key_file + " or set auth_pass in vrrp_instance " +
                              lvs.instance);

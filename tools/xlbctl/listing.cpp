@@ -165,6 +165,7 @@ std::string format_status(const Json& status) {
     const auto n = [&](const char* key) { return sync.value(key, std::uint64_t{0}); };
     out << "flow sync (lvs_sync_daemon " << sync.value("interface", "?") << " " << sync.value("instance", "?") << "): "
         << sync.value("role", "?") << "\n"
+        << "  key:       " << sync.value("key", "?") << "\n"
         << "  sent:      " << n("entries_sent") << " entries in " << n("packets_sent") << " datagrams (at most "
         << n("max_datagrams_per_second") << "/s), backlog " << n("backlog") << ", deferred " << n("entries_deferred")
         << ", dropped " << n("entries_dropped") << "\n"

@@ -45,13 +45,16 @@ TEST(Listing, Ipv6AndFwmark) {
 }
 
 TEST(Status, ShowsFlowSyncWhenConfigured) {
-  const auto status = Json::parse(R"({"instances":[],"backend":"xdp","flow_sync":{"interface":"eth1",
-    "instance":"VI_1","role":"master","entries_sent":400,"packets_sent":20,"max_datagrams_per_second":20000,
+  const auto status = Json::parse(R"json({"instances":[],"backend":"xdp","flow_sync":{"interface":"eth1",
+    "instance":"VI_1","role":"master","key":"auth_pass of vrrp_instance VI_1 (readable in every advert: use a key file)","entries_sent":400,"packets_sent":20,"max_datagrams_per_second":20000,
     "backlog":0,"entries_deferred":0,"entries_dropped":0,"entries_installed":0,"packets_received":0,
-    "rejected_auth":1,"rejected_replay":0,"rejected_sync_id":0,"entries_unknown":0}})");
+    "rejected_auth":1,"rejected_replay":0,"rejected_sync_id":0,"entries_unknown":0}})json");
   const auto out = format_status(status);
   EXPECT_NE(out.find("flow sync (lvs_sync_daemon eth1 VI_1): master\n"), std::string::npos) << out;
   EXPECT_NE(out.find("400 entries in 20 datagrams (at most 20000/s)"), std::string::npos) << out;
+  EXPECT_NE(out.find("  key:       auth_pass of vrrp_instance VI_1 (readable in every advert: use a key file)\n"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("refused: 1 auth"), std::string::npos) << out;
   EXPECT_EQ(format_status(Json::parse(R"({"instances":[]})")).find("flow sync"), std::string::npos);
 }
