@@ -43,6 +43,16 @@ std::string read_text(const fs::path& file) {
   return text.str();
 }
 
+std::string read_text_of_command(const std::string& command) {
+  std::string text;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof(buf), p)) text += buf;
+    ::pclose(p);
+  }
+  return text;
+}
+
 fs::path binary_dir() {
   const char* dir = std::getenv("XLB_BINARY_DIR");
   return dir ? fs::path(dir) : fs::current_path();
@@ -400,6 +410,33 @@ TEST_F(PktgenArguments, RefusesAFrameTooSmallForItsHeaders) {
   EXPECT_NE(out.stderr_text.find("below the headers"), std::string::npos) << out.stderr_text;
   EXPECT_TRUE(out.frames.empty());
   EXPECT_EQ(out.peer_rx_packets, 0u);
+}
+
+// Where the kernel refuses live frames, the forwarding benchmark is a fact about the host, not
+// a failure: it says "not measurable here" with the generator's sentence, exits 0, writes no
+// results and leaves no namespace behind. The refusal is made on purpose with the seccomp
+// wrapper, so this runs on every machine.
+TEST(PktgenBench, ForwardingIsNotMeasurableWhereLiveFramesAreRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: namespaces and XDP";
+  const char* source = std::getenv("XLB_SOURCE_DIR");
+  ASSERT_NE(source, nullptr) << "run through ctest (XLB_SOURCE_DIR)";
+  const fs::path dir = fs::temp_directory_path() / ("xlb-fwd-refused-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path json = dir / "forwarding.json", err = dir / "stderr";
+  const std::string before = read_text_of_command("ip netns list");
+  const int rc = sh("FWD_JSON=" + json.string() + " " +
+                    (binary_dir() / "tests" / "bpf" / "live_frames" / "xlb-deny-bpf-test-run").string() + " " +
+                    source + "/bench/forwarding/run.sh " + binary_dir().string() + " >/dev/null 2>" + err.string());
+  const std::string text = read_text(err);
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_EQ(text, "forwarding: not measurable here: the kernel refused live-frame test runs (BPF_PROG_TEST_RUN with "
+                  "BPF_F_TEST_XDP_LIVE_FRAMES: Operation not permitted); the generator cannot send here. Needs root "
+                  "with CAP_BPF/CAP_SYS_ADMIN and CAP_NET_ADMIN and a kernel that allows live frames (5.18+); see "
+                  "docs/operations.md\n");
+  EXPECT_FALSE(fs::exists(json));
+  EXPECT_EQ(read_text_of_command("ip netns list"), before);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace
