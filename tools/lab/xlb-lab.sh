@@ -174,7 +174,8 @@ lb_start() {
   # systemd unit's capability bounding set and rlimits through prlimit and setpriv); it must
   # exec, so that the pid recorded below stays xlbd's.
   # shellcheck disable=SC2086  # the prefix is words on purpose
-  ip netns exec "$ns" env LIBXDP_BPFFS="$STATE/bpf" ${XLB_LAB_XLBD_WRAP:-} "$BUILD/ctrl/xlbd" -f "$STATE/lb$n.conf" --interface eth0 \
+  ip netns exec "$ns" env LIBXDP_BPFFS="$STATE/bpf" ${XLB_LAB_XLBD_WRAP:-} \
+    "$BUILD/ctrl/xlbd" -f "$STATE/lb$n.conf" --interface eth0 \
     --pin-dir "$STATE/bpf/lb$n" --socket "$STATE/lb$n.sock" -p "$STATE/xlbd-lb$n.pid" --dump-file "$STATE/xlbd-lb$n.json" \
     >>"$STATE/xlbd-lb$n.log" 2>&1 &
   echo $! >"$STATE/run-xlbd-lb$n.pid"

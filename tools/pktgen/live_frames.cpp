@@ -57,8 +57,10 @@ LiveFramesProbe probe_live_frames(int ifindex, std::uint32_t batch_size) {
   xdp_md ctx{};
   ctx.data_end = static_cast<__u32>(frame.size());
   ctx.ingress_ifindex = static_cast<__u32>(ifindex);
+  // Without an ifindex the kernel takes the loopback device of the caller's namespace.
+  const __u32 ctx_size = ifindex ? static_cast<__u32>(sizeof(ctx)) : 0u;
   LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame.data(), .data_size_in = static_cast<__u32>(frame.size()),
-              .ctx_in = ifindex ? &ctx : nullptr, .ctx_size_in = ifindex ? static_cast<__u32>(sizeof(ctx)) : 0u, .repeat = 1,
+              .ctx_in = ifindex ? &ctx : nullptr, .ctx_size_in = ctx_size, .repeat = 1,
               .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = batch_size);
   if (bpf_prog_test_run_opts(prog.get(), &run) != 0) {
     probe.error = errno;
