@@ -96,6 +96,29 @@ TEST_F(LiveFrames, PktgenUnderTheFilterPrintsTheSentenceAndExitsRefused) {
   EXPECT_EQ(send.out, expected);
 }
 
+// Without CAP_BPF and CAP_SYS_ADMIN the kernel refuses the program itself: both tools say so in
+// one line with status 3. In a namespace of their own, so that nothing could attach to a host
+// interface had the drop not worked.
+TEST_F(LiveFrames, BothToolsExitRefusedWhenTheProgramLoadIsRefused) {
+  if (xlb::test::run("command -v capsh").status != 0) GTEST_SKIP() << "capsh is not installed";
+  const std::string target = xlb::test::env_or("XLB_BINARY_DIR", ".") + "/tools/pktgen/xlb-pktgen-target";
+  const auto unprivileged = [](const std::string& command) {
+    return xlb::test::run("unshare --net capsh --drop=cap_bpf,cap_sys_admin -- -c '" + command + "'");
+  };
+  const auto gen = unprivileged(pktgen() + " --probe");
+  EXPECT_EQ(gen.status, kExitRefused) << gen.out;
+  EXPECT_NE(gen.out.find("xlb-pktgen: the kernel refused loading an XDP program (BPF_PROG_LOAD: Operation not "
+                         "permitted); the generator cannot send here."),
+            std::string::npos)
+      << gen.out;
+  const auto tgt = unprivileged(target + " --dev lo --program minimal");
+  EXPECT_EQ(tgt.status, kExitRefused) << tgt.out;
+  EXPECT_NE(tgt.out.find("xlb-pktgen-target: the kernel refused loading the minimal programs (Operation not "
+                         "permitted); the program cannot be attached here. Needs root with CAP_BPF/CAP_SYS_ADMIN"),
+            std::string::npos)
+      << tgt.out;
+}
+
 TEST_F(LiveFrames, RefusedIsNotAUsageError) {
   const auto missing = xlb::test::run(pktgen() + " --dst 198.18.1.1 --dst-mac 02:00:00:00:00:01");
   EXPECT_GE(missing.status, 100) << missing.out;
