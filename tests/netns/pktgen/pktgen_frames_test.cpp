@@ -423,7 +423,9 @@ TEST(PktgenBench, ForwardingIsNotMeasurableWhereLiveFramesAreRefused) {
   const fs::path dir = fs::temp_directory_path() / ("xlb-fwd-refused-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path json = dir / "forwarding.json", err = dir / "stderr";
-  const std::string before = read_text_of_command("ip netns list");
+  // Only the benchmark's own namespaces: other labs on the machine come and go meanwhile.
+  const std::string lab_namespaces = "ip netns list | grep '^xlbfwd-' || true";
+  const std::string before = read_text_of_command(lab_namespaces);
   const int rc = sh("FWD_JSON=" + json.string() + " " +
                     (binary_dir() / "tests" / "bpf" / "live_frames" / "xlb-deny-bpf-test-run").string() + " " +
                     source + "/bench/forwarding/run.sh " + binary_dir().string() + " >/dev/null 2>" + err.string());
@@ -434,7 +436,7 @@ TEST(PktgenBench, ForwardingIsNotMeasurableWhereLiveFramesAreRefused) {
                   "with CAP_BPF/CAP_SYS_ADMIN and CAP_NET_ADMIN and a kernel that allows live frames (5.18+); see "
                   "docs/operations.md\n");
   EXPECT_FALSE(fs::exists(json));
-  EXPECT_EQ(read_text_of_command("ip netns list"), before);
+  EXPECT_EQ(read_text_of_command(lab_namespaces), before);
   std::error_code ec;
   fs::remove_all(dir, ec);
 }
