@@ -66,6 +66,22 @@ fwd_lab_up() {  # program...
   done
 }
 
+# Asks xlb-pktgen whether the kernel runs live frames here, as the runs will use them (from the
+# generator's namespace, out of the first pair's veth). Where it refuses, nothing can be
+# measured on this machine: the benchmark says so with the generator's own sentence and ends
+# with status 0 (a fact about the host, not a failure of the code under test).
+fwd_probe_live_frames() {  # benchmark-name pair
+  local status=0 reason
+  reason=$(ip netns exec "$fwd_gen_ns" "$fwd_pktgen" --probe --dev "${fwd_gen_if[$2]}" 2>&1 >/dev/null) || status=$?
+  ((status == 0)) && return 0
+  if ((status == 3)); then
+    echo "$1: not measurable here: ${reason#xlb-pktgen: }" >&2
+    exit 0
+  fi
+  echo "$1: xlb-pktgen --probe failed ($status): $reason" >&2
+  exit 1
+}
+
 # The core counts a benchmark measures: 1, and 2 where the machine has them.
 fwd_core_counts() {
   if (($(nproc) >= 2)); then echo "1 2"; else echo 1; fi

@@ -26,6 +26,7 @@ fwd_begin forwarding
 core_counts=$(fwd_core_counts)
 
 fwd_lab_up minimal table balancer
+fwd_probe_live_frames forwarding minimal
 
 cpu_list() { seq -s, 0 $(($1 - 1)); }
 

@@ -26,6 +26,7 @@ fi
 fwd_begin profile "${PROFILE_KEEP:-}"
 
 fwd_lab_up minimal balancer
+fwd_probe_live_frames profile minimal
 fwd_start_target minimal "$max_flows"
 fwd_start_target balancer "$max_flows"
 fwd_gen balancer "$work/fill.json" --cpus 0 --flows "$fwd_flows" --src-addrs 16 --count "$fwd_flows"

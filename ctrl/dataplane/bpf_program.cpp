@@ -138,7 +138,14 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   pin_vip_filter(skel_->maps.data_vip_filter, options_.pin_dir);
   check_pinned_maps();
   if (int err = xlb_balancer__load(skel_.get()); err) {
-    throw libbpf_error("loading the XDP balancer (pins under " + pin_root + ")", err);
+    // EPERM: no CAP_BPF (nor CAP_SYS_ADMIN); EACCES: the verifier refuses the balancer's
+    // pointer arithmetic to a process without CAP_PERFMON (nor CAP_SYS_ADMIN). Checked on 6.18.
+    const bool refused = err == -EPERM || err == -EACCES;
+    throw libbpf_error("loading the XDP balancer (pins under " + pin_root + ")" +
+                           (refused ? "; needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) and CAP_NET_ADMIN, see "
+                                      "docs/operations.md"
+                                    : ""),
+                       err);
   }
   bind_maps();
   migrate_legacy_flows();

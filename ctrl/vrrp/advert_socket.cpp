@@ -5,7 +5,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
+#include <string>
+#include <system_error>
 
 namespace xlb::vrrp {
 namespace {
@@ -46,7 +49,15 @@ AdvertSocket::AdvertSocket(boost::asio::any_io_executor ex, const InterfaceInfo&
                            std::optional<Address> group)
     : ifc_(ifc), ipv6_(ipv6), sock_(ex), buf_(65536) {
   int family = ipv6 ? AF_INET6 : AF_INET;
-  sock_.open(boost::asio::generic::raw_protocol(family, kIpProtoVrrp));
+  boost::system::error_code ec;
+  sock_.open(boost::asio::generic::raw_protocol(family, kIpProtoVrrp), ec);
+  // Under a hardened unit or in a container this is where a missing CAP_NET_RAW shows: say
+  // which socket and what to grant, not a bare "open: Operation not permitted".
+  if (ec) {
+    throw std::system_error(ec.value(), std::generic_category(),
+                            std::string("opening the raw VRRP socket (IP protocol 112, ") + (ipv6 ? "IPv6" : "IPv4") +
+                                ") for " + ifc.name + (ec.value() == EPERM ? " (needs CAP_NET_RAW)" : ""));
+  }
   int fd = sock_.native_handle();
   // Bound to the device: an instance hears only its own link, as keepalived does.
   // An empty name: unicast to extra peers, routed by the kernel over whatever link works.

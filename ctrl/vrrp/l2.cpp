@@ -7,7 +7,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
+#include <string>
+#include <system_error>
 #include <vector>
 
 namespace xlb::vrrp {
@@ -19,7 +22,13 @@ constexpr std::uint8_t kTagBackup = 0x79;
 boost::asio::generic::raw_protocol::socket open_packet(boost::asio::any_io_executor ex,
                                                         const InterfaceInfo& ifc) {
   boost::asio::generic::raw_protocol::socket s(ex);
-  s.open(boost::asio::generic::raw_protocol(AF_PACKET, htons(ETH_P_ARP)));
+  boost::system::error_code ec;
+  s.open(boost::asio::generic::raw_protocol(AF_PACKET, htons(ETH_P_ARP)), ec);
+  if (ec) {
+    throw std::system_error(ec.value(), std::generic_category(),
+                            "opening the packet socket for gratuitous ARP on " + ifc.name +
+                                (ec.value() == EPERM ? " (needs CAP_NET_RAW)" : ""));
+  }
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
   sll.sll_protocol = htons(ETH_P_ARP);
@@ -63,7 +72,13 @@ std::error_code send_frame(int fd, const InterfaceInfo& ifc, const std::vector<s
 
 Announcer::Announcer(boost::asio::any_io_executor ex, const InterfaceInfo& ifc)
     : ifc_(ifc), arp_(open_packet(ex, ifc)), icmp6_(ex) {
-  icmp6_.open(boost::asio::generic::raw_protocol(AF_INET6, IPPROTO_ICMPV6));
+  boost::system::error_code ec;
+  icmp6_.open(boost::asio::generic::raw_protocol(AF_INET6, IPPROTO_ICMPV6), ec);
+  if (ec) {
+    throw std::system_error(ec.value(), std::generic_category(),
+                            "opening the raw ICMPv6 socket for unsolicited NA on " + ifc.name +
+                                (ec.value() == EPERM ? " (needs CAP_NET_RAW)" : ""));
+  }
   int fd = icmp6_.native_handle();
   int hops = 255;
   int idx = ifc.index;

@@ -177,7 +177,12 @@ lb_start() {
   ns=$(lb_ns "$n")
   mkdir -p "$STATE/bpf/lb$n"
   # libxdp keeps its own state on a bpffs; /sys/fs/bpf is not one inside `ip netns exec`.
-  ip netns exec "$ns" env LIBXDP_BPFFS="$STATE/bpf" "$BUILD/ctrl/xlbd" -f "$STATE/lb$n.conf" --interface eth0 \
+  # XLB_LAB_XLBD_WRAP: a command prefix that execs xlbd under restrictions (for example the
+  # systemd unit's capability bounding set and rlimits through prlimit and setpriv); it must
+  # exec, so that the pid recorded below stays xlbd's.
+  # shellcheck disable=SC2086  # the prefix is words on purpose
+  ip netns exec "$ns" env LIBXDP_BPFFS="$STATE/bpf" ${XLB_LAB_XLBD_WRAP:-} \
+    "$BUILD/ctrl/xlbd" -f "$STATE/lb$n.conf" --interface eth0 \
     --pin-dir "$STATE/bpf/lb$n" --socket "$STATE/lb$n.sock" -p "$STATE/xlbd-lb$n.pid" --dump-file "$STATE/xlbd-lb$n.json" \
     >>"$STATE/xlbd-lb$n.log" 2>&1 &
   echo $! >"$STATE/run-xlbd-lb$n.pid"

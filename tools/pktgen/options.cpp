@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "live_frames.hpp"
+
 #include <arpa/inet.h>
 
 #include <CLI/CLI.hpp>
@@ -54,7 +56,7 @@ Options parse_options(int argc, char** argv) {
       "as on a NIC. Per-second line on stderr, JSON summary on stdout."};
   std::string proto = "udp", src = "", dst, dst_mac, src_mac, cpus = "0";
   bool ipv6 = false;
-  app.add_option("-i,--dev", o.device, "interface the frames leave through")->required();
+  app.add_option("-i,--dev", o.device, "interface the frames leave through (required unless --probe)");
   app.add_option("--sink-dev", o.sink_device, "attach a counting XDP_DROP program here and report what comes back");
   app.add_flag("-6,--ipv6", ipv6, "IPv6 instead of IPv4");
   app.add_option("-p,--proto", proto, "udp or tcp")->check(CLI::IsMember({"udp", "tcp"}));
@@ -67,9 +69,9 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(1u, 1u << 24));
   app.add_option("--src", src, "first source address (default 198.18.0.1 / 2001:db8::1:1)");
   app.add_option("--src-port", o.src_port, "first source port");
-  app.add_option("-d,--dst", dst, "destination address (the VIP)")->required();
+  app.add_option("-d,--dst", dst, "destination address (the VIP; required unless --probe)");
   app.add_option("--dport", o.dst_port, "destination port");
-  app.add_option("--dst-mac", dst_mac, "destination MAC (the LB interface)")->required();
+  app.add_option("--dst-mac", dst_mac, "destination MAC (the LB interface; required unless --probe)");
   app.add_option("--src-mac", src_mac, "source MAC (default: the device's)");
   app.add_option("-r,--rate", o.rate_pps, "packets per second over all CPUs, 0 = unlimited");
   app.add_option("-t,--duration", o.duration_s, "seconds to run (default 10 unless --count)")->check(CLI::Range(0.0, 86400.0));
@@ -81,11 +83,24 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--chunk", o.chunk, "frames per BPF_PROG_TEST_RUN call, at most (default: one call per run)")
       ->check(CLI::Range(0u, 1u << 30));
   app.add_flag("-q,--quiet", o.quiet, "no per-second line");
+  app.add_flag("--probe", o.probe_only,
+               "only say whether this kernel runs live frames for this process (with --dev and --batch as given; "
+               "without --dev, as received on lo) and exit 0 or 3");
+  app.footer("Exit status: 0 done; 1 failed; " + std::to_string(kExitRefused) +
+             " the kernel refused live frames (one line on stderr says what and why; see docs/operations.md); "
+             "100 and above: a usage error.");
   try {
     app.parse(argc, argv);
+    if (!o.probe_only) {
+      // Required only when sending; CLI11 reports these as it would a ->required() option.
+      if (o.device.empty()) throw CLI::RequiredError("--dev");
+      if (dst.empty()) throw CLI::RequiredError("--dst");
+      if (dst_mac.empty()) throw CLI::RequiredError("--dst-mac");
+    }
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
   }
+  if (o.probe_only) return o;
 
   o.family = ipv6 ? 6 : 4;
   o.proto = proto == "tcp" ? 6 : 17;

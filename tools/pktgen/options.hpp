@@ -34,6 +34,7 @@ struct Options {
   std::uint32_t batch_size = 64;         // frames per kernel batch in live mode
   std::uint32_t chunk = 0;               // frames per BPF_PROG_TEST_RUN call, at most; 0 = no limit
   bool quiet = false;                    // no per-second line
+  bool probe_only = false;               // --probe: say whether live frames work here, send nothing
 
   // Frame length as handed to the kernel: the FCS is the NIC's business.
   unsigned buffer_size() const { return frame_size - 4; }

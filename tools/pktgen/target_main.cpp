@@ -20,6 +20,7 @@
 #include <system_error>
 #include <vector>
 
+#include "live_frames.hpp"
 #include "netdev.hpp"
 #include "options.hpp"
 #include "ctrl/dataplane/bpf_program.hpp"
@@ -45,7 +46,20 @@ struct TargetOptions {
   std::string flow_lru = "shared";  // the connection table's LRU lists: shared or per_cpu (xdp_flow_lru)
 };
 
+// A step the kernel refused for want of privilege, told apart from other failures so that
+// main() can say what to grant instead of a bare errno.
+class KernelRefusal : public std::system_error {
+ public:
+  KernelRefusal(int err, std::string step)
+      : std::system_error(err, std::generic_category(), step), step_(std::move(step)) {}
+  const std::string& step() const { return step_; }
+
+ private:
+  std::string step_;
+};
+
 [[noreturn]] void throw_errno(int err, const std::string& what) {
+  if (err == EPERM || err == EACCES) throw KernelRefusal(err, what);
   throw std::system_error(err, std::generic_category(), what);
 }
 
@@ -181,6 +195,9 @@ int run(int argc, char** argv) {
   TargetOptions o;
   std::string real_mac = "02:00:00:00:02:01";
   CLI::App app{"xlb-pktgen-target: load the balancer or the minimal baseline on an interface for a benchmark"};
+  app.footer("Exit status: 0 stopped by SIGINT/SIGTERM; 1 failed; " + std::to_string(kExitRefused) +
+             " the kernel refused loading or attaching the program (one line on stderr says what and why; see "
+             "docs/operations.md); 100 and above: a usage error.");
   app.add_option("-i,--dev", o.device, "interface to attach to")->required();
   app.add_option("--program", o.program, "balancer, minimal, or minimal_table (minimal with the connection table)")
       ->check(CLI::IsMember({"balancer", "minimal", "minimal_table"}));
@@ -227,6 +244,12 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return xlb::pktgen::run(argc, argv);
+  } catch (const xlb::pktgen::KernelRefusal& e) {
+    std::fprintf(stderr,
+                 "xlb-pktgen-target: the kernel refused %s (%s); the program cannot be attached here. Needs root "
+                 "with CAP_BPF/CAP_SYS_ADMIN, CAP_PERFMON and CAP_NET_ADMIN; see docs/operations.md\n",
+                 e.step().c_str(), std::strerror(e.code().value()));
+    return xlb::pktgen::kExitRefused;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "xlb-pktgen-target: %s\n", e.what());
     return 1;
