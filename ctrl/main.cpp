@@ -7,6 +7,7 @@
 
 #include "ctrl/config/config.hpp"
 #include "ctrl/daemon/daemon.hpp"
+#include "ctrl/dataplane/library_log.hpp"
 
 namespace {
 
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   }
 
   setup_logging(verbose);
+  xlb::dataplane::route_library_logs_to_spdlog();
   try {
     boost::asio::io_context io;
     xlb::daemon::Daemon daemon(io, options);

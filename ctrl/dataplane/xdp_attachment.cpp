@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <spdlog/spdlog.h>
+
 namespace xlb::dataplane {
 
 namespace {
@@ -110,6 +112,20 @@ XdpAttachment::XdpAttachment(bpf_object* obj, const std::string& prog_name, int 
                              (fallback_reason_.empty() ? "" : " (native mode: " + fallback_reason_ + ")"));
   }
   attached_ = true;
+  say_how(prog_name);
+}
+
+// Once, in xlbd's words, what libxdp's messages (now at debug level) used to imply.
+void XdpAttachment::say_how(const std::string& prog_name) const {
+  std::string how = mode_ == XdpMode::native ? "native mode" : "generic (skb) mode";
+  if (!fallback_reason_.empty()) how += " (native mode refused: " + fallback_reason_ + ")";
+  if (xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex_); libxdp_get_error(mp) == 0 && mp) {
+    how += xdp_multiprog__is_legacy(mp) ? ", attached alone: libxdp's multi-program dispatcher does not load on this "
+                                          "kernel or this host's privileges (xlbd -D shows why)"
+                                        : ", through libxdp's multi-program dispatcher";
+    xdp_multiprog__close(mp);
+  }
+  spdlog::info("XDP program {} on {}: {}", prog_name, if_name(ifindex_), how);
 }
 
 // Detaching the stale program and then attaching ours would leave a gap in which the kernel

@@ -46,6 +46,7 @@ class XdpAttachment {
 
  private:
   bool take_over_stale(bpf_object* obj, const std::string& prog_name);
+  void say_how(const std::string& prog_name) const;
 
   xdp_program* prog_ = nullptr;   // attached through libxdp
   int raw_fd_ = -1;               // attached without libxdp: adopted or swapped in by us

@@ -220,6 +220,21 @@ TEST_F(XlbdLab, WrrSplitsRealRequestsTwoToOne) {
   EXPECT_EQ(lab_->service_conns(2), 0u);
 }
 
+// What xlbd wrote at start is xlbd's own lines (libbpf's and libxdp's go through its logger at
+// debug level), and it says once how the program is attached.
+TEST_F(XlbdLab, StartLogHoldsOnlyXlbdsLines) {
+  for (const char* node : {"lb1", "lb2"}) {
+    std::ifstream log(lab_->state() + "/xlbd-" + node + ".log");
+    const std::regex own(R"(^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} \S+: .*)");
+    int attach_lines = 0;
+    for (std::string line; std::getline(log, line);) {
+      EXPECT_TRUE(std::regex_match(line, own)) << node << ": not xlbd's: " << line;
+      attach_lines += line.find("XDP program xlb_balancer on eth0: native mode") != std::string::npos;
+    }
+    EXPECT_EQ(attach_lines, 1) << node;
+  }
+}
+
 TEST_F(XlbdLab, PersistenceSendsOneClientToOneReal) {
   // Back to the plain configuration for the tests that follow, also when this one fails.
   struct PlainConfigAfterwards {
