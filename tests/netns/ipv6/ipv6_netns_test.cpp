@@ -1,0 +1,371 @@
+// IPv6 through xlbd end to end: the lab of tools/lab/xlb-lab6.sh (client, balancer, rs1, rs2 and
+// a sorry server on 2001:db8:7::/64, real HTTP servers that answer with their names), xlbd
+// started on a keepalived-dialect configuration, real connections from the client, xlbctl and
+// bpftool reading what xlbd wrote. The lab carries a per-run suffix and the fixture removes it
+// (namespaces, processes by pid, the bpffs) also when a test fails.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/shell.hpp"
+
+namespace {
+
+using xlb::test::binary_dir;
+using xlb::test::run;
+using xlb::test::Run;
+using xlb::test::source_dir;
+using xlb::test::wait_for;
+using Json = nlohmann::json;
+
+constexpr const char* kVip = "2001:db8:7::100";
+constexpr const char* kRs1 = "2001:db8:7::21";
+constexpr const char* kRs2 = "2001:db8:7::22";
+// Six client addresses in one /64: consecutive wrr picks on one CPU over six connections give
+// both reals, so only persistence_granularity 64 keeps them together.
+constexpr const char* kSixSources =
+    "2001:db8:7::10,2001:db8:7::11,2001:db8:7::12,2001:db8:7::13,2001:db8:7::14,2001:db8:7::15";
+constexpr std::chrono::milliseconds kPatience{15000};
+
+std::map<std::string, int> parse_counts(const std::string& text) {
+  std::map<std::string, int> out;
+  std::istringstream in(text);
+  std::string name;
+  int count = 0;
+  while (in >> name >> count) out[name] = count;
+  return out;
+}
+
+std::string describe(const std::map<std::string, int>& counts) {
+  std::string out;
+  for (const auto& [name, n] : counts) out += " " + name + "=" + std::to_string(n);
+  return out;
+}
+
+int count_of(const std::map<std::string, int>& counts, const std::string& name) {
+  const auto it = counts.find(name);
+  return it == counts.end() ? 0 : it->second;
+}
+
+class Lab6 {
+ public:
+  Lab6() : script_(source_dir() + "/tools/lab/xlb-lab6.sh") {
+    std::ostringstream s;
+    s << "v" << std::hex << (::getpid() & 0xfffffff);
+    suffix_ = s.str().substr(0, 8);
+    state_ = "/run/xlb-lab6-" + suffix_;
+  }
+  ~Lab6() { down(); }
+  Lab6(const Lab6&) = delete;
+  Lab6& operator=(const Lab6&) = delete;
+
+  Run up() { return run(script_ + " up " + suffix_ + " " + binary_dir()); }
+  void down() { run(script_ + " down " + suffix_); }
+  Run cmd(const std::string& sub, const std::string& args = "") const {
+    return run(script_ + " " + sub + " " + suffix_ + (args.empty() ? "" : " " + args));
+  }
+  std::map<std::string, int> requests(int n, const std::string& sources = "") const {
+    return parse_counts(cmd("requests", std::to_string(n) + (sources.empty() ? "" : " " + sources)).out);
+  }
+  Json services() const {
+    const auto r = cmd("ctl", "--json list");
+    return r.status == 0 ? Json::parse(r.out, nullptr, false) : Json();
+  }
+  Json real(const std::string& address) const {
+    const auto svc = services();
+    if (!svc.is_array() || svc.empty()) return Json();
+    for (const auto& r : svc[0]["reals"]) {
+      if (r["address"] == address) return r;
+    }
+    return Json();
+  }
+  std::string health(const std::string& address) const {
+    const auto r = real(address);
+    return r.is_object() ? r["health"].get<std::string>() : "";
+  }
+  std::string ns(const std::string& role) const { return "xlb6-" + role + "-" + suffix_; }
+  std::string in(const std::string& role, const std::string& command) const {
+    return run("ip netns exec " + ns(role) + " " + command).out;
+  }
+  // eth0's MAC in a namespace, as `ip -j link` reports it.
+  std::string mac_of(const std::string& role) const {
+    const auto links = Json::parse(run("ip -n " + ns(role) + " -j link show eth0").out, nullptr, false);
+    return links.is_array() && !links.empty() ? links[0]["address"].get<std::string>() : "";
+  }
+  // The pinned "reals" map's entry for `address` (its key is the real's id), as bpftool prints
+  // it with the field names from BTF; null when there is none.
+  Json real_entry(const std::string& address) const {
+    const auto dump = Json::parse(run("bpftool -j map dump pinned " + state_ + "/bpf/lb/reals").out, nullptr, false);
+    unsigned char want[16] = {};
+    if (!dump.is_array() || ::inet_pton(AF_INET6, address.c_str(), want) != 1) return Json();
+    for (const auto& entry : dump) {
+      const auto& v = entry["formatted"]["value"];
+      if (!v.is_object() || v["family"].get<int>() != 6) continue;
+      // addr[] holds four network-order words; bpftool prints each as a host-order number.
+      unsigned char got[16];
+      for (int i = 0; i < 4; ++i) {
+        const auto word = v["addr"][i].get<std::uint32_t>();
+        std::memcpy(got + 4 * i, &word, 4);
+      }
+      if (std::memcmp(got, want, 16) == 0) return entry["formatted"];
+    }
+    return Json();
+  }
+  // The destination MAC that xlbd wrote for `address`.
+  std::string mapped_mac(const std::string& address) const {
+    const auto entry = real_entry(address);
+    if (!entry.is_object()) return "";
+    const auto& m = entry["value"]["dst_mac"];
+    char mac[18];
+    std::snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0].get<int>(), m[1].get<int>(),
+                  m[2].get<int>(), m[3].get<int>(), m[4].get<int>(), m[5].get<int>());
+    return mac;
+  }
+  // New flows the dataplane scheduled to `address`, per CPU (the per-CPU real_stats map).
+  std::vector<std::int64_t> new_flows_per_cpu(const std::string& address) const {
+    std::vector<std::int64_t> out;
+    const auto entry = real_entry(address);
+    if (!entry.is_object()) return out;
+    const auto id = entry["key"].get<unsigned>();
+    const auto stats = Json::parse(run("bpftool -j map lookup pinned " + state_ + "/bpf/lb/real_stats key " +
+                                       std::to_string(id & 0xff) + " " + std::to_string((id >> 8) & 0xff) + " " +
+                                       std::to_string((id >> 16) & 0xff) + " " + std::to_string(id >> 24))
+                                       .out,
+                                   nullptr, false);
+    if (!stats.is_object()) return out;
+    for (const auto& cpu : stats["formatted"]["values"]) out.push_back(cpu["value"]["new_flows"].get<std::int64_t>());
+    return out;
+  }
+  std::string log() const {
+    std::ifstream in(state_ + "/xlbd.log");
+    std::deque<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      lines.push_back(std::move(line));
+      if (lines.size() > 40) lines.pop_front();
+    }
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+  }
+  const std::string& state() const { return state_; }
+
+ private:
+  std::string script_;
+  std::string suffix_;
+  std::string state_;
+};
+
+class Ipv6Lab : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    lab_ = std::make_unique<Lab6>();
+    const auto r = lab_->up();
+    up_ok_ = r.status == 0;
+    if (!up_ok_) up_log_ = r.out + "\n--- xlbd:\n" + lab_->log();
+  }
+  static void TearDownTestSuite() { lab_.reset(); }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces, XDP, bpffs";
+    ASSERT_TRUE(up_ok_) << "the IPv6 lab did not come up:\n" << up_log_;
+    // Every test starts from both reals serving and up in xlbd's view.
+    ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "up" && lab_->health(kRs2) == "up"; }, kPatience))
+        << lab_->services().dump();
+  }
+  void TearDown() override {
+    if (HasFailure() && lab_) std::printf("last lines of xlbd's log:\n%s", lab_->log().c_str());
+  }
+  // N new connections, answered rs1 and rs2 in the wrr sequence's exact shares. XDP runs on
+  // the CPU that receives a frame and each CPU walks the sequence (rs1 rs2 rs1) from its own
+  // position: the client is pinned to one CPU, and when the kernel still handles a SYN on the
+  // other one (the receiving NAPI was already running there), the per-CPU counters say so. On
+  // every CPU, its n_c new flows hold rs1 floor or ceil of 2 n_c / 3 times, exactly.
+  static std::map<std::string, int> two_to_one(int n, const std::string& sources = "") {
+    const auto rs1_before = lab_->new_flows_per_cpu(kRs1);
+    const auto rs2_before = lab_->new_flows_per_cpu(kRs2);
+    const auto counts = lab_->requests(n, sources);
+    const auto rs1_after = lab_->new_flows_per_cpu(kRs1);
+    const auto rs2_after = lab_->new_flows_per_cpu(kRs2);
+    EXPECT_EQ(count_of(counts, "rs1") + count_of(counts, "rs2"), n) << describe(counts);
+    const std::size_t cpus = rs1_after.size();
+    EXPECT_TRUE(cpus > 0 && rs1_before.size() == cpus && rs2_before.size() == cpus && rs2_after.size() == cpus);
+    if (::testing::Test::HasFailure() || cpus == 0) return counts;
+    std::int64_t sum1 = 0, sum2 = 0;
+    std::string per_cpu;
+    for (std::size_t c = 0; c < cpus; ++c) {
+      const auto d1 = rs1_after[c] - rs1_before[c];
+      const auto d2 = rs2_after[c] - rs2_before[c];
+      sum1 += d1;
+      sum2 += d2;
+      if (d1 + d2 == 0) continue;
+      per_cpu += " cpu" + std::to_string(c) + ": " + std::to_string(d1) + ":" + std::to_string(d2);
+      EXPECT_LE(std::abs(3 * d1 - 2 * (d1 + d2)), 2) << "cpu " << c << " sent " << d1 << " to rs1, " << d2 << " to rs2";
+    }
+    // The dataplane's counts are the answers the client got.
+    EXPECT_EQ(sum1, count_of(counts, "rs1"));
+    EXPECT_EQ(sum2, count_of(counts, "rs2"));
+    if (sum1 != count_of(counts, "rs1") || sum2 != count_of(counts, "rs2")) {
+      std::printf("client's connections:\n%s\nflows:\n%s\n",
+                  run("tail -n " + std::to_string(n) + " " + lab_->state() + "/requests.log").out.c_str(),
+                  lab_->cmd("ctl", "flows").out.c_str());
+    }
+    std::printf("%d connections:%s; new flows per CPU (rs1:rs2):%s\n", n, describe(counts).c_str(), per_cpu.c_str());
+    return counts;
+  }
+
+  static std::unique_ptr<Lab6> lab_;
+  static bool up_ok_;
+  static std::string up_log_;
+};
+
+std::unique_ptr<Lab6> Ipv6Lab::lab_;
+bool Ipv6Lab::up_ok_ = false;
+std::string Ipv6Lab::up_log_;
+
+// issue 26: the service starts; before the fix, xlbd refused both reals ("not on a directly
+// connected network") because the connected /64 has scope global.
+TEST_F(Ipv6Lab, StartsWithBothIpv6RealsUp) {
+  const auto svc = lab_->services();
+  ASSERT_TRUE(svc.is_array() && svc.size() == 1u) << svc.dump();
+  EXPECT_EQ(svc[0]["address"], kVip);
+  EXPECT_EQ(svc[0]["scheduler"], "wrr");
+  EXPECT_EQ(lab_->real(kRs1)["weight"], 2);
+  EXPECT_EQ(lab_->real(kRs2)["weight"], 1);
+  // The listing a user reads.
+  const auto listing = lab_->cmd("ctl", "list");
+  EXPECT_NE(listing.out.find(std::string("[") + kVip + "]:80"), std::string::npos) << listing.out;
+  EXPECT_NE(listing.out.find(std::string("[") + kRs1 + "]:80"), std::string::npos) << listing.out;
+  EXPECT_EQ(lab_->log().find("directly connected"), std::string::npos) << lab_->log();
+}
+
+// `xlbd -t` in the balancer's namespace asks the same question as the start: the reals on the
+// /64 pass; a real that a more specific route sends through a gateway is named, at its line.
+TEST_F(Ipv6Lab, ConfigTestDecidesByTheLongestPrefix) {
+  const auto xlbd = binary_dir() + "/ctrl/xlbd";
+  const auto good = lab_->in("lb", xlbd + " -t -f " + lab_->state() + "/lb.conf 2>&1; echo exit=$?");
+  EXPECT_NE(good.find("exit=0"), std::string::npos) << good;
+  EXPECT_EQ(good.find("directly connected"), std::string::npos) << good;
+
+  const auto conf = lab_->state() + "/gateway.conf";
+  std::ofstream(conf) << "virtual_server 2001:db8:7::100 8080 {\n"
+                         "    lb_algo wrr\n"
+                         "    lb_kind DR\n"
+                         "    real_server 2001:db8:7::21 8080 {\n"
+                         "    }\n"
+                         "    real_server 2001:db8:7::85 8080 {\n"
+                         "    }\n"
+                         "}\n";
+  ASSERT_EQ(run("ip -n " + lab_->ns("lb") + " -6 route add 2001:db8:7::80/122 via " + kRs2).status, 0);
+  const auto bad = lab_->in("lb", xlbd + " -t -f " + conf + " 2>&1");
+  run("ip -n " + lab_->ns("lb") + " -6 route del 2001:db8:7::80/122");
+  EXPECT_NE(bad.find(conf + ":6:5: warning: real server 2001:db8:7::85 is not on a directly connected network"),
+            std::string::npos)
+      << bad;
+  EXPECT_EQ(bad.find("real server 2001:db8:7::21 is not"), std::string::npos) << bad;
+}
+
+TEST_F(Ipv6Lab, WrrSplitsNewConnectionsExactlyTwoToOne) {
+  const auto before = lab_->services()[0]["stats"]["conns"].get<std::uint64_t>();
+  const auto counts = two_to_one(30);
+  RecordProperty("split", describe(counts));
+  EXPECT_GE(lab_->services()[0]["stats"]["conns"].get<std::uint64_t>(), before + 30);
+  // The reals kept quiet about the VIP on their lo: the client reaches it through the balancer.
+  const auto neigh = run("ip -n " + lab_->ns("cl") + " -6 neigh show " + kVip).out;
+  EXPECT_NE(neigh.find(lab_->mac_of("lb")), std::string::npos) << neigh;
+  // Six source addresses, no persistence: every connection is scheduled on its own.
+  two_to_one(30, kSixSources);
+}
+
+TEST_F(Ipv6Lab, PersistenceGranularityIsAnIpv6Prefix) {
+  struct PlainConfigAfterwards {
+    ~PlainConfigAfterwards() {
+      lab_->cmd("conf");
+      lab_->cmd("ctl", "reload");
+    }
+  } restore;
+  ASSERT_EQ(lab_->cmd("conf", "persist").status, 0);
+  const auto reload = lab_->cmd("ctl", "reload");
+  ASSERT_EQ(reload.status, 0) << reload.out;
+  ASSERT_TRUE(wait_for([] { return lab_->services()[0]["persistence"] == 50; }, kPatience));
+  const auto svc = lab_->services();
+  EXPECT_EQ(svc[0]["persistence_prefix"], 64);
+  EXPECT_NE(lab_->cmd("ctl", "list").out.find("persistent 50 mask /64"), std::string::npos);
+  // Six addresses of one /64, in turn: one client to persistence_granularity 64.
+  const auto counts = lab_->requests(30, kSixSources);
+  std::printf("30 connections from 6 addresses of one /64 with persistence_granularity 64:%s\n",
+              describe(counts).c_str());
+  ASSERT_EQ(counts.size(), 1u) << "one /64 went to several reals (or failed):" << describe(counts);
+  EXPECT_TRUE(counts.count("rs1") || counts.count("rs2")) << describe(counts);
+}
+
+// TCP_CHECK over IPv6 drives the dataplane: rs1's server stopped, every new connection goes to
+// rs2; restarted, the 2:1 split is back.
+TEST_F(Ipv6Lab, HealthCheckMovesTrafficAndBringsItBack) {
+  using Clock = std::chrono::steady_clock;
+  const auto stopped = Clock::now();
+  ASSERT_EQ(lab_->cmd("rs-stop", "rs1").status, 0);
+  ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "down"; }, kPatience)) << lab_->services().dump();
+  std::printf("rs1 down in xlbd %.2f s after its server stopped\n",
+              std::chrono::duration<double>(Clock::now() - stopped).count());
+  EXPECT_EQ(lab_->real(kRs1)["weight"], 0);
+  const auto down = lab_->requests(30);
+  std::printf("rs1 down:%s\n", describe(down).c_str());
+  EXPECT_EQ(count_of(down, "rs2"), 30) << describe(down);
+
+  ASSERT_EQ(lab_->cmd("rs-start", "rs1").status, 0);
+  const auto back = wait_for([] { return lab_->health(kRs1) == "up" && lab_->real(kRs1)["weight"] == 2; }, kPatience);
+  ASSERT_TRUE(back) << "rs1 did not come back: " << lab_->services().dump();
+  std::printf("rs1 back %.2f s after its server restarted\n", *back);
+  two_to_one(30);
+}
+
+// The neighbour resolver over NDP: the reals map holds each real's MAC; when rs1's MAC changes
+// (it announces the change with an unsolicited NA), xlbd writes the new one and rs1 keeps
+// getting its share. Frames to the old MAC would reach nobody.
+TEST_F(Ipv6Lab, NdpResolutionFillsAndFollowsTheRealsMac) {
+  const auto rs1_mac = lab_->mac_of("rs1");
+  ASSERT_FALSE(rs1_mac.empty());
+  EXPECT_EQ(lab_->mapped_mac(kRs1), rs1_mac);
+  EXPECT_EQ(lab_->mapped_mac(kRs2), lab_->mac_of("rs2"));
+
+  const std::string changed = "02:00:5e:10:00:21";
+  ASSERT_NE(changed, rs1_mac);
+  ASSERT_EQ(run("ip -n " + lab_->ns("rs1") + " link set eth0 address " + changed).status, 0);
+  const auto followed = wait_for([&] { return lab_->mapped_mac(kRs1) == changed; }, kPatience);
+  ASSERT_TRUE(followed) << "the reals map still says " << lab_->mapped_mac(kRs1);
+  std::printf("rs1's new MAC in the reals map %.2f s after the change\n", *followed);
+  two_to_one(30);
+}
+
+TEST_F(Ipv6Lab, BothRealsDownSendsToTheIpv6SorryServer) {
+  ASSERT_EQ(lab_->cmd("rs-stop", "rs1").status, 0);
+  ASSERT_EQ(lab_->cmd("rs-stop", "rs2").status, 0);
+  ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "down" && lab_->health(kRs2) == "down"; }, kPatience));
+  const auto counts = lab_->requests(30);
+  std::printf("both reals down:%s\n", describe(counts).c_str());
+  EXPECT_EQ(count_of(counts, "sorry"), 30) << describe(counts);
+  ASSERT_EQ(lab_->cmd("rs-start", "rs1").status, 0);
+  ASSERT_EQ(lab_->cmd("rs-start", "rs2").status, 0);
+  ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "up" && lab_->health(kRs2) == "up"; }, kPatience));
+  two_to_one(30);
+}
+
+}  // namespace
