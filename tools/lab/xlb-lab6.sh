@@ -22,17 +22,22 @@
 #                                            the source addresses given (comma-separated, in turn;
 #                                            default ::10); prints "name count"
 #        xlb-lab6.sh ctl SUFFIX ARGS...      xlbctl against xlbd
+#        xlb-lab6.sh vrrp SUFFIX             VRRP v3 over IPv6 instead of the static VIP: a
+#                                            keepalived node (ka, 2001:db8:7::3, priority 90)
+#                                            joins, and xlbd restarts with a vrrp_instance
+#                                            (priority 100) that holds the VIP
+#        xlb-lab6.sh ka-stop SUFFIX          stops keepalived
 # State (config, logs, pid files, socket, the bpffs) lives in /run/xlb-lab6-SUFFIX.
 set -euo pipefail
 
-cmd=${1:?usage: xlb-lab6.sh up|down|env|conf|lb-start|lb-stop|rs-stop|rs-start|requests|ctl SUFFIX ...}
+cmd=${1:?usage: xlb-lab6.sh up|down|env|conf|lb-start|lb-stop|rs-stop|rs-start|requests|ctl|vrrp|ka-stop SUFFIX ...}
 S=${2:?suffix required}
 [[ $S =~ ^[A-Za-z0-9]{1,8}$ ]] || { echo "suffix must be 1-8 letters/digits" >&2; exit 2; }
 
-SW=xlb6-sw-$S CL=xlb6-cl-$S LB=xlb6-lb-$S RS1=xlb6-rs1-$S RS2=xlb6-rs2-$S SORRY=xlb6-sry-$S
+SW=xlb6-sw-$S CL=xlb6-cl-$S LB=xlb6-lb-$S RS1=xlb6-rs1-$S RS2=xlb6-rs2-$S SORRY=xlb6-sry-$S KA=xlb6-ka-$S
 STATE=/run/xlb-lab6-$S
 NET=2001:db8:7
-VIP=$NET::100 CL_IP=$NET::10 LB_IP=$NET::2 RS1_IP=$NET::21 RS2_IP=$NET::22 SORRY_IP=$NET::23
+VIP=$NET::100 CL_IP=$NET::10 LB_IP=$NET::2 KA_IP=$NET::3 RS1_IP=$NET::21 RS2_IP=$NET::22 SORRY_IP=$NET::23
 # The client's extra addresses, all in the same /64: persistence_granularity 64 must treat them
 # as one client.
 CL_EXTRA="$NET::11 $NET::12 $NET::13 $NET::14 $NET::15"
@@ -73,7 +78,7 @@ stop_pid() {
 
 down() {
   for f in "$STATE"/run-*.pid; do [ -e "$f" ] && stop_pid "$f"; done
-  for ns in "$CL" "$LB" "$RS1" "$RS2" "$SORRY" "$SW"; do
+  for ns in "$CL" "$LB" "$RS1" "$RS2" "$SORRY" "$KA" "$SW"; do
     ip netns del "$ns" 2>/dev/null || true
   done
   if mountpoint -q "$STATE/bpf" 2>/dev/null; then umount -l "$STATE/bpf"; fi
@@ -119,7 +124,8 @@ real_server() {
 }
 
 conf() {
-  local persist=${1:-}
+  local persist=${1:-} vrrp=
+  [ -e "$STATE/vrrp" ] && vrrp=yes
   local check="TCP_CHECK {
             connect_timeout $CONNECT_TIMEOUT
             retry $RETRY
@@ -130,6 +136,7 @@ conf() {
 global_defs {
    router_id lb6
 }
+$( [ -n "$vrrp" ] && vrrp_instance 100 )
 
 virtual_server $VIP 80 {
     delay_loop $DELAY_LOOP
@@ -150,6 +157,46 @@ $( [ "$persist" = persist ] && printf '    persistence_timeout 50\n    persisten
 }
 EOT
   mv "$STATE/lb.conf.new" "$STATE/lb.conf"
+}
+
+# vrrp_instance PRIORITY: the instance both nodes run (keepalived's dialect, VRRP v3, IPv6:
+# adverts from the link-local address to ff02::12). A /128 VIP is added deprecated by both.
+vrrp_instance() {
+  cat <<EOT
+vrrp_instance VI_6 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 61
+    priority $1
+    advert_int 1
+    version 3
+    virtual_ipaddress {
+        $VIP/128 dev eth0
+    }
+}
+EOT
+}
+
+# The keepalived peer: VRRP only (its checker needs IPVS, which this kernel lacks).
+ka_start() {
+  if [ ! -e "$STATE/ka-up" ]; then
+    host "$KA" "$KA_IP" "k$S"
+    touch "$STATE/ka-up"
+  fi
+  { echo "global_defs {"; echo "   router_id ka6"; echo "}"; vrrp_instance 90; } >"$STATE/ka.conf"
+  rm -f "$STATE/ka.pid" "$STATE/ka-vrrp.pid" "$STATE/ka-check.pid"
+  ip netns exec "$KA" keepalived -f "$STATE/ka.conf" -p "$STATE/ka.pid" -r "$STATE/ka-vrrp.pid" \
+    -c "$STATE/ka-check.pid" -n -l -D --vrrp >>"$STATE/keepalived.log" 2>&1 &
+  echo $! >"$STATE/run-keepalived.pid"
+}
+
+vrrp_mode() {
+  touch "$STATE/vrrp"
+  lb_stop
+  ip -n "$LB" addr del "$VIP/128" dev eth0 2>/dev/null || true
+  conf
+  ka_start
+  lb_start
 }
 
 lb_start() {
@@ -277,5 +324,7 @@ case $cmd in
   rs-start) rs_start "${3:?NAME}" ;;
   requests) requests "${3:?COUNT}" "${4:-}" ;;
   ctl) state_build; shift 2; ctl "$@" ;;
+  vrrp) state_build; vrrp_mode ;;
+  ka-stop) stop_pid "$STATE/run-keepalived.pid" ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -365,6 +365,71 @@ TEST_F(Ipv6Lab, BothRealsDownSendsToTheIpv6SorryServer) {
   ASSERT_EQ(lab_->cmd("rs-start", "rs1").status, 0);
   ASSERT_EQ(lab_->cmd("rs-start", "rs2").status, 0);
   ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "up" && lab_->health(kRs2) == "up"; }, kPatience));
+  ASSERT_TRUE(wait_for([] { return lab_->services()[0]["active"] == true; }, kPatience)) << lab_->services().dump();
+  two_to_one(30);
+}
+
+// VRRP v3 over IPv6 through xlbd, keepalived 2.2.7 the peer in both roles. xlbd (priority 100)
+// becomes master and holds the VIP deprecated, so its health checks still leave from its own
+// address and the service keeps serving; SIGTERM hands the VIP to keepalived (a priority-0
+// advert), whose unsolicited NA moves the client's neighbour entry; restarted, xlbd preempts
+// and its own unsolicited NA moves the entry back. Last: it changes how the lab holds the VIP.
+TEST_F(Ipv6Lab, VrrpV3OverIpv6WithKeepalivedInBothRoles) {
+  if (run("command -v keepalived").status != 0) GTEST_SKIP() << "keepalived is not installed";
+  using Clock = std::chrono::steady_clock;
+  const auto vrrp = lab_->cmd("vrrp");
+  ASSERT_EQ(vrrp.status, 0) << vrrp.out;
+  const auto addrs = [](const std::string& role) {
+    return run("ip -n " + lab_->ns(role) + " -6 addr show dev eth0").out;
+  };
+  const auto holds_vip = [&](const std::string& role) { return addrs(role).find(kVip) != std::string::npos; };
+  const auto client_entry = [] { return run("ip -n " + lab_->ns("cl") + " -6 neigh show " + kVip).out; };
+  const auto lb_mac = lab_->mac_of("lb");
+  const auto ka_mac = lab_->mac_of("ka");
+  ASSERT_FALSE(ka_mac.empty());
+
+  const auto master = wait_for([&] { return holds_vip("lb"); }, kPatience);
+  ASSERT_TRUE(master) << "xlbd did not take the VIP; its log:\n" << lab_->log();
+  std::printf("xlbd master (VIP on eth0) %.2f s after its start\n", *master);
+  EXPECT_FALSE(holds_vip("ka"));
+  const auto lb_addrs = addrs("lb");
+  const auto vip_line = lb_addrs.substr(lb_addrs.find(kVip));
+  EXPECT_NE(vip_line.substr(0, vip_line.find('\n')).find("deprecated"), std::string::npos) << lb_addrs;
+  ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "up" && lab_->health(kRs2) == "up"; }, kPatience))
+      << "health checks fail while xlbd holds the VIP: " << lab_->services().dump();
+  // Checks keep passing while the VIP is on eth0: a VIP usable as a source address would take
+  // them over (each real answers the VIP itself) within delay_loop + retry x delay_before_retry
+  // + connect_timeout = 3 s.
+  const auto check_lost = wait_for([] { return lab_->health(kRs1) != "up" || lab_->health(kRs2) != "up"; },
+                                   std::chrono::milliseconds(4500));
+  EXPECT_FALSE(check_lost) << "a real went down while xlbd held the VIP: " << lab_->services().dump();
+  // The dataplane places new flows for the VIP once the master marked it active.
+  ASSERT_TRUE(wait_for([] { return lab_->services()[0]["active"] == true; }, kPatience)) << lab_->services().dump();
+  two_to_one(30);
+  // The client's entry for the VIP, made by that traffic (it is what the NAs below must move).
+  EXPECT_NE(client_entry().find(lb_mac), std::string::npos) << client_entry();
+
+  const auto stopped = Clock::now();
+  ASSERT_EQ(lab_->cmd("lb-stop").status, 0);
+  const auto ka_master = wait_for([&] { return holds_vip("ka"); }, kPatience);
+  ASSERT_TRUE(ka_master) << "keepalived did not take the VIP over";
+  std::printf("keepalived master %.2f s after SIGTERM to xlbd\n",
+              std::chrono::duration<double>(Clock::now() - stopped).count());
+  EXPECT_FALSE(holds_vip("lb")) << "xlbd left the VIP behind on SIGTERM";
+  EXPECT_TRUE(wait_for([&] { return client_entry().find(ka_mac) != std::string::npos; }, kPatience))
+      << "keepalived's unsolicited NA did not move the client's entry: " << client_entry();
+
+  const auto restarted = Clock::now();
+  const auto start = lab_->cmd("lb-start");
+  ASSERT_EQ(start.status, 0) << start.out;
+  const auto back = wait_for([&] { return holds_vip("lb") && !holds_vip("ka"); }, kPatience);
+  ASSERT_TRUE(back) << "xlbd did not preempt keepalived; its log:\n" << lab_->log();
+  std::printf("xlbd master again %.2f s after its restart\n",
+              std::chrono::duration<double>(Clock::now() - restarted).count());
+  EXPECT_TRUE(wait_for([&] { return client_entry().find(lb_mac) != std::string::npos; }, kPatience))
+      << "xlbd's unsolicited NA did not move the client's entry back: " << client_entry();
+  ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "up" && lab_->health(kRs2) == "up"; }, kPatience));
+  ASSERT_TRUE(wait_for([] { return lab_->services()[0]["active"] == true; }, kPatience)) << lab_->services().dump();
   two_to_one(30);
 }
 
