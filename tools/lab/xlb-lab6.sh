@@ -9,7 +9,10 @@
 # it) and on every real's lo. IPv6 needs no arp_ignore: a node answers a solicitation only for
 # an address of the interface it arrived on, so the reals stay quiet about a VIP on lo.
 # xlbd runs with virtual_server [VIP]:80, wrr, DR, TCP_CHECK; its pin directory is on a bpffs
-# mounted outside /sys (see docs/lab.md's notes on `ip netns exec`).
+# mounted outside /sys (see docs/lab.md's notes on `ip netns exec`). Every host also has an
+# address in 198.18.7.0/24, and a second virtual_server 198.18.7.100:80 over the same reals
+# (VIP4 on the balancer's eth0, on the reals' lo with arp_ignore/arp_announce): both families on
+# one node, one XDP program.
 #
 # usage: xlb-lab6.sh up SUFFIX BUILD_DIR     topology + servers + xlbd
 #        xlb-lab6.sh down SUFFIX             removes everything (safe to run any time)
@@ -20,7 +23,8 @@
 #        xlb-lab6.sh rs-stop|rs-start SUFFIX NAME   stops/starts the HTTP server of rs1|rs2|sorry
 #        xlb-lab6.sh requests SUFFIX COUNT [SOURCES]  COUNT new connections from the client, from
 #                                            the source addresses given (comma-separated, in turn;
-#                                            default ::10); prints "name count"
+#                                            default ::10), to the VIP of each source's family;
+#                                            prints "name count"
 #        xlb-lab6.sh ctl SUFFIX ARGS...      xlbctl against xlbd
 #        xlb-lab6.sh vrrp SUFFIX             VRRP v3 over IPv6 instead of the static VIP: a
 #                                            keepalived node (ka, 2001:db8:7::3, priority 90)
@@ -41,13 +45,15 @@ VIP=$NET::100 CL_IP=$NET::10 LB_IP=$NET::2 KA_IP=$NET::3 RS1_IP=$NET::21 RS2_IP=
 # The client's extra addresses, all in the same /64: persistence_granularity 64 must treat them
 # as one client.
 CL_EXTRA="$NET::11 $NET::12 $NET::13 $NET::14 $NET::15"
+NET4=198.18.7
+VIP4=$NET4.100
 DELAY_LOOP=1 RETRY=1 DELAY_BEFORE_RETRY=1 CONNECT_TIMEOUT=1
 
 print_env() {
   cat <<EOT
 LAB_SW=$SW LAB_CLIENT=$CL LAB_LB=$LB LAB_RS1=$RS1 LAB_RS2=$RS2 LAB_SORRY=$SORRY
 LAB_STATE=$STATE LAB_BPFFS=$STATE/bpf LAB_PIN_DIR=$STATE/bpf/lb LAB_SOCKET=$STATE/lb.sock
-LAB_VIP=$VIP LAB_CLIENT_IP=$CL_IP LAB_LB_IP=$LB_IP LAB_RS1_IP=$RS1_IP LAB_RS2_IP=$RS2_IP LAB_SORRY_IP=$SORRY_IP
+LAB_VIP=$VIP LAB_VIP4=$VIP4 LAB_CLIENT_IP=$CL_IP LAB_LB_IP=$LB_IP LAB_RS1_IP=$RS1_IP LAB_RS2_IP=$RS2_IP LAB_SORRY_IP=$SORRY_IP
 EOT
 }
 
@@ -94,6 +100,7 @@ host() {
   ip -n "$SW" link set "$port" master br0 up
   ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$ip/64" dev eth0 nodad
+  ip -n "$ns" addr add "$NET4.${ip##*:}/24" dev eth0
   ip -n "$ns" link set eth0 up
 }
 
@@ -116,8 +123,12 @@ real_server() {
   local ns=$1 ip=$2 name=$3 port=$4
   host "$ns" "$ip" "$port"
   ip -n "$ns" addr add "$VIP/128" dev lo nodad
-  # A changed MAC is announced with an unsolicited neighbour advertisement.
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.ndisc_notify=1
+  ip -n "$ns" addr add "$VIP4/32" dev lo
+  for c in all eth0; do
+    ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$c.arp_ignore=1" "net.ipv4.conf.$c.arp_announce=2"
+  done
+  # A changed MAC is announced: an unsolicited neighbour advertisement, a gratuitous ARP.
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.ndisc_notify=1 net.ipv4.conf.eth0.arp_notify=1
   mkdir -p "$STATE/www-$name"
   echo "$name" >"$STATE/www-$name/index.html"
   rs_start "$name"
@@ -151,6 +162,21 @@ $( [ "$persist" = persist ] && printf '    persistence_timeout 50\n    persisten
         $check
     }
     real_server $RS2_IP 80 {
+        weight 1
+        $check
+    }
+}
+
+virtual_server $VIP4 80 {
+    delay_loop $DELAY_LOOP
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    real_server $NET4.${RS1_IP##*:} 80 {
+        weight 2
+        $check
+    }
+    real_server $NET4.${RS2_IP##*:} 80 {
         weight 1
         $check
     }
@@ -228,12 +254,15 @@ ctl() { "$BUILD/tools/xlbctl/xlbctl" -s "$STATE/lb.sock" "$@"; }
 # CPU, so one CPU makes the split exact for any multiple of the sequence's length.
 requests() {
   local count=$1 sources=${2:-$CL_IP}
-  exec taskset -c 0 ip netns exec "$CL" python3 - "$VIP" "$count" "$sources" "$STATE/requests.log" <<'EOF'
+  exec taskset -c 0 ip netns exec "$CL" python3 - "$VIP" "$VIP4" "$count" "$sources" "$STATE/requests.log" <<'EOF'
 import socket, sys
-vip, count, sources, log = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), open(sys.argv[4], "a")
+vip6, vip4, count, sources = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(",")
+log = open(sys.argv[5], "a")
 
 def get(source):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    v6 = ":" in source
+    vip = vip6 if v6 else vip4
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(1.0)
     try:
         # IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect(), by the kernel's per-destination
@@ -289,6 +318,7 @@ up() {
   # chosen as a source address. Otherwise it would be (it shares the most leading bits with the
   # reals), the health checks would leave from the VIP, and each real would answer itself.
   ip -n "$LB" addr add "$VIP/128" dev eth0 nodad preferred_lft 0
+  ip -n "$LB" addr add "$VIP4/32" dev eth0
   # Frames the balancer sends back out of eth0 (XDP_TX) only arrive if the peer runs XDP.
   ip -n "$SW" link set dev "l$S" xdpdrv obj "$BUILD/bpf/pass.bpf.o" sec xdp
   # Checksum offload leaves TCP checksums partial; XDP_TX would forward them broken.

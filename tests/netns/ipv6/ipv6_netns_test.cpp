@@ -39,6 +39,9 @@ using Json = nlohmann::json;
 constexpr const char* kVip = "2001:db8:7::100";
 constexpr const char* kRs1 = "2001:db8:7::21";
 constexpr const char* kRs2 = "2001:db8:7::22";
+constexpr const char* kVip4 = "198.18.7.100";
+constexpr const char* kRs1v4 = "198.18.7.21";
+constexpr const char* kRs2v4 = "198.18.7.22";
 // Six client addresses in one /64: consecutive wrr picks on one CPU over six connections give
 // both reals, so only persistence_granularity 64 keeps them together.
 constexpr const char* kSixSources =
@@ -114,18 +117,19 @@ class Lab6 {
   // it with the field names from BTF; null when there is none.
   Json real_entry(const std::string& address) const {
     const auto dump = Json::parse(run("bpftool -j map dump pinned " + state_ + "/bpf/lb/reals").out, nullptr, false);
+    const bool v6 = address.find(':') != std::string::npos;
     unsigned char want[16] = {};
-    if (!dump.is_array() || ::inet_pton(AF_INET6, address.c_str(), want) != 1) return Json();
+    if (!dump.is_array() || ::inet_pton(v6 ? AF_INET6 : AF_INET, address.c_str(), want) != 1) return Json();
     for (const auto& entry : dump) {
       const auto& v = entry["formatted"]["value"];
-      if (!v.is_object() || v["family"].get<int>() != 6) continue;
-      // addr[] holds four network-order words; bpftool prints each as a host-order number.
-      unsigned char got[16];
-      for (int i = 0; i < 4; ++i) {
+      if (!v.is_object() || v["family"].get<int>() != (v6 ? 6 : 4)) continue;
+      // addr[] holds network-order words (one for IPv4); bpftool prints each as a host-order number.
+      unsigned char got[16] = {};
+      for (int i = 0; i < (v6 ? 4 : 1); ++i) {
         const auto word = v["addr"][i].get<std::uint32_t>();
         std::memcpy(got + 4 * i, &word, 4);
       }
-      if (std::memcmp(got, want, 16) == 0) return entry["formatted"];
+      if (std::memcmp(got, want, v6 ? 16 : 4) == 0) return entry["formatted"];
     }
     return Json();
   }
@@ -198,12 +202,13 @@ class Ipv6Lab : public ::testing::Test {
   // position: the client is pinned to one CPU, and when the kernel still handles a SYN on the
   // other one (the receiving NAPI was already running there), the per-CPU counters say so. On
   // every CPU, its n_c new flows hold rs1 floor or ceil of 2 n_c / 3 times, exactly.
-  static std::map<std::string, int> two_to_one(int n, const std::string& sources = "") {
-    const auto rs1_before = lab_->new_flows_per_cpu(kRs1);
-    const auto rs2_before = lab_->new_flows_per_cpu(kRs2);
+  static std::map<std::string, int> two_to_one(int n, const std::string& sources = "", const char* rs1 = kRs1,
+                                               const char* rs2 = kRs2) {
+    const auto rs1_before = lab_->new_flows_per_cpu(rs1);
+    const auto rs2_before = lab_->new_flows_per_cpu(rs2);
     const auto counts = lab_->requests(n, sources);
-    const auto rs1_after = lab_->new_flows_per_cpu(kRs1);
-    const auto rs2_after = lab_->new_flows_per_cpu(kRs2);
+    const auto rs1_after = lab_->new_flows_per_cpu(rs1);
+    const auto rs2_after = lab_->new_flows_per_cpu(rs2);
     EXPECT_EQ(count_of(counts, "rs1") + count_of(counts, "rs2"), n) << describe(counts);
     const std::size_t cpus = rs1_after.size();
     EXPECT_TRUE(cpus > 0 && rs1_before.size() == cpus && rs2_before.size() == cpus && rs2_after.size() == cpus);
@@ -244,7 +249,8 @@ std::string Ipv6Lab::up_log_;
 // connected network") because the connected /64 has scope global.
 TEST_F(Ipv6Lab, StartsWithBothIpv6RealsUp) {
   const auto svc = lab_->services();
-  ASSERT_TRUE(svc.is_array() && svc.size() == 1u) << svc.dump();
+  // The IPv6 service, and the IPv4 one that shares its reals (MixedFamiliesOnOneNode).
+  ASSERT_TRUE(svc.is_array() && svc.size() == 2u) << svc.dump();
   EXPECT_EQ(svc[0]["address"], kVip);
   EXPECT_EQ(svc[0]["scheduler"], "wrr");
   EXPECT_EQ(lab_->real(kRs1)["weight"], 2);
@@ -367,6 +373,49 @@ TEST_F(Ipv6Lab, BothRealsDownSendsToTheIpv6SorryServer) {
   ASSERT_TRUE(wait_for([] { return lab_->health(kRs1) == "up" && lab_->health(kRs2) == "up"; }, kPatience));
   ASSERT_TRUE(wait_for([] { return lab_->services()[0]["active"] == true; }, kPatience)) << lab_->services().dump();
   two_to_one(30);
+}
+
+// Both families on one node: an IPv4 service (198.18.7.100:80) over the same reals, in the
+// same XDP program and maps, each split exactly 2:1 on its own, also when the connections of
+// the two families alternate (each service walks its own wrr sequence).
+TEST_F(Ipv6Lab, MixedFamiliesOnOneNode) {
+  const auto svc = lab_->services();
+  ASSERT_EQ(svc.size(), 2u) << svc.dump();
+  EXPECT_EQ(svc[0]["address"], kVip);
+  EXPECT_EQ(svc[1]["address"], kVip4);
+  ASSERT_TRUE(wait_for(
+      [] {
+        const auto s = lab_->services();
+        for (const auto& r : s[1]["reals"]) {
+          if (r["health"] != "up") return false;
+        }
+        return true;
+      },
+      kPatience))
+      << lab_->services().dump();
+  const auto listing = lab_->cmd("ctl", "list").out;
+  EXPECT_NE(listing.find(std::string(kVip4) + ":80"), std::string::npos) << listing;
+  EXPECT_NE(listing.find(std::string(kRs1v4) + ":80"), std::string::npos) << listing;
+  EXPECT_EQ(lab_->mapped_mac(kRs1v4), lab_->mac_of("rs1"));
+
+  two_to_one(30, "198.18.7.10", kRs1v4, kRs2v4);
+  two_to_one(30, "", kRs1, kRs2);
+  // Alternating families: 15 connections each, 10:5 per family.
+  const auto v4_before = std::make_pair(lab_->new_flows_per_cpu(kRs1v4), lab_->new_flows_per_cpu(kRs2v4));
+  const auto v6_before = std::make_pair(lab_->new_flows_per_cpu(kRs1), lab_->new_flows_per_cpu(kRs2));
+  const auto counts = lab_->requests(30, "2001:db8:7::10,198.18.7.10");
+  std::printf("30 connections, families alternating:%s\n", describe(counts).c_str());
+  EXPECT_EQ(count_of(counts, "rs1"), 20) << describe(counts);
+  EXPECT_EQ(count_of(counts, "rs2"), 10) << describe(counts);
+  const auto total = [](const std::vector<std::int64_t>& after, const std::vector<std::int64_t>& before) {
+    std::int64_t n = 0;
+    for (std::size_t c = 0; c < after.size() && c < before.size(); ++c) n += after[c] - before[c];
+    return n;
+  };
+  EXPECT_EQ(total(lab_->new_flows_per_cpu(kRs1v4), v4_before.first), 10);
+  EXPECT_EQ(total(lab_->new_flows_per_cpu(kRs2v4), v4_before.second), 5);
+  EXPECT_EQ(total(lab_->new_flows_per_cpu(kRs1), v6_before.first), 10);
+  EXPECT_EQ(total(lab_->new_flows_per_cpu(kRs2), v6_before.second), 5);
 }
 
 // VRRP v3 over IPv6 through xlbd, keepalived 2.2.7 the peer in both roles. xlbd (priority 100)
