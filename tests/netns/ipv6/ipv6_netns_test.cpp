@@ -418,6 +418,59 @@ TEST_F(Ipv6Lab, MixedFamiliesOnOneNode) {
   EXPECT_EQ(total(lab_->new_flows_per_cpu(kRs2), v6_before.second), 5);
 }
 
+// ICMPv6 Packet Too Big about a flow, sent to the VIP as a router on the path would send it
+// (quoting the real's reply: VIP:80 -> client:port), is forwarded by xlbd's program to the real
+// that holds the flow, so that its path-MTU discovery works; the other real never sees it.
+TEST_F(Ipv6Lab, PacketTooBigReachesTheFlowsReal) {
+  const auto counts = lab_->requests(1);
+  ASSERT_EQ(counts.size(), 1u) << describe(counts);
+  std::string source, owner;
+  int port = 0;
+  {
+    std::istringstream last(run("tail -n 1 " + lab_->state() + "/requests.log").out);
+    last >> source >> port >> owner;
+  }
+  ASSERT_TRUE(port > 0 && (owner == "rs1" || owner == "rs2")) << source << " " << port << " " << owner;
+  const std::string other = owner == "rs1" ? "rs2" : "rs1";
+  // A capture on each real's eth0, for 4 s, of the first Packet Too Big (ICMPv6 type 2).
+  const auto capture = [&](const std::string& real) { return lab_->state() + "/ptb-" + real + ".txt"; };
+  for (const auto& real : {owner, other}) {
+    run("(timeout 4 ip netns exec " + lab_->ns(real) + " tcpdump -lni eth0 -c 1 'icmp6 and ip6[40] == 2' >" +
+        capture(real) + " 2>&1 &)");
+  }
+  for (const auto& real : {owner, other}) {
+    ASSERT_TRUE(wait_for([&] { return run("cat " + capture(real)).out.find("listening on") != std::string::npos; },
+                         std::chrono::milliseconds(3000)))
+        << run("cat " + capture(real)).out;
+  }
+  const auto sent = lab_->in("cl", "python3 - " + std::string(kVip) + " " + source + " " + std::to_string(port) + R"( <<'EOF'
+import socket, struct, sys
+vip, client, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# The real's reply as the router saw it: VIP:80 -> client:port, a bare ACK.
+tcp = struct.pack("!HHIIBBHHH", 80, port, 1, 1, 5 << 4, 0x10, 65535, 0, 0)
+inner = struct.pack("!IHBB", 6 << 28, len(tcp), 6, 64)
+inner += socket.inet_pton(socket.AF_INET6, vip) + socket.inet_pton(socket.AF_INET6, client) + tcp
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.bind((client, 0))
+# Type 2 code 0, MTU 1280; the kernel fills in the checksum of a raw ICMPv6 socket.
+s.sendto(struct.pack("!BBHI", 2, 0, 0, 1280) + inner, (vip, 0))
+print("sent")
+EOF
+)");
+  ASSERT_NE(sent.find("sent"), std::string::npos) << sent;
+  const auto seen = [&](const std::string& real) {
+    return run("cat " + capture(real)).out.find("packet too big") != std::string::npos;
+  };
+  EXPECT_TRUE(wait_for([&] { return seen(owner); }, std::chrono::milliseconds(3500)))
+      << owner << " (the flow's real) did not receive it:\n" << run("cat " + capture(owner)).out;
+  // Let the other capture run out before saying it saw nothing.
+  wait_for([&] { return run("cat " + capture(other)).out.find("packets captured") != std::string::npos; },
+           std::chrono::milliseconds(4500));
+  EXPECT_FALSE(seen(other)) << other << " received a Packet Too Big about " << owner << "'s flow";
+  std::printf("Packet Too Big about %s port %d: reached %s, not %s\n", source.c_str(), port, owner.c_str(),
+              other.c_str());
+}
+
 // VRRP v3 over IPv6 through xlbd, keepalived 2.2.7 the peer in both roles. xlbd (priority 100)
 // becomes master and holds the VIP deprecated, so its health checks still leave from its own
 // address and the service keeps serving; SIGTERM hands the VIP to keepalived (a priority-0
