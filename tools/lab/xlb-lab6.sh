@@ -31,7 +31,7 @@
 #                                            joins, and xlbd restarts with a vrrp_instance
 #                                            (priority 100) that holds the VIP
 #        xlb-lab6.sh ka-stop SUFFIX          stops keepalived
-#        xlb-lab6.sh sync SUFFIX             (after vrrp) keepalived leaves; a second xlbd (lb2,
+#        xlb-lab6.sh sync SUFFIX             VRRP (keepalived leaves if `vrrp` ran); a second xlbd (lb2,
 #                                            2001:db8:7::4, priority 90) joins, both with
 #                                            lvs_sync_daemon eth0 VI_6: flow sync over IPv6
 #                                            (multicast ff02::81), key in sync.key
@@ -257,7 +257,9 @@ lb_start() {
 
 sync_mode() {
   stop_pid "$STATE/run-keepalived.pid"
-  touch "$STATE/sync"
+  # VRRP holds the VIP (also when `vrrp` was not run first): sync follows its instance.
+  touch "$STATE/vrrp" "$STATE/sync"
+  ip -n "$LB" addr del "$VIP/128" dev eth0 2>/dev/null || true
   head -c 32 /dev/urandom >"$STATE/sync.key"
   if [ ! -e "$STATE/lb2-up" ]; then
     host "$LB2" "$LB2_IP" "m$S"
