@@ -443,7 +443,8 @@ TEST_F(Ipv6Lab, PacketTooBigReachesTheFlowsReal) {
                          std::chrono::milliseconds(3000)))
         << run("cat " + capture(real)).out;
   }
-  const auto sent = lab_->in("cl", "python3 - " + std::string(kVip) + " " + source + " " + std::to_string(port) + R"( <<'EOF'
+  const auto args = std::string(kVip) + " " + source + " " + std::to_string(port);
+  const auto sent = lab_->in("cl", "python3 - " + args + R"( <<'EOF'
 import socket, struct, sys
 vip, client, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 # The real's reply as the router saw it: VIP:80 -> client:port, a bare ACK.

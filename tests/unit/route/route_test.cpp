@@ -29,7 +29,8 @@ namespace captured = xlb::route::captured;
 
 std::vector<std::uint8_t> unhex(const char* hex) {
   std::vector<std::uint8_t> out;
-  for (const char* p = hex; p[0] && p[1]; p += 2) out.push_back(static_cast<std::uint8_t>(std::stoul(std::string(p, 2), nullptr, 16)));
+  for (const char* p = hex; p[0] && p[1]; p += 2)
+    out.push_back(static_cast<std::uint8_t>(std::stoul(std::string(p, 2), nullptr, 16)));
   return out;
 }
 
