@@ -5,31 +5,18 @@
 #include <pwd.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <unistd.h>
-#include <netlink/addr.h>
-#include <netlink/netlink.h>
-#include <netlink/route/route.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
-#include <vector>
 #include <stdexcept>
+#include <vector>
+
+#include "ctrl/route/adjacency.hpp"
 
 namespace xlb::config {
-namespace {
-
-struct SockFree {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct CacheFree {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-struct AddrPut {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-
-}  // namespace
 
 bool LinuxSystemProbe::interface_exists(const std::string& name) const {
   if (name.empty() || name.size() >= IF_NAMESIZE) return false;
@@ -37,30 +24,11 @@ bool LinuxSystemProbe::interface_exists(const std::string& name) const {
 }
 
 bool LinuxSystemProbe::directly_connected(const IpAddr& addr) const {
-  std::unique_ptr<nl_sock, SockFree> sock(nl_socket_alloc());
-  if (!sock) throw std::runtime_error("libnl: cannot allocate a netlink socket");
-  if (nl_connect(sock.get(), NETLINK_ROUTE) < 0) throw std::runtime_error("libnl: cannot connect to NETLINK_ROUTE");
-  nl_cache* raw = nullptr;
-  if (rtnl_route_alloc_cache(sock.get(), addr.is_v4() ? AF_INET : AF_INET6, 0, &raw) < 0)
-    throw std::runtime_error("libnl: cannot read the routing table");
-  std::unique_ptr<nl_cache, CacheFree> cache(raw);
-  std::unique_ptr<nl_addr, AddrPut> target(
-      nl_addr_build(addr.is_v4() ? AF_INET : AF_INET6, addr.bytes.data(), addr.is_v4() ? 4 : 16));
-  if (!target) throw std::runtime_error("libnl: cannot build an address");
-  bool connected = false;
-  for (nl_object* o = nl_cache_get_first(cache.get()); o && !connected; o = nl_cache_get_next(o)) {
-    auto* route = reinterpret_cast<rtnl_route*>(o);
-    // Connected networks are link-scope unicast routes in the main table; the local table's
-    // host routes would make the node's own addresses look like real servers.
-    if (rtnl_route_get_table(route) != RT_TABLE_MAIN || rtnl_route_get_type(route) != RTN_UNICAST ||
-        rtnl_route_get_scope(route) != RT_SCOPE_LINK)
-      continue;
-    nl_addr* dst = rtnl_route_get_dst(route);
-    if (!dst) continue;
-    const unsigned prefix = nl_addr_get_prefixlen(dst);
-    if (nl_addr_cmp_prefix(dst, target.get()) == 0 && prefix <= addr.max_prefix()) connected = true;
-  }
-  return connected;
+  route::Address target;
+  target.family = addr.is_v4() ? AF_INET : AF_INET6;
+  target.bytes = addr.bytes;
+  const auto routes = route::dump_routes(target.family);
+  return route::decide(routes, target).reach == route::Reach::direct;
 }
 
 bool LinuxSystemProbe::local_address(const IpAddr& addr) const {

@@ -13,7 +13,9 @@ class SystemProbe {
  public:
   virtual ~SystemProbe() = default;
   virtual bool interface_exists(const std::string& name) const = 0;
-  // True when `addr` is reachable without a gateway (a link-scope route covers it).
+  // True when the route the kernel would take to `addr` is unicast, not local, and leaves on an
+  // interface without a gateway (route/adjacency.hpp; scope plays no part: IPv6 routes are
+  // all scope global).
   virtual bool directly_connected(const IpAddr& addr) const = 0;
   // True when `addr` is an address of this node (loopback included): a real server there is
   // served by the node's own stack, as IPVS serves its "Local" reals.
@@ -24,7 +26,7 @@ class SystemProbe {
   virtual bool account_exists(const std::string& user, bool group) const = 0;
 };
 
-// This machine, through if_nametoindex and the kernel's main routing table (libnl-route).
+// This machine, through if_nametoindex and the kernel's routing tables (libnl-route).
 class LinuxSystemProbe final : public SystemProbe {
  public:
   bool interface_exists(const std::string& name) const override;

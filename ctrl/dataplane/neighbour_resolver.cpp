@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ctrl/route/adjacency.hpp"
+
 namespace xlb::dataplane {
 
 namespace {
@@ -163,23 +165,30 @@ Egress NeighbourResolver::egress(const IpAddress& address) {
       nla_put_addr(msg.get(), RTA_DST, dst.get()) < 0) {
     throw std::runtime_error("building a route request");
   }
-  std::unique_ptr<rtnl_route, RouteDeleter> route;
+  std::unique_ptr<rtnl_route, RouteDeleter> chosen;
+  std::optional<route::RouteRecord> record;
   const int err = transact(request_.get(), msg.get(), [&](nlmsghdr* hdr) {
     rtnl_route* raw = nullptr;
-    if (hdr->nlmsg_type == RTM_NEWROUTE && rtnl_route_parse(hdr, &raw) >= 0) route.reset(raw);
+    if (hdr->nlmsg_type == RTM_NEWROUTE && rtnl_route_parse(hdr, &raw) >= 0) {
+      chosen.reset(raw);
+      record = route::parse_route(hdr);
+    }
   });
   const std::string who = "real server " + address.to_string();
   if (err < 0) throw nl_failure(who + ": no route", err);
-  if (!route) throw std::runtime_error(who + ": no route");
-  if (rtnl_route_get_type(route.get()) == RTN_LOCAL) {
+  if (!chosen || !record) throw std::runtime_error(who + ": no route");
+  // The kernel chose the route (policy rules included); whether it reaches the real without a
+  // gateway is the same rule configuration validation applies to a dump (route/adjacency.hpp).
+  const route::Reach reach = route::classify(*record);
+  if (reach == route::Reach::local) {
     Egress local;
     local.local = true;
     return local;
   }
-  if (rtnl_route_get_type(route.get()) != RTN_UNICAST || rtnl_route_get_nnexthops(route.get()) < 1) {
-    throw std::runtime_error(who + ": route is not a unicast route");
+  if (reach != route::Reach::direct && reach != route::Reach::via_gateway) {
+    throw std::runtime_error(who + ": route is " + route::to_string(reach));
   }
-  rtnl_nexthop* nh = rtnl_route_nexthop_n(route.get(), 0);
+  rtnl_nexthop* nh = rtnl_route_nexthop_n(chosen.get(), 0);
   Egress out;
   out.ifindex = rtnl_route_nh_get_ifindex(nh);
   rtnl_link* raw_link = nullptr;
@@ -188,8 +197,15 @@ Egress NeighbourResolver::egress(const IpAddress& address) {
   }
   std::unique_ptr<rtnl_link, LinkDeleter> link(raw_link);
   out.ifname = rtnl_link_get_name(link.get()) ? rtnl_link_get_name(link.get()) : "";
-  if (auto gw = from_nl(rtnl_route_nh_get_gateway(nh))) {
-    throw NotAdjacentError(who + " is reached through gateway " + gw->to_string() + " on " + out.ifname +
+  if (reach == route::Reach::via_gateway) {
+    std::string gateway = "a gateway";
+    for (int i = 0; i < rtnl_route_get_nnexthops(chosen.get()); ++i) {
+      if (auto gw = from_nl(rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(chosen.get(), i)))) {
+        gateway = "gateway " + gw->to_string();
+        break;
+      }
+    }
+    throw NotAdjacentError(who + " is reached through " + gateway + " on " + out.ifname +
                            ": direct routing (lb_kind DR) needs the real server on a directly connected "
                            "network (layer-2 adjacency)");
   }

@@ -79,6 +79,14 @@ std::error_code VipSet::change(const VipSettings& v, bool add) {
     rtnl_addr_set_scope(addr.get(), parse_scope(v.scope));
     // A VIP moves between nodes: duplicate address detection would only delay taking it.
     if (v.address.is_v6()) rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
+    // An IPv6 host VIP is deprecated (preferred lifetime 0), as keepalived adds it: it still
+    // receives and answers solicitations, but source address selection never picks it. Picked
+    // (it shares the most leading bits with reals on the same prefix), the node's own health
+    // checks would leave from the VIP and each DR real, holding the VIP on lo, answer itself.
+    if (v.address.is_v6() && (v.prefix_len == 0 || v.prefix_len == 128)) {
+      rtnl_addr_set_valid_lifetime(addr.get(), 0xffffffffu);  // forever
+      rtnl_addr_set_preferred_lifetime(addr.get(), 0);
+    }
   }
   int err = add ? rtnl_addr_add(sock_.get(), addr.get(), NLM_F_REPLACE)
                 : rtnl_addr_delete(sock_.get(), addr.get(), 0);
