@@ -315,7 +315,12 @@ void FlowSync::handle_datagram(std::span<const std::uint8_t> data) {
   std::error_code ec;
   auto packet = decode(data, settings_.key, ec);
   if (!packet) {
-    ++counters_.rejected_auth;
+    // Apart, so that a key mismatch between nodes is not lost among stray datagrams.
+    if (ec == make_error_code(DecodeError::bad_mac)) {
+      ++counters_.rejected_auth;
+    } else {
+      ++counters_.rejected_malformed;
+    }
     return;
   }
   if (packet->header.sync_id != settings_.sync_id) {
@@ -362,6 +367,7 @@ nlohmann::json FlowSync::describe() const {
           {"entries_installed", c.entries_installed},
           {"entries_unknown", c.entries_unknown},
           {"rejected_auth", c.rejected_auth},
+          {"rejected_malformed", c.rejected_malformed},
           {"rejected_replay", c.rejected_replay},
           {"rejected_sync_id", c.rejected_sync_id}};
 }

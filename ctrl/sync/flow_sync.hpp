@@ -79,7 +79,8 @@ struct FlowSyncCounters {
   std::uint64_t packets_received = 0;
   std::uint64_t entries_installed = 0;
   std::uint64_t entries_unknown = 0;   // service/real not configured here, or map write failed
-  std::uint64_t rejected_auth = 0;     // MAC or format
+  std::uint64_t rejected_auth = 0;       // the HMAC does not match: another key, or forged
+  std::uint64_t rejected_malformed = 0;  // not a sync datagram: length, magic, version, entries
   std::uint64_t rejected_replay = 0;
   std::uint64_t rejected_sync_id = 0;
 };

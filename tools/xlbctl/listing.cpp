@@ -170,7 +170,8 @@ std::string format_status(const Json& status) {
         << n("max_datagrams_per_second") << "/s), backlog " << n("backlog") << ", deferred " << n("entries_deferred")
         << ", dropped " << n("entries_dropped") << "\n"
         << "  received:  " << n("entries_installed") << " entries installed from " << n("packets_received")
-        << " datagrams; refused: " << n("rejected_auth") << " auth, " << n("rejected_replay") << " replay, "
+        << " datagrams; refused: " << n("rejected_auth") << " auth, " << n("rejected_malformed") << " malformed, "
+        << n("rejected_replay") << " replay, "
         << n("rejected_sync_id") << " sync id, " << n("entries_unknown") << " unknown entries\n";
   }
   return out.str();

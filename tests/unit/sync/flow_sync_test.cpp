@@ -121,6 +121,9 @@ TEST(FlowSync, WrongSecretWrongIdAndReplaysAreRejected) {
   p.header = {3, 77, 1000, 1};
   p.entries.push_back(to_entry(flow(10000, 1)));
   raw.send_to(asio::buffer(encode(p, derive_key("wrong"))), to);
+  auto cut = encode(p, derive_key("right"));
+  cut.resize(cut.size() - 1);
+  raw.send_to(asio::buffer(cut), to);  // not a whole datagram: malformed, not a key problem
   raw.send_to(asio::buffer(encode(p, derive_key("right"))), to);
   raw.send_to(asio::buffer(encode(p, derive_key("right"))), to);  // replayed
   p.header.sync_id = 4;
@@ -128,8 +131,9 @@ TEST(FlowSync, WrongSecretWrongIdAndReplaysAreRejected) {
   raw.send_to(asio::buffer(encode(p, derive_key("right"))), to);
   io.run_for(std::chrono::milliseconds(100));
   const auto& c = backup.sync.counters();
-  EXPECT_EQ(c.packets_received, 4u);
+  EXPECT_EQ(c.packets_received, 5u);
   EXPECT_EQ(c.rejected_auth, 1u);
+  EXPECT_EQ(c.rejected_malformed, 1u);
   EXPECT_EQ(c.rejected_replay, 1u);
   EXPECT_EQ(c.rejected_sync_id, 1u);
   EXPECT_EQ(backup.installed.size(), 1u);
