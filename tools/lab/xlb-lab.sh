@@ -58,28 +58,6 @@ rs_ns() {
   esac
 }
 
-# alive PID: running and not a zombie. Our servers outlive the script that started them, so
-# whoever reaps them may be slow, and kill -0 succeeds on a zombie.
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat:0:1}" != Z ]
-}
-
-# stop_pid FILE: SIGTERM, then SIGKILL after 3 s; only the process whose pid we recorded.
-stop_pid() {
-  local file=$1 pid
-  [ -e "$file" ] || return 0
-  pid=$(cat "$file")
-  if [ -n "$pid" ] && alive "$pid"; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 30); do alive "$pid" || break; sleep 0.1; done
-    alive "$pid" && kill -9 "$pid" 2>/dev/null
-  fi
-  rm -f "$file"
-}
-
 down() {
   for f in "$STATE"/run-*.pid; do [ -e "$f" ] && stop_pid "$f"; done
   for ns in "$CL" "$LB1" "$LB2" "$RS1" "$RS2" "$SW"; do

@@ -38,6 +38,7 @@
 #        xlb-lab6.sh ctl2 SUFFIX ARGS...     xlbctl against lb2's xlbd
 # State (config, logs, pid files, socket, the bpffs) lives in /run/xlb-lab6-SUFFIX.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/netns-lib.sh"
 
 cmd=${1:?usage: xlb-lab6.sh up|down|env|conf|lb-start|lb-stop|rs-stop|rs-start|requests|ctl|vrrp|ka-stop SUFFIX ...}
 S=${2:?suffix required}
@@ -67,27 +68,6 @@ EOT
 
 rs_ns() {
   case $1 in rs1) echo "$RS1" ;; rs2) echo "$RS2" ;; sorry) echo "$SORRY" ;; *) echo "no real $1" >&2; return 2 ;; esac
-}
-
-# alive PID: running and not a zombie (our servers outlive the script that started them).
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat:0:1}" != Z ]
-}
-
-# stop_pid FILE: SIGTERM, then SIGKILL after 3 s; only the process whose pid we recorded.
-stop_pid() {
-  local file=$1 pid
-  [ -e "$file" ] || return 0
-  pid=$(cat "$file")
-  if [ -n "$pid" ] && alive "$pid"; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 30); do alive "$pid" || break; sleep 0.1; done
-    alive "$pid" && kill -9 "$pid" 2>/dev/null
-  fi
-  rm -f "$file"
 }
 
 down() {
