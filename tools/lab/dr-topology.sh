@@ -74,6 +74,8 @@ up() {
 
 case $cmd in
   up)
+    # errtrace: a failure inside up() must reach the trap too, or a half-built lab stays.
+    set -E
     trap 'down' ERR
     up "${3:-}"
     print_env

@@ -48,7 +48,10 @@ class Topology {
     while (words >> word) {
       if (auto eq = word.find('='); eq != std::string::npos) env_[word.substr(0, eq)] = word.substr(eq + 1);
     }
-    if (!env_.count("LAB_LB")) throw std::runtime_error("lab setup failed: " + out);
+    if (!env_.count("LAB_LB")) {
+      test::sh(script_ + " down " + suffix_);  // the destructor does not run for a throwing constructor
+      throw std::runtime_error("lab setup failed: " + out);
+    }
   }
   ~Topology() { test::sh(script_ + " down " + suffix_); }
   const std::string& operator[](const std::string& k) const { return env_.at(k); }
