@@ -56,16 +56,17 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	struct xlb_flow *flow;
 	struct xlb_real *real;
 	__u32 epoch = xlb_cache_epoch();
-	__u32 real_id = 0, vip_id = 0;
+	__u32 real_id = 0, vip_id = 0, reopened = 0;
 	__u64 now;
 
 	now = bpf_ktime_get_coarse_ns();
 	flow = xlb_flow_lookup(&pkt->key, now);
-	if (flow && pkt->key.proto == IPPROTO_TCP && xlb_flow_reopened(flow, pkt->tcp_flags, now)) {
+	/* tcp_flags is 0 for anything but TCP, which never reopens. */
+	if (flow && xlb_flow_reopened(flow, pkt->tcp_flags, now)) {
 		/* The old connection's entry is overwritten below; a cached copy must not outlive it. */
-		xlb_count(XLB_CTR_FLOW_REOPENED);
 		if (cached && xlb_flow_key_equal(&cached->key, &pkt->key))
 			cached->filled -= XLB_FLOW_CACHE_TTL_JIFFIES;
+		reopened = 1;
 		flow = NULL;
 	}
 	if (flow) {
@@ -106,6 +107,9 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	real_id = xlb_new_flow(vip, &pkt->key, pkt->tcp_flags, now);
 	if (!real_id)
 		return xlb_drop(XLB_CTR_DROP_NO_REAL);
+	/* Counted only here: a backup passes such a SYN to its kernel and rescheduled nothing. */
+	if (reopened)
+		xlb_count(XLB_CTR_FLOW_REOPENED);
 	real = xlb_find_real(real_id);
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);

@@ -156,6 +156,19 @@ TEST_F(PortReuseTest, ReusedPortFollowsThePersistenceTemplate) {
   for (std::uint16_t port = 43001; port < 43050; ++port) EXPECT_EQ(send_flags(port, kTcpSyn, 11), 2u);
 }
 
+// A backup (VIP not active) places no new connection: the reused port's SYN goes to its kernel,
+// and nothing counts as rescheduled.
+TEST_F(PortReuseTest, BackupPassesAReusedPortsSyn) {
+  connection(41600, kTcpRst);
+  auto inactive = service(XLB_SCHED_WRR);
+  inactive.flags = 0;
+  lb().configure(inactive, members({{1, 1}, {2, 1}}));
+  auto p = tcp(client_v4(7), 41600);
+  EXPECT_EQ(lb().run(build_packet(p)).action, XDP_PASS);
+  EXPECT_EQ(lb().counter(XLB_CTR_FLOW_REOPENED), 0u);
+  EXPECT_EQ(lb().counter(XLB_CTR_PASS_INACTIVE), 1u);
+}
+
 class LocalRealTest : public BalancerTest {};
 
 // IPVS's "Local": a real (here the sorry server 127.0.0.1) at an address of the node itself.
