@@ -251,6 +251,59 @@ TEST_F(BpfProgramTest, PinsOfThePreviousAbiAreAdoptedWithAFreshFlowCache) {
   EXPECT_EQ(real_of_flow(second, key), 5u);
 }
 
+// ABI 4's flows lack client_state (24-byte values) and its counters are two fewer: an upgrade
+// copies every flow into a table of the new layout (client state 0, as for a synced flow) and
+// makes the counters afresh, instead of refusing the pins or dropping the flows.
+TEST_F(BpfProgramTest, FlowsOfAbi4AreCopiedIntoTheNewLayout) {
+  struct Abi4Flow {
+    std::uint32_t real_id, vip_id;
+    std::uint64_t last_seen, created;
+  };
+  static_assert(sizeof(Abi4Flow) == 24);
+  const std::uint32_t zero = 0;
+  std::uint32_t entries = 0;
+  {
+    BpfProgram first(options());
+    entries = first.flows().max_entries();
+    auto s = first.read_settings();
+    s.abi_version = 4;
+    ASSERT_FALSE(first.settings().update(zero, s));
+    const auto flows_path = first.pin_dir() / "flows";
+    ASSERT_EQ(::unlink(flows_path.c_str()), 0);
+    const int old_flows =
+        bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "flows", sizeof(xlb_flow_key), sizeof(Abi4Flow), entries, nullptr);
+    ASSERT_GE(old_flows, 0);
+    for (std::uint16_t port = 5000; port < 5100; ++port) {
+      const xlb_flow_key key = flow_key(port);
+      const Abi4Flow flow{.real_id = port % 7u + 1, .vip_id = 2, .last_seen = 11, .created = 10};
+      ASSERT_EQ(bpf_map_update_elem(old_flows, &key, &flow, BPF_ANY), 0);
+    }
+    ASSERT_EQ(bpf_obj_pin(old_flows, flows_path.c_str()), 0);
+    ::close(old_flows);
+    const auto counters_path = first.pin_dir() / "counters";
+    ASSERT_EQ(::unlink(counters_path.c_str()), 0);
+    const int old_counters = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "counters", 4, 8, XLB_CTR_MAX - 2, nullptr);
+    ASSERT_GE(old_counters, 0);
+    ASSERT_EQ(bpf_obj_pin(old_counters, counters_path.c_str()), 0);
+    ::close(old_counters);
+  }
+  BpfProgram second(options());
+  EXPECT_TRUE(second.reused_pins());
+  EXPECT_EQ(second.flows().value_size(), sizeof(xlb_flow));
+  EXPECT_EQ(second.flows().max_entries(), entries);
+  EXPECT_EQ(second.counters().max_entries(), static_cast<std::uint32_t>(XLB_CTR_MAX));
+  EXPECT_EQ((second.flows().count<xlb_flow_key, xlb_flow>()), 100u);
+  for (std::uint16_t port = 5000; port < 5100; ++port) {
+    const auto flow = second.flows().lookup<xlb_flow_key, xlb_flow>(flow_key(port));
+    ASSERT_TRUE(flow.has_value()) << port;
+    EXPECT_EQ(flow->real_id, port % 7u + 1);
+    EXPECT_EQ(flow->vip_id, 2u);
+    EXPECT_EQ(flow->last_seen, 11u);
+    EXPECT_EQ(flow->created, 10u);
+    EXPECT_EQ(flow->client_state, 0u);
+  }
+}
+
 // ABI 3 pinned a flow cache of the same size whose entries meant something else (a 64-bit
 // `filled` where cache_epoch is now), and vip_filter as a .maps array, without the
 // BPF_F_MMAPABLE of a global's section: the filter is adopted as it is (the program reads it
