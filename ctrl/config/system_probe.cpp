@@ -1,17 +1,11 @@
 #include "ctrl/config/system_probe.hpp"
 
 #include <grp.h>
-#include <ifaddrs.h>
 #include <pwd.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <memory>
-#include <stdexcept>
 #include <vector>
 
 #include "ctrl/route/adjacency.hpp"
@@ -23,30 +17,17 @@ bool LinuxSystemProbe::interface_exists(const std::string& name) const {
   return if_nametoindex(name.c_str()) != 0;
 }
 
-bool LinuxSystemProbe::directly_connected(const IpAddr& addr) const {
+Reach LinuxSystemProbe::reach(const IpAddr& addr) const {
+  // 127.0.0.0/8 is this node's even while lo is down (and its local route with it).
+  if (addr.is_loopback()) return Reach::local;
   route::Address target;
   target.family = addr.is_v4() ? AF_INET : AF_INET6;
   target.bytes = addr.bytes;
-  const auto routes = route::dump_routes(target.family);
-  return route::decide(routes, target).reach == route::Reach::direct;
-}
-
-bool LinuxSystemProbe::local_address(const IpAddr& addr) const {
-  if (addr.is_loopback()) return true;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) throw std::runtime_error(std::string("getifaddrs: ") + std::strerror(errno));
-  const std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> owner(list, ::freeifaddrs);
-  for (const ifaddrs* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr) continue;
-    if (addr.is_v4() && a->ifa_addr->sa_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
-      if (std::memcmp(&in->sin_addr, addr.bytes.data(), 4) == 0) return true;
-    } else if (!addr.is_v4() && a->ifa_addr->sa_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
-      if (std::memcmp(&in6->sin6_addr, addr.bytes.data(), 16) == 0) return true;
-    }
+  switch (route::decide(route::dump_routes(target.family), target).reach) {
+    case route::Reach::direct: return Reach::direct;
+    case route::Reach::local: return Reach::local;
+    default: return Reach::not_adjacent;
   }
-  return false;
 }
 
 bool LinuxSystemProbe::readable_file(const std::string& path) const { return ::access(path.c_str(), R_OK) == 0; }

@@ -9,17 +9,22 @@
 
 namespace xlb::config {
 
+// Where the route the kernel would take to an address leads, as direct routing sees it.
+enum class Reach {
+  direct,        // unicast, on an interface, no gateway (route/adjacency.hpp; scope plays no
+                 // part: IPv6 routes are all scope global)
+  local,         // an address of this node (loopback included): served by its own stack, as IPVS
+                 // serves its "Local" reals
+  not_adjacent,  // through a gateway, or no usable route
+};
+
 class SystemProbe {
  public:
   virtual ~SystemProbe() = default;
   virtual bool interface_exists(const std::string& name) const = 0;
-  // True when the route the kernel would take to `addr` is unicast, not local, and leaves on an
-  // interface without a gateway (route/adjacency.hpp; scope plays no part: IPv6 routes are
-  // all scope global).
-  virtual bool directly_connected(const IpAddr& addr) const = 0;
-  // True when `addr` is an address of this node (loopback included): a real server there is
-  // served by the node's own stack, as IPVS serves its "Local" reals.
-  virtual bool local_address(const IpAddr& addr) const = 0;
+  // One routing decision answers both "adjacent?" and "local?", as the dataplane's own route
+  // lookup does when it places a real.
+  virtual Reach reach(const IpAddr& addr) const = 0;
   // True when `path` names a file this process can read (key files).
   virtual bool readable_file(const std::string& path) const = 0;
   // True when the user (or, with `group`, the group) exists: scripts run as script_user.
@@ -30,8 +35,7 @@ class SystemProbe {
 class LinuxSystemProbe final : public SystemProbe {
  public:
   bool interface_exists(const std::string& name) const override;
-  bool directly_connected(const IpAddr& addr) const override;
-  bool local_address(const IpAddr& addr) const override;
+  Reach reach(const IpAddr& addr) const override;
   bool readable_file(const std::string& path) const override;
   bool account_exists(const std::string& name, bool group) const override;
 };

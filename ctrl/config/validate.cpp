@@ -221,7 +221,8 @@ class Validator {
   // address of this node itself, whose stack then receives them unchanged (IPVS's "Local").
   void dr_target(const VirtualServer& vs, const std::string& what, const IpAddr& addr, std::uint16_t port,
                  const SourceLoc& at, Severity sev) {
-    if (local_address(addr)) {
+    const Reach where = reach(addr);
+    if (where == Reach::local) {
       if (vs.kind == VirtualServer::Kind::address && vs.port != 0 && port != vs.port)
         d_.error(at, what + " " + addr.to_string() + " " + std::to_string(port) +
                          " is an address of this node, so its own stack serves it, and DR cannot change the port: "
@@ -229,7 +230,7 @@ class Validator {
                          "listening on the virtual address or on all addresses there");
       return;
     }
-    if (!directly_connected(addr))
+    if (where != Reach::direct)
       d_.report(sev, at, what + " " + addr.to_string() +
                              " is not on a directly connected network; DR forwarding needs it on "
                              "this node's own L2 segment");
@@ -250,25 +251,18 @@ class Validator {
     }
   }
 
-  bool local_address(const IpAddr& addr) {
-    const auto [it, inserted] = local_.try_emplace(addr, false);
-    if (inserted) it->second = addr.is_loopback() || opt_.probe->local_address(addr);
-    return it->second;
-  }
-
   // Asked once per address: each question reads the whole routing table, and 10,000 services
   // of 16 reals each asked it 160,000 times (seconds of every start and reload).
-  bool directly_connected(const IpAddr& addr) {
-    const auto [it, inserted] = connected_.try_emplace(addr, false);
-    if (inserted) it->second = opt_.probe->directly_connected(addr);
-    return it->second;
+  Reach reach(const IpAddr& addr) {
+    const auto known = reach_.find(addr);
+    if (known != reach_.end()) return known->second;
+    return reach_.emplace(addr, opt_.probe->reach(addr)).first->second;
   }
 
   const Config& cfg_;
   const Options& opt_;
   Diagnostics& d_;
-  std::map<IpAddr, bool> connected_;
-  std::map<IpAddr, bool> local_;
+  std::map<IpAddr, Reach> reach_;
   std::map<std::tuple<std::string, std::uint8_t, bool>, const VrrpInstance*> vrids_;
   std::map<IpAddr, std::pair<const VrrpInstance*, SourceLoc>> vips_;
   std::map<std::tuple<IpAddr, std::uint16_t, Protocol>, SourceLoc> services_;

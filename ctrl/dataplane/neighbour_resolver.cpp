@@ -171,7 +171,7 @@ Egress NeighbourResolver::egress(const IpAddress& address) {
     rtnl_route* raw = nullptr;
     if (hdr->nlmsg_type == RTM_NEWROUTE && rtnl_route_parse(hdr, &raw) >= 0) {
       chosen.reset(raw);
-      record = route::parse_route(hdr);
+      record = route::to_record(raw);
     }
   });
   const std::string who = "real server " + address.to_string();

@@ -29,7 +29,9 @@ struct RoutePut {
 
 unsigned address_bits(int family) { return family == AF_INET ? 32 : 128; }
 
-std::optional<RouteRecord> record_from(rtnl_route* route) {
+}  // namespace
+
+std::optional<RouteRecord> to_record(rtnl_route* route) {
   RouteRecord r;
   r.cloned = (rtnl_route_get_flags(route) & RTM_F_CLONED) != 0;
   r.family = rtnl_route_get_family(route);
@@ -54,8 +56,6 @@ std::optional<RouteRecord> record_from(rtnl_route* route) {
   }
   return r;
 }
-
-}  // namespace
 
 std::string Address::str() const {
   char buf[INET6_ADDRSTRLEN] = "";
@@ -131,7 +131,7 @@ std::optional<RouteRecord> parse_route(nlmsghdr* hdr) {
   rtnl_route* raw = nullptr;
   if (rtnl_route_parse(hdr, &raw) < 0 || raw == nullptr) return std::nullopt;
   std::unique_ptr<rtnl_route, RoutePut> route(raw);
-  return record_from(route.get());
+  return to_record(route.get());
 }
 
 std::vector<RouteRecord> parse_dump(std::span<const std::uint8_t> bytes) {
@@ -156,7 +156,7 @@ std::vector<RouteRecord> dump_routes(int family) {
   std::unique_ptr<nl_cache, CacheFree> cache(raw);
   std::vector<RouteRecord> out;
   for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-    if (auto r = record_from(reinterpret_cast<rtnl_route*>(o))) out.push_back(std::move(*r));
+    if (auto r = to_record(reinterpret_cast<rtnl_route*>(o))) out.push_back(std::move(*r));
   }
   return out;
 }

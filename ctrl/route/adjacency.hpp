@@ -16,6 +16,7 @@
 #include <vector>
 
 struct nlmsghdr;
+struct rtnl_route;
 
 namespace xlb::route {
 
@@ -73,6 +74,8 @@ Decision decide(std::span<const RouteRecord> routes, const Address& addr);
 
 // One RTM_NEWROUTE message parsed by libnl; nullopt for anything else.
 std::optional<RouteRecord> parse_route(nlmsghdr* hdr);
+// The same for a route libnl has parsed already (nullopt for a family other than IPv4/IPv6).
+std::optional<RouteRecord> to_record(rtnl_route* route);
 
 // Every RTM_NEWROUTE in a buffer of netlink messages as a dump delivers them.
 std::vector<RouteRecord> parse_dump(std::span<const std::uint8_t> bytes);

@@ -127,7 +127,7 @@ TEST(MachineChecks, RealProbeWarnsInTestModeAndFailsAtStart) {
   ASSERT_TRUE(probe.interface_exists("lo"));
   ASSERT_FALSE(probe.interface_exists("xlbnoif0"));
   // 198.51.100.0/24 (TEST-NET-2) is never a connected network on a test machine.
-  ASSERT_FALSE(probe.directly_connected(*IpAddr::parse("198.51.100.7")));
+  ASSERT_EQ(probe.reach(*IpAddr::parse("198.51.100.7")), Reach::not_adjacent);
   const std::string text =
       "vrrp_instance A {\n interface xlbnoif0\n virtual_router_id 1\n}\n"
       "virtual_server 198.51.100.1 80 {\n lb_algo rr\n lb_kind DR\n real_server 198.51.100.7 80 {\n }\n}\n";
@@ -147,11 +147,11 @@ TEST(MachineChecks, RealProbeWarnsInTestModeAndFailsAtStart) {
 class CountingProbe final : public SystemProbe {
  public:
   bool interface_exists(const std::string&) const override { return true; }
-  bool directly_connected(const IpAddr& addr) const override {
+  Reach reach(const IpAddr& addr) const override {
     ++asked[addr.to_string()];
-    return addr.to_string() != "198.51.100.9";
+    if (addr.is_loopback() || addr.to_string() == "198.51.100.2") return Reach::local;
+    return addr.to_string() == "198.51.100.9" ? Reach::not_adjacent : Reach::direct;
   }
-  bool local_address(const IpAddr& addr) const override { return addr.to_string() == "198.51.100.2"; }
   bool readable_file(const std::string& path) const override { return path == "/etc/xlb/present.key"; }
   bool account_exists(const std::string& name, bool) const override { return name != "nobody_here"; }
   mutable std::map<std::string, int> asked;
@@ -248,7 +248,9 @@ TEST(MachineChecks, RealProbeFindsAConnectedNetwork) {
   }
   if (!inside) GTEST_SKIP() << "this machine has no IPv4 connected network to test against";
   LinuxSystemProbe probe;
-  EXPECT_TRUE(probe.directly_connected(*inside)) << inside->to_string();
+  EXPECT_EQ(probe.reach(*inside), Reach::direct) << inside->to_string();
+  EXPECT_EQ(probe.reach(*IpAddr::parse("127.0.0.1")), Reach::local);
+  EXPECT_EQ(probe.reach(*IpAddr::parse("::1")), Reach::local);
 }
 
 class TempDir {
