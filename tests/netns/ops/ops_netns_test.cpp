@@ -457,18 +457,22 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
               devmaps.size());
 }
 
+// Puts lb N's plain configuration back and reloads it when a test that changed it ends, also
+// when the test fails.
+struct PlainConfigAfterwards {
+  const Lab* lab;
+  int node;
+  ~PlainConfigAfterwards() {
+    lab->cmd("conf", std::to_string(node));
+    lab->ctl(node, "reload");
+  }
+};
+
 // A truncated (here empty) file would stop every service and give up the VIP: a reload, by
 // xlbctl or by SIGHUP, refuses it unless asked (xlbctl reload --allow-empty).
 TEST_F(OpsLab, EmptyReloadIsRefusedUnlessAllowed) {
   const auto node = std::to_string(master_);
-  struct Restore {
-    const Lab* lab;
-    std::string node;
-    ~Restore() {
-      lab->cmd("conf", node);
-      lab->ctl(std::stoi(node), "reload");
-    }
-  } restore{lab_, node};
+  const PlainConfigAfterwards restore{lab_, master_};
   std::ofstream(lab_->state() + "/lb" + node + ".conf", std::ios::trunc).flush();
   const auto refused = lab_->ctl(master_, "reload");
   EXPECT_NE(refused.status, 0) << refused.out;
@@ -488,14 +492,7 @@ TEST_F(OpsLab, EmptyReloadIsRefusedUnlessAllowed) {
 TEST_F(OpsLab, PersistListsThePersistenceTable) {
   const auto node = std::to_string(master_);
   ASSERT_EQ(lab_->cmd("conf", node + " persist").status, 0);
-  struct Restore {
-    const Lab* lab;
-    std::string node;
-    ~Restore() {
-      lab->cmd("conf", node);
-      lab->ctl(std::stoi(node), "reload");
-    }
-  } restore{lab_, node};
+  const PlainConfigAfterwards restore{lab_, master_};
   const auto reload = lab_->ctl(master_, "reload");
   ASSERT_EQ(reload.status, 0) << reload.out;
   const auto counts = lab_->requests(5);
