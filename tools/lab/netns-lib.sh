@@ -28,14 +28,16 @@ lab_dr_real() {
   lab_web_root "$name"
 }
 
-# lab_http NS NAME PIDFILE: an HTTP server on port 80 answering with NAME; returns once it listens.
+# lab_http NS NAME PIDFILE [BIND]: an HTTP server on port 80 answering with NAME; returns once it
+# listens. BIND 0.0.0.0 (default) or :: (IPv6 and IPv4).
 lab_http() {
-  local ns=$1 name=$2 pidfile=$3
-  ip netns exec "$ns" python3 -m http.server 80 --bind 0.0.0.0 --directory "$STATE/www-$name" \
+  local ns=$1 name=$2 pidfile=$3 bind=${4:-0.0.0.0} loop=127.0.0.1
+  [ "$bind" = "::" ] && loop=::1
+  ip netns exec "$ns" python3 -m http.server 80 --bind "$bind" --directory "$STATE/www-$name" \
     >>"$STATE/http-$name.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 100); do
-    if ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null; then return 0; fi
+    if ip netns exec "$ns" bash -c "exec 3<>/dev/tcp/$loop/80" 2>/dev/null; then return 0; fi
     sleep 0.05
   done
   echo "http server $name in $ns did not start" >&2

@@ -92,20 +92,8 @@ host() {
   ip -n "$ns" link set eth0 up
 }
 
-rs_start() {
-  local name=$1 ns
-  ns=$(rs_ns "$name")
-  # --bind :: serves the VIP (client traffic) and the real's own address (the health check).
-  ip netns exec "$ns" python3 -m http.server 80 --bind :: --directory "$STATE/www-$name" \
-    >>"$STATE/http-$name.log" 2>&1 &
-  echo $! >"$STATE/run-http-$name.pid"
-  for _ in $(seq 100); do
-    if ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/::1/80' 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "http server $name in $ns did not start" >&2
-  return 1
-}
+# --bind :: serves the VIP (client traffic) and the real's own address (the health check).
+rs_start() { lab_http "$(rs_ns "$1")" "$1" "$STATE/run-http-$1.pid" ::; }
 
 real_server() {
   local ns=$1 ip=$2 name=$3 port=$4
@@ -117,8 +105,7 @@ real_server() {
   done
   # A changed MAC is announced: an unsolicited neighbour advertisement, a gratuitous ARP.
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.ndisc_notify=1 net.ipv4.conf.eth0.arp_notify=1
-  mkdir -p "$STATE/www-$name"
-  echo "$name" >"$STATE/www-$name/index.html"
+  lab_web_root "$name"
   rs_start "$name"
 }
 
