@@ -1,6 +1,8 @@
 #include "ctrl/config/config.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <new>
 #include <tuple>
 
 #include "ctrl/config/parsers.hpp"
@@ -22,13 +24,12 @@ void sort_by_position(std::vector<Diagnostic>& diags, const std::vector<std::str
   });
 }
 
-LoadResult finish(std::vector<Token> tokens, const Options& options, Diagnostics& diags,
+LoadResult finish(TokenStream tokens, const Options& options, Diagnostics& diags,
                   const std::vector<std::string>& files) {
   LoadResult r;
-  const auto tree = build_tree(tokens, diags);
-  tokens.clear();
   ParseContext ctx(diags);
-  parse_config(ctx, tree, r.config);
+  StatementReader statements(std::move(tokens), diags);
+  parse_config(ctx, statements, r.config);
   if (!diags.saturated()) validate(r.config, options, diags);
   r.diagnostics = diags.take();
   sort_by_position(r.diagnostics, files);
@@ -52,10 +53,23 @@ std::size_t LoadResult::machine_count() const {
 }
 
 LoadResult load_file(const std::string& path, const Options& options) {
-  Diagnostics diags;
-  SourceReader reader(options.limits, diags);
-  auto tokens = reader.read_file(path);
-  return finish(std::move(tokens), options, diags, reader.files());
+  try {
+    Diagnostics diags;
+    SourceReader reader(options.limits, diags);
+    auto tokens = reader.read_file(path);
+    return finish(std::move(tokens), options, diags, reader.files());
+  } catch (const std::bad_alloc&) {
+    // Everything the load held is freed by now, so there is room to say so.
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(path, ec);
+    LoadResult r;
+    r.diagnostics.push_back({Severity::error, SourceLoc{path, 1, 1},
+                             "out of memory while reading this configuration" +
+                                 (ec ? std::string() : " (" + std::to_string(bytes) + " bytes)") +
+                                 "; see docs/operations.md for what a configuration costs",
+                             false});
+    return r;
+  }
 }
 
 LoadResult load_string(std::string_view text, const std::string& name, const Options& options) {

@@ -4,6 +4,11 @@
 
 namespace xlb::config {
 
+const std::string& FileName::empty() {
+  static const std::string none;
+  return none;
+}
+
 std::string to_string(const SourceLoc& loc) {
   return loc.file + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.col);
 }

@@ -3,14 +3,36 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 namespace xlb::config {
 
+// A file's name, shared by every location in that file: a configuration holds a location per
+// token and per value, tens of millions for a large file, and a copy of the name in each made
+// the name the largest part of the model.
+class FileName {
+ public:
+  FileName() = default;
+  FileName(std::string name)  // NOLINT: a name converts as naturally as the string it holds
+      : name_(std::make_shared<const std::string>(std::move(name))) {}
+  FileName(const char* name) : FileName(std::string(name)) {}  // NOLINT: as above
+  const std::string& str() const { return name_ ? *name_ : empty(); }
+  operator const std::string&() const { return str(); }  // NOLINT: as above
+  bool operator==(const FileName& o) const { return name_ == o.name_ || str() == o.str(); }
+
+ private:
+  static const std::string& empty();
+  std::shared_ptr<const std::string> name_;
+};
+
+inline std::string operator+(const FileName& a, const std::string& b) { return a.str() + b; }
+inline std::string operator+(const FileName& a, const char* b) { return a.str() + b; }
+
 struct SourceLoc {
-  std::string file;
+  FileName file;
   std::uint32_t line = 0;
   std::uint32_t col = 0;
   bool operator==(const SourceLoc&) const = default;

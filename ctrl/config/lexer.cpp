@@ -20,7 +20,7 @@ std::size_t glob_brace_end(std::string_view text, std::size_t open) {
 
 }  // namespace
 
-void lex(std::string_view text, const std::string& file, std::vector<Token>& out,
+void lex(std::string_view text, const FileName& file, TokenStream& out,
          Diagnostics& diags) {
   std::uint32_t line = 1;
   std::size_t line_start = 0;

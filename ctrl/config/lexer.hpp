@@ -3,6 +3,7 @@
 // the lexer emits an end-of-line token too.
 #pragma once
 
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,8 +20,12 @@ struct Token {
   SourceLoc loc;
 };
 
+// A deque rather than a vector: its blocks are freed as the tree builder consumes it, and it
+// grows without copying, so a large file's tokens and its tree are never both whole in memory.
+using TokenStream = std::deque<Token>;
+
 // Appends the tokens of `text` (attributed to `file`) to `out`; every line ends with an eol token.
-void lex(std::string_view text, const std::string& file, std::vector<Token>& out,
+void lex(std::string_view text, const FileName& file, TokenStream& out,
          Diagnostics& diags);
 
 }  // namespace xlb::config

@@ -43,7 +43,7 @@ class ParseContext {
   Diagnostics& diags() { return diags_; }
 
   template <class S>
-  void dispatch(const std::vector<Node>& nodes, std::span<const Keyword<S>> table, S& section,
+  void dispatch(std::span<const Node> nodes, std::span<const Keyword<S>> table, S& section,
                 const std::string& where) {
     std::vector<std::string_view> names;
     for (const auto& k : table) names.push_back(k.name);

@@ -11,7 +11,8 @@
 namespace xlb::config {
 
 // Parses the whole tree (top-level statements) into `out`.
-void parse_config(ParseContext& ctx, const std::vector<Node>& top, Config& out);
+// Reads the statements one at a time, each freed once it is in the model.
+void parse_config(ParseContext& ctx, StatementReader& statements, Config& out);
 
 void parse_global_defs(ParseContext& ctx, const Node& n, GlobalDefs& g);
 void parse_vrrp_script(ParseContext& ctx, const Node& n, VrrpScript& s);

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
 namespace xlb::config {
 namespace {
@@ -26,14 +25,14 @@ bool has_glob_meta(std::string_view s) { return s.find_first_of("*?[{") != std::
 
 }  // namespace
 
-std::vector<Token> SourceReader::read_file(const std::string& path) {
-  std::vector<Token> out;
+TokenStream SourceReader::read_file(const std::string& path) {
+  TokenStream out;
   include_one(path, Token{Token::Kind::word, path, false, SourceLoc{path, 1, 1}}, 0, out);
   return out;
 }
 
-std::vector<Token> SourceReader::read_text(std::string_view text, const std::string& name) {
-  std::vector<Token> out;
+TokenStream SourceReader::read_text(std::string_view text, const std::string& name) {
+  TokenStream out;
   stack_.push_back(name);
   files_.push_back(name);
   expand(text, name, 0, out);
@@ -42,14 +41,16 @@ std::vector<Token> SourceReader::read_text(std::string_view text, const std::str
 }
 
 void SourceReader::expand(std::string_view text, const std::string& file, unsigned depth,
-                          std::vector<Token>& out) {
-  std::vector<Token> tokens;
+                          TokenStream& out) {
+  TokenStream tokens;
   lex(text, file, tokens, diags_);
   // keepalived recognises include as the first word of a line, anywhere (even inside a block).
+  // Line by line, freeing this file's tokens as they move, so that they are held once.
   std::vector<Token> line;
-  for (auto& tok : tokens) {
-    line.push_back(std::move(tok));
-    if (line.back().kind != Token::Kind::eol) continue;
+  while (!tokens.empty()) {
+    line.push_back(std::move(tokens.front()));
+    tokens.pop_front();
+    if (line.back().kind != Token::Kind::eol && !tokens.empty()) continue;
     if (line.front().kind == Token::Kind::word && !line.front().quoted && line.front().text == "include")
       include(line, file, depth, out);
     else
@@ -59,7 +60,7 @@ void SourceReader::expand(std::string_view text, const std::string& file, unsign
 }
 
 void SourceReader::include(const std::vector<Token>& line, const std::string& file, unsigned depth,
-                           std::vector<Token>& out) {
+                           TokenStream& out) {
   const Token& kw = line.front();
   // line = include, pattern..., eol
   if (line.size() != 3 || line[1].kind != Token::Kind::word) {
@@ -106,7 +107,7 @@ void SourceReader::include(const std::vector<Token>& line, const std::string& fi
 }
 
 void SourceReader::include_one(const std::string& path, const Token& at, unsigned depth,
-                               std::vector<Token>& out) {
+                               TokenStream& out) {
   std::error_code ec;
   const fs::path canonical = fs::weakly_canonical(path, ec);
   const std::string key = ec ? path : canonical.string();
@@ -136,11 +137,12 @@ void SourceReader::include_one(const std::string& path, const Token& at, unsigne
     diags_.error(at.loc, "cannot open '" + path + "': " + std::strerror(errno));
     return;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
+  std::string text(size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  text.resize(static_cast<std::size_t>(in.gcount()));
   files_.push_back(path);
   stack_.push_back(key);
-  expand(buf.str(), path, depth, out);
+  expand(text, path, depth, out);
   stack_.pop_back();
 }
 

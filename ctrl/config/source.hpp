@@ -23,18 +23,18 @@ class SourceReader {
  public:
   SourceReader(const SourceLimits& limits, Diagnostics& diags) : limits_(limits), diags_(diags) {}
 
-  std::vector<Token> read_file(const std::string& path);
-  std::vector<Token> read_text(std::string_view text, const std::string& name);
+  TokenStream read_file(const std::string& path);
+  TokenStream read_text(std::string_view text, const std::string& name);
   // Every file read, in reading order (includes where they were included).
   const std::vector<std::string>& files() const { return files_; }
 
  private:
   void expand(std::string_view text, const std::string& file, unsigned depth,
-              std::vector<Token>& out);
+              TokenStream& out);
   void include(const std::vector<Token>& line, const std::string& file, unsigned depth,
-               std::vector<Token>& out);
+               TokenStream& out);
   void include_one(const std::string& path, const Token& at, unsigned depth,
-                   std::vector<Token>& out);
+                   TokenStream& out);
 
   SourceLimits limits_;
   Diagnostics& diags_;

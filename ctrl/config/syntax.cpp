@@ -1,99 +1,85 @@
 #include "ctrl/config/syntax.hpp"
 
 namespace xlb::config {
-namespace {
 
-class TreeBuilder {
- public:
-  TreeBuilder(const std::vector<Token>& tokens, Diagnostics& diags) : toks_(tokens), diags_(diags) {}
+std::optional<Node> StatementReader::next() {
+  bool closed = false;
+  return statement(0, false, closed);
+}
 
-  std::vector<Node> run() {
-    std::vector<Node> top;
-    block(top, 0, nullptr);
-    return top;
+std::size_t StatementReader::count_lines_starting(std::string_view word) const {
+  std::size_t n = 0;
+  bool line_start = true;
+  for (const auto& t : toks_) {
+    if (line_start && t.kind == Token::Kind::word && !t.quoted && t.text == word) ++n;
+    line_start = t.kind == Token::Kind::eol;
   }
+  return n;
+}
 
- private:
-  bool at_end() const { return pos_ >= toks_.size(); }
-  const Token& cur() const { return toks_[pos_]; }
+Token StatementReader::take() {
+  Token t = std::move(toks_.front());
+  toks_.pop_front();
+  return t;
+}
 
-  // Parses statements until the matching '}' (opener != nullptr) or the end of input.
-  void block(std::vector<Node>& out, unsigned depth, const Token* opener) {
-    bool last_line_was_statement = false;
-    while (!at_end()) {
-      const Token& t = cur();
-      switch (t.kind) {
-        case Token::Kind::eol:
-          ++pos_;
-          break;
-        case Token::Kind::close:
-          ++pos_;
-          if (opener) return;
-          diags_.error(t.loc, "unexpected '}' without a matching '{'");
-          break;
-        case Token::Kind::open:
-          // keepalived accepts the opening brace on the line after its keyword.
-          if (last_line_was_statement && !out.empty() && !out.back().has_block) {
-            ++pos_;
-            open_block(out.back(), t, depth);
-          } else {
-            diags_.error(t.loc, "unexpected '{' without a keyword before it");
-            ++pos_;
-            Node dummy;
-            open_block(dummy, t, depth);
-          }
-          break;
-        case Token::Kind::word: {
-          Node n;
-          n.key = t;
-          ++pos_;
-          while (!at_end() && cur().kind == Token::Kind::word) n.args.push_back(toks_[pos_++]);
-          if (!at_end() && cur().kind == Token::Kind::open) {
-            const Token& brace = cur();
-            ++pos_;
-            open_block(n, brace, depth);
-          }
-          out.push_back(std::move(n));
-          // A '}' right after the statement on the same line closes the enclosing block.
-          last_line_was_statement = !out.back().has_block;
-          continue;
+// The next statement of the current block; nullopt at the block's '}' (`closed`) or at the end
+// of input.
+std::optional<Node> StatementReader::statement(unsigned depth, bool inside_block, bool& closed) {
+  closed = false;
+  while (!at_end()) {
+    Token t = take();
+    switch (t.kind) {
+      case Token::Kind::eol:
+        break;
+      case Token::Kind::close:
+        if (inside_block) {
+          closed = true;
+          return std::nullopt;
         }
+        diags_.error(t.loc, "unexpected '}' without a matching '{'");
+        break;
+      case Token::Kind::open: {
+        diags_.error(t.loc, "unexpected '{' without a keyword before it");
+        Node dummy;
+        open_block(dummy, t.loc, depth);
+        break;
       }
-      last_line_was_statement = last_line_was_statement && t.kind == Token::Kind::eol &&
-                                !out.empty() && !out.back().has_block;
+      case Token::Kind::word: {
+        Node n;
+        n.key = std::move(t);
+        while (!at_end() && kind() == Token::Kind::word) n.args.push_back(take());
+        // keepalived accepts the opening brace on a line after its keyword. A '}' right after
+        // the statement on the same line closes the enclosing block (the next call sees it).
+        while (!at_end() && kind() == Token::Kind::eol) take();
+        if (!at_end() && kind() == Token::Kind::open) open_block(n, take().loc, depth);
+        return n;
+      }
     }
-    if (opener) diags_.error(opener->loc, "missing '}' for the block opened here");
   }
+  return std::nullopt;
+}
 
-  void open_block(Node& n, const Token& brace, unsigned depth) {
-    n.has_block = true;
-    if (depth + 1 >= max_block_depth) {
-      diags_.error(brace.loc, "blocks nested deeper than " + std::to_string(max_block_depth) + " levels");
-      skip_block(brace);
-      return;
-    }
-    block(n.children, depth + 1, &brace);
+void StatementReader::open_block(Node& n, const SourceLoc& brace, unsigned depth) {
+  n.has_block = true;
+  if (depth + 1 >= max_block_depth) {
+    diags_.error(brace, "blocks nested deeper than " + std::to_string(max_block_depth) + " levels");
+    skip_block(brace);
+    return;
   }
+  bool closed = false;
+  while (auto child = statement(depth + 1, true, closed)) n.children.push_back(std::move(*child));
+  if (!closed) diags_.error(brace, "missing '}' for the block opened here");
+}
 
-  void skip_block(const Token& brace) {
-    unsigned level = 1;
-    while (!at_end()) {
-      const auto k = toks_[pos_++].kind;
-      if (k == Token::Kind::open) ++level;
-      if (k == Token::Kind::close && --level == 0) return;
-    }
-    diags_.error(brace.loc, "missing '}' for the block opened here");
+void StatementReader::skip_block(const SourceLoc& brace) {
+  unsigned level = 1;
+  while (!at_end()) {
+    const auto k = take().kind;
+    if (k == Token::Kind::open) ++level;
+    if (k == Token::Kind::close && --level == 0) return;
   }
-
-  const std::vector<Token>& toks_;
-  Diagnostics& diags_;
-  std::size_t pos_ = 0;
-};
-
-}  // namespace
-
-std::vector<Node> build_tree(const std::vector<Token>& tokens, Diagnostics& diags) {
-  return TreeBuilder(tokens, diags).run();
+  diags_.error(brace, "missing '}' for the block opened here");
 }
 
 }  // namespace xlb::config

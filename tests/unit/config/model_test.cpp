@@ -90,13 +90,13 @@ TEST(Model, ValuesRememberFileLineAndColumn) {
   const LoadResult r = load_file(corpus("seed-ka01").string());
   ASSERT_TRUE(r.ok());
   const auto& in = r.config.vrrp_instances.at(0);
-  EXPECT_EQ(fs::path(in.priority.loc.file).filename(), "www.ming.org.conf");
+  EXPECT_EQ(fs::path(in.priority.loc.file.str()).filename(), "www.ming.org.conf");
   EXPECT_EQ(in.priority.loc.line, 5u);
   EXPECT_EQ(in.priority.loc.col, 5u);
   EXPECT_EQ(in.unicast_peer.at(0).loc.line, 18u);
   EXPECT_EQ(in.unicast_peer.at(0).loc.col, 9u);
   EXPECT_EQ(r.config.global_defs.router_id.loc.line, 4u);
-  EXPECT_EQ(fs::path(r.config.global_defs.router_id.loc.file).filename(), "keepalived.conf");
+  EXPECT_EQ(fs::path(r.config.global_defs.router_id.loc.file.str()).filename(), "keepalived.conf");
 }
 
 TEST(Model, KeepalivedDefaultsApplyWhenNotWritten) {
