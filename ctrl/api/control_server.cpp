@@ -45,6 +45,12 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::add(const std::string& command, Handler handler) {
+  handlers_[command] = [handler = std::move(handler)](const Json& args) -> asio::awaitable<Json> {
+    co_return handler(args);
+  };
+}
+
+void ControlServer::add_async(const std::string& command, AsyncHandler handler) {
   handlers_[command] = std::move(handler);
 }
 
@@ -85,7 +91,7 @@ bool ControlServer::peer_allowed(int fd) const {
   return false;
 }
 
-std::string ControlServer::handle_line(const std::string& line, bool privileged) const {
+asio::awaitable<std::string> ControlServer::handle_line(std::string line, bool privileged) const {
   Json reply;
   try {
     const Json request = Json::parse(line);
@@ -100,7 +106,8 @@ std::string ControlServer::handle_line(const std::string& line, bool privileged)
         reply = error_reply("unknown command \"" + command + "\"");
       } else {
         const Json args = request.value("args", Json::object());
-        reply = Json{{"ok", true}, {"result", it->second(args)}};
+        Json result = co_await it->second(args);  // GCC 12 cannot await inside a braced list
+        reply = Json{{"ok", true}, {"result", std::move(result)}};
       }
     }
   } catch (const Json::exception& e) {
@@ -110,7 +117,7 @@ std::string ControlServer::handle_line(const std::string& line, bool privileged)
   }
   // An error may quote the request, and a request may hold invalid UTF-8, which a strict dump
   // throws on: replace such bytes rather than leave the client without a reply.
-  return reply.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  co_return reply.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 asio::awaitable<void> ControlServer::accept_loop() {
@@ -139,7 +146,7 @@ asio::awaitable<void> ControlServer::serve(stream_protocol::socket socket) {
     if (ec) co_return;
     std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + n - 1);
     buffer.consume(n);
-    const std::string reply = handle_line(line, privileged);
+    const std::string reply = co_await handle_line(std::move(line), privileged);
     co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
   }

@@ -17,6 +17,9 @@ using Json = nlohmann::json;
 // A handler gets the request's "args" object and returns the reply's "result"; it throws
 // std::invalid_argument (or any std::exception) to answer with an error.
 using Handler = std::function<Json(const Json& args)>;
+// For a command that waits on other work (a reload parses on a worker thread) without holding
+// up the event loop.
+using AsyncHandler = std::function<boost::asio::awaitable<Json>(const Json& args)>;
 
 struct ControlSocketOptions {
   std::string path = "/run/xlb/xlbd.sock";
@@ -32,9 +35,10 @@ class ControlServer {
   ControlServer& operator=(const ControlServer&) = delete;
 
   void add(const std::string& command, Handler handler);
+  void add_async(const std::string& command, AsyncHandler handler);
   void start();
   // Answers one request line; public so that the protocol is testable without a socket.
-  std::string handle_line(const std::string& line, bool privileged) const;
+  boost::asio::awaitable<std::string> handle_line(std::string line, bool privileged) const;
 
  private:
   boost::asio::awaitable<void> accept_loop();
@@ -44,7 +48,7 @@ class ControlServer {
   boost::asio::io_context& io_;
   ControlSocketOptions options_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
-  std::map<std::string, Handler> handlers_;
+  std::map<std::string, AsyncHandler> handlers_;
   unsigned group_id_ = 0;
   bool has_group_ = false;
 };

@@ -1,5 +1,6 @@
 #include "ctrl/daemon/daemon.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -77,6 +78,12 @@ notify::VrrpState notify_state(vrrp::State s) {
     case vrrp::State::fault: return notify::VrrpState::fault;
     default: return notify::VrrpState::stop;
   }
+}
+
+// Runs where it is spawned: on the loader thread for a reload. A function, not a capturing
+// lambda: GCC 12 destroys a spawned lambda coroutine's captures twice (a double free at reload).
+asio::awaitable<config::LoadResult> load_config(std::string path, config::Options options) {
+  co_return config::load_file(path, options);
 }
 
 // real_server's weight as the configuration accepts it (parse_lvs.cpp).
@@ -249,53 +256,69 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
   notifier_->real_server_change({vs.name, real_text, checker, event.up, why}, {}, smtp_alert);
 }
 
-std::vector<std::string> Daemon::reload(bool allow_empty) {
+asio::awaitable<std::vector<std::string>> Daemon::reload(bool allow_empty) {
+  if (reloading_) co_return std::vector<std::string>{"a reload is already running; try again when it has finished"};
+  reloading_ = true;
   notify_systemd("RELOADING=1");
-  auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get(),
-                                                                 .sync_key_file = options_.sync_key_file});
+  const config::Options load_options{.mode = config::Mode::start, .probe = probe_.get(),
+                                     .sync_key_file = options_.sync_key_file};
+  auto loaded = co_await asio::co_spawn(loader_, load_config(options_.config_path, load_options), asio::use_awaitable);
+  auto errors = apply(std::move(loaded), allow_empty);
+  // A refused file, or the configuration a reload replaced, leaves freed pages in the heap;
+  // hand them back rather than keep a large file's peak for the life of the process.
+  ::malloc_trim(0);
+  reloading_ = false;
+  co_return errors;
+}
+
+asio::awaitable<void> Daemon::reload_on_signal() {
+  do {
+    reload_pending_ = false;
+    co_await reload();
+  } while (reload_pending_ && !stopped_);
+}
+
+std::vector<std::string> Daemon::refuse(std::vector<std::string> errors) {
+  ++history_.reloads_refused;
+  history_.last_reload_errors = std::move(errors);
+  notify_systemd("READY=1");
+  return history_.last_reload_errors;
+}
+
+std::vector<std::string> Daemon::apply(config::LoadResult loaded, bool allow_empty) {
+  if (stopped_) return {"xlbd is stopping"};
   log_diagnostics(loaded);
   // An empty or truncated file (an editor's half-written save, a config-management race) would
   // stop every service and give up every VIP: only on request.
   const bool emptied = loaded.ok() && loaded.config.virtual_servers.empty() && loaded.config.vrrp_instances.empty() &&
                        (!config_.virtual_servers.empty() || !config_.vrrp_instances.empty());
   if (emptied && !allow_empty) {
-    ++history_.reloads_refused;
-    history_.last_reload_errors = {options_.config_path +
-                                   ": no virtual_server and no vrrp_instance left: this reload would stop every service "
-                                   "and give up every VIP (a truncated file?); `xlbctl reload --allow-empty` applies it"};
-    spdlog::error("reload refused: {}; the running configuration stays", history_.last_reload_errors.front());
-    notify_systemd("READY=1");
-    return history_.last_reload_errors;
+    const std::string why = options_.config_path +
+                            ": no virtual_server and no vrrp_instance left: this reload would stop every service "
+                            "and give up every VIP (a truncated file?); `xlbctl reload --allow-empty` applies it";
+    spdlog::error("reload refused: {}; the running configuration stays", why);
+    return refuse({why});
   }
   if (!loaded.ok()) {
-    ++history_.reloads_refused;
-    history_.last_reload_errors = error_lines(loaded);
     spdlog::error("reload refused: {} error(s) in {}; the running configuration stays", loaded.error_count(),
                   options_.config_path);
-    notify_systemd("READY=1");
-    return history_.last_reload_errors;
+    return refuse(error_lines(loaded));
   }
   std::vector<PlannedService> plan;
   try {
     plan = plan_services(loaded.config);
     dataplane_->plan(plan);
   } catch (const std::exception& e) {
-    ++history_.reloads_refused;
-    history_.last_reload_errors = {e.what()};
     spdlog::error("reload refused: {}; the running configuration stays", e.what());
-    notify_systemd("READY=1");
-    return history_.last_reload_errors;
+    return refuse({e.what()});
   }
   if (!(loaded.config.global_defs == config_.global_defs)) {
     spdlog::warn("reload: global_defs changed; mail, script and dataplane-size settings take effect at restart");
   }
   const auto vrrp_settings = plan_vrrp(loaded.config);
   if (const auto problems = vrrp::check_settings(vrrp_settings); !problems.empty()) {
-    ++history_.reloads_refused;
-    history_.last_reload_errors = problems;
     for (const auto& p : problems) spdlog::error("reload refused: {}", p);
-    notify_systemd("READY=1");
-    return history_.last_reload_errors;
+    return refuse(problems);
   }
   live_->drop_overrides_changed_by(configured_weights(plan_), configured_weights(plan));
   std::vector<dataplane::ServiceSpec> next_specs;
@@ -364,7 +387,8 @@ void Daemon::watch_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
-      reload();
+      if (reloading_) reload_pending_ = true;
+      else asio::co_spawn(io_, reload_on_signal(), asio::detached);
     } else if (signo == SIGUSR1) {
       std::filesystem::create_directories(std::filesystem::path(options_.dump_file).parent_path());
       std::ofstream(options_.dump_file) << dump().dump(2) << "\n";
@@ -417,14 +441,14 @@ void Daemon::start_api() {
     return Json(real.text() + (weight ? " weight " + std::to_string(*weight) : std::string(" back to its configured weight")) +
                 " in " + std::to_string(services) + " service(s)");
   });
-  control_->add("reload", [this](const Json& args) {
-    const auto errors = reload(args.value("allow_empty", false));
+  control_->add_async("reload", [this](const Json& args) -> asio::awaitable<Json> {
+    const auto errors = co_await reload(args.value("allow_empty", false));
     if (!errors.empty()) {
       std::string text = "reload refused, the running configuration stays:";
       for (const auto& e : errors) text += "\n" + e;
       throw std::invalid_argument(text);
     }
-    return Json("reloaded");
+    co_return Json("reloaded");
   });
   control_->add("dump", [this](const Json&) { return dump(); });
   control_->add("stop", [this](const Json& args) {

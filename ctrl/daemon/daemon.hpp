@@ -63,9 +63,10 @@ class Daemon {
   // Loads the configuration and starts every subsystem. Throws with a message (and logs
   // every configuration error) when it cannot.
   void start();
-  // Re-reads the file; an invalid one changes nothing, nor does one without any virtual_server
-  // or vrrp_instance unless `allow_empty`. Returns the errors (empty: applied).
-  std::vector<std::string> reload(bool allow_empty = false);
+  // Re-reads the file on a worker thread, so that adverts and checks keep their timing, then
+  // applies it here; an invalid one changes nothing, nor does one without any virtual_server or
+  // vrrp_instance unless `allow_empty`. Returns the errors (empty: applied).
+  boost::asio::awaitable<std::vector<std::string>> reload(bool allow_empty = false);
   // Stops VRRP (priority 0), checks and the sockets; the dataplane keeps forwarding unless
   // `detach` (or --detach-on-exit) says otherwise. The io_context runs out afterwards.
   void stop(bool detach);
@@ -77,6 +78,9 @@ class Daemon {
   std::string metrics() const;
 
  private:
+  std::vector<std::string> apply(config::LoadResult loaded, bool allow_empty);
+  std::vector<std::string> refuse(std::vector<std::string> errors);
+  boost::asio::awaitable<void> reload_on_signal();
   void start_api();
   void watch_signals();
   void on_vrrp(const vrrp::StateChange& change);
@@ -102,6 +106,10 @@ class Daemon {
   std::unique_ptr<api::ControlServer> control_;
   std::unique_ptr<api::MetricsServer> metrics_;
   boost::asio::signal_set signals_;
+  // One thread that parses and validates reloads; one reload at a time.
+  boost::asio::thread_pool loader_{1};
+  bool reloading_ = false;
+  bool reload_pending_ = false;  // a SIGHUP during a reload: read the file once more after it
   struct History {
     std::uint64_t reloads = 0;
     std::uint64_t reloads_refused = 0;

@@ -489,6 +489,60 @@ TEST_F(OpsLab, EmptyReloadIsRefusedUnlessAllowed) {
   EXPECT_EQ(answered, 6) << "the service did not survive the refused reloads";
 }
 
+// xlbd's resident memory, from /proc.
+long rss_kib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+// A large file on SIGHUP is read on a worker thread: the master keeps advertising, so the
+// backup never takes over, and xlbctl answers throughout. The file ends in an error, so the
+// reload is refused after the whole parse, and the memory it took goes back to the system.
+TEST_F(OpsLab, LargeReloadKeepsAdvertsAndGivesMemoryBack) {
+  const int backup = master_ == 1 ? 2 : 1;
+  const auto node = std::to_string(master_);
+  const PlainConfigAfterwards restore{lab_, master_};
+  const std::string conf = lab_->state() + "/lb" + node + ".conf";
+  {
+    std::ofstream out(conf, std::ios::app);
+    for (int i = 0; i < 100000; ++i) {
+      out << "virtual_server 198." << 18 + i / 62500 << "." << i / 250 % 250 << "." << i % 250 + 1 << " 8080 {\n  lb_algo wrr\n  lb_kind DR\n"
+          << "  real_server 198.18.0.11 8080 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n}\n";
+    }
+    out << "virtual_server 198.19.255.1 8080 {\n  weigth 1\n}\n";
+  }
+  const int pid = lab_->xlbd_pid(master_);
+  const long rss_before = rss_kib(pid);
+  const auto refused_before = lab_->ctl_json(master_, "status").value("reloads_refused", 0);
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  int polls = 0;
+  bool finished = false;
+  for (const auto end = Clock::now() + std::chrono::seconds(120); Clock::now() < end && !finished; ++polls) {
+    const auto status = lab_->ctl_json(master_, "status");
+    ASSERT_TRUE(status.is_object()) << "xlbd did not answer during the reload";
+    EXPECT_EQ(status["instances"][0]["state"], "MASTER") << status.dump();
+    const auto peer = lab_->ctl_json(backup, "status");
+    ASSERT_TRUE(peer.is_object());
+    EXPECT_EQ(peer["instances"][0]["state"], "BACKUP") << "the backup took over during the reload: " << peer.dump();
+    finished = status.value("reloads_refused", 0) > refused_before;
+    if (!finished) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(finished) << "the reload did not end";
+  EXPECT_GT(polls, 1) << "the reload ended before the first poll: the file is too small to show anything";
+  const auto status = lab_->ctl_json(master_, "status");
+  const auto errors = status["last_reload_errors"].dump();
+  EXPECT_NE(errors.find("weigth"), std::string::npos) << errors.substr(0, 2000);
+  const long rss_after = rss_kib(pid);
+  EXPECT_LT(rss_after, rss_before + 64 * 1024) << "a refused 100,000-service file left " << rss_after - rss_before
+                                                << " KiB behind";
+  const auto counts = lab_->requests(6);
+  int answered = 0;
+  for (const auto& [name, n] : counts) answered += name == "rs1" || name == "rs2" ? n : 0;
+  EXPECT_EQ(answered, 6) << "the service did not survive the refused reload";
+}
+
 TEST_F(OpsLab, PersistListsThePersistenceTable) {
   const auto node = std::to_string(master_);
   ASSERT_EQ(lab_->cmd("conf", node + " persist").status, 0);

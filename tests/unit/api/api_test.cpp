@@ -1,6 +1,10 @@
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,6 +15,14 @@
 
 namespace xlb::api {
 namespace {
+
+// Runs one request through the server's handlers on `io`, as a connection would.
+std::string answer(boost::asio::io_context& io, const ControlServer& server, std::string line, bool privileged) {
+  auto reply = boost::asio::co_spawn(io, server.handle_line(std::move(line), privileged), boost::asio::use_future);
+  io.restart();
+  io.run();
+  return reply.get();
+}
 
 Json parse_reply(const std::string& line) {
   EXPECT_EQ(line.back(), '\n');
@@ -25,22 +37,22 @@ TEST(ControlProtocol, AnswersKnownCommandsAndRefusesTheRest) {
     ++calls;
     return args;
   });
-  auto ok = parse_reply(server.handle_line(R"({"command":"echo","args":{"x":1}})", true));
+  auto ok = parse_reply(answer(io, server, R"({"command":"echo","args":{"x":1}})", true));
   EXPECT_TRUE(ok["ok"].get<bool>());
   EXPECT_EQ(ok["result"]["x"], 1);
 
-  auto unknown = parse_reply(server.handle_line(R"({"command":"nope"})", true));
+  auto unknown = parse_reply(answer(io, server, R"({"command":"nope"})", true));
   EXPECT_FALSE(unknown["ok"].get<bool>());
   EXPECT_EQ(unknown["error"], "unknown command \"nope\"");
 
-  auto malformed = parse_reply(server.handle_line(R"({"command":"echo",)", true));
+  auto malformed = parse_reply(answer(io, server, R"({"command":"echo",)", true));
   EXPECT_FALSE(malformed["ok"].get<bool>());
   EXPECT_NE(malformed["error"].get<std::string>().find("malformed request"), std::string::npos);
 
-  auto not_object = parse_reply(server.handle_line(R"(["echo"])", true));
+  auto not_object = parse_reply(answer(io, server, R"(["echo"])", true));
   EXPECT_FALSE(not_object["ok"].get<bool>());
 
-  auto unprivileged = parse_reply(server.handle_line(R"({"command":"echo"})", false));
+  auto unprivileged = parse_reply(answer(io, server, R"({"command":"echo"})", false));
   EXPECT_FALSE(unprivileged["ok"].get<bool>());
   EXPECT_EQ(calls, 1) << "refused requests must not reach a handler";
 }
@@ -50,9 +62,9 @@ TEST(ControlProtocol, AnswersKnownCommandsAndRefusesTheRest) {
 TEST(ControlProtocol, InvalidUtf8GetsAnErrorReply) {
   boost::asio::io_context io;
   ControlServer server(io, {.path = "/tmp/unused", .group = ""});
-  const auto bad_json = server.handle_line("{\"command\":\"\xff\xfe\"}", true);
+  const auto bad_json = answer(io, server, "{\"command\":\"\xff\xfe\"}", true);
   EXPECT_FALSE(parse_reply(bad_json)["ok"].get<bool>()) << bad_json;
-  const auto quoted = server.handle_line("{\"command\":\"status\xc3\"}", true);
+  const auto quoted = answer(io, server, "{\"command\":\"status\xc3\"}", true);
   EXPECT_FALSE(parse_reply(quoted)["ok"].get<bool>()) << quoted;
 }
 
@@ -60,9 +72,29 @@ TEST(ControlProtocol, HandlerErrorsBecomeErrorReplies) {
   boost::asio::io_context io;
   ControlServer server(io, {.path = "/tmp/unused", .group = ""});
   server.add("fail", [](const Json&) -> Json { throw std::invalid_argument("no such real"); });
-  auto reply = parse_reply(server.handle_line(R"({"command":"fail"})", true));
+  auto reply = parse_reply(answer(io, server, R"({"command":"fail"})", true));
   EXPECT_FALSE(reply["ok"].get<bool>());
   EXPECT_EQ(reply["error"], "no such real");
+}
+
+// A reload parses on a worker thread: while its handler waits, the loop goes on with the rest
+// (VRRP adverts, checks, other requests).
+TEST(ControlProtocol, AsyncHandlerLeavesTheLoopFreeWhileItWaits) {
+  boost::asio::io_context io;
+  ControlServer server(io, {.path = "/tmp/unused", .group = ""});
+  std::vector<std::string> order;
+  server.add_async("slow", [&](const Json&) -> boost::asio::awaitable<Json> {
+    boost::asio::steady_timer wait(io, std::chrono::milliseconds(50));
+    co_await wait.async_wait(boost::asio::use_awaitable);
+    order.push_back("slow");
+    co_return Json("done");
+  });
+  boost::asio::steady_timer other(io, std::chrono::milliseconds(10));
+  other.async_wait([&](const boost::system::error_code&) { order.push_back("other"); });
+  auto reply = parse_reply(answer(io, server, R"({"command":"slow"})", true));
+  EXPECT_TRUE(reply["ok"].get<bool>());
+  EXPECT_EQ(reply["result"], "done");
+  EXPECT_EQ(order, (std::vector<std::string>{"other", "slow"}));
 }
 
 TEST(ControlSocket, ServesOverAUnixSocketAndRefusesOversizedRequests) {
