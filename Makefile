@@ -2,8 +2,12 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PACKAGES := $(shell grep -v '^\#' tools/packages.txt)
+# Extra CMake settings, e.g. CMAKE_ARGS=-DXLB_WERROR=ON (CI).
+CMAKE_ARGS ?=
+# CMake's generated makefiles announce every directory they enter and leave: noise.
+QUIET_MAKE := -- --no-print-directory
 
-.PHONY: all deps build check unit bench demo clean
+.PHONY: all deps configure build check unit bench demo clean
 
 all: build
 
@@ -17,9 +21,11 @@ deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS) $(QUIET_MAKE)
 
 check: build
 	tools/lab/bpffs.sh
@@ -32,7 +38,9 @@ bench: build
 	tools/lab/bpffs.sh
 	bench/run.sh $(BUILD)
 
-demo: build
+# Only what the demo runs; `make build` or `make check` builds the rest.
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target xlb_demo_programs $(QUIET_MAKE)
 	tools/lab/bpffs.sh
 	tools/demo.sh $(BUILD)
 

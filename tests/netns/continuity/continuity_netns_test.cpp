@@ -263,7 +263,9 @@ nlohmann::json failover(Mode mode, const char* name) {
     const std::string page((std::istreambuf_iterator<char>(in)), {});
     const auto at = page.find("\nxlb_sync_entries_installed_total ");
     EXPECT_NE(at, std::string::npos) << page;
-    if (at != std::string::npos) EXPECT_GT(std::stod(page.substr(at + 34)), 0.0) << page.substr(at, 60);
+    if (at != std::string::npos) {
+      EXPECT_GT(std::stod(page.substr(at + 34)), 0.0) << page.substr(at, 60);
+    }
     EXPECT_NE(page.find("xlb_sync_problems_total{reason=\"rejected_auth\"} 0"), std::string::npos);
     if (run("command -v promtool").status == 0) {
       const auto check = run("promtool check metrics < " + page_file);
