@@ -155,7 +155,13 @@ asio::awaitable<void> ControlServer::serve(stream_protocol::socket socket) {
 Json control_request(const std::string& socket_path, const std::string& command, const Json& args) {
   asio::io_context io;
   stream_protocol::socket socket(io);
-  socket.connect(stream_protocol::endpoint(socket_path));
+  boost::system::error_code ec;
+  socket.connect(stream_protocol::endpoint(socket_path), ec);
+  if (ec == asio::error::not_found || ec == boost::system::errc::no_such_file_or_directory ||
+      ec == asio::error::connection_refused) {
+    throw DaemonNotRunning("cannot connect to xlbd's control socket " + socket_path + ": " + ec.message());
+  }
+  if (ec) throw std::runtime_error("cannot connect to xlbd's control socket " + socket_path + ": " + ec.message());
   const std::string request = Json{{"command", command}, {"args", args}}.dump() + "\n";
   asio::write(socket, asio::buffer(request));
   asio::streambuf buffer;

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -53,7 +54,14 @@ class ControlServer {
   bool has_group_ = false;
 };
 
-// Client side, used by xlbctl: sends one request and returns the parsed reply.
+// The socket is absent or nobody listens on it: xlbd is not running (or uses another socket).
+class DaemonNotRunning : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Client side, used by xlbctl: sends one request and returns the parsed reply. Throws
+// DaemonNotRunning when there is no xlbd to ask.
 Json control_request(const std::string& socket_path, const std::string& command, const Json& args);
 
 }  // namespace xlb::api

@@ -1,6 +1,7 @@
 // xlbctl: the operator's command line. Talks to xlbd over its control socket; `list --stats`
 // falls back to the pinned maps when xlbd is not running.
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -20,6 +21,23 @@ Json call(const std::string& socket, const std::string& command, const Json& arg
     throw std::runtime_error(reply.value("error", std::string("request failed")));
   }
   return reply["result"];
+}
+
+// `list` and `persist` also work without xlbd: from the pinned maps, saying so on stderr.
+template <class ReadPins>
+Json from_xlbd_or_pins(const std::string& socket, const std::string& command, const std::string& pin_dir,
+                       ReadPins read_pins) {
+  try {
+    return call(socket, command, Json::object());
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(pin_dir, ec)) {
+      throw std::runtime_error(std::string("xlbd is not running (") + e.what() + ") and there are no pinned maps under " +
+                               pin_dir + " (--pin-dir): nothing to show");
+    }
+    std::cerr << "xlbctl: xlbd not reachable (" << e.what() << "); reading pinned maps in " << pin_dir << "\n";
+    return read_pins(pin_dir);
+  }
 }
 
 }  // namespace
@@ -68,13 +86,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (list->parsed()) {
-      Json services;
-      try {
-        services = call(socket, "list", Json::object())["services"];
-      } catch (const std::exception& e) {
-        std::cerr << "xlbctl: xlbd not reachable (" << e.what() << "); reading pinned maps in " << pin_dir << "\n";
-        services = xlb::ctl::read_pinned_services(pin_dir);
-      }
+      const Json services = from_xlbd_or_pins(socket, "list", pin_dir, [](const std::string& dir) {
+        return Json{{"services", xlb::ctl::read_pinned_services(dir)}};
+      })["services"];
       if (json) {
         std::cout << services.dump(2) << "\n";
       } else if (rate) {
@@ -92,13 +106,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (persist->parsed()) {
-      Json entries;
-      try {
-        entries = call(socket, "persist", Json::object());
-      } catch (const std::exception& e) {
-        std::cerr << "xlbctl: xlbd not reachable (" << e.what() << "); reading pinned maps in " << pin_dir << "\n";
-        entries = xlb::ctl::read_pinned_persistence(pin_dir);
-      }
+      const Json entries = from_xlbd_or_pins(socket, "persist", pin_dir, xlb::ctl::read_pinned_persistence);
       std::cout << (json ? entries.dump(2) + "\n" : xlb::ctl::format_persistence(entries));
       return 0;
     }
@@ -120,6 +128,12 @@ int main(int argc, char** argv) {
     } else {
       std::cout << (result.is_string() ? result.get<std::string>() : result.dump()) << "\n";
     }
+  } catch (const xlb::api::DaemonNotRunning& e) {
+    std::cerr << "xlbctl: " << e.what() << "\n"
+              << "xlbctl: xlbd does not seem to be running (or it listens elsewhere: --socket PATH). Without it,\n"
+              << "        `xlbctl list`, `list --stats` and `persist` read the pinned maps (--pin-dir " << pin_dir
+              << ").\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "xlbctl: " << e.what() << "\n";
     return 1;
