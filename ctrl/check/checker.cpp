@@ -63,7 +63,8 @@ asio::awaitable<void> Checker::run(Millis initial_delay) {
     status_.up = state_.up();
     status_.weight = state_.weight();
     if (step.changed) {
-      spdlog::info("check: {} {}:{} is {}{}{}", to_string(settings_.kind),
+      // The daemon logs the real's change once, with its service; this checker's view is detail.
+      spdlog::debug("check: {} {}:{} is {}{}{}", to_string(settings_.kind),
                    settings_.connect_ip->to_string(), *settings_.connect_port,
                    state_.up() ? "up" : "down", result.up ? "" : ": ", result.error);
       if (on_change_) on_change_();

@@ -55,10 +55,12 @@ std::vector<std::string> error_lines(const config::LoadResult& result) {
   return out;
 }
 
+// The logger prints the severity already: "error: file:line:col: message", not "error: ...
+// error: ...".
 void log_diagnostics(const config::LoadResult& result) {
   for (const auto& d : result.diagnostics) {
-    if (d.severity == config::Severity::error) spdlog::error("{}", config::to_string(d));
-    else spdlog::warn("{}", config::to_string(d));
+    if (d.severity == config::Severity::error) spdlog::error("{}: {}", config::to_string(d.loc), d.message);
+    else spdlog::warn("{}: {}", config::to_string(d.loc), d.message);
   }
 }
 
@@ -242,8 +244,9 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
     if (planned.spec.key == vs.spec.key) smtp_alert = *planned.source->smtp_alert;
   }
   if (event.kind == check::HealthEvent::Kind::quorum) {
-    spdlog::warn("{}: quorum {} (alive weight {}, quorum {})", vs.name, event.up ? "regained" : "lost",
-                 event.alive_weight, vs.quorum);
+    // Losing quorum is bad news; regaining it is good news.
+    spdlog::log(event.up ? spdlog::level::info : spdlog::level::warn, "{}: quorum {} (alive weight {}, quorum {})",
+                vs.name, event.up ? "regained" : "lost", event.alive_weight, vs.quorum);
     notifier_->quorum_change({vs.name, !event.up, static_cast<unsigned>(event.alive_weight), vs.quorum}, {},
                              smtp_alert);
     return;
@@ -507,7 +510,9 @@ Json Daemon::status() const {
 Json Daemon::services() const {
   std::map<dataplane::ServiceKey, dataplane::ServiceStats> stats;
   for (auto& s : dataplane_->stats()) stats[s.key] = s;
-  const auto& active = census_->latest().active;
+  const auto& census = census_->fresh(std::chrono::seconds(1));
+  const auto& active = census.active;
+  const auto& established = census.established;
   std::map<dataplane::ServiceKey, check::ServiceHealth> health;
   for (auto& h : health_->snapshot()) health[h.key] = h;
 
@@ -544,15 +549,21 @@ Json Daemon::services() const {
           }
         }
       }
-      const auto act = active.find({key, real.address});
+      // ipvsadm's columns: established connections, and the other entries (handshake, closed,
+      // UDP), both among the flows with a packet in the census' window.
+      const auto count = [&](const auto& map) {
+        const auto it = map.find({key, real.address});
+        return it != map.end() ? it->second : std::uint64_t{0};
+      };
+      const std::uint64_t recent = count(active), open = count(established);
       return Json{{"address", real.address.to_string()},
                   {"port", real.port},
                   {"forward", forward_name(forwarding)},
                   {"configured_weight", configured_weight},
                   {"weight", weight},
                   {"health", std::move(state)},
-                  {"active_conns", act != active.end() ? act->second : 0},
-                  {"inactive_conns", 0},
+                  {"active_conns", open},
+                  {"inactive_conns", recent - open},
                   {"stats", counters_json(counters)}};
     };
     Json reals = Json::array();

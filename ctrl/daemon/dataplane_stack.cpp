@@ -175,6 +175,7 @@ dp::FlowCounts DataplaneStack::count_flows(std::chrono::nanoseconds active_windo
     auto part = b->count_flows(active_window);
     out.flows += part.flows;
     for (const auto& [pair, n] : part.active) out.active[pair] += n;
+    for (const auto& [pair, n] : part.established) out.established[pair] += n;
   }
   return out;
 }

@@ -33,6 +33,19 @@ const FlowCensusSample& FlowCensus::latest() {
   return latest_;
 }
 
+const FlowCensusSample& FlowCensus::fresh(std::chrono::milliseconds max_age) {
+  const auto age = std::chrono::steady_clock::now() - latest_.taken;
+  if (latest_.taken == std::chrono::steady_clock::time_point{} ||
+      (age > max_age && latest_.walk < std::chrono::milliseconds(50))) {
+    try {
+      take();
+    } catch (const std::exception& e) {
+      spdlog::warn("flow census: {}", e.what());
+    }
+  }
+  return latest_;
+}
+
 std::chrono::milliseconds FlowCensus::next_wait(const Options& options, std::chrono::duration<double> walk) {
   const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(walk / options.max_cpu_share);
   return std::max(options.interval, budget);
@@ -44,6 +57,7 @@ void FlowCensus::take() {
   FlowCensusSample sample;
   sample.flows = counts.flows;
   sample.active = std::move(counts.active);
+  sample.established = std::move(counts.established);
   sample.taken = std::chrono::steady_clock::now();
   sample.walk = sample.taken - started;
   latest_ = std::move(sample);

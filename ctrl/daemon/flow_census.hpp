@@ -21,6 +21,8 @@ struct FlowCensusSample {
   std::uint64_t flows = 0;                        // entries in the connection table
   // Flows per (service, real address) that carried a packet within the census' active window.
   std::map<std::pair<dataplane::ServiceKey, dataplane::IpAddress>, std::uint64_t> active;
+  // Of those, the established connections (FlowCounts::established).
+  std::map<std::pair<dataplane::ServiceKey, dataplane::IpAddress>, std::uint64_t> established;
   std::chrono::duration<double> walk{0};  // how long the count took
 };
 
@@ -32,7 +34,7 @@ class FlowCensus {
     std::chrono::milliseconds interval{5000};
     std::chrono::nanoseconds active_window = std::chrono::seconds(60);
     double max_cpu_share = 0.05;  // the walk's time as a share of the wait between walks
-    std::function<void(const FlowCensusSample&)> on_sample;  // after every count
+    std::function<void(const FlowCensusSample&)> on_sample = {};  // after every count
   };
 
   FlowCensus(boost::asio::io_context& io, Source source, Options options);
@@ -43,6 +45,9 @@ class FlowCensus {
   void stop();
   // The last count; the first call before any count takes one at once.
   const FlowCensusSample& latest();
+  // The last count, taken again now if it is older than `max_age` and the last walk was cheap
+  // (under 50 ms: a table of some 100,000 flows), so that a listing right after a burst shows the burst.
+  const FlowCensusSample& fresh(std::chrono::milliseconds max_age);
   // The wait before the next walk, given how long the last one took.
   static std::chrono::milliseconds next_wait(const Options& options, std::chrono::duration<double> walk);
 

@@ -88,7 +88,11 @@ struct Flow {
 // the flows that carried a packet within an active window.
 struct FlowCounts {
   std::uint64_t flows = 0;
+  // Per (service, real): entries with a packet within the active window, and of those the
+  // established connections (ipvsadm's ActiveConn; the rest are its InActConn). A backend that
+  // cannot tell leaves `established` empty.
   std::map<std::pair<ServiceKey, IpAddress>, std::uint64_t> active;
+  std::map<std::pair<ServiceKey, IpAddress>, std::uint64_t> established;
 };
 
 // Counts `flows` as the census does: an entry is active while its idle time is below

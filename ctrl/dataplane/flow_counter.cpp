@@ -14,7 +14,8 @@ FlowCounts FlowCounter::counts(const ServiceOf& service_of, const AddressOf& add
     const auto service = service_of(static_cast<std::uint32_t>(pair >> 32));
     const auto address = address_of(static_cast<std::uint32_t>(pair));
     if (!service || !address) continue;
-    out.active[{*service, *address}] += n;
+    out.active[{*service, *address}] += n.recent;
+    if (n.established != 0) out.established[{*service, *address}] += n.established;
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "ctrl/dataplane/backend.hpp"
+#include "xlb/xlb_abi.h"
 
 namespace xlb::dataplane {
 
@@ -19,8 +20,10 @@ class FlowCounter {
   // `now_ns` and the entries' last_seen are on the same clock (CLOCK_MONOTONIC ns).
   FlowCounter(std::uint64_t now_ns, std::chrono::nanoseconds active_window);
 
-  // One connection-table entry. Inline: it runs once per flow of the table.
-  void add(std::uint32_t vip_id, std::uint32_t real_id, std::uint64_t last_seen) {
+  // One connection-table entry. Inline: it runs once per flow of the table. `client_state`
+  // (XLB_FLOW_S_*) tells an established connection (ipvsadm's ActiveConn) from one in its
+  // handshake, closed, UDP or written by xlbd (InActConn).
+  void add(std::uint32_t vip_id, std::uint32_t real_id, std::uint64_t last_seen, std::uint32_t client_state = 0) {
     ++total_;
     // A last_seen after `now` (a packet during the walk) is idle 0, as Flow::idle has it.
     const std::uint64_t idle = now_ns_ > last_seen ? now_ns_ - last_seen : 0;
@@ -31,7 +34,8 @@ class FlowCounter {
       last_pair_ = pair;
       last_count_ = &active_[pair];
     }
-    ++*last_count_;
+    ++last_count_->recent;
+    if ((client_state & (XLB_FLOW_S_OPEN | XLB_FLOW_S_ENDED)) == XLB_FLOW_S_OPEN) ++last_count_->established;
   }
 
   std::uint64_t total() const { return total_; }
@@ -50,9 +54,13 @@ class FlowCounter {
   std::uint64_t now_ns_;
   std::uint64_t window_ns_;
   std::uint64_t total_ = 0;
-  std::unordered_map<std::uint64_t, std::uint64_t> active_;  // (vip id << 32 | real id) -> flows
+  struct PairCount {
+    std::uint64_t recent = 0;       // a packet within the window
+    std::uint64_t established = 0;  // of those, open and not ended by the client
+  };
+  std::unordered_map<std::uint64_t, PairCount> active_;  // (vip id << 32 | real id) -> flows
   std::uint64_t last_pair_ = 0;
-  std::uint64_t* last_count_ = nullptr;  // node-based map: stays valid across inserts
+  PairCount* last_count_ = nullptr;  // node-based map: stays valid across inserts
 };
 
 }  // namespace xlb::dataplane

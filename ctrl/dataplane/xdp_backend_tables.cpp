@@ -62,7 +62,7 @@ std::vector<Flow> XdpBackend::flows() {
 FlowCounts XdpBackend::count_flows(std::chrono::nanoseconds active_window) {
   FlowCounter counter(monotonic_ns(), active_window);
   program_->flows().for_each_entry<xlb_flow_key, xlb_flow>(
-      [&](const xlb_flow_key&, const xlb_flow& v) { counter.add(v.vip_id, v.real_id, v.last_seen); });
+      [&](const xlb_flow_key&, const xlb_flow& v) { counter.add(v.vip_id, v.real_id, v.last_seen, v.client_state); });
   const auto d = directory();
   return counter.counts(
       [&](std::uint32_t id) -> std::optional<ServiceKey> {

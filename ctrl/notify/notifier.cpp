@@ -82,7 +82,8 @@ void Notifier::vrrp_transition(const VrrpTransition& t, const VrrpScripts& scrip
 
 void Notifier::real_server_change(const RealServerChange& c, const std::string& script, std::optional<bool> smtp_alert) {
   ++events_;
-  spdlog::info("real server {} of {}: {} ({}{}{})", c.real_server, c.virtual_server, c.up ? "UP" : "DOWN", c.checker,
+  // The daemon has logged the change itself; here only that notifications go out.
+  spdlog::debug("notify: real server {} of {}: {} ({}{}{})", c.real_server, c.virtual_server, c.up ? "UP" : "DOWN", c.checker,
                c.reason.empty() ? "" : ": ", c.reason);
   if (!script.empty()) {
     try {
@@ -97,7 +98,7 @@ void Notifier::real_server_change(const RealServerChange& c, const std::string& 
 
 void Notifier::quorum_change(const QuorumChange& q, const std::string& script, std::optional<bool> smtp_alert) {
   ++events_;
-  spdlog::info("virtual server {}: quorum {}", q.virtual_server, q.lost ? "lost" : "regained");
+  spdlog::debug("notify: virtual server {}: quorum {}", q.virtual_server, q.lost ? "lost" : "regained");
   if (!script.empty()) {
     try {
       run_scripts("quorum:" + q.virtual_server, {split_script_command(script)});

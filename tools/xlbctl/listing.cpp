@@ -72,7 +72,7 @@ std::string rate_row(const std::string& name, const Json& now, const Json& befor
   std::snprintf(line, sizeof(line), "%-33s %8s %8s %8s %8s %8s", name.c_str(),
                 human(delta(now, before, "conns", seconds)).c_str(),
                 human(delta(now, before, "packets", seconds)).c_str(), "0",
-                human(delta(now, before, "bytes", seconds) * 8).c_str(), "0");
+                human(delta(now, before, "bytes", seconds)).c_str(), "0");
   return line;
 }
 
@@ -160,6 +160,15 @@ std::string format_status(const Json& status) {
     }
   }
   if (status.contains("backend")) out << "dataplane: " << status["backend"].get<std::string>() << "\n";
+  if (status.contains("reloads")) {
+    out << "reloads: " << status.value("reloads", 0) << " applied, " << status.value("reloads_refused", 0)
+        << " refused\n";
+  }
+  const Json errors = status.value("last_reload_errors", Json::array());
+  if (!errors.empty()) {
+    out << "last reload refused; the running configuration stays:\n";
+    for (const auto& e : errors) out << "  " << (e.is_string() ? e.get<std::string>() : e.dump()) << "\n";
+  }
   if (status.contains("flow_sync")) {
     const auto& sync = status["flow_sync"];
     const auto n = [&](const char* key) { return sync.value(key, std::uint64_t{0}); };

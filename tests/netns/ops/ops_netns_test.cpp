@@ -543,6 +543,41 @@ TEST_F(OpsLab, LargeReloadKeepsAdvertsAndGivesMemoryBack) {
   EXPECT_EQ(answered, 6) << "the service did not survive the refused reload";
 }
 
+// ipvsadm's columns: a connection the client keeps open is ActiveConn, the closed ones are
+// InActConn; both show right after the traffic, not one census (5 s) later.
+TEST_F(OpsLab, ListCountsOpenConnectionsActiveAndClosedOnesInactive) {
+  auto sums = [&] {
+    std::pair<std::uint64_t, std::uint64_t> out{0, 0};
+    for (const auto& svc : lab_->ctl_json(master_, "list"))
+      for (const auto& r : svc["reals"]) {
+        out.first += r.value("active_conns", std::uint64_t{0});
+        out.second += r.value("inactive_conns", std::uint64_t{0});
+      }
+    return out;
+  };
+  const auto before = sums();
+  const auto counts = lab_->requests(20);
+  int answered = 0;
+  for (const auto& [name, n] : counts) answered += n;
+  ASSERT_EQ(answered, 20);
+  // One connection held open with a request half sent, for 20 s.
+  const std::string client_ns = "xlb-cl-" + lab_->ns(1).substr(std::string("xlb-lb1-").size());
+  ASSERT_EQ(run("ip netns exec " + client_ns + " python3 -c \"import socket,time; s=socket.create_connection(('" +
+                std::string(kVip) + "',80)); s.send(b'GET / HTTP/1.1\\r\\n'); time.sleep(20)\" >/dev/null 2>&1 &")
+                .status,
+            0);
+  // `list` counts afresh when its count is over a second old and cheap; a loaded machine may
+  // make it wait for the census (5 s).
+  auto after = sums();
+  for (const auto end = Clock::now() + std::chrono::seconds(12); after.first == 0 && Clock::now() < end;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    after = sums();
+  }
+  EXPECT_GE(after.second, before.second + 20) << "the closed connections are not InActConn";
+  EXPECT_GE(after.first, 1u) << "the open connection is not ActiveConn";
+  EXPECT_LE(after.first, before.first + 1) << "closed connections counted as active";
+}
+
 TEST_F(OpsLab, PersistListsThePersistenceTable) {
   const auto node = std::to_string(master_);
   ASSERT_EQ(lab_->cmd("conf", node + " persist").status, 0);

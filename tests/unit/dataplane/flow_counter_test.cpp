@@ -69,6 +69,24 @@ TEST(FlowCounter, CountsActivePerServiceAndRealByName) {
   EXPECT_EQ(counts.active.size(), 3u);
 }
 
+// ipvsadm's ActiveConn counts established connections only; a handshake, a closed connection,
+// UDP and an entry xlbd wrote (state 0) are InActConn.
+TEST(FlowCounter, EstablishedAreOpenAndNotEnded) {
+  const Directory d;
+  FlowCounter c(kNow, 60s);
+  c.add(1, 10, seen_ago(1s), XLB_FLOW_S_OPEN);
+  c.add(1, 10, seen_ago(2s), XLB_FLOW_S_OPEN);
+  c.add(1, 10, seen_ago(3s), XLB_FLOW_S_OPEN | XLB_FLOW_S_ENDED);  // FIN or RST seen
+  c.add(1, 10, seen_ago(4s), 0);                                  // SYN only, or UDP
+  c.add(1, 10, seen_ago(90s), XLB_FLOW_S_OPEN);                   // outside the window
+  const auto counts = d.counts(c);
+  EXPECT_EQ(counts.flows, 5u);
+  EXPECT_EQ(at(counts, d.services.at(1), "198.18.0.11"), 4u);
+  const auto it = counts.established.find({d.services.at(1), ip("198.18.0.11")});
+  ASSERT_NE(it, counts.established.end());
+  EXPECT_EQ(it->second, 2u);
+}
+
 TEST(FlowCounter, ResolvesEachPairOnceNotEachFlow) {
   const Directory d;
   FlowCounter c(kNow, 60s);

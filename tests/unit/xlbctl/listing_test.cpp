@@ -59,5 +59,19 @@ TEST(Status, ShowsFlowSyncWhenConfigured) {
   EXPECT_EQ(format_status(Json::parse(R"({"instances":[]})")).find("flow sync"), std::string::npos);
 }
 
+// The README promised that `xlbctl status` shows a refused reload's errors; only --json did.
+TEST(Status, ShowsReloadsAndTheLastRefusedReloadsErrors) {
+  const auto status = Json::parse(R"json({"instances":[],"backend":"xdp","reloads":3,"reloads_refused":1,
+    "last_reload_errors":["conf.d/web.conf:39:9: error: unknown keyword 'weigth'; did you mean 'weight'?"]})json");
+  const auto out = format_status(status);
+  EXPECT_NE(out.find("reloads: 3 applied, 1 refused\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("last reload refused; the running configuration stays:\n"
+                     "  conf.d/web.conf:39:9: error: unknown keyword 'weigth'"),
+            std::string::npos)
+      << out;
+  const auto clean = format_status(Json::parse(R"({"instances":[],"reloads":1,"reloads_refused":0,"last_reload_errors":[]})"));
+  EXPECT_EQ(clean.find("last reload refused"), std::string::npos) << clean;
+}
+
 }  // namespace
 }  // namespace xlb::ctl
