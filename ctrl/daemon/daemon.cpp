@@ -125,6 +125,16 @@ Daemon::Daemon(asio::io_context& io, DaemonOptions options)
 Daemon::~Daemon() = default;
 
 void Daemon::start() {
+  try {
+    start_subsystems();
+  } catch (...) {
+    // A failed start leaves nothing it created: no attached program, no pinned maps.
+    if (dataplane_) dataplane_->undo_start();
+    throw;
+  }
+}
+
+void Daemon::start_subsystems() {
   probe_ = std::make_unique<config::LinuxSystemProbe>();
   auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get(),
                                                                  .sync_key_file = options_.sync_key_file});

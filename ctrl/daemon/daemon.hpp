@@ -81,6 +81,7 @@ class Daemon {
   std::vector<std::string> apply(config::LoadResult loaded, bool allow_empty);
   std::vector<std::string> refuse(std::vector<std::string> errors);
   boost::asio::awaitable<void> reload_on_signal();
+  void start_subsystems();
   void start_api();
   void watch_signals();
   void on_vrrp(const vrrp::StateChange& change);

@@ -85,9 +85,9 @@ struct DataplaneStack::Impl {
     const auto choice = dp::choose_backend(request, nat_or_tun, xdp_ok, ipvs_ok);
     const std::string name = daemon::describe(p.spec.key);
     if (!choice.backend) {
-      std::string why = name + ": " + choice.reason;
-      if (!xdp_error.empty()) why += " (XDP: " + xdp_error + ")";
-      throw std::runtime_error(why);
+      // The cause first: "interface eth7: No such device", then what it means for the service.
+      throw std::runtime_error(xdp_error.empty() ? name + ": " + choice.reason
+                                                 : xdp_error + "; so " + name + ": " + choice.reason);
     }
     if (*choice.backend == dp::BackendKind::xdp) return xdp.get();
     spdlog::info("{}: IPVS backend ({})", name, choice.reason);
@@ -111,7 +111,12 @@ struct DataplaneStack::Impl {
 DataplaneStack::DataplaneStack(boost::asio::io_context& io, const config::Config& config,
                                const std::vector<PlannedService>& plan, DataplaneOptions options)
     : impl_(std::make_unique<Impl>(Impl{io, &config, std::move(options), {}, {}, {}, {}, {}})) {
-  this->plan(plan);
+  try {
+    this->plan(plan);
+  } catch (...) {
+    undo_start();
+    throw;
+  }
   if (impl_->xdp) {
     spdlog::info("XDP balancer attached to {} (maps pinned under {}{})", fmt::join(impl_->interfaces, ", "),
                  impl_->options.pin_dir, impl_->xdp->program().reused_pins() ? ", adopted from the previous run" : "");
@@ -215,6 +220,10 @@ nlohmann::json DataplaneStack::describe() const {
 
 void DataplaneStack::set_detach_on_exit(bool detach) {
   if (impl_->xdp) impl_->xdp->set_detach_on_exit(detach);
+}
+
+void DataplaneStack::undo_start() {
+  if (impl_->xdp && !impl_->xdp->program().reused_pins()) impl_->xdp->set_detach_on_exit(true);
 }
 
 void DataplaneStack::retire_orphans() {

@@ -56,6 +56,9 @@ class DataplaneStack : public dataplane::Backend {
   Traffic traffic();
   nlohmann::json describe() const;
   void set_detach_on_exit(bool detach);
+  // For a start that failed: detach and unpin what this start created, so that it leaves
+  // nothing behind; pins adopted from a running xlb stay, and keep forwarding.
+  void undo_start();
   // After the first full apply: XDP entries adopted from an earlier run that no service took
   // over are removed.
   void retire_orphans();

@@ -35,6 +35,22 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
       vip_ids_(0, options_.program.sizes.max_vips),
       real_ids_(1, options_.program.sizes.max_reals) {
   if (program_->reused_pins()) adopt_pins();
+  try {
+    attach_all();
+  } catch (...) {
+    // Leave nothing this start created: off the interfaces it reached, and the fresh pins
+    // gone. Pins adopted from a running xlb stay, with its program.
+    if (!program_->reused_pins()) set_detach_on_exit(true);
+    attachments_.clear();
+    if (unpin_on_destroy_) program_->unpin();
+    throw;
+  }
+  resolver_.watch([this](const IpAddress& a, int ifindex, const MacAddress& mac) { on_neighbour(a, ifindex, mac); });
+  resolver_.watch_routes([this] { on_routes(); });
+  if (options_.neighbour_refresh.count() > 0) arm_refresh();
+}
+
+void XdpBackend::attach_all() {
   for (const auto& ifname : options_.interfaces) {
     attachments_.push_back(std::make_unique<XdpAttachment>(program_->object(), "xlb_balancer",
                                                            interface_index(ifname), options_.attach));
@@ -53,9 +69,6 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
       spdlog::warn("xdp: {} runs in generic mode, native failed: {}", ifname, attachments_.back()->fallback_reason());
     }
   }
-  resolver_.watch([this](const IpAddress& a, int ifindex, const MacAddress& mac) { on_neighbour(a, ifindex, mac); });
-  resolver_.watch_routes([this] { on_routes(); });
-  if (options_.neighbour_refresh.count() > 0) arm_refresh();
 }
 
 void XdpBackend::arm_refresh() {

@@ -152,6 +152,7 @@ class XdpBackend : public Backend {
 
   void adopt_pins();
   void arm_refresh();
+  void attach_all();
 
   XdpBackendOptions options_;
   std::unique_ptr<BpfProgram> program_;
