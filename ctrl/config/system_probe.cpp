@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "ctrl/notify/script_file.hpp"
 #include "ctrl/route/adjacency.hpp"
 
 namespace xlb::config {
@@ -42,6 +43,10 @@ bool LinuxSystemProbe::account_exists(const std::string& name, bool group) const
   struct passwd entry {};
   struct passwd* found = nullptr;
   return ::getpwnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found) == 0 && found != nullptr;
+}
+
+std::string LinuxSystemProbe::script_problem(const std::string& command, bool script_security) const {
+  return notify::script_file_problem(command, script_security);
 }
 
 }  // namespace xlb::config

@@ -29,6 +29,9 @@ class SystemProbe {
   virtual bool readable_file(const std::string& path) const = 0;
   // True when the user (or, with `group`, the group) exists: scripts run as script_user.
   virtual bool account_exists(const std::string& user, bool group) const = 0;
+  // Why a script's command line would not run (missing, not executable, unsafe under
+  // enable_script_security), in words; empty when it would.
+  virtual std::string script_problem(const std::string& command, bool script_security) const = 0;
 };
 
 // This machine, through if_nametoindex and the kernel's routing tables (libnl-route).
@@ -38,6 +41,7 @@ class LinuxSystemProbe final : public SystemProbe {
   Reach reach(const IpAddr& addr) const override;
   bool readable_file(const std::string& path) const override;
   bool account_exists(const std::string& name, bool group) const override;
+  std::string script_problem(const std::string& command, bool script_security) const override;
 };
 
 }  // namespace xlb::config

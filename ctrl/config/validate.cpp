@@ -196,6 +196,7 @@ class Validator {
       for (const auto& t : in.track_interface) need_if(t.name.value, t.name.loc);
       for (const auto& h : in.heartbeat_extra) need_if(h.interface, h.loc);
     }
+    scripts();
     const auto& user = cfg_.global_defs.script_user;
     if (!user.value.empty() && !opt_.probe->account_exists(user.value, false))
       d_.report(sev, user.loc, "script_user '" + user.value + "' does not exist on this machine; create it (useradd -r -s "
@@ -237,6 +238,37 @@ class Validator {
   }
 
   // Flow sync refuses to start without a key: say so here, where the fix can be given.
+  // Every script as keepalived checks it under enable_script_security (exists, executable, owner
+  // and mode): a warning, since keepalived starts without a runnable script and so does xlbd,
+  // but said now rather than at every transition.
+  void scripts() {
+    const bool security = cfg_.global_defs.enable_script_security.value;
+    auto check = [&](const Located<std::string>& command, const std::string& what) {
+      if (command.value.empty() || !checked_scripts_.insert(command.value).second) return;
+      if (auto why = opt_.probe->script_problem(command.value, security); !why.empty())
+        d_.warning(command.loc, what + " '" + command.value + "' cannot run: " + why);
+    };
+    auto notify = [&](const NotifyScripts& n) {
+      check(n.notify, "notify");
+      check(n.notify_master, "notify_master");
+      check(n.notify_backup, "notify_backup");
+      check(n.notify_fault, "notify_fault");
+      check(n.notify_stop, "notify_stop");
+    };
+    for (const auto& s : cfg_.vrrp_scripts) check(s.script, "vrrp_script " + s.name.value);
+    for (const auto& g : cfg_.vrrp_sync_groups) notify(g.notify);
+    for (const auto& in : cfg_.vrrp_instances) notify(in.notify);
+    for (const auto& vs : cfg_.virtual_servers) {
+      check(vs.quorum_up, "quorum_up");
+      check(vs.quorum_down, "quorum_down");
+      for (const auto& rs : vs.real_servers) {
+        check(rs.notify_up, "notify_up");
+        check(rs.notify_down, "notify_down");
+        for (const auto& c : rs.checkers) check(c.misc_path, "misc_path");
+      }
+    }
+  }
+
   void sync_key(const Located<LvsSyncDaemon>& sync) {
     for (const auto& in : cfg_.vrrp_instances) {
       if (in.name.value != sync.value.instance) continue;
@@ -267,6 +299,7 @@ class Validator {
   std::map<IpAddr, std::pair<const VrrpInstance*, SourceLoc>> vips_;
   std::map<std::tuple<IpAddr, std::uint16_t, Protocol>, SourceLoc> services_;
   std::set<std::string> checked_ifs_;
+  std::set<std::string> checked_scripts_;
 };
 
 }  // namespace

@@ -185,43 +185,6 @@ void arm_timeout(std::shared_ptr<Child> c) {
   });
 }
 
-bool unsafe_entry(const struct stat& st) {
-  if (st.st_uid != 0) return true;  // a non-root owner can always chmod and rewrite
-  if (st.st_gid != 0 && (st.st_mode & S_IWGRP)) return true;
-  // A world-writable sticky directory (/tmp) lets nobody replace a root-owned entry in it; the
-  // entry itself is checked next.
-  if ((st.st_mode & S_IWOTH) && !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))) return true;
-  return false;
-}
-
-std::string check_chain(const std::string& path, bool follow_last) {
-  std::string prefix;
-  std::size_t pos = 0;
-  std::vector<std::string> chain{"/"};
-  while (pos < path.size()) {
-    std::size_t next = path.find('/', pos);
-    if (next == std::string::npos) next = path.size();
-    if (next > pos) {
-      prefix += "/" + path.substr(pos, next - pos);
-      chain.push_back(prefix);
-    }
-    pos = next + 1;
-  }
-  for (std::size_t i = 0; i < chain.size(); ++i) {
-    struct stat st {};
-    bool last = i + 1 == chain.size();
-    int rc = (last && follow_last) ? ::stat(chain[i].c_str(), &st) : ::lstat(chain[i].c_str(), &st);
-    if (rc < 0) return chain[i] + ": " + std::strerror(errno);
-    if (S_ISLNK(st.st_mode)) continue;  // its directory was checked; its target is checked later
-    if (unsafe_entry(st))
-      return chain[i] + " is writable by a non-root user (owner uid " + std::to_string(st.st_uid) +
-             ", gid " + std::to_string(st.st_gid) + ", mode " +
-             std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
-             std::to_string(st.st_mode & 7) + ")";
-  }
-  return {};
-}
-
 }  // namespace
 
 ScriptUser ScriptUser::lookup(const std::string& user, const std::string& group) {
@@ -267,68 +230,6 @@ ScriptUser ScriptUser::default_script_user() {
   }
 }
 
-std::vector<std::string> split_script_command(std::string_view s) {
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      if (in_word) words.push_back(std::move(word)), word.clear(), in_word = false;
-      continue;
-    }
-    in_word = true;
-    if (c == '\\') {
-      if (++i == s.size()) throw std::invalid_argument("script ends with a backslash");
-      word += s[i];
-    } else if (c == '\'') {
-      std::size_t end = s.find('\'', i + 1);
-      if (end == std::string_view::npos) throw std::invalid_argument("unterminated ' in script");
-      word.append(s.substr(i + 1, end - i - 1));
-      i = end;
-    } else if (c == '"') {
-      for (++i;; ++i) {
-        if (i >= s.size()) throw std::invalid_argument("unterminated \" in script");
-        if (s[i] == '"') break;
-        if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '"' || s[i + 1] == '\\')) ++i;
-        word += s[i];
-      }
-    } else {
-      word += c;
-    }
-  }
-  if (in_word) words.push_back(std::move(word));
-  if (words.empty()) throw std::invalid_argument("empty script");
-  return words;
-}
-
-std::string resolve_executable(const std::string& name) {
-  if (name.empty()) return {};
-  if (name.find('/') != std::string::npos) return name;
-  const char* env = std::getenv("PATH");
-  std::string_view path = env ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  while (true) {
-    std::size_t colon = path.find(':');
-    std::string dir(path.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    if (colon == std::string_view::npos) return {};
-    path.remove_prefix(colon + 1);
-  }
-}
-
-std::string script_security_problem(const std::string& path) {
-  if (path.empty() || path[0] != '/') return "'" + path + "' is not an absolute path";
-  if (auto why = check_chain(path, false); !why.empty()) return why;
-  char real[PATH_MAX];
-  if (!::realpath(path.c_str(), real)) return path + ": " + std::strerror(errno);
-  if (auto why = check_chain(real, true); !why.empty()) return why;
-  return {};
-}
-
 ScriptRunner::ScriptRunner(asio::any_io_executor executor, Settings settings)
     : shared_(std::make_shared<Shared>(Shared{std::move(executor), std::move(settings), {}})) {}
 
@@ -363,12 +264,10 @@ asio::awaitable<ScriptResult> ScriptRunner::run_in(std::shared_ptr<Shared> share
   };
   if (args.empty() || args[0].empty()) co_return refuse("empty or malformed command");
   const std::string name = args[0];
-  std::string exe = resolve_executable(args[0]);
-  if (exe.empty()) co_return refuse(name + ": not found in PATH");
-  if (cfg.script_security) {
-    if (auto why = script_security_problem(exe); !why.empty())
-      co_return refuse("enable_script_security: " + exe + " not run: " + why);
-  }
+  // Checked here, where it can be said in words: a failed exec in the child is only a status.
+  std::string exe;
+  if (auto why = executable_problem(args[0], cfg.script_security, exe); !why.empty())
+    co_return refuse("cannot run " + why);
 
   ExecPlan plan;
   const ScriptUser& as = user ? *user : cfg.default_user;

@@ -28,6 +28,7 @@
 #include <system_error>
 #include <vector>
 
+#include "ctrl/notify/script_file.hpp"
 #include "xlb/asio.hpp"
 
 namespace xlb::notify {
@@ -46,19 +47,6 @@ struct ScriptUser {
   // root cannot switch users; it runs scripts as itself.
   static ScriptUser default_script_user();
 };
-
-// Splits a keepalived script string into argv. Throws std::invalid_argument on an unterminated
-// quote or an empty command.
-std::vector<std::string> split_script_command(std::string_view command);
-
-// PATH lookup as execvp() would do it, done before fork so that the security check and the
-// child see the same file. Returns the argument unchanged when it contains a '/'.
-// Empty when nothing executable was found.
-std::string resolve_executable(const std::string& name);
-
-// enable_script_security's rule for one executable (after resolve_executable). Returns an
-// empty string when the file is safe, else a sentence saying which path element is unsafe.
-std::string script_security_problem(const std::string& path);
 
 struct ScriptOptions {
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};

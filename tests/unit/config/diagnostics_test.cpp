@@ -154,8 +154,31 @@ class CountingProbe final : public SystemProbe {
   }
   bool readable_file(const std::string& path) const override { return path == "/etc/xlb/present.key"; }
   bool account_exists(const std::string& name, bool) const override { return name != "nobody_here"; }
+  std::string script_problem(const std::string& command, bool security) const override {
+    if (command.rfind("/apps/missing.sh", 0) == 0) return "/apps/missing.sh: No such file or directory";
+    if (security && command == "/tmp/unsafe.sh") return "enable_script_security: /tmp/unsafe.sh is writable by a non-root user";
+    return {};
+  }
   mutable std::map<std::string, int> asked;
 };
+
+// issue 28: a notify script that did not exist passed -t and failed at every transition.
+TEST(MachineChecks, ScriptsThatCannotRunAreNamedOnceWithTheReason) {
+  CountingProbe probe;
+  const Options opt{Mode::config_test, &probe, {}};
+  const std::string instance = "vrrp_instance A {\n interface lo\n virtual_router_id 1\n"
+                               " notify_master \"/apps/missing.sh MASTER\"\n notify_backup /apps/missing.sh\n"
+                               " notify_fault /usr/bin/true\n}\n";
+  EXPECT_EQ(check(instance, opt),
+            (V{"t.conf:4:2: warning: notify_master '/apps/missing.sh MASTER' cannot run: /apps/missing.sh: No such "
+              "file or directory",
+              "t.conf:5:2: warning: notify_backup '/apps/missing.sh' cannot run: /apps/missing.sh: No such file or "
+              "directory"}));
+  const std::string checker = "virtual_server 198.51.100.1 80 {\n lb_kind DR\n real_server 198.51.100.3 80 {\n"
+                              "  notify_down /tmp/unsafe.sh\n  MISC_CHECK {\n   misc_path /apps/missing.sh\n  }\n }\n}\n";
+  EXPECT_EQ(check(checker, opt).size(), 1u) << "only misc_path: the unsafe script is fine without script security";
+  EXPECT_EQ(check("global_defs {\n enable_script_security\n}\n" + checker, opt).size(), 2u);
+}
 
 // IPVS's "Local" reals: a real or sorry server at an address of this node is served by its
 // own stack, which DR hands the packet unchanged, so its port must be the service's.

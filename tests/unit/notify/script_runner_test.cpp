@@ -83,8 +83,17 @@ TEST(ScriptRunner, MissingScriptIsRefusedNotRun) {
   EXPECT_NE(r.error.find("not found"), std::string::npos);
   auto bad = run_on(io, runner.run_command("/bin/echo 'unterminated"));
   EXPECT_TRUE(bad.refused);
+  // A path that does not exist, or a file without x: the reason in words, not "exec failed:
+  // errno 2" from a child.
+  auto missing = run_on(io, runner.run_command("/apps/keepalived/bin/notify.sh MASTER"));
+  EXPECT_TRUE(missing.refused);
+  EXPECT_EQ(missing.error, "cannot run /apps/keepalived/bin/notify.sh: No such file or directory");
+  TempDir dir;
+  const auto plain = dir.file("plain.sh", "#!/bin/sh\nexit 0\n", 0644);
+  auto not_executable = run_on(io, runner.run_command(plain.string()));
+  EXPECT_EQ(not_executable.error, "cannot run " + plain.string() + ": not executable (mode 644)");
   EXPECT_EQ(runner.counters().started, 0u);
-  EXPECT_EQ(runner.counters().refused, 2u);
+  EXPECT_EQ(runner.counters().refused, 4u);
 }
 
 TEST(ScriptRunner, TimeoutKillsTheWholeProcessGroup) {
