@@ -36,10 +36,10 @@ static __always_inline int xlb_fast_to_table(struct xdp_md *ctx, void *data, voi
 	return xlb_table_path(ctx, data, data_end, &pkt, entry);
 }
 
-/* A TCP packet that may change its flow's client state (SYN, FIN, RST): the table decides it. */
+/* A TCP packet the table must see (xlb_tcp_needs_table). */
 static __always_inline int xlb_tcp_control(__u8 proto, const struct tcphdr *tcp)
 {
-	return proto == IPPROTO_TCP && (xlb_tcp_flags(tcp) & XLB_TCP_CONTROL);
+	return xlb_tcp_needs_table(proto, xlb_tcp_flags(tcp));
 }
 
 static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void *data_end)
@@ -61,6 +61,9 @@ static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void
 	tot_len = xlb_bounded_len(ip->tot_len);
 	if (tot_len < sizeof(*ip) || (void *)ip + tot_len > data_end)
 		return XLB_CONTINUE;
+	/* A frame that is not fit to forward: the general path drops it and counts why. */
+	if (xlb_group_dst(data) || xlb_l4_problem(ip->protocol, tcp, tot_len - sizeof(*ip)))
+		return XLB_CONTINUE;
 	slot = xlb_flow_cache_slot_folded(ip->saddr, ip->daddr, tcp->source, tcp->dest, ip->protocol);
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
 	if (!entry)
@@ -79,14 +82,17 @@ static __always_inline int xlb_fast_path_v6(struct xdp_md *ctx, void *data, void
 	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
 	struct tcphdr *tcp = (void *)(ip6 + 1);
 	struct xlb_flow_cache_entry *entry;
-	__u32 slot, dst_fold;
+	__u32 slot, dst_fold, payload_len;
 
 	if ((void *)(tcp + 1) > data_end)
 		return XLB_CONTINUE;
 	dst_fold = xlb_fold_v6(&ip6->daddr);
 	if (!xlb_maybe_vip(dst_fold))
 		return xlb_pass();
-	if (ip6->version != 6 || (void *)(ip6 + 1) + xlb_bounded_len(ip6->payload_len) > data_end)
+	payload_len = xlb_bounded_len(ip6->payload_len);
+	if (ip6->version != 6 || (void *)(ip6 + 1) + payload_len > data_end)
+		return XLB_CONTINUE;
+	if (xlb_group_dst(data) || xlb_l4_problem(ip6->nexthdr, tcp, payload_len))
 		return XLB_CONTINUE;
 	slot = xlb_flow_cache_slot_folded(xlb_fold_v6(&ip6->saddr), dst_fold, tcp->source, tcp->dest, ip6->nexthdr);
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
