@@ -34,7 +34,7 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 	cached = xlb_flow_cache_slot_of(&pkt.key);
 	if (cached && xlb_flow_key_equal(&cached->key, &pkt.key) &&
 	    xlb_flow_cache_current(cached, bpf_jiffies64()) && /* inlined: a load, not a helper call */
-	    !xlb_tcp_needs_table(pkt.key.proto, pkt.tcp_flags))
+	    !xlb_tcp_needs_table(xlb_flags_proto(&pkt), pkt.tcp_flags))
 		return xlb_established_cached(ctx, data, data_end, &pkt, cached);
 	return xlb_table_path(ctx, data, data_end, &pkt, cached);
 }

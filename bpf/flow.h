@@ -113,12 +113,13 @@ static __always_inline __u32 xlb_persist_lookup(const struct xlb_persist_key *pk
 }
 
 /* Picks a real for a packet the table does not know. `opening`: the packet opens a connection,
- * whose choice is remembered (a persistence template); otherwise nothing is written and rr/wrr
- * hash instead of moving their cursor (see xlb_ring_position). */
-static __always_inline __u32 xlb_pick_real(const struct xlb_vip_info *vip, const struct xlb_flow_key *key,
-					   __u64 now, int opening)
+ * whose choice is remembered (a connection-table entry, a persistence template); otherwise
+ * nothing is written and rr/wrr hash instead of moving their cursor (see xlb_ring_position). */
+static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip, const struct xlb_flow_key *key,
+					  __u8 tcp_flags, __u64 now, int opening)
 {
 	struct xlb_persist_key pkey = {};
+	struct xlb_flow flow = {};
 	__u32 real_id = 0;
 
 	if (vip->flags & XLB_VIP_F_PERSIST) {
@@ -139,21 +140,12 @@ static __always_inline __u32 xlb_pick_real(const struct xlb_vip_info *vip, const
 	}
 	if (!real_id) {
 		real_id = vip->sorry_real;
-		if (real_id)
-			xlb_count(XLB_CTR_SORRY);
+		if (!real_id)
+			return 0;
+		xlb_count(XLB_CTR_SORRY);
 	}
-	return real_id;
-}
-
-/* Picks a real for a connection the table does not know, and remembers the choice. */
-static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
-					  const struct xlb_flow_key *key, __u8 tcp_flags, __u64 now)
-{
-	struct xlb_flow flow = {};
-	__u32 real_id = xlb_pick_real(vip, key, now, 1);
-
-	if (!real_id)
-		return 0;
+	if (!opening)
+		return real_id;
 	flow.real_id = real_id;
 	flow.vip_id = vip->vip_id;
 	flow.last_seen = now;

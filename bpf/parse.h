@@ -33,6 +33,12 @@ struct xlb_packet {
 	__u8 tcp_flags;          /* byte 13 of a TCP header (FIN, SYN, RST, ...); 0 otherwise */
 };
 
+/* The protocol whose flags tcp_flags holds: none for an ICMP error, which quotes no flags. */
+static __always_inline __u8 xlb_flags_proto(const struct xlb_packet *pkt)
+{
+	return pkt->icmp_error ? 0 : pkt->key.proto;
+}
+
 static __always_inline int xlb_malformed(void)
 {
 	return xlb_drop(XLB_CTR_DROP_MALFORMED);

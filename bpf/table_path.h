@@ -44,22 +44,6 @@ static __always_inline int xlb_established(struct xdp_md *ctx, void *data, void 
 	return xlb_forward(ctx, data, data_end, real, real_id, vip_id, 0);
 }
 
-/* A TCP packet of a connection the table does not know, which it opens no entry for. */
-static __always_inline int xlb_midstream(struct xdp_md *ctx, void *data, void *data_end,
-					 const struct xlb_packet *pkt, const struct xlb_vip_info *vip, __u64 now)
-{
-	__u32 real_id = xlb_pick_real(vip, &pkt->key, now, 0);
-	struct xlb_real *real;
-
-	if (!real_id)
-		return xlb_drop(XLB_CTR_DROP_NO_REAL);
-	real = xlb_find_real(real_id);
-	if (!real)
-		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	xlb_count(XLB_CTR_MIDSTREAM_FORWARDED);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, 0);
-}
-
 /* Out of line: both the general path and the fast path (for a plain TCP or UDP packet the cache
  * did not serve, which it has parsed already) end here, and the table's hash lookups dwarf the
  * call. `cached` is the flow's cache slot, refilled from the table. */
@@ -72,10 +56,10 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	struct xlb_flow *flow;
 	struct xlb_real *real;
 	__u32 epoch = xlb_cache_epoch();
-	__u32 real_id = 0, vip_id = 0, reopened = 0;
+	__u32 real_id = 0, vip_id = 0, reopened = 0, opening;
 	/* Applies once the packet proves to be a VIP's (a flow, or a VIP, names it): other
 	 * traffic that passed the prefilter is the kernel's, whatever it looks like. */
-	__u32 problem = xlb_frame_problem(data, pkt->icmp_error ? 0 : pkt->key.proto, pkt->tcp_flags);
+	__u32 problem = xlb_frame_problem(data, xlb_flags_proto(pkt), pkt->tcp_flags);
 	__u64 now;
 
 	now = bpf_ktime_get_coarse_ns();
@@ -106,7 +90,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 			real = xlb_find_real(real_id);
 			/* Control packets (SYN, FIN, RST) skip the cache, so that the ones that change the
 			 * client state always reach this table; local reals are passed, not rewritten. */
-			if (cached && real && !xlb_tcp_needs_table(pkt->key.proto, pkt->tcp_flags) &&
+			if (cached && real && !xlb_tcp_needs_table(xlb_flags_proto(pkt), pkt->tcp_flags) &&
 			    !(real->flags & XLB_REAL_F_LOCAL))
 				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->incarnation, epoch,
 						    bpf_jiffies64());
@@ -131,22 +115,23 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 		return xlb_drop(problem);
 	if (xlb_martian_source(&pkt->key))
 		return xlb_drop(XLB_CTR_DROP_MARTIAN_SOURCE);
-	/* Only a SYN opens a connection. Any other TCP packet without a flow belongs to one this
-	 * node never saw open (a failover without flow sync): it goes where the scheduler says,
-	 * but leaves no entry, or a flood of lone ACKs would fill the table. SYN+ACK is no opening
-	 * either: clients do not send one. */
-	if (pkt->key.proto == IPPROTO_TCP && (pkt->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) != XLB_TCP_SYN)
-		return xlb_midstream(ctx, data, data_end, pkt, vip, now);
-	real_id = xlb_new_flow(vip, &pkt->key, pkt->tcp_flags, now);
+	/* Only a SYN opens a TCP connection. Any other TCP packet without a flow belongs to one
+	 * this node never saw open (a failover without flow sync): it goes where the scheduler
+	 * says, but leaves no entry, or a flood of lone ACKs would fill the table. SYN+ACK opens
+	 * nothing either: clients do not send one. */
+	opening = pkt->key.proto != IPPROTO_TCP || (pkt->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) == XLB_TCP_SYN;
+	real_id = xlb_new_flow(vip, &pkt->key, pkt->tcp_flags, now, opening);
 	if (!real_id)
 		return xlb_drop(XLB_CTR_DROP_NO_REAL);
+	if (!opening)
+		xlb_count(XLB_CTR_MIDSTREAM_FORWARDED);
 	/* Counted only here: a backup passes such a SYN to its kernel and rescheduled nothing. */
 	if (reopened)
 		xlb_count(XLB_CTR_FLOW_REOPENED);
 	real = xlb_find_real(real_id);
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, 1);
+	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, opening);
 }
 
 #endif
