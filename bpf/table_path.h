@@ -57,16 +57,16 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	struct xlb_real *real;
 	__u32 epoch = xlb_cache_epoch();
 	__u32 real_id = 0, vip_id = 0, reopened = 0, opening;
-	/* Applies once the packet proves to be a VIP's (a flow, or a VIP, names it): other
-	 * traffic that passed the prefilter is the kernel's, whatever it looks like. */
 	__u32 problem = xlb_frame_problem(data, xlb_flags_proto(pkt), pkt->tcp_flags);
 	__u64 now;
 
+	/* Dropped if it is a VIP's, flow or not (other traffic that passed the prefilter is the
+	 * kernel's, whatever it looks like); decided by the small vips table alone, so that a
+	 * flood of such frames never walks the connection table, nor changes a flow in it. */
+	if (problem)
+		return xlb_find_vip(&pkt->key) ? xlb_drop(problem) : xlb_pass();
 	now = bpf_ktime_get_coarse_ns();
 	flow = xlb_flow_lookup(&pkt->key, now);
-	/* Before the reopen test and the touch: such a frame must not change the flow either. */
-	if (flow && problem)
-		return xlb_drop(problem);
 	/* tcp_flags is 0 for anything but TCP, which never reopens. */
 	if (flow && xlb_flow_reopened(flow, pkt->tcp_flags, now)) {
 		/* The old connection's entry is overwritten below; a cached copy must not outlive it. */
@@ -111,8 +111,6 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	/* New flows are the master's to place. */
 	if (!(vip->flags & XLB_VIP_F_ACTIVE))
 		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
-	if (problem)
-		return xlb_drop(problem);
 	if (xlb_martian_source(&pkt->key))
 		return xlb_drop(XLB_CTR_DROP_MARTIAN_SOURCE);
 	/* Only a SYN opens a TCP connection. Any other TCP packet without a flow belongs to one
