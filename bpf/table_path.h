@@ -89,7 +89,8 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 		if (state && state->flags) {
 			real = xlb_find_real(real_id);
 			/* Control packets (SYN, FIN, RST) skip the cache, so that the ones that change the
-			 * client state always reach this table; local reals are passed, not rewritten. */
+			 * client state always reach this table, and so do segments without ACK, which
+			 * it drops; local reals are passed, not rewritten. */
 			if (cached && real && !xlb_tcp_needs_table(xlb_flags_proto(pkt), pkt->tcp_flags) &&
 			    !(real->flags & XLB_REAL_F_LOCAL))
 				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->incarnation, epoch,

@@ -248,10 +248,14 @@ TEST_F(HostileTest, OnlyASynCreatesAFlow) {
     }
   }
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_NEW), 0u);
-  // A SYN still does, and UDP, where any datagram may open a flow, as before.
+  // A SYN still does (an ECN setup SYN, with ECE and CWR, too), and UDP, where any datagram
+  // may open a flow, as before.
   EXPECT_NE(send(tcp(fresh_client(), 1000)), 0u);
+  auto ecn = tcp(fresh_client(), 1000);
+  ecn.tcp_flags = 0xc2;
+  EXPECT_NE(send(ecn), 0u);
   EXPECT_NE(send(udp(fresh_client(), 5000)), 0u);
-  EXPECT_EQ(lb().flow_count(), 2u);
+  EXPECT_EQ(lb().flow_count(), 3u);
 }
 
 TEST_F(HostileTest, AnAckFloodLeavesTheTableEmpty) {
