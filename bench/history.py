@@ -113,7 +113,15 @@ def _churn(d):
     return f
 
 
-EXTRACT = {"churn": _churn, "packet_cost": _packet_cost, "forwarding": _forwarding, "sync": _sync, "scale": _scale, "insns": _insns,
+def _flood(d):
+    f = {}
+    for r in d.get("rows", []):
+        f[r["kind"] + " ns"] = r.get("xlb_call_ns")
+        f[r["kind"] + " entries"] = r.get("table_entries_after")
+    return f
+
+
+EXTRACT = {"churn": _churn, "flood": _flood, "packet_cost": _packet_cost, "forwarding": _forwarding, "sync": _sync, "scale": _scale, "insns": _insns,
            "profile": _profile}
 
 

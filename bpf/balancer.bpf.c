@@ -9,6 +9,8 @@ char LICENSE[] SEC("license") = "GPL";
 static __always_inline int xlb_established_cached(struct xdp_md *ctx, void *data, void *data_end,
 						  const struct xlb_packet *pkt, struct xlb_flow_cache_entry *entry)
 {
+	if (xlb_group_dst(data))
+		return xlb_drop(XLB_CTR_DROP_BAD_DST_MAC);
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (pkt->icmp_error)
@@ -32,7 +34,7 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 	cached = xlb_flow_cache_slot_of(&pkt.key);
 	if (cached && xlb_flow_key_equal(&cached->key, &pkt.key) &&
 	    xlb_flow_cache_current(cached, bpf_jiffies64()) && /* inlined: a load, not a helper call */
-	    !(pkt.tcp_flags & XLB_TCP_CONTROL))
+	    !xlb_tcp_needs_table(xlb_flags_proto(&pkt), pkt.tcp_flags))
 		return xlb_established_cached(ctx, data, data_end, &pkt, cached);
 	return xlb_table_path(ctx, data, data_end, &pkt, cached);
 }

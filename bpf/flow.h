@@ -36,14 +36,6 @@ static __always_inline struct xlb_flow *xlb_flow_lookup(const struct xlb_flow_ke
 	return flow;
 }
 
-/* The TCP flags a flow's client state follows (byte 13 of the header). */
-#define XLB_TCP_FIN 0x01
-#define XLB_TCP_SYN 0x02
-#define XLB_TCP_RST 0x04
-#define XLB_TCP_ACK 0x10
-/* Flags that may change what a packet means for its flow: such packets skip the flow cache. */
-#define XLB_TCP_CONTROL (XLB_TCP_FIN | XLB_TCP_SYN | XLB_TCP_RST)
-
 /* Linux waits 1, 2, 4 ... 32 s between the SYNs of one attempt (tcp_syn_retries 6), other
  * stacks less; a bare SYN after a longer silence starts another attempt. */
 #define XLB_SYN_RETRY_NS (60 * XLB_NS_PER_SEC)
@@ -120,9 +112,11 @@ static __always_inline __u32 xlb_persist_lookup(const struct xlb_persist_key *pk
 	return entry->real_id;
 }
 
-/* Picks a real for a flow the table does not know, and remembers the choice. */
-static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
-					  const struct xlb_flow_key *key, __u8 tcp_flags, __u64 now)
+/* Picks a real for a packet the table does not know. `opening`: the packet opens a connection,
+ * whose choice is remembered (a connection-table entry, a persistence template); otherwise
+ * nothing is written and rr/wrr hash instead of moving their cursor (see xlb_ring_position). */
+static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip, const struct xlb_flow_key *key,
+					  __u8 tcp_flags, __u64 now, int opening)
 {
 	struct xlb_persist_key pkey = {};
 	struct xlb_flow flow = {};
@@ -135,10 +129,10 @@ static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
 			xlb_count(XLB_CTR_PERSIST_HIT);
 	}
 	if (!real_id) {
-		real_id = xlb_schedule(vip, key);
+		real_id = xlb_schedule(vip, key, !opening);
 		/* A hit refreshed its template in place; only a fresh choice writes one (an LRU
 		 * update allocates a new element even when the key exists: it is not cheap). */
-		if (real_id && (vip->flags & XLB_VIP_F_PERSIST)) {
+		if (real_id && opening && (vip->flags & XLB_VIP_F_PERSIST)) {
 			struct xlb_persist entry = { .real_id = real_id, .last_seen = now };
 
 			bpf_map_update_elem(&persist, &pkey, &entry, BPF_ANY);
@@ -150,6 +144,8 @@ static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip,
 			return 0;
 		xlb_count(XLB_CTR_SORRY);
 	}
+	if (!opening)
+		return real_id;
 	flow.real_id = real_id;
 	flow.vip_id = vip->vip_id;
 	flow.last_seen = now;

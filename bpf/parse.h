@@ -4,15 +4,10 @@
 #ifndef XLB_BPF_PARSE_H
 #define XLB_BPF_PARSE_H
 
-#include <linux/if_ether.h>
-#include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/icmpv6.h>
-#include <linux/tcp.h>
-#include <linux/udp.h>
-#include <bpf/bpf_endian.h>
-#include "filter.h"
+#include "validate.h"
 
 /* Helpers return an XDP action, or this to let the caller go on. */
 #define XLB_CONTINUE (-1)
@@ -38,6 +33,12 @@ struct xlb_packet {
 	__u8 tcp_flags;          /* byte 13 of a TCP header (FIN, SYN, RST, ...); 0 otherwise */
 };
 
+/* The protocol whose flags tcp_flags holds: none for an ICMP error, which quotes no flags. */
+static __always_inline __u8 xlb_flags_proto(const struct xlb_packet *pkt)
+{
+	return pkt->icmp_error ? 0 : pkt->key.proto;
+}
+
 static __always_inline int xlb_malformed(void)
 {
 	return xlb_drop(XLB_CTR_DROP_MALFORMED);
@@ -53,18 +54,37 @@ static __always_inline __u8 xlb_tcp_flags(const struct tcphdr *tcp)
 	return ((const __u8 *)tcp)[13];
 }
 
-/* Reads the ports at l4 into the key; `quoted` reverses them (ICMP errors quote VIP -> client). */
+/* Reads the ports at l4 into the key; `quoted` reverses them (ICMP errors quote VIP -> client).
+ * l4_len: the bytes the IP header leaves from l4 on. */
 static __always_inline int xlb_parse_ports(void *l4, void *data_end, __u8 proto,
-					   struct xlb_packet *pkt, int quoted)
+					   struct xlb_packet *pkt, int quoted, __u32 l4_len)
 {
+	__u32 problem;
+
+	/* A first fragment's lengths count the whole datagram; it is dropped as a fragment. */
 	if (proto == IPPROTO_TCP && !quoted) {
 		struct tcphdr *tcp = l4;
 
 		if ((void *)(tcp + 1) > data_end)
 			return xlb_malformed();
+		problem = pkt->first_fragment ? 0 : xlb_l4_problem(proto, l4, l4_len);
+		if (problem)
+			return xlb_drop(problem);
 		pkt->key.sport = tcp->source;
 		pkt->key.dport = tcp->dest;
 		pkt->tcp_flags = xlb_tcp_flags(tcp);
+		return XLB_CONTINUE;
+	}
+	if (proto == IPPROTO_UDP && !quoted) {
+		struct udphdr *udp = l4;
+
+		if ((void *)(udp + 1) > data_end)
+			return xlb_malformed();
+		problem = pkt->first_fragment ? 0 : xlb_l4_problem(proto, l4, l4_len);
+		if (problem)
+			return xlb_drop(problem);
+		pkt->key.sport = udp->source;
+		pkt->key.dport = udp->dest;
 		return XLB_CONTINUE;
 	}
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
@@ -73,6 +93,8 @@ static __always_inline int xlb_parse_ports(void *l4, void *data_end, __u8 proto,
 
 		if ((void *)(ports + 2) > data_end)
 			return xlb_malformed();
+		if (l4_len < sizeof(*ports) * 2)
+			return xlb_drop(XLB_CTR_DROP_BAD_LENGTH);
 		pkt->key.sport = quoted ? ports[1] : ports[0];
 		pkt->key.dport = quoted ? ports[0] : ports[1];
 		return XLB_CONTINUE;
@@ -102,11 +124,13 @@ static __always_inline void xlb_copy_v6(__u32 *dst, const struct in6_addr *src)
 	__builtin_memcpy(dst, src->in6_u.u6_addr32, 16);
 }
 
-/* ICMP error about a VIP flow: the quoted packet is VIP -> client. */
-static __always_inline int xlb_parse_icmp4(void *l4, void *data_end, struct xlb_packet *pkt)
+/* ICMP error about a VIP flow: the quoted packet is VIP -> client, and the error is addressed to
+ * its source. The key's dst holds the outer destination on entry. */
+static __always_inline int xlb_parse_icmp4(void *l4, void *data_end, struct xlb_packet *pkt, __u32 l4_len)
 {
 	struct xlb_icmphdr *icmp = l4;
 	struct iphdr *inner;
+	__u32 quoted_len;
 
 	if ((void *)(icmp + 1) > data_end)
 		return xlb_malformed();
@@ -117,14 +141,22 @@ static __always_inline int xlb_parse_icmp4(void *l4, void *data_end, struct xlb_
 		return xlb_malformed();
 	if (inner->ihl < 5 || inner->version != 4)
 		return xlb_malformed();
+	quoted_len = sizeof(*icmp) + inner->ihl * 4;
+	if (l4_len < quoted_len)
+		return xlb_drop(XLB_CTR_DROP_BAD_LENGTH);
+	/* Another address (one that shares the VIP's prefilter bit) is not the VIP's to answer
+	 * for, whatever flow it quotes. */
+	if (inner->saddr != pkt->key.dst[0])
+		return xlb_drop(XLB_CTR_DROP_ICMP_NOT_FOR_VIP);
 	pkt->icmp_error = 1;
 	pkt->key.proto = inner->protocol;
 	pkt->key.src[0] = inner->daddr;
 	pkt->key.dst[0] = inner->saddr;
-	return xlb_parse_ports((void *)inner + inner->ihl * 4, data_end, inner->protocol, pkt, 1);
+	return xlb_parse_ports((void *)inner + inner->ihl * 4, data_end, inner->protocol, pkt, 1,
+			       l4_len - quoted_len);
 }
 
-static __always_inline int xlb_parse_icmp6(void *l4, void *data_end, struct xlb_packet *pkt)
+static __always_inline int xlb_parse_icmp6(void *l4, void *data_end, struct xlb_packet *pkt, __u32 l4_len)
 {
 	struct icmp6hdr *icmp = l4;
 	struct ipv6hdr *inner;
@@ -137,11 +169,16 @@ static __always_inline int xlb_parse_icmp6(void *l4, void *data_end, struct xlb_
 	inner = (void *)(icmp + 1);
 	if ((void *)(inner + 1) > data_end)
 		return xlb_malformed();
+	if (l4_len < sizeof(*icmp) + sizeof(*inner))
+		return xlb_drop(XLB_CTR_DROP_BAD_LENGTH);
+	if (xlb_load64(&inner->saddr) != xlb_load64(pkt->key.dst) ||
+	    xlb_load64((const void *)&inner->saddr + 8) != xlb_load64(&pkt->key.dst[2]))
+		return xlb_drop(XLB_CTR_DROP_ICMP_NOT_FOR_VIP); /* see IPv4 */
 	pkt->icmp_error = 1;
 	pkt->key.proto = inner->nexthdr;
 	xlb_copy_v6(pkt->key.src, &inner->daddr);
 	xlb_copy_v6(pkt->key.dst, &inner->saddr);
-	return xlb_parse_ports(inner + 1, data_end, inner->nexthdr, pkt, 1);
+	return xlb_parse_ports(inner + 1, data_end, inner->nexthdr, pkt, 1, l4_len - sizeof(*icmp) - sizeof(*inner));
 }
 
 /* A 16-bit length the verifier can bound: kernels before 6.3 forget the range of a byte-swapped
@@ -187,13 +224,14 @@ static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb
 		pkt->first_fragment = 1;
 	}
 	if (ip->protocol == IPPROTO_ICMP)
-		return xlb_parse_icmp4(l4, data_end, pkt);
-	return xlb_parse_ports(l4, data_end, ip->protocol, pkt, 0);
+		return xlb_parse_icmp4(l4, data_end, pkt, tot_len - ip->ihl * 4);
+	return xlb_parse_ports(l4, data_end, ip->protocol, pkt, 0, tot_len - ip->ihl * 4);
 }
 
 static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb_packet *pkt)
 {
 	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+	__u32 payload_len, ext_len = 0;
 	void *l4;
 	__u8 next;
 
@@ -203,7 +241,8 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 		return xlb_pass();
 	if (ip6->version != 6)
 		return xlb_malformed();
-	if ((void *)(ip6 + 1) + xlb_bounded_len(ip6->payload_len) > data_end)
+	payload_len = xlb_bounded_len(ip6->payload_len);
+	if ((void *)(ip6 + 1) + payload_len > data_end)
 		return xlb_malformed(); /* truncated: see IPv4 */
 	pkt->key.family = XLB_FAMILY_V6;
 	xlb_copy_v6(pkt->key.src, &ip6->saddr);
@@ -220,6 +259,7 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 				return xlb_malformed();
 			next = opt->nexthdr;
 			l4 += (opt->hdrlen + 1) * 8;
+			ext_len += (opt->hdrlen + 1) * 8;
 		} else if (next == IPPROTO_FRAGMENT) {
 			struct frag_hdr {
 				__u8 nexthdr;
@@ -235,16 +275,19 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 			pkt->first_fragment = 1;
 			next = frag->nexthdr;
 			l4 = frag + 1;
+			ext_len += sizeof(*frag);
 		} else {
 			break;
 		}
 	}
 	if (l4 > data_end)
 		return xlb_malformed();
+	if (ext_len > payload_len)
+		return xlb_drop(XLB_CTR_DROP_BAD_EXT_CHAIN);
 	pkt->key.proto = next;
 	if (next == IPPROTO_ICMPV6)
-		return xlb_parse_icmp6(l4, data_end, pkt);
-	return xlb_parse_ports(l4, data_end, next, pkt, 0);
+		return xlb_parse_icmp6(l4, data_end, pkt, payload_len - ext_len);
+	return xlb_parse_ports(l4, data_end, next, pkt, 0, payload_len - ext_len);
 }
 
 static __always_inline int xlb_parse(void *data, void *data_end, struct xlb_packet *pkt)

@@ -5,9 +5,12 @@
 
 #include "parse.h"
 
-/* Returns the ring position for a new flow, or -1 when the VIP has no usable real. */
+/* Returns the ring position for a new flow, or -1 when the VIP has no usable real. `stateless`:
+ * for a packet that opens no flow (a connection this node never saw the start of), which
+ * rr/wrr place by the mh hash instead of the cursor: every packet of that connection then goes
+ * to the same real, by the ring's weights, and the cursor stays for the connections it places. */
 static __always_inline __s64 xlb_ring_position(const struct xlb_vip_info *vip,
-					       const struct xlb_flow_key *key)
+					       const struct xlb_flow_key *key, int stateless)
 {
 	__u32 len = vip->ring_len;
 	struct xlb_cursor *cursor;
@@ -21,6 +24,8 @@ static __always_inline __s64 xlb_ring_position(const struct xlb_vip_info *vip,
 	case XLB_SCHED_MH:
 		return xlb_client_hash(key, 1) % len;
 	default:
+		if (stateless)
+			return xlb_client_hash(key, 1) % len;
 		/* rr and wrr: a per-CPU cursor, so CPUs never contend on one counter. */
 		cursor = bpf_map_lookup_elem(&rr_cursor, &vip->vip_id);
 		if (!cursor)
@@ -35,9 +40,9 @@ static __always_inline __s64 xlb_ring_position(const struct xlb_vip_info *vip,
 
 /* Real id from the live half of the VIP's ring; 0 when none. */
 static __always_inline __u32 xlb_schedule(const struct xlb_vip_info *vip,
-					  const struct xlb_flow_key *key)
+					  const struct xlb_flow_key *key, int stateless)
 {
-	__s64 pos = xlb_ring_position(vip, key);
+	__s64 pos = xlb_ring_position(vip, key, stateless);
 	struct xlb_ring_entry *entry;
 	__u32 index;
 

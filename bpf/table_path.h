@@ -56,9 +56,15 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	struct xlb_flow *flow;
 	struct xlb_real *real;
 	__u32 epoch = xlb_cache_epoch();
-	__u32 real_id = 0, vip_id = 0, reopened = 0;
+	__u32 real_id = 0, vip_id = 0, reopened = 0, opening;
+	__u32 problem = xlb_frame_problem(data, xlb_flags_proto(pkt), pkt->tcp_flags);
 	__u64 now;
 
+	/* Dropped if it is a VIP's, flow or not (other traffic that passed the prefilter is the
+	 * kernel's, whatever it looks like); decided by the small vips table alone, so that a
+	 * flood of such frames never walks the connection table, nor changes a flow in it. */
+	if (problem)
+		return xlb_find_vip(&pkt->key) ? xlb_drop(problem) : xlb_pass();
 	now = bpf_ktime_get_coarse_ns();
 	flow = xlb_flow_lookup(&pkt->key, now);
 	/* tcp_flags is 0 for anything but TCP, which never reopens. */
@@ -83,8 +89,10 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 		if (state && state->flags) {
 			real = xlb_find_real(real_id);
 			/* Control packets (SYN, FIN, RST) skip the cache, so that the ones that change the
-			 * client state always reach this table; local reals are passed, not rewritten. */
-			if (cached && real && !(pkt->tcp_flags & XLB_TCP_CONTROL) && !(real->flags & XLB_REAL_F_LOCAL))
+			 * client state always reach this table, and so do segments without ACK, which
+			 * it drops; local reals are passed, not rewritten. */
+			if (cached && real && !xlb_tcp_needs_table(xlb_flags_proto(pkt), pkt->tcp_flags) &&
+			    !(real->flags & XLB_REAL_F_LOCAL))
 				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->incarnation, epoch,
 						    bpf_jiffies64());
 			return xlb_established(ctx, data, data_end, pkt, real, real_id, vip_id);
@@ -104,16 +112,25 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	/* New flows are the master's to place. */
 	if (!(vip->flags & XLB_VIP_F_ACTIVE))
 		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_INACTIVE);
-	real_id = xlb_new_flow(vip, &pkt->key, pkt->tcp_flags, now);
+	if (xlb_martian_source(&pkt->key))
+		return xlb_drop(XLB_CTR_DROP_MARTIAN_SOURCE);
+	/* Only a SYN opens a TCP connection. Any other TCP packet without a flow belongs to one
+	 * this node never saw open (a failover without flow sync): it goes where the scheduler
+	 * says, but leaves no entry, or a flood of lone ACKs would fill the table. SYN+ACK opens
+	 * nothing either: clients do not send one. */
+	opening = pkt->key.proto != IPPROTO_TCP || (pkt->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) == XLB_TCP_SYN;
+	real_id = xlb_new_flow(vip, &pkt->key, pkt->tcp_flags, now, opening);
 	if (!real_id)
 		return xlb_drop(XLB_CTR_DROP_NO_REAL);
+	if (!opening)
+		xlb_count(XLB_CTR_MIDSTREAM_FORWARDED);
 	/* Counted only here: a backup passes such a SYN to its kernel and rescheduled nothing. */
 	if (reopened)
 		xlb_count(XLB_CTR_FLOW_REOPENED);
 	real = xlb_find_real(real_id);
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, 1);
+	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, opening);
 }
 
 #endif

@@ -118,10 +118,10 @@ class PacketScale {
   Json run() {
     bpftest::CpuPin pin;
     fixed_ns_ = fixed_call_ns();
-    // One flow: flow 0, created by its first packet.
+    // One flow: flow 0, opened by its SYN.
     lb_.flush_flows();
     const Bytes one = flow_frame(0, bpftest::kTcpAck);
-    single_ns(lb_.prog_fd(), one, XDP_TX);
+    single_ns(lb_.prog_fd(), flow_frame(0, bpftest::kTcpSyn), XDP_TX);
     Case small;
     small.flows_before = lb_.flow_count();
     small.est_repeat = est_repeat(one);
@@ -138,7 +138,7 @@ class PacketScale {
     std::vector<Bytes> few;
     for (const auto id : ids) {
       few.push_back(flow_frame(id, bpftest::kTcpAck));
-      single_ns(lb_.prog_fd(), few.back(), XDP_TX);
+      single_ns(lb_.prog_fd(), flow_frame(id, bpftest::kTcpSyn), XDP_TX);
     }
     const std::uint64_t few_count = lb_.flow_count();
     const double few_ns = est_single(lb_.prog_fd(), few);
@@ -294,7 +294,7 @@ class PacketScale {
       }
       if (flush) {
         lb_.flush_flows();
-        single_ns(lb_.prog_fd(), flow_frame(0, bpftest::kTcpAck), XDP_TX);
+        single_ns(lb_.prog_fd(), flow_frame(0, bpftest::kTcpSyn), XDP_TX);
       }
       const auto before = lb_.counter(XLB_CTR_FLOW_NEW);
       v.push_back(singles_ns(lb_.prog_fd(), frames, XDP_TX) - fixed_ns_);

@@ -59,6 +59,18 @@ enum xlb_counter {
 	XLB_CTR_SORRY,             /* new flows sent to the sorry server */
 	XLB_CTR_LOCAL,             /* handed to this node's stack for a local real or sorry server */
 	XLB_CTR_FLOW_REOPENED,     /* SYN reusing the 5-tuple of an ended flow: scheduled afresh */
+	/* Frames to a VIP that are no well-formed packet, dropped before they cost a table entry
+	 * or reach a real (XLB_CTR_DROP_MALFORMED: the frame ends inside a header). */
+	XLB_CTR_DROP_BAD_LENGTH,      /* IP total or payload length leaves no room for the L4 header */
+	XLB_CTR_DROP_BAD_L4_HEADER,   /* TCP data offset < 5 or past the segment; UDP length < 8 or past
+				       * the datagram */
+	XLB_CTR_DROP_BAD_DST_MAC,     /* broadcast or multicast Ethernet destination */
+	XLB_CTR_DROP_MARTIAN_SOURCE,  /* new flow from 0/8, 127/8, 224/3, ::, ::1, ff00::/8 or the VIP */
+	XLB_CTR_DROP_BAD_EXT_CHAIN,   /* IPv6 payload length ends inside the extension headers */
+	XLB_CTR_DROP_ICMP_NOT_FOR_VIP, /* ICMP error whose destination is not the quoted source */
+	XLB_CTR_DROP_BAD_TCP_FLAGS,   /* no flag, SYN+FIN or SYN+RST */
+	XLB_CTR_MIDSTREAM_FORWARDED,  /* TCP without SYN and without a flow (failover without sync):
+				       * sent to the real the scheduler picks, no entry created */
 	XLB_CTR_MAX,
 };
 

@@ -51,6 +51,21 @@ class BalancerTest : public ::testing::Test {
     macs_[real_mac(id)] = id;
   }
 
+  // Reals 1 and 2 behind three wrr services: TCP port 80 of kVip4 (VIP id 1) and of kVip6 (2),
+  // and UDP on every port of kVip4 (3).
+  void serve_tcp_and_udp() {
+    add_real(1);
+    add_real(2);
+    lb_->configure(service(XLB_SCHED_WRR), members({{1, 1}, {2, 1}}));
+    auto v6 = service(XLB_SCHED_WRR, kVip6);
+    v6.vip_id = 2;
+    lb_->configure(v6, members({{1, 1}, {2, 1}}));
+    auto udp = service(XLB_SCHED_WRR, kVip4, 0);
+    udp.proto = kUdp;
+    udp.vip_id = 3;
+    lb_->configure(udp, members({{1, 1}, {2, 1}}));
+  }
+
   static std::vector<dataplane::RingMember> members(std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> ids_weights) {
     std::vector<dataplane::RingMember> out;
     for (auto [id, weight] : ids_weights) out.push_back({id, weight, real_addr(id).str() + ":80"});

@@ -15,16 +15,7 @@ class RobustnessTest : public BalancerTest {
  protected:
   void SetUp() override {
     BalancerTest::SetUp();
-    add_real(1);
-    add_real(2);
-    lb().configure(service(XLB_SCHED_WRR), members({{1, 1}, {2, 1}}));
-    auto v6 = service(XLB_SCHED_WRR, kVip6);
-    v6.vip_id = 2;
-    lb().configure(v6, members({{1, 1}, {2, 1}}));
-    auto udp = service(XLB_SCHED_WRR, kVip4, 0);
-    udp.proto = kUdp;
-    udp.vip_id = 3;
-    lb().configure(udp, members({{1, 1}, {2, 1}}));
+    serve_tcp_and_udp();
   }
 
   // Runs the frame; true when it left towards a real. Frames the kernel refuses (shorter than

@@ -133,6 +133,10 @@ TEST_F(IdleTimeoutTest, FlowsIdleLongerThanTheSettingsTimeoutAreRescheduled) {
   age_flow(t, 12);
   EXPECT_EQ(send(t), 2u) << "TCP flow idle 12 s > tcp_timeout 10 s";
   EXPECT_EQ(lb().counter(XLB_CTR_FLOW_EXPIRED), 2u);
+  // An ACK opens no flow: it went where the scheduler said, and the next SYN opens one there.
+  EXPECT_EQ(lb().counter(XLB_CTR_MIDSTREAM_FORWARDED), 1u);
+  t.tcp_flags = kTcpSyn;
+  EXPECT_EQ(send(t), 2u);
   EXPECT_EQ(lb().flow(make_flow_key(t))->real_id, 2u);
 }
 

@@ -304,6 +304,35 @@ TEST_F(BpfProgramTest, FlowsOfAbi4AreCopiedIntoTheNewLayout) {
   }
 }
 
+// Issue 27 added eight drop and forward reasons without changing a layout: the pins an ABI 5
+// program before it left (16 counters) are adopted, their flows as they are, and the counters
+// are made afresh with every reason.
+TEST_F(BpfProgramTest, CountersOfTheSixteenReasonProgramAreMadeAfresh) {
+  constexpr std::uint32_t kOldCounters = 16;
+  static_assert(XLB_CTR_MAX > kOldCounters);
+  {
+    BpfProgram first(options());
+    for (std::uint16_t port = 6000; port < 6010; ++port) {
+      const xlb_flow flow{.real_id = 3, .vip_id = 2, .last_seen = 11, .created = 10, .client_state = 1, .pad = 0};
+      ASSERT_FALSE(first.flows().update(flow_key(port), flow));
+    }
+    const auto counters_path = first.pin_dir() / "counters";
+    ASSERT_EQ(::unlink(counters_path.c_str()), 0);
+    const int old_counters = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "counters", 4, 8, kOldCounters, nullptr);
+    ASSERT_GE(old_counters, 0);
+    ASSERT_EQ(bpf_obj_pin(old_counters, counters_path.c_str()), 0);
+    ::close(old_counters);
+  }
+  BpfProgram second(options());
+  EXPECT_TRUE(second.reused_pins());
+  EXPECT_EQ(second.counters().max_entries(), static_cast<std::uint32_t>(XLB_CTR_MAX));
+  EXPECT_EQ((second.flows().count<xlb_flow_key, xlb_flow>()), 10u);
+  const auto flow = second.flows().lookup<xlb_flow_key, xlb_flow>(flow_key(6005));
+  ASSERT_TRUE(flow.has_value());
+  EXPECT_EQ(flow->real_id, 3u);
+  EXPECT_EQ(flow->client_state, 1u);
+}
+
 // ABI 3 pinned a flow cache of the same size whose entries meant something else (a 64-bit
 // `filled` where cache_epoch is now), and vip_filter as a .maps array, without the
 // BPF_F_MMAPABLE of a global's section: the filter is adopted as it is (the program reads it
