@@ -72,7 +72,7 @@ void write_flow_sync(MetricsText& m, const sync::FlowSync& sync) {
       {"send_error", c.send_errors},          {"deferred", c.entries_deferred},
       {"dropped", c.entries_dropped},         {"unknown_service_or_real", c.entries_unknown},
       {"rejected_auth", c.rejected_auth},     {"rejected_malformed", c.rejected_malformed},
-      {"rejected_replay", c.rejected_replay},
+      {"rejected_replay", c.rejected_replay}, {"rejected_stale", c.rejected_stale},
       {"rejected_sync_id", c.rejected_sync_id}};
   m.family("xlb_sync_problems_total", MetricsText::Type::counter,
            "lvs_sync_daemon: entries deferred or dropped by the send budget, datagrams refused, by reason.");
