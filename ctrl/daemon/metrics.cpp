@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "ctrl/api/control_server.hpp"
+#include "ctrl/api/metrics_server.hpp"
 #include "ctrl/api/prometheus.hpp"
 #include "ctrl/check/health_monitor.hpp"
 #include "ctrl/daemon/daemon.hpp"
@@ -79,6 +81,36 @@ void write_flow_sync(MetricsText& m, const sync::FlowSync& sync) {
   for (const auto& [reason, value] : trouble) m.sample({{"reason", reason}}, static_cast<double>(value));
   m.family("xlb_sync_backlog_entries", MetricsText::Type::gauge, "lvs_sync_daemon: entries waiting for send budget.");
   m.sample({}, static_cast<double>(sync.backlog()));
+}
+
+void write_listeners(MetricsText& m, const std::vector<const api::ConnectionTable*>& tables,
+                     const api::DescriptorBudget& descriptors) {
+  m.family("xlb_listener_connections", MetricsText::Type::gauge, "Connections a listener holds now.");
+  for (const auto* t : tables) m.sample({{"listener", t->name()}}, static_cast<double>(t->size()));
+  m.family("xlb_listener_max_connections", MetricsText::Type::gauge, "A listener's connection cap.");
+  for (const auto* t : tables) m.sample({{"listener", t->name()}}, static_cast<double>(t->limits().max_connections));
+  m.family("xlb_listener_rejected_total", MetricsText::Type::counter,
+           "Connections a listener refused (cap: every connection busy; descriptors: within the reserve of the "
+           "limit) or could not accept (accept_error).");
+  for (const auto* t : tables) {
+    const auto& c = t->counters();
+    m.sample({{"listener", t->name()}, {"reason", "cap"}}, static_cast<double>(c.rejected_cap));
+    m.sample({{"listener", t->name()}, {"reason", "descriptors"}}, static_cast<double>(c.rejected_descriptors));
+    m.sample({{"listener", t->name()}, {"reason", "accept_error"}}, static_cast<double>(c.accept_errors));
+  }
+  m.family("xlb_listener_closed_total", MetricsText::Type::counter,
+           "Connections a listener closed: evicted to make room, or timed out idle or mid-request.");
+  for (const auto* t : tables) {
+    const auto& c = t->counters();
+    m.sample({{"listener", t->name()}, {"reason", "evicted"}}, static_cast<double>(c.evicted));
+    m.sample({{"listener", t->name()}, {"reason", "idle_timeout"}}, static_cast<double>(c.idle_timeouts));
+    m.sample({{"listener", t->name()}, {"reason", "request_timeout"}}, static_cast<double>(c.request_timeouts));
+  }
+  m.family("xlb_file_descriptors", MetricsText::Type::gauge,
+           "xlbd's descriptors: open now, the limit, and the reserve listeners leave to the rest.");
+  m.sample({{"what", "open"}}, static_cast<double>(api::DescriptorBudget::open_descriptors()));
+  m.sample({{"what", "limit"}}, static_cast<double>(descriptors.limit()));
+  m.sample({{"what", "reserve"}}, static_cast<double>(descriptors.reserve()));
 }
 
 }  // namespace
@@ -182,6 +214,10 @@ std::string Daemon::metrics() const {
   m.sample({}, static_cast<double>(live_->applied().size()));
 
   if (flow_sync_) write_flow_sync(m, *flow_sync_);
+  std::vector<const api::ConnectionTable*> listeners;
+  if (control_) listeners.push_back(&control_->connections());
+  if (metrics_) listeners.push_back(&metrics_->connections());
+  write_listeners(m, listeners, descriptors_);
 
   const auto mail = notifier_->counters();
   m.family("xlb_mail_delivered_total", MetricsText::Type::counter, "Alert mails delivered.");
