@@ -5,21 +5,20 @@
 // marked the reals down. Now xlbctl and a scrape are answered during the flood, lb1 stays
 // master with both reals up, and xlbd closes every flood connection (evicted to make room, or
 // timed out).
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/shell.hpp"
+#include "tests/netns/adversarial/two_node_lab.hpp"
 
 namespace {
 
@@ -39,83 +38,62 @@ class ListenerFlood : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: namespaces, XDP, VRRP";
     if (run("command -v prlimit").status != 0) GTEST_SKIP() << "prlimit is not installed";
-    std::ostringstream s;
-    s << "f" << std::hex << (::getpid() & 0xfffffff);
-    suffix_ = s.str().substr(0, 8);
-    state_ = "/run/xlb-lab-" + suffix_;
-    script_ = source_dir() + "/tools/lab/xlb-lab.sh";
     ::setenv("XLB_LAB_XLBD_WRAP", "prlimit --nofile=256:256", 1);
     ::setenv("XLB_LAB_GLOBAL_DEFS",
              "   control_socket_idle_timeout 3\n   control_socket_request_timeout 2\n"
              "   metrics_idle_timeout 3\n   metrics_request_timeout 2",
              1);
+    lab_.emplace('f');
   }
   void TearDown() override {
-    if (flood_pid_ > 0) {
-      ::kill(flood_pid_, SIGKILL);
-      run("while kill -0 " + std::to_string(flood_pid_) + " 2>/dev/null; do sleep 0.05; done");
-    }
-    if (HasFailure() && !state_.empty()) std::printf("%s", run("tail -n 30 " + state_ + "/xlbd-lb1.log").out.c_str());
-    if (!suffix_.empty()) run(script_ + " down " + suffix_);
+    if (HasFailure() && lab_) std::printf("%s", lab_->log_tail(1).c_str());
+    lab_.reset();
     ::unsetenv("XLB_LAB_XLBD_WRAP");
     ::unsetenv("XLB_LAB_GLOBAL_DEFS");
   }
-  xlb::test::Run lab(const std::string& sub, const std::string& args = "") const {
-    return run(script_ + " " + sub + " " + suffix_ + (args.empty() ? "" : " " + args));
-  }
-  // xlbctl against lb1, given 5 s at most; null when it got no answer.
-  Json ctl(const std::string& what) const {
-    const auto r = run("timeout 5 " + binary_dir() + "/tools/xlbctl/xlbctl -s " + state_ + "/lb1.sock --json " + what +
-                       " 2>/dev/null");
-    if (r.status != 0) return Json();
-    return Json::parse(r.out, nullptr, false);
-  }
   std::string state_of_lb1() const {
-    const auto s = ctl("status");
+    const auto s = lab_->ctl(1, "status");
     if (!s.is_object() || s["instances"].empty()) return "";
     return s["instances"][0].value("state", "");
   }
   std::string health(const std::string& real) const {
-    const auto services = ctl("list");
+    const auto services = lab_->ctl(1, "list");
     if (!services.is_array() || services.empty()) return "";
     for (const auto& r : services[0]["reals"])
       if (r["address"] == real) return r["health"].get<std::string>();
     return "";
   }
   std::string scrape() const {
-    return run("ip netns exec xlb-lb1-" + suffix_ + " curl -s -m 5 http://127.0.0.1:9780/metrics").out;
+    return run("ip netns exec " + lab_->netns("lb1") + " curl -s -m 5 http://127.0.0.1:9780/metrics").out;
   }
   std::string flood_output() const {
-    std::ifstream in(state_ + "/flood.out");
+    std::ifstream in(lab_->state() + "/flood.out");
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
   }
 
-  std::string suffix_, state_, script_;
-  int flood_pid_ = 0;
+  std::optional<xlb::test::TwoNodeLab> lab_;
 };
 
 TEST_F(ListenerFlood, ControlSocketMetricsVrrpAndChecksOutliveAFloodUnder256Descriptors) {
-  const auto up = lab("up", binary_dir());
-  ASSERT_EQ(up.status, 0) << up.out << run("tail -n 20 " + state_ + "/xlbd-lb1.log").out;
+  const auto up = lab_->lab("up", binary_dir());
+  ASSERT_EQ(up.status, 0) << up.out << lab_->log_tail(1, 20);
   ASSERT_TRUE(wait_for([&] { return state_of_lb1() == "MASTER"; }, 15s));
   ASSERT_TRUE(wait_for([&] { return health(kRs1) == "up" && health(kRs2) == "up"; }, 15s));
-  const auto before = ctl("status");
+  const auto before = lab_->ctl(1, "status");
   ASSERT_EQ(before["listeners"]["descriptors"].value("limit", 0), 256);
 
   // The flood runs inside lb1's namespace (the metrics port is lb1's loopback); it holds its
   // connections 12 s, four times the idle timeout.
-  const auto started = run("ip netns exec xlb-lb1-" + suffix_ + " " + source_dir() + "/tests/netns/adversarial/flood.py " +
-                           state_ + "/lb1.sock 127.0.0.1 9780 " + std::to_string(kFlood) + " 12 >" + state_ +
-                           "/flood.out 2>&1 & echo $!");
-  flood_pid_ = std::stoi(started.out);
+  lab_->spawn("ip netns exec " + lab_->netns("lb1") + " " + source_dir() + "/tests/netns/adversarial/flood.py " +
+                  lab_->state() + "/lb1.sock 127.0.0.1 9780 " + std::to_string(kFlood) + " 12",
+              lab_->state() + "/flood.out");
   ASSERT_TRUE(wait_for([&] { return flood_output().find("opened") != std::string::npos; }, 30s)) << flood_output();
-  std::printf("flood: %s", flood_output().c_str());
 
   // During the flood.
   const auto t0 = std::chrono::steady_clock::now();
-  const auto during = ctl("status");
+  const auto during = lab_->ctl(1, "status");
   const double answer_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(during.is_object()) << "xlbctl got no answer during the flood";
   std::printf("during the flood: xlbctl status answered in %.3f s; %d descriptors open of %d\n", answer_s,
@@ -128,16 +106,15 @@ TEST_F(ListenerFlood, ControlSocketMetricsVrrpAndChecksOutliveAFloodUnder256Desc
 
   // The flood's connections are all closed by xlbd before it lets go of them.
   ASSERT_TRUE(wait_for([&] { return flood_output().find("closed") != std::string::npos; }, 40s)) << flood_output();
-  std::printf("flood: %s", flood_output().c_str());
-  std::smatch m;
   const std::string out = flood_output();
+  std::printf("flood: %s", out.c_str());
+  std::smatch m;
   ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(opened (\d+) (\d+)\s+closed (\d+) (\d+))"))) << out;
   EXPECT_EQ(m[1], m[3]) << "control socket connections xlbd left open";
   EXPECT_EQ(m[2], m[4]) << "metrics connections xlbd left open";
-  flood_pid_ = 0;
 
   // After it: everything answers; nothing failed over.
-  const auto after = ctl("status");
+  const auto after = lab_->ctl(1, "status");
   ASSERT_TRUE(after.is_object());
   EXPECT_EQ(after["instances"][0].value("state", ""), "MASTER");
   const auto& control = after["listeners"]["control"];
@@ -151,10 +128,10 @@ TEST_F(ListenerFlood, ControlSocketMetricsVrrpAndChecksOutliveAFloodUnder256Desc
   EXPECT_NE(page.find("xlb_listener_closed_total{listener=\"metrics endpoint\",reason=\"evicted\"}"), std::string::npos);
   EXPECT_EQ(health(kRs1), "up");
   EXPECT_EQ(health(kRs2), "up");
-  const auto lb2 = run(binary_dir() + "/tools/xlbctl/xlbctl -s " + state_ + "/lb2.sock --json status");
-  EXPECT_NE(lb2.out.find("\"BACKUP\""), std::string::npos) << "lb2 took over: " << lb2.out;
-  EXPECT_EQ(run("grep -c 'stopped:' " + state_ + "/xlbd-lb1.log").out, "0\n");
-  EXPECT_EQ(run("grep -c 'Too many open files' " + state_ + "/xlbd-lb1.log").out, "0\n");
+  const auto lb2 = lab_->ctl(2, "status");
+  EXPECT_EQ(lb2["instances"][0].value("state", ""), "BACKUP") << "lb2 took over: " << lb2.dump();
+  EXPECT_EQ(run("grep -c 'stopped:' " + lab_->state() + "/xlbd-lb1.log").out, "0\n");
+  EXPECT_EQ(run("grep -c 'Too many open files' " + lab_->state() + "/xlbd-lb1.log").out, "0\n");
 }
 
 }  // namespace
