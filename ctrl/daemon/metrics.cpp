@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <string_view>
@@ -85,26 +86,32 @@ void write_flow_sync(MetricsText& m, const sync::FlowSync& sync) {
 
 void write_listeners(MetricsText& m, const std::vector<const api::ConnectionTable*>& tables,
                      const api::DescriptorBudget& descriptors) {
+  // "control socket" -> control_socket: label values without spaces.
+  const auto label = [](const api::ConnectionTable* t) {
+    std::string name = t->name();
+    std::replace(name.begin(), name.end(), ' ', '_');
+    return name;
+  };
   m.family("xlb_listener_connections", MetricsText::Type::gauge, "Connections a listener holds now.");
-  for (const auto* t : tables) m.sample({{"listener", t->name()}}, static_cast<double>(t->size()));
+  for (const auto* t : tables) m.sample({{"listener", label(t)}}, static_cast<double>(t->size()));
   m.family("xlb_listener_max_connections", MetricsText::Type::gauge, "A listener's connection cap.");
-  for (const auto* t : tables) m.sample({{"listener", t->name()}}, static_cast<double>(t->limits().max_connections));
+  for (const auto* t : tables) m.sample({{"listener", label(t)}}, static_cast<double>(t->limits().max_connections));
   m.family("xlb_listener_rejected_total", MetricsText::Type::counter,
            "Connections a listener refused (cap: every connection busy; descriptors: within the reserve of the "
            "limit) or could not accept (accept_error).");
   for (const auto* t : tables) {
     const auto& c = t->counters();
-    m.sample({{"listener", t->name()}, {"reason", "cap"}}, static_cast<double>(c.rejected_cap));
-    m.sample({{"listener", t->name()}, {"reason", "descriptors"}}, static_cast<double>(c.rejected_descriptors));
-    m.sample({{"listener", t->name()}, {"reason", "accept_error"}}, static_cast<double>(c.accept_errors));
+    m.sample({{"listener", label(t)}, {"reason", "cap"}}, static_cast<double>(c.rejected_cap));
+    m.sample({{"listener", label(t)}, {"reason", "descriptors"}}, static_cast<double>(c.rejected_descriptors));
+    m.sample({{"listener", label(t)}, {"reason", "accept_error"}}, static_cast<double>(c.accept_errors));
   }
   m.family("xlb_listener_closed_total", MetricsText::Type::counter,
            "Connections a listener closed: evicted to make room, or timed out idle or mid-request.");
   for (const auto* t : tables) {
     const auto& c = t->counters();
-    m.sample({{"listener", t->name()}, {"reason", "evicted"}}, static_cast<double>(c.evicted));
-    m.sample({{"listener", t->name()}, {"reason", "idle_timeout"}}, static_cast<double>(c.idle_timeouts));
-    m.sample({{"listener", t->name()}, {"reason", "request_timeout"}}, static_cast<double>(c.request_timeouts));
+    m.sample({{"listener", label(t)}, {"reason", "evicted"}}, static_cast<double>(c.evicted));
+    m.sample({{"listener", label(t)}, {"reason", "idle_timeout"}}, static_cast<double>(c.idle_timeouts));
+    m.sample({{"listener", label(t)}, {"reason", "request_timeout"}}, static_cast<double>(c.request_timeouts));
   }
   m.family("xlb_file_descriptors", MetricsText::Type::gauge,
            "xlbd's descriptors: open now, the limit, and the reserve listeners leave to the rest.");

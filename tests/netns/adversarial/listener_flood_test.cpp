@@ -125,7 +125,7 @@ TEST_F(ListenerFlood, ControlSocketMetricsVrrpAndChecksOutliveAFloodUnder256Desc
   EXPECT_GT(control["closed"].value("idle_timeout", 0) + control["closed"].value("request_timeout", 0), 0);
   EXPECT_EQ(control["rejected"].value("accept_error", -1), 0);
   const auto page = scrape();
-  EXPECT_NE(page.find("xlb_listener_closed_total{listener=\"metrics endpoint\",reason=\"evicted\"}"), std::string::npos);
+  EXPECT_NE(page.find("xlb_listener_closed_total{listener=\"metrics_endpoint\",reason=\"evicted\"}"), std::string::npos);
   EXPECT_EQ(health(kRs1), "up");
   EXPECT_EQ(health(kRs2), "up");
   const auto lb2 = lab_->ctl(2, "status");
