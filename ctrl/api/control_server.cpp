@@ -12,7 +12,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ctrl/api/accept_loop.hpp"
 #include "ctrl/api/stop_logger.hpp"
+#include "ctrl/api/served_connection.hpp"
 
 namespace xlb::api {
 
@@ -25,8 +27,12 @@ Json error_reply(const std::string& message) { return Json{{"ok", false}, {"erro
 
 }  // namespace
 
-ControlServer::ControlServer(asio::io_context& io, ControlSocketOptions options)
-    : io_(io), options_(std::move(options)), acceptor_(io) {
+ControlServer::ControlServer(asio::io_context& io, ControlSocketOptions options, DescriptorBudget budget)
+    : io_(io),
+      options_(std::move(options)),
+      acceptor_(io),
+      accept_pause_(io),
+      connections_("control socket", options_.limits, budget) {
   if (!options_.group.empty()) {
     const group* entry = ::getgrnam(options_.group.c_str());
     if (entry == nullptr) throw std::runtime_error("control socket group " + options_.group + " does not exist");
@@ -121,34 +127,47 @@ asio::awaitable<std::string> ControlServer::handle_line(std::string line, bool p
 }
 
 asio::awaitable<void> ControlServer::accept_loop() {
-  for (;;) {
-    auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
-    asio::co_spawn(io_, serve(std::move(socket)), [](std::exception_ptr) {
-      // A client that hangs up mid-request is its own business.
-    });
-  }
+  return accept_connections(
+      acceptor_, accept_pause_, connections_,
+      [this](stream_protocol::socket socket, ConnectionTable::Slot slot) { return serve(std::move(socket), std::move(slot)); },
+      [this](ConnectionTable::Refusal why) {
+        return error_reply(why == ConnectionTable::Refusal::cap
+                               ? "xlbd: all " + std::to_string(options_.limits.max_connections) +
+                                     " control connections are busy; try again"
+                               : std::string("xlbd: short of file descriptors; try again"))
+                   .dump() +
+               "\n";
+      });
 }
 
-asio::awaitable<void> ControlServer::serve(stream_protocol::socket socket) {
+// Nothing below touches `this` after a failed wait: the server may be gone.
+asio::awaitable<void> ControlServer::serve(stream_protocol::socket socket, ConnectionTable::Slot slot) {
+  ServedConnection<stream_protocol::socket> connection(socket, std::move(slot));
+  const std::size_t max_request_bytes = options_.max_request_bytes;
   const bool privileged = peer_allowed(socket.native_handle());
-  asio::streambuf buffer(options_.max_request_bytes);
+  asio::streambuf buffer(max_request_bytes);
   for (;;) {
+    if (!co_await connection.wait_for_request(buffer.size() != 0)) co_return;
     boost::system::error_code ec;
-    const std::size_t n = co_await asio::async_read_until(
-        socket, buffer, '\n', asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::not_found) {
-      const std::string reply = error_reply("request longer than " +
-                                            std::to_string(options_.max_request_bytes) + " bytes")
-                                    .dump() + "\n";
-      co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
-      co_return;
+    std::size_t n = 0;
+    {
+      const auto reading = connection.deadline();
+      n = co_await asio::async_read_until(socket, buffer, '\n', asio::redirect_error(asio::use_awaitable, ec));
+      if (reading.expired() || (ec && ec != asio::error::not_found)) co_return;
     }
-    if (ec) co_return;
-    std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + n - 1);
-    buffer.consume(n);
-    const std::string reply = co_await handle_line(std::move(line), privileged);
+    connection.busy();
+    std::string reply;
+    const bool oversized = ec == asio::error::not_found;
+    if (oversized) {
+      reply = error_reply("request longer than " + std::to_string(max_request_bytes) + " bytes").dump() + "\n";
+    } else {
+      std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + n - 1);
+      buffer.consume(n);
+      reply = co_await handle_line(std::move(line), privileged);
+    }
+    const auto writing = connection.deadline();
     co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    if (ec || writing.expired() || oversized) co_return;
   }
 }
 

@@ -4,7 +4,9 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ctrl/api/accept_loop.hpp"
 #include "ctrl/api/stop_logger.hpp"
+#include "ctrl/api/served_connection.hpp"
 
 namespace xlb::api {
 
@@ -13,8 +15,8 @@ namespace http = boost::beast::http;
 using asio::ip::tcp;
 
 MetricsServer::MetricsServer(asio::io_context& io, const std::string& host, unsigned short port,
-                             Render render)
-    : io_(io), acceptor_(io), render_(std::move(render)) {
+                             Render render, ListenerLimits limits, DescriptorBudget budget)
+    : io_(io), acceptor_(io), accept_pause_(io), connections_("metrics endpoint", limits, budget), render_(std::move(render)) {
   const tcp::endpoint endpoint(asio::ip::make_address(host), port);
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -29,20 +31,29 @@ void MetricsServer::start() {
 }
 
 asio::awaitable<void> MetricsServer::accept_loop() {
-  for (;;) {
-    auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
-    asio::co_spawn(io_, serve(std::move(socket)), [](std::exception_ptr) {});
-  }
+  return accept_connections(
+      acceptor_, accept_pause_, connections_,
+      [this](tcp::socket socket, ConnectionTable::Slot slot) { return serve(std::move(socket), std::move(slot)); },
+      [](ConnectionTable::Refusal) {
+        return std::string("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      });
 }
 
-asio::awaitable<void> MetricsServer::serve(tcp::socket socket) {
+// Nothing below touches `this` after a failed wait: the server may be gone.
+asio::awaitable<void> MetricsServer::serve(tcp::socket socket, ConnectionTable::Slot slot) {
+  ServedConnection<tcp::socket> connection(socket, std::move(slot));
   boost::beast::flat_buffer buffer(8192);
   for (;;) {
+    if (!co_await connection.wait_for_request(buffer.size() != 0)) co_return;
+    boost::system::error_code ec;
     http::request_parser<http::empty_body> parser;
     parser.header_limit(8192);
-    boost::system::error_code ec;
-    co_await http::async_read(socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    {
+      const auto reading = connection.deadline();
+      co_await http::async_read(socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || reading.expired()) co_return;
+    }
+    connection.busy();
     const auto& request = parser.get();
     http::response<http::string_body> response;
     response.version(request.version());
@@ -60,8 +71,9 @@ asio::awaitable<void> MetricsServer::serve(tcp::socket socket) {
       response.body() = render_();
     }
     response.prepare_payload();
+    const auto writing = connection.deadline();
     co_await http::async_write(socket, response, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || !response.keep_alive()) co_return;
+    if (ec || writing.expired() || !response.keep_alive()) co_return;
   }
 }
 

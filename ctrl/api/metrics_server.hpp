@@ -1,10 +1,12 @@
 // Serves GET /metrics over HTTP/1.1 for Prometheus; the body comes from a callback so that
-// every scrape reads live counters.
+// every scrape reads live counters. Anyone who can reach metrics_listen can connect (there is
+// no authentication), so its connections are capped and timed like the control socket's.
 #pragma once
 
 #include <functional>
 #include <string>
 
+#include "ctrl/api/connection_table.hpp"
 #include "xlb/asio.hpp"
 
 namespace xlb::api {
@@ -13,16 +15,20 @@ class MetricsServer {
  public:
   using Render = std::function<std::string()>;
 
-  MetricsServer(boost::asio::io_context& io, const std::string& host, unsigned short port, Render render);
+  MetricsServer(boost::asio::io_context& io, const std::string& host, unsigned short port, Render render,
+                ListenerLimits limits = {}, DescriptorBudget budget = DescriptorBudget::current());
   void start();
   unsigned short port() const;
+  const ConnectionTable& connections() const { return connections_; }
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, ConnectionTable::Slot slot);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_pause_;
+  ConnectionTable connections_;
   Render render_;
 };
 

@@ -86,6 +86,16 @@ struct GlobalDefs {
   Located<LbBackend> lb_backend = LbBackend::auto_select;
   Located<std::string> xdp_pin_dir = std::string("/sys/fs/bpf/xlb");
   Located<MetricsListen> metrics_listen = MetricsListen{true, "127.0.0.1", 9780};
+  // Each listener's share of xlbd's descriptors, and how long a client may hold one without
+  // finishing a request (docs/security.md, "What each listener accepts").
+  Located<std::uint32_t> control_socket_max_connections = 32u;
+  Located<std::uint32_t> control_socket_idle_timeout = 60u;     // seconds
+  Located<std::uint32_t> control_socket_request_timeout = 10u;  // seconds
+  Located<std::uint32_t> metrics_max_connections = 32u;
+  Located<std::uint32_t> metrics_idle_timeout = 60u;
+  Located<std::uint32_t> metrics_request_timeout = 10u;
+  // How far a flow-sync datagram's send time may be from this node's clock, seconds.
+  Located<std::uint32_t> sync_max_clock_skew = 30u;
   Located<std::string> smtp_auth_user;
   Located<std::string> smtp_password_file;
   Located<SmtpTls> smtp_tls = SmtpTls::none;

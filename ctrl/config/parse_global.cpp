@@ -147,6 +147,13 @@ constexpr K global_keywords[] = {
        auto p = c.integer(pt, 1, 65535, "metrics_listen port");
        if (p) c.set(g.metrics_listen, MetricsListen{true, host, static_cast<std::uint16_t>(*p)}, n);
      }, "127.0.0.1:9780", true},
+    {"control_socket_max_connections", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_max_connections, 1, 4096); }, "32", true},
+    {"control_socket_idle_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_idle_timeout, 1, 86400); }, "60", true},
+    {"control_socket_request_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_request_timeout, 1, 3600); }, "10", true},
+    {"metrics_max_connections", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.metrics_max_connections, 1, 4096); }, "32", true},
+    {"metrics_idle_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.metrics_idle_timeout, 1, 86400); }, "60", true},
+    {"metrics_request_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.metrics_request_timeout, 1, 3600); }, "10", true},
+    {"sync_max_clock_skew", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.sync_max_clock_skew, 1, 86400); }, "30", true},
     {"smtp_auth_user", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_auth_user); }, "none", true},
     {"smtp_password_file", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_password_file); }, "none", true},
     {"smtp_tls", S, false, 1, 1,

@@ -87,6 +87,13 @@ class Writer {
     line("metrics_listen " + (m.enabled ? (m.host.find(':') != std::string::npos ? "[" + m.host + "]" : m.host) + ":" +
                                               std::to_string(m.port)
                                         : std::string("off")));
+    num("control_socket_max_connections", g.control_socket_max_connections);
+    num("control_socket_idle_timeout", g.control_socket_idle_timeout);
+    num("control_socket_request_timeout", g.control_socket_request_timeout);
+    num("metrics_max_connections", g.metrics_max_connections);
+    num("metrics_idle_timeout", g.metrics_idle_timeout);
+    num("metrics_request_timeout", g.metrics_request_timeout);
+    num("sync_max_clock_skew", g.sync_max_clock_skew);
     str("smtp_auth_user", g.smtp_auth_user);
     str("smtp_password_file", g.smtp_password_file);
     static constexpr const char* tls[] = {"none", "starttls", "implicit"};

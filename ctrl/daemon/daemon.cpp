@@ -135,6 +135,10 @@ void Daemon::start() {
 }
 
 void Daemon::start_subsystems() {
+  // Before anything opens descriptors in numbers; see descriptor_budget.hpp.
+  descriptors_ = api::DescriptorBudget::raise_to_hard_limit();
+  spdlog::info("file descriptors: limit {}, of which the listeners never take the last {}", descriptors_.limit(),
+               descriptors_.reserve());
   probe_ = std::make_unique<config::LinuxSystemProbe>();
   auto loaded = config::load_file(options_.config_path, {.mode = config::Mode::start, .probe = probe_.get(),
                                                                  .sync_key_file = options_.sync_key_file});
@@ -415,8 +419,22 @@ void Daemon::watch_signals() {
 }
 
 void Daemon::start_api() {
+  const auto& g = config_.global_defs;
+  const api::ListenerLimits control_limits{*g.control_socket_max_connections,
+                                           std::chrono::seconds(*g.control_socket_idle_timeout),
+                                           std::chrono::seconds(*g.control_socket_request_timeout)};
+  const api::ListenerLimits metrics_limits{*g.metrics_max_connections, std::chrono::seconds(*g.metrics_idle_timeout),
+                                           std::chrono::seconds(*g.metrics_request_timeout)};
+  const std::size_t caps = control_limits.max_connections + (g.metrics_listen->enabled ? metrics_limits.max_connections : 0);
+  if (caps + descriptors_.reserve() + api::DescriptorBudget::open_descriptors() > descriptors_.limit()) {
+    spdlog::warn("file descriptors: the listeners' caps ({}) and the reserve ({}) leave little of the limit ({}); "
+                 "listeners will refuse connections early: raise LimitNOFILE",
+                 caps, descriptors_.reserve(), descriptors_.limit());
+  }
   control_ = std::make_unique<api::ControlServer>(
-      io_, api::ControlSocketOptions{.path = options_.socket_path, .group = options_.socket_group});
+      io_,
+      api::ControlSocketOptions{.path = options_.socket_path, .group = options_.socket_group, .limits = control_limits},
+      descriptors_);
   control_->add("status", [this](const Json&) { return status(); });
   control_->add("list", [this](const Json&) { return Json{{"services", services()}}; });
   control_->add("flows", [this](const Json& args) {
@@ -475,7 +493,8 @@ void Daemon::start_api() {
 
   const auto& listen = *config_.global_defs.metrics_listen;
   if (listen.enabled) {
-    metrics_ = std::make_unique<api::MetricsServer>(io_, listen.host, listen.port, [this] { return metrics(); });
+    metrics_ = std::make_unique<api::MetricsServer>(io_, listen.host, listen.port, [this] { return metrics(); },
+                                                    metrics_limits, descriptors_);
     metrics_->start();
   }
 }
@@ -514,6 +533,17 @@ Json Daemon::status() const {
            {"reloads_refused", history_.reloads_refused},
            {"last_reload_errors", history_.last_reload_errors}};
   if (flow_sync_) out["flow_sync"] = flow_sync_->describe();
+  out["listeners"] = listeners();
+  return out;
+}
+
+Json Daemon::listeners() const {
+  Json out{{"descriptors",
+            {{"limit", descriptors_.limit()},
+             {"reserve", descriptors_.reserve()},
+             {"open", api::DescriptorBudget::open_descriptors()}}}};
+  if (control_) out["control"] = control_->connections().describe();
+  if (metrics_) out["metrics"] = metrics_->connections().describe();
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ctrl/api/descriptor_budget.hpp"
 #include "ctrl/config/config.hpp"
 #include "ctrl/daemon/service_plan.hpp"
 #include "xlb/asio.hpp"
@@ -83,6 +84,7 @@ class Daemon {
   boost::asio::awaitable<void> reload_on_signal();
   void start_subsystems();
   void start_api();
+  nlohmann::json listeners() const;
   void watch_signals();
   void on_vrrp(const vrrp::StateChange& change);
   void on_health_event(const check::VirtualServerSettings& vs, const check::HealthEvent& event,
@@ -95,6 +97,7 @@ class Daemon {
   std::unique_ptr<config::SystemProbe> probe_;
   config::Config config_;
   std::vector<PlannedService> plan_;
+  api::DescriptorBudget descriptors_ = api::DescriptorBudget::current();
   // Declared in dependency order: what is declared later uses what is declared earlier, and
   // members are destroyed in reverse.
   std::unique_ptr<DataplaneStack> dataplane_;

@@ -4,10 +4,13 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <string_view>
 
+#include "ctrl/api/control_server.hpp"
+#include "ctrl/api/metrics_server.hpp"
 #include "ctrl/api/prometheus.hpp"
 #include "ctrl/check/health_monitor.hpp"
 #include "ctrl/daemon/daemon.hpp"
@@ -72,13 +75,49 @@ void write_flow_sync(MetricsText& m, const sync::FlowSync& sync) {
       {"send_error", c.send_errors},          {"deferred", c.entries_deferred},
       {"dropped", c.entries_dropped},         {"unknown_service_or_real", c.entries_unknown},
       {"rejected_auth", c.rejected_auth},     {"rejected_malformed", c.rejected_malformed},
-      {"rejected_replay", c.rejected_replay},
+      {"rejected_replay", c.rejected_replay}, {"rejected_stale", c.rejected_stale},
       {"rejected_sync_id", c.rejected_sync_id}};
   m.family("xlb_sync_problems_total", MetricsText::Type::counter,
            "lvs_sync_daemon: entries deferred or dropped by the send budget, datagrams refused, by reason.");
   for (const auto& [reason, value] : trouble) m.sample({{"reason", reason}}, static_cast<double>(value));
   m.family("xlb_sync_backlog_entries", MetricsText::Type::gauge, "lvs_sync_daemon: entries waiting for send budget.");
   m.sample({}, static_cast<double>(sync.backlog()));
+}
+
+void write_listeners(MetricsText& m, const std::vector<const api::ConnectionTable*>& tables,
+                     const api::DescriptorBudget& descriptors) {
+  // "control socket" -> control_socket: label values without spaces.
+  const auto label = [](const api::ConnectionTable* t) {
+    std::string name = t->name();
+    std::replace(name.begin(), name.end(), ' ', '_');
+    return name;
+  };
+  m.family("xlb_listener_connections", MetricsText::Type::gauge, "Connections a listener holds now.");
+  for (const auto* t : tables) m.sample({{"listener", label(t)}}, static_cast<double>(t->size()));
+  m.family("xlb_listener_max_connections", MetricsText::Type::gauge, "A listener's connection cap.");
+  for (const auto* t : tables) m.sample({{"listener", label(t)}}, static_cast<double>(t->limits().max_connections));
+  m.family("xlb_listener_rejected_total", MetricsText::Type::counter,
+           "Connections a listener refused (cap: every connection busy; descriptors: within the reserve of the "
+           "limit) or could not accept (accept_error).");
+  for (const auto* t : tables) {
+    const auto& c = t->counters();
+    m.sample({{"listener", label(t)}, {"reason", "cap"}}, static_cast<double>(c.rejected_cap));
+    m.sample({{"listener", label(t)}, {"reason", "descriptors"}}, static_cast<double>(c.rejected_descriptors));
+    m.sample({{"listener", label(t)}, {"reason", "accept_error"}}, static_cast<double>(c.accept_errors));
+  }
+  m.family("xlb_listener_closed_total", MetricsText::Type::counter,
+           "Connections a listener closed: evicted to make room, or timed out idle or mid-request.");
+  for (const auto* t : tables) {
+    const auto& c = t->counters();
+    m.sample({{"listener", label(t)}, {"reason", "evicted"}}, static_cast<double>(c.evicted));
+    m.sample({{"listener", label(t)}, {"reason", "idle_timeout"}}, static_cast<double>(c.idle_timeouts));
+    m.sample({{"listener", label(t)}, {"reason", "request_timeout"}}, static_cast<double>(c.request_timeouts));
+  }
+  m.family("xlb_file_descriptors", MetricsText::Type::gauge,
+           "xlbd's descriptors: open now, the limit, and the reserve listeners leave to the rest.");
+  m.sample({{"what", "open"}}, static_cast<double>(api::DescriptorBudget::open_descriptors()));
+  m.sample({{"what", "limit"}}, static_cast<double>(descriptors.limit()));
+  m.sample({{"what", "reserve"}}, static_cast<double>(descriptors.reserve()));
 }
 
 }  // namespace
@@ -182,6 +221,10 @@ std::string Daemon::metrics() const {
   m.sample({}, static_cast<double>(live_->applied().size()));
 
   if (flow_sync_) write_flow_sync(m, *flow_sync_);
+  std::vector<const api::ConnectionTable*> listeners;
+  if (control_) listeners.push_back(&control_->connections());
+  if (metrics_) listeners.push_back(&metrics_->connections());
+  write_listeners(m, listeners, descriptors_);
 
   const auto mail = notifier_->counters();
   m.family("xlb_mail_delivered_total", MetricsText::Type::counter, "Alert mails delivered.");

@@ -104,6 +104,7 @@ FlowSync::FlowSync(asio::any_io_executor executor, FlowSyncSettings settings, Fl
       hooks_(std::move(hooks)),
       socket_(executor),
       timer_(executor),
+      freshness_(clock_ns(CLOCK_REALTIME) / 1'000'000, settings_.max_clock_skew),
       sender_(std::random_device{}()),
       epoch_(clock_ns(CLOCK_REALTIME)),
       bucket_(settings_.max_datagrams_per_second, slice_budget(settings_), steady_ns(std::chrono::steady_clock::now())),
@@ -278,7 +279,7 @@ void FlowSync::pump(std::uint64_t scan) {
 
 void FlowSync::send_batch(std::vector<SyncEntry>& batch) {
   SyncPacket p;
-  p.header = {settings_.sync_id, sender_, epoch_, ++sequence_};
+  p.header = {settings_.sync_id, sender_, epoch_, ++sequence_, clock_ns(CLOCK_REALTIME) / 1'000'000};
   p.entries = std::move(batch);
   batch.clear();
   const auto wire = encode(p, settings_.key);
@@ -314,20 +315,13 @@ void FlowSync::handle_datagram(std::span<const std::uint8_t> data) {
   ++counters_.packets_received;
   std::error_code ec;
   auto packet = decode(data, settings_.key, ec);
-  if (!packet) {
-    // Apart, so that a key mismatch between nodes is not lost among stray datagrams.
-    if (ec == make_error_code(DecodeError::bad_mac)) {
-      ++counters_.rejected_auth;
-    } else {
-      ++counters_.rejected_malformed;
-    }
-    return;
-  }
+  if (!packet) return count_decode_error(ec, data);
   if (packet->header.sync_id != settings_.sync_id) {
     ++counters_.rejected_sync_id;
     return;
   }
   if (packet->header.sender == sender_) return;
+  if (!fresh(packet->header)) return;
   if (!replay_.accept(packet->header.sender, packet->header.epoch, packet->header.sequence)) {
     ++counters_.rejected_replay;
     return;
@@ -343,6 +337,48 @@ void FlowSync::handle_datagram(std::span<const std::uint8_t> data) {
     }
     ok ? ++counters_.entries_installed : ++counters_.entries_unknown;
   }
+}
+
+void FlowSync::count_decode_error(std::error_code ec, std::span<const std::uint8_t> data) {
+  // Apart, so that a key mismatch between nodes is not lost among stray datagrams.
+  if (ec == make_error_code(DecodeError::bad_mac)) {
+    ++counters_.rejected_auth;
+    return;
+  }
+  ++counters_.rejected_malformed;
+  // During a rolling upgrade the two versions refuse each other; say so once per version
+  // rather than leave the operator with a rising malformed count.
+  if (ec == make_error_code(DecodeError::bad_version) && data[4] != warned_version_) {
+    warned_version_ = data[4];
+    spdlog::warn("flow sync {}: a peer sends version {} datagrams, this node speaks version {}; sync between them "
+                 "resumes when both run the same xlb version",
+                 settings_.instance, data[4], wire_version);
+  }
+}
+
+bool FlowSync::fresh(const SyncHeader& header) {
+  const std::uint64_t now_ms = clock_ns(CLOCK_REALTIME) / 1'000'000;
+  switch (freshness_.check(header.sent_ms, now_ms)) {
+    case Freshness::Verdict::fresh:
+      return true;
+    case Freshness::Verdict::before_start:
+      ++counters_.rejected_replay;
+      return false;
+    case Freshness::Verdict::stale:
+      break;
+  }
+  ++counters_.rejected_stale;
+  // Clocks apart stop sync for good, so it must be visible; a replay flood must not flood
+  // the log, hence at most one line a minute.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_clock_warning_ >= std::chrono::minutes(1)) {
+    last_clock_warning_ = now;
+    const double apart = (static_cast<double>(header.sent_ms) - static_cast<double>(now_ms)) / 1000.0;
+    spdlog::warn("flow sync {}: refused a datagram sealed {:+.1f} s from this node's clock (sync_max_clock_skew "
+                 "{} s): a replay, or the nodes' clocks are apart",
+                 settings_.instance, apart, settings_.max_clock_skew.count() / 1000);
+  }
+  return false;
 }
 
 nlohmann::json FlowSync::describe() const {
@@ -369,6 +405,8 @@ nlohmann::json FlowSync::describe() const {
           {"rejected_auth", c.rejected_auth},
           {"rejected_malformed", c.rejected_malformed},
           {"rejected_replay", c.rejected_replay},
+          {"rejected_stale", c.rejected_stale},
+          {"max_clock_skew", settings_.max_clock_skew.count() / 1000.0},
           {"rejected_sync_id", c.rejected_sync_id}};
 }
 

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ctrl/dataplane/xdp_backend.hpp"
+#include "ctrl/sync/freshness.hpp"
 #include "ctrl/sync/replay_window.hpp"
 #include "ctrl/sync/sync_backlog.hpp"
 #include "ctrl/sync/sync_codec.hpp"
@@ -57,6 +58,9 @@ struct FlowSyncSettings {
   std::chrono::milliseconds pace_interval{10};
   // Entries waiting for the budget; past this, refreshes are dropped first (and counted).
   std::size_t max_backlog = std::size_t{1} << 21;
+  // How far a datagram's sent_ms may be from this node's clock (sync_max_clock_skew); see
+  // freshness.hpp for why a replay after a restart needs it.
+  std::chrono::milliseconds max_clock_skew{30'000};
 };
 
 struct FlowSyncHooks {
@@ -81,7 +85,8 @@ struct FlowSyncCounters {
   std::uint64_t entries_unknown = 0;   // service/real not configured here, or map write failed
   std::uint64_t rejected_auth = 0;       // the HMAC does not match: another key, or forged
   std::uint64_t rejected_malformed = 0;  // not a sync datagram: length, magic, version, entries
-  std::uint64_t rejected_replay = 0;
+  std::uint64_t rejected_replay = 0;     // seen already, an older epoch, or sealed before this node started
+  std::uint64_t rejected_stale = 0;      // sent_ms further than max_clock_skew: a replay, or clocks apart
   std::uint64_t rejected_sync_id = 0;
 };
 
@@ -122,6 +127,8 @@ class FlowSync {
   void pump(std::uint64_t scan);
   void drop_backlog();
   void handle_datagram(std::span<const std::uint8_t> data);
+  bool fresh(const SyncHeader& header);
+  void count_decode_error(std::error_code ec, std::span<const std::uint8_t> data);
   void send_batch(std::vector<SyncEntry>& batch);
   std::size_t destinations() const { return settings_.peers.empty() ? 1 : settings_.peers.size(); }
 
@@ -130,6 +137,7 @@ class FlowSync {
   FlowSyncHooks hooks_;
   boost::asio::ip::udp::socket socket_;
   boost::asio::steady_timer timer_;
+  Freshness freshness_;
   ReplayWindow replay_;
   FlowSyncCounters counters_;
   std::uint32_t sender_;
@@ -142,6 +150,8 @@ class FlowSync {
   SyncBacklog backlog_;
   std::chrono::steady_clock::time_point next_scan_;
   std::chrono::steady_clock::time_point last_slice_;
+  std::chrono::steady_clock::time_point last_clock_warning_{};
+  std::uint8_t warned_version_ = 0;
   bool master_ = false;
   bool running_ = false;
 };

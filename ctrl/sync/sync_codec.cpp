@@ -11,7 +11,6 @@
 namespace xlb::sync {
 namespace {
 
-constexpr std::uint8_t version = 1;
 constexpr std::string_view magic = "XLBS";
 constexpr std::string_view key_label = "xlb-flow-sync-v1";
 
@@ -122,13 +121,14 @@ std::vector<std::uint8_t> encode(const SyncPacket& packet, const SyncKey& key) {
   out.reserve(header_size + packet.entries.size() * entry_size + mac_size);
   Writer w(out);
   for (char c : magic) w.u8(static_cast<std::uint8_t>(c));
-  w.u8(version);
+  w.u8(wire_version);
   w.u8(0);
   w.u16(static_cast<std::uint16_t>(packet.entries.size()));
   w.u32(packet.header.sync_id);
   w.u32(packet.header.sender);
   w.u64(packet.header.epoch);
   w.u64(packet.header.sequence);
+  w.u64(packet.header.sent_ms);
   for (const auto& e : packet.entries) {
     w.u8(static_cast<std::uint8_t>(e.kind));
     w.u8(e.vip.is_v6() ? 6 : 4);
@@ -154,7 +154,7 @@ std::optional<SyncPacket> decode(std::span<const std::uint8_t> data, const SyncK
   ec.clear();
   if (data.size() < header_size + mac_size) return ec = DecodeError::too_short, std::nullopt;
   if (std::memcmp(data.data(), magic.data(), magic.size()) != 0) return ec = DecodeError::bad_magic, std::nullopt;
-  if (data[4] != version) return ec = DecodeError::bad_version, std::nullopt;
+  if (data[4] != wire_version) return ec = DecodeError::bad_version, std::nullopt;
   const std::size_t count = (std::size_t{data[6]} << 8) | data[7];
   if (count > max_entries_per_packet || data.size() != header_size + count * entry_size + mac_size)
     return ec = DecodeError::bad_length, std::nullopt;
@@ -169,6 +169,7 @@ std::optional<SyncPacket> decode(std::span<const std::uint8_t> data, const SyncK
   p.header.sender = r.u32();
   p.header.epoch = r.u64();
   p.header.sequence = r.u64();
+  p.header.sent_ms = r.u64();
   for (std::size_t i = 0; i < count; ++i) {
     SyncEntry e;
     auto kind = r.u8();

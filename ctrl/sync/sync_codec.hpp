@@ -1,8 +1,11 @@
 // The flow-sync wire format: batches of node-independent flow and persistence entries (VIP
 // address/port/protocol, client, real address/port; never a node's map ids), each datagram
 // sealed with HMAC-SHA256. Layout (all integers big-endian):
-//   header 32 bytes: "XLBS" | version u8 | reserved u8 | count u16 | sync_id u32 |
-//                    sender u32 | epoch u64 | sequence u64
+//   header 40 bytes: "XLBS" | version u8 | reserved u8 | count u16 | sync_id u32 |
+//                    sender u32 | epoch u64 | sequence u64 | sent_ms u64
+// Version 2 added sent_ms (version 1 had a 32-byte header without it): the receiver's replay
+// rules need a time it can check without remembering anything (see freshness.hpp). The two
+// versions do not talk to each other: a datagram of the other version counts as malformed.
 //   count entries of 64 bytes (see SyncEntry) | HMAC-SHA256(key, header + entries) 32 bytes
 #pragma once
 
@@ -40,6 +43,7 @@ struct SyncHeader {
   std::uint32_t sender = 0;   // random per sender process: the replay window is kept per sender
   std::uint64_t epoch = 0;    // sender start (realtime ns): a restarted sender starts a new window
   std::uint64_t sequence = 0;
+  std::uint64_t sent_ms = 0;  // sender's CLOCK_REALTIME when sealed, ms since the Unix epoch
 };
 
 struct SyncPacket {
@@ -49,10 +53,11 @@ struct SyncPacket {
 
 using SyncKey = std::array<std::uint8_t, 32>;
 
-inline constexpr std::size_t header_size = 32;
+inline constexpr std::size_t header_size = 40;
+inline constexpr std::uint8_t wire_version = 2;
 inline constexpr std::size_t entry_size = 64;
 inline constexpr std::size_t mac_size = 32;
-// 20 entries: 1344-byte datagrams, below a 1500-byte MTU with IPv4 or IPv6 headers.
+// 20 entries: 1352-byte datagrams, below a 1500-byte MTU with IPv4 or IPv6 headers.
 inline constexpr std::size_t max_entries_per_packet = 20;
 
 enum class DecodeError { too_short = 1, bad_magic, bad_version, bad_length, bad_mac, bad_entry };

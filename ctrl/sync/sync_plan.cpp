@@ -26,6 +26,7 @@ std::unique_ptr<FlowSync> make_flow_sync(boost::asio::any_io_executor executor, 
   s.instance = lvs.instance;
   s.sync_id = lvs.sync_id;
   s.max_datagrams_per_second = max_datagrams_per_second;
+  s.max_clock_skew = std::chrono::seconds(*defs.sync_max_clock_skew);
   std::string secret;
   std::error_code ec;
   if (!key_file.empty() && std::filesystem::exists(key_file, ec)) {

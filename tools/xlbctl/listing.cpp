@@ -180,8 +180,25 @@ std::string format_status(const Json& status) {
         << ", dropped " << n("entries_dropped") << "\n"
         << "  received:  " << n("entries_installed") << " entries installed from " << n("packets_received")
         << " datagrams; refused: " << n("rejected_auth") << " auth, " << n("rejected_malformed") << " malformed, "
-        << n("rejected_replay") << " replay, "
+        << n("rejected_replay") << " replay, " << n("rejected_stale") << " stale (clocks apart?), "
         << n("rejected_sync_id") << " sync id, " << n("entries_unknown") << " unknown entries\n";
+  }
+  if (status.contains("listeners")) {
+    const auto& l = status["listeners"];
+    const auto d = l.value("descriptors", Json::object());
+    out << "file descriptors: " << d.value("open", 0) << " open of " << d.value("limit", 0) << " (listeners leave the last "
+        << d.value("reserve", 0) << ")\n";
+    for (const auto& [key, title] : {std::pair{"control", "control socket"}, std::pair{"metrics", "metrics endpoint"}}) {
+      if (!l.contains(key)) continue;
+      const auto& t = l[key];
+      const auto rejected = t.value("rejected", Json::object());
+      const auto closed = t.value("closed", Json::object());
+      const auto n = [](const Json& j, const char* k) { return j.value(k, std::uint64_t{0}); };
+      out << title << ": " << t.value("connections", 0) << " of " << t.value("max_connections", 0)
+          << " connections; refused " << n(rejected, "cap") << " at the cap, " << n(rejected, "descriptors")
+          << " short of descriptors, " << n(rejected, "accept_error") << " accept errors; closed " << n(closed, "evicted")
+          << " evicted, " << n(closed, "idle_timeout") << " idle, " << n(closed, "request_timeout") << " slow\n";
+    }
   }
   return out.str();
 }

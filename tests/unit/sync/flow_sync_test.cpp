@@ -6,6 +6,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "sync_fixture.hpp"
 
@@ -118,7 +119,7 @@ TEST(FlowSync, WrongSecretWrongIdAndReplaysAreRejected) {
   asio::ip::udp::socket raw(io, asio::ip::udp::endpoint(asio::ip::udp::v4(), 0));
   const asio::ip::udp::endpoint to(make_address("127.0.0.1"), b);
   SyncPacket p;
-  p.header = {3, 77, 1000, 1};
+  p.header = {3, 77, 1000, 1, realtime_ms()};
   p.entries.push_back(to_entry(flow(10000, 1)));
   raw.send_to(asio::buffer(encode(p, derive_key("wrong"))), to);
   auto cut = encode(p, derive_key("right"));
@@ -136,6 +137,86 @@ TEST(FlowSync, WrongSecretWrongIdAndReplaysAreRejected) {
   EXPECT_EQ(c.rejected_malformed, 1u);
   EXPECT_EQ(c.rejected_replay, 1u);
   EXPECT_EQ(c.rejected_sync_id, 1u);
+  EXPECT_EQ(backup.installed.size(), 1u);
+}
+
+// Issue 27 item 7: datagrams captured before a restart and replayed after it installed
+// flows, because the restarted receiver's replay window starts empty.
+TEST(FlowSync, DatagramsCapturedBeforeAReceiverRestartInstallNothingAfterIt) {
+  asio::io_context io;
+  const auto a = free_port(), b = free_port();
+  auto backup = std::make_unique<Node>(io, b, a, "pw", std::chrono::hours(1));
+  Relay relay(io, b);
+  relay.capture = true;
+  Node master(io, a, relay.port(), "pw", std::chrono::hours(1));
+  master.sync.set_master(true);
+  backup->sync.start();
+  for (std::uint32_t i = 0; i < 200; ++i) master.table.push_back(flow(10000 + i, 1));
+  master.sync.scan_now();
+  ASSERT_TRUE(run_until(io, [&] { return backup->installed.size() == 200; }));
+  ASSERT_EQ(relay.captured.size(), 10u);
+
+  backup.reset();  // xlbctl stop --detach, and a new start
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // sent_ms has 1 ms steps
+  backup = std::make_unique<Node>(io, b, a, "pw", std::chrono::hours(1));
+  backup->sync.start();
+  asio::ip::udp::socket attacker(io, asio::ip::udp::endpoint(asio::ip::udp::v4(), 0));
+  for (const auto& d : relay.captured)
+    attacker.send_to(asio::buffer(d), asio::ip::udp::endpoint(make_address("127.0.0.1"), b));
+  ASSERT_TRUE(run_until(io, [&] { return backup->sync.counters().packets_received == 10; }));
+  EXPECT_EQ(backup->installed.size(), 0u);
+  EXPECT_EQ(backup->sync.counters().rejected_replay, 10u);
+
+  // The same master, still running, is heard by the restarted backup.
+  master.table = {flow(20000, monotonic_ns())};
+  master.sync.scan_now();
+  ASSERT_TRUE(run_until(io, [&] { return backup->installed.size() == 1; }));
+}
+
+TEST(FlowSync, DatagramsOfARestartedSendersPreviousRunAreRefused) {
+  asio::io_context io;
+  const auto a = free_port(), b = free_port();
+  Node backup(io, b, a, "pw", std::chrono::hours(1));
+  backup.sync.start();
+  Relay relay(io, b);
+  relay.capture = true;
+  auto master = std::make_unique<Node>(io, a, relay.port(), "pw", std::chrono::hours(1));
+  master->sync.set_master(true);
+  for (std::uint32_t i = 0; i < 100; ++i) master->table.push_back(flow(10000 + i, 1));
+  master->sync.scan_now();
+  ASSERT_TRUE(run_until(io, [&] { return backup.installed.size() == 100; }));
+  const auto old_run = relay.captured;
+
+  master = std::make_unique<Node>(io, a, relay.port(), "pw", std::chrono::hours(1));
+  master->sync.set_master(true);
+  master->table = {flow(30000, 1)};
+  master->sync.scan_now();
+  ASSERT_TRUE(run_until(io, [&] { return backup.installed.size() == 101; }));  // the new epoch is heard
+  asio::ip::udp::socket attacker(io, asio::ip::udp::endpoint(asio::ip::udp::v4(), 0));
+  for (const auto& d : old_run) attacker.send_to(asio::buffer(d), asio::ip::udp::endpoint(make_address("127.0.0.1"), b));
+  ASSERT_TRUE(run_until(io, [&] { return backup.sync.counters().packets_received == 6 + old_run.size(); }));
+  EXPECT_EQ(backup.installed.size(), 101u);
+  EXPECT_EQ(backup.sync.counters().rejected_replay, old_run.size());
+}
+
+TEST(FlowSync, DatagramsSealedFarFromTheReceiversClockAreStale) {
+  asio::io_context io;
+  const auto a = free_port(), b = free_port();
+  Node backup(io, b, a, "pw");
+  backup.sync.start();
+  asio::ip::udp::socket raw(io, asio::ip::udp::endpoint(asio::ip::udp::v4(), 0));
+  const asio::ip::udp::endpoint to(make_address("127.0.0.1"), b);
+  SyncPacket p;
+  p.entries.push_back(to_entry(flow(10000, 1)));
+  const std::uint64_t skew_ms = 30'000;  // the default sync_max_clock_skew
+  p.header = {3, 77, 1000, 1, realtime_ms() - skew_ms - 2000};
+  raw.send_to(asio::buffer(encode(p, derive_key("pw"))), to);
+  p.header = {3, 78, 1000, 1, realtime_ms() + skew_ms + 2000};
+  raw.send_to(asio::buffer(encode(p, derive_key("pw"))), to);
+  p.header = {3, 79, 1000, 1, realtime_ms() + 1000};  // a sender a second ahead: fine
+  raw.send_to(asio::buffer(encode(p, derive_key("pw"))), to);
+  ASSERT_TRUE(run_until(io, [&] { return backup.sync.counters().packets_received == 3; }));
+  EXPECT_EQ(backup.sync.counters().rejected_stale, 2u);
   EXPECT_EQ(backup.installed.size(), 1u);
 }
 

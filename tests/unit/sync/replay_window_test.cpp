@@ -1,4 +1,5 @@
 #include "ctrl/sync/replay_window.hpp"
+#include "ctrl/sync/freshness.hpp"
 
 #include <gtest/gtest.h>
 
@@ -49,4 +50,24 @@ TEST(ReplayWindow, SendersAreIndependent) {
 }
 
 }  // namespace
+using std::chrono::seconds;
+using Verdict = Freshness::Verdict;
+
+TEST(Freshness, ADatagramSealedBeforeTheReceiverStartedIsAReplay) {
+  const Freshness f(1'000'000, seconds(30));
+  EXPECT_EQ(f.check(999'999, 1'000'100), Verdict::before_start);
+  EXPECT_EQ(f.check(1'000'000, 1'000'100), Verdict::fresh);
+  EXPECT_EQ(f.check(1'000'050, 1'000'100), Verdict::fresh);
+}
+
+TEST(Freshness, FarFromTheReceiversClockEitherWayIsStale) {
+  const Freshness f(1'000'000, seconds(30));
+  const std::uint64_t now = 5'000'000;
+  EXPECT_EQ(f.check(now - 30'000, now), Verdict::fresh);
+  EXPECT_EQ(f.check(now - 30'001, now), Verdict::stale);
+  EXPECT_EQ(f.check(now + 30'000, now), Verdict::fresh);  // the sender's clock is ahead
+  EXPECT_EQ(f.check(now + 30'001, now), Verdict::stale);
+  EXPECT_EQ(f.check(0, now), Verdict::stale);
+}
+
 }  // namespace xlb::sync

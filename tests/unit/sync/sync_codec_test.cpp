@@ -23,7 +23,7 @@ SyncEntry v4_flow(std::uint16_t client_port) {
 
 SyncPacket sample() {
   SyncPacket p;
-  p.header = {7, 0xdeadbeef, 1234567890123ULL, 42};
+  p.header = {7, 0xdeadbeef, 1234567890123ULL, 42, 1765126800123ULL};
   p.entries.push_back(v4_flow(40000));
   SyncEntry v6;
   v6.kind = EntryKind::persist;
@@ -48,6 +48,7 @@ TEST(SyncCodec, RoundTripsV4AndV6Entries) {
   EXPECT_EQ(back->header.sender, 0xdeadbeefu);
   EXPECT_EQ(back->header.epoch, 1234567890123ULL);
   EXPECT_EQ(back->header.sequence, 42u);
+  EXPECT_EQ(back->header.sent_ms, 1765126800123ULL);
   EXPECT_EQ(back->entries, sample().entries);
 }
 
@@ -101,6 +102,17 @@ TEST(SyncCodec, KeyDerivationIsDeterministicAndSecretDependent) {
   EXPECT_EQ(derive_key("auth_pass1"), derive_key("auth_pass1"));
   EXPECT_NE(derive_key("auth_pass1"), derive_key("auth_pass2"));
   EXPECT_NE(derive_key(""), SyncKey{});
+}
+
+// Version 1 (32-byte header, no sent_ms) cannot be bound to a time: a node of this version
+// refuses it whatever its MAC, as malformed.
+TEST(SyncCodec, TheVersionWithoutASendTimeIsRefused) {
+  const auto key = derive_key("secret");
+  auto wire = encode(sample(), key);
+  wire[4] = 1;
+  std::error_code ec;
+  EXPECT_FALSE(decode(wire, key, ec));
+  EXPECT_EQ(ec, DecodeError::bad_version);
 }
 
 }  // namespace

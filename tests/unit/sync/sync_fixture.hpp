@@ -23,6 +23,13 @@ using dataplane::SyncedFlow;
 
 using dataplane::monotonic_ns;
 
+// What a sender stamps into sent_ms.
+inline std::uint64_t realtime_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
 inline std::uint16_t free_port() {
   asio::io_context io;
   udp::socket s(io, udp::endpoint(udp::v4(), 0));
@@ -98,7 +105,8 @@ struct Node {
 };
 
 // Master -> relay -> backup. Forwards every datagram in order, except the ones whose
-// 0-based index is in `lose`, which it keeps for the test to read.
+// 0-based index is in `lose`, which it keeps for the test to read. With `capture`, it also
+// keeps a copy of what it forwards (an eavesdropper on the sync link).
 class Relay {
  public:
   Relay(asio::io_context& io, std::uint16_t to_port)
@@ -111,6 +119,8 @@ class Relay {
   std::set<std::size_t> lose;
   std::vector<std::chrono::steady_clock::time_point> arrivals;
   std::vector<std::vector<std::uint8_t>> lost;
+  bool capture = false;
+  std::vector<std::vector<std::uint8_t>> captured;
 
  private:
   asio::awaitable<void> run() {
@@ -124,6 +134,7 @@ class Relay {
         lost.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
         continue;
       }
+      if (capture) captured.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
       socket_.send_to(asio::buffer(buffer.data(), n), to_);
     }
   }

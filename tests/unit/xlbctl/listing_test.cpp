@@ -74,4 +74,18 @@ TEST(Status, ShowsReloadsAndTheLastRefusedReloadsErrors) {
 }
 
 }  // namespace
+TEST(Status, ShowsWhatTheListenersRefusedAndClosed) {
+  const auto status = Json::parse(R"json({"instances":[],"listeners":{
+    "descriptors":{"limit":65536,"reserve":16384,"open":97},
+    "control":{"connections":1,"max_connections":32,"rejected":{"cap":0,"descriptors":2,"accept_error":3},
+               "closed":{"evicted":569,"idle_timeout":15,"request_timeout":16}}}})json");
+  const auto out = format_status(status);
+  EXPECT_NE(out.find("file descriptors: 97 open of 65536 (listeners leave the last 16384)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("control socket: 1 of 32 connections; refused 0 at the cap, 2 short of descriptors, 3 accept "
+                     "errors; closed 569 evicted, 15 idle, 16 slow\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("metrics endpoint"), std::string::npos) << "metrics_listen off: no line";
+}
+
 }  // namespace xlb::ctl
