@@ -32,7 +32,8 @@ teardown() {
   for p in "${pids[@]}"; do alive "$p" && procs_left=$((procs_left + 1)); done
   [ -d "$state" ] && pins_left=$(find "$state" -type f | wc -l)
   grep -q " $state/" /proc/mounts && pins_left=$((pins_left + 1))
-  local removed="$(grep -c . <<<"$ns_list") namespaces, ${#pids[@]} processes, $pins pinned BPF objects"
+  local removed
+  removed="$(grep -c . <<<"$ns_list" || true) namespaces, ${#pids[@]} processes, $pins pinned BPF objects"
   if [ "$ns_left$procs_left$pins_left" = 000 ]; then
     echo "== torn down: $removed; nothing left"
   else
