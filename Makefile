@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 # CMake's generated makefiles announce every directory they enter and leave: noise.
 QUIET_MAKE := -- --no-print-directory
 
-.PHONY: all deps configure build check unit bench demo clean
+.PHONY: all deps configure build check unit bench demo install clean
 
 all: build
 
@@ -43,6 +43,12 @@ demo: configure
 	cmake --build $(BUILD) -j $(JOBS) --target xlb_demo_programs $(QUIET_MAKE)
 	tools/lab/bpffs.sh
 	tools/demo.sh $(BUILD)
+
+# Binaries, man pages, the unit and (if absent) /etc/xlb/xlb.conf; DESTDIR is honoured.
+PREFIX ?= /usr
+install: configure
+	cmake --build $(BUILD) -j $(JOBS) --target xlbd xlbctl xlb-pktgen xlb_manpages $(QUIET_MAKE)
+	DESTDIR=$(DESTDIR) tools/install.sh $(BUILD) $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

@@ -8,7 +8,8 @@ endif()
 # Debian 12 keeps units in /lib/systemd/system (the same directory on a merged-/usr system).
 install(FILES ${XLB_PKG_DIR}/xlbd.service DESTINATION /lib/systemd/system)
 # /etc is outside CMAKE_INSTALL_PREFIX (/usr): an absolute destination, listed as a conffile.
-install(FILES ${XLB_PKG_DIR}/xlb.conf DESTINATION /etc/xlb)
+# Its own component: tools/install.sh (make install) writes it only where none exists yet.
+install(FILES ${XLB_PKG_DIR}/xlb.conf DESTINATION /etc/xlb COMPONENT example_config)
 
 # Man pages, compressed as Debian policy asks (gzip -n: no name or time stamp, reproducible).
 set(xlb_man_outputs)

@@ -16,9 +16,34 @@ command -v jq >/dev/null || { echo "demo: needs jq" >&2; exit 1; }
 suffix=d$$
 suffix=${suffix:0:8}
 lab=$here/lab/xlb-lab.sh
+. "$here/lab/netns-lib.sh"  # alive: a stopped server may stay a zombie until init reaps it
 started=$(date +%s.%N)
 probe_pid=
-trap '[ -z "$probe_pid" ] || kill "$probe_pid" 2>/dev/null; "$lab" down "$suffix"' EXIT
+# teardown: removes the lab and then looks for what it created, so that the last line reports
+# what is left rather than what should be; a leftover makes the demo fail.
+teardown() {
+  local rc=$? state=/run/xlb-lab-$suffix ns_list pids=() pins=0 ns_left procs_left=0 pins_left=0 p
+  [ -z "$probe_pid" ] || kill "$probe_pid" 2>/dev/null
+  ns_list=$(ip netns list | awk -v s="-$suffix" '$1 ~ s"$" { print $1 }')
+  for p in "$state"/run-*.pid; do [ -e "$p" ] && pids+=("$(cat "$p")"); done
+  [ -d "$state/bpf" ] && pins=$(find "$state/bpf" -type f | wc -l)
+  "$lab" down "$suffix"
+  ns_left=$(ip netns list | awk -v s="-$suffix" '$1 ~ s"$"' | wc -l)
+  for p in "${pids[@]}"; do alive "$p" && procs_left=$((procs_left + 1)); done
+  [ -d "$state" ] && pins_left=$(find "$state" -type f | wc -l)
+  grep -q " $state/" /proc/mounts && pins_left=$((pins_left + 1))
+  local removed
+  removed="$(grep -c . <<<"$ns_list" || true) namespaces, ${#pids[@]} processes, $pins pinned BPF objects"
+  if [ "$ns_left$procs_left$pins_left" = 000 ]; then
+    echo "== torn down: $removed; nothing left"
+  else
+    echo "== teardown incomplete: $ns_left namespaces, $procs_left processes, $pins_left pins or mounts" \
+      "left (xlb-lab.sh down $suffix again)" >&2
+    [ "$rc" != 0 ] || rc=1
+  fi
+  exit "$rc"
+}
+trap teardown EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }

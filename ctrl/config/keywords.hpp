@@ -19,6 +19,9 @@ struct KeywordInfo {
   std::string default_text;
   bool xlb_specific = false;
   std::string note;
+  // Its shape, so that a test can write a statement the parser accepts up to the status check.
+  bool block = false;
+  unsigned min_args = 0;
 };
 
 // Every keyword of every section, in table order.

@@ -118,7 +118,7 @@ constexpr K global_keywords[] = {
          d.sync_id = static_cast<std::uint32_t>(*id);
        }
        c.set(g.lvs_sync_daemon, d, n);
-     }, "off", false, "IPVS backend only"},
+     }, "off", false, "XDP flows and persistence entries (README, Failover with state); IPVS virtual servers are not synced"},
     // xlb additions
     {"lb_backend", S, false, 1, 1,
      [](ParseContext& c, const Node& n, G& g) {

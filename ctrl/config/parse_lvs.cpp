@@ -93,7 +93,8 @@ constexpr Keyword<Vs> vs_keywords[] = {
        auto a = c.address(n.args[0], n.key.text);
        auto p = c.port(n.args[1], "sorry_server port");
        if (a && p) c.set(v.sorry_server, std::optional<SorryServer>(SorryServer{*a, *p}), n);
-     }, "none"},
+     }, "none", false,
+     "at an address of this node (127.0.0.1, ::1, any local address): served by the node's own stack (\"Local\"), on the service's port"},
     {"quorum", S, false, 1, 1, [](ParseContext& c, const Node& n, Vs& v) { uint_field(c, n, v.quorum, 1, 1000000); }, "1"},
     {"quorum_up", S, false, 1, many, [](ParseContext& c, const Node& n, Vs& v) { str(c, n, v.quorum_up); }},
     {"quorum_down", S, false, 1, many, [](ParseContext& c, const Node& n, Vs& v) { str(c, n, v.quorum_down); }},

@@ -32,7 +32,7 @@ template <class S>
 void describe(std::vector<KeywordInfo>& out, const char* section, std::span<const Keyword<S>> table) {
   for (const auto& k : table)
     out.push_back({section, std::string(k.name), k.support, std::string(k.default_text), k.xlb,
-                   std::string(k.note)});
+                   std::string(k.note), k.block, k.min_args});
 }
 
 }  // namespace xlb::config

@@ -260,25 +260,6 @@ virtual_server 198.18.0.1 80 { lb_algo rr
   EXPECT_EQ(a.config.virtual_servers[0].real_servers[1], c.config.virtual_servers[0].real_servers[1]);
 }
 
-TEST(Model, KeywordReferenceCoversEverySectionAndIsDocumented) {
-  const auto ref = keyword_reference();
-  ASSERT_GT(ref.size(), 150u);
-  const char* src = std::getenv("XLB_SOURCE_DIR");
-  std::ifstream in(fs::path(src ? src : XLB_DEFAULT_SOURCE_DIR) / "docs/config-reference.md");
-  ASSERT_TRUE(in) << "docs/config-reference.md is missing";
-  std::stringstream doc;
-  doc << in.rdbuf();
-  const std::string text = doc.str();
-  for (const auto& k : ref) {
-    const std::string status = k.support == Support::supported ? "supported"
-                               : k.support == Support::warned  ? "warned"
-                                                               : "refused";
-    // Each row: | section | `keyword` | status ...
-    const std::string row = "| " + k.section + " | `" + k.name + "`" + (k.xlb_specific ? " (xlb)" : "") + " | " + status + " |";
-    EXPECT_NE(text.find(row), std::string::npos) << "docs/config-reference.md lacks the row: " << row;
-  }
-}
-
 }  // namespace
 
 namespace {
