@@ -28,7 +28,7 @@ struct ControlSocketOptions {
   std::string path = "/run/xlb/xlbd.sock";
   std::string group;                      // empty: root only
   std::size_t max_request_bytes = 65536;  // a longer line is refused and the connection closed
-  ListenerLimits limits;
+  ListenerLimits limits = {};
 };
 
 class ControlServer {
