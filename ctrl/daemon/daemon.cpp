@@ -208,6 +208,10 @@ void Daemon::start_subsystems() {
   };
   health_ = std::make_unique<check::HealthMonitor>(io_.get_executor(), hooks);
   health_->start(plan_checks(plan_));
+  // Not before: the services it applies while starting have no quorum in its snapshot yet,
+  // and a VIP announced for that moment would flap.
+  health_started_ = true;
+  refresh_announce();
   dataplane_->retire_orphans();
 
   vrrp::ScriptRunner vrrp_runner = [this](const std::vector<std::string>& argv,
@@ -425,7 +429,7 @@ void Daemon::stop_after_withdrawal() {
 }
 
 void Daemon::refresh_announce() {
-  if (!announcer_ || !live_) return;
+  if (!announcer_ || !live_ || !health_started_) return;
   std::map<dataplane::ServiceKey, bool> quorum;
   if (health_) {
     for (const auto& h : health_->snapshot()) quorum[h.key] = h.quorum_up;
