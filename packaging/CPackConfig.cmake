@@ -9,6 +9,8 @@ endif()
 install(FILES ${XLB_PKG_DIR}/xlbd.service DESTINATION /lib/systemd/system)
 # /etc is outside CMAKE_INSTALL_PREFIX (/usr): an absolute destination, listed as a conffile.
 install(FILES ${XLB_PKG_DIR}/xlb.conf DESTINATION /etc/xlb)
+# The name of xlb's route protocol number for ip(8) (iproute2 reads rt_protos.d/*.conf).
+install(FILES ${XLB_PKG_DIR}/rt_protos.d/xlb.conf DESTINATION /etc/iproute2/rt_protos.d)
 
 # Man pages, compressed as Debian policy asks (gzip -n: no name or time stamp, reproducible).
 set(xlb_man_outputs)
