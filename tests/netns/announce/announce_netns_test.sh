@@ -33,6 +33,8 @@ ip netns add "$rs"
 ip link add eth0 netns "$lb" type veth peer name eth0 netns "$rs"
 ip -n "$lb" addr add 198.18.0.1/24 dev eth0
 ip -n "$rs" addr add 198.18.0.2/24 dev eth0
+ip -n "$lb" addr add 2001:db8::1/64 dev eth0 nodad
+ip -n "$rs" addr add 2001:db8::2/64 dev eth0 nodad
 for ns in "$lb" "$rs"; do ip -n "$ns" link set lo up; ip -n "$ns" link set eth0 up; done
 # A frame sent into a veth with XDP_TX is only received where the peer has a program: none is
 # sent here, so none is needed.
@@ -56,6 +58,17 @@ virtual_server 198.18.0.10 80 {
     }
   }
 }
+virtual_server 2001:db8::10 80 {
+  delay_loop 1
+  lb_algo wrr
+  lb_kind DR
+  protocol TCP
+  real_server 2001:db8::2 8080 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
 virtual_server 198.18.0.11 80 {
   delay_loop 1
   lb_algo wrr
@@ -70,18 +83,28 @@ virtual_server 198.18.0.11 80 {
 }
 CONF
 
-listener=
+listeners=()
 start_real() {
-  ip netns exec "$rs" python3 -c '
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.0.2", 8080)); s.listen(64)
+  local family addr
+  for family in 4 6; do
+    addr=198.18.0.2
+    [ $family = 6 ] && addr=2001:db8::2
+    ip netns exec "$rs" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8080)); s.listen(64)
 while True:
-    c, _ = s.accept(); c.close()' &
-  listener=$!
-  pids+=("$listener")
+    c, _ = s.accept(); c.close()' "$addr" &
+    listeners+=($!)
+    pids+=($!)
+  done
 }
-stop_real() { kill -9 "$listener"; wait "$listener" 2>/dev/null || true; }
+stop_real() {
+  local p
+  for p in "${listeners[@]}"; do kill -9 "$p"; wait "$p" 2>/dev/null || true; done
+  listeners=()
+}
 
 daemon=
 start_xlbd() {
@@ -91,7 +114,9 @@ start_xlbd() {
   pids+=("$daemon")
 }
 ctl() { ip netns exec "$lb" "$xlbctl" --socket "$dir/xlbd.sock" "$@"; }
-routes() { { ip -n "$lb" route show table "$table" proto "$proto" 2>/dev/null || true; } | awk '{print $1}' | sort | tr '\n' ' '; }
+routes() {
+  { ip -n "$lb" -4 route show table "$table" proto "$proto" 2>/dev/null || true
+    ip -n "$lb" -6 route show table "$table" proto "$proto" 2>/dev/null || true; } | awk '{print $1}' | sort | tr '\n' ' '; }
 # Waits up to 10 s for the table to hold exactly $1 (a sorted, space-terminated list).
 expect_routes() {
   local want=$1 what=$2 i
@@ -109,7 +134,7 @@ for v in json.load(sys.stdin)['announce']['vips']:
 
 start_real
 start_xlbd
-expect_routes "198.18.0.10 " "real up: the plain VIP only (the other lacks its quorum)"
+expect_routes "198.18.0.10 2001:db8::10 " "real up: the plain VIPs, IPv4 and IPv6 (198.18.0.11 lacks its quorum)"
 grep -q "198.18.0.11 announced" "$dir/xlbd.log" && fail "198.18.0.11 was announced for a moment at start"
 [ "$(reason_of 198.18.0.11)" = quorum_lost ] || fail "198.18.0.11: reason $(reason_of 198.18.0.11), want quorum_lost"
 # The metrics endpoint opens after the first routes: wait for it.
@@ -127,13 +152,13 @@ stop_real
 expect_routes "" "real down: withdrawn"
 [ "$(reason_of 198.18.0.10)" = no_usable_real ] || fail "198.18.0.10: reason $(reason_of 198.18.0.10)"
 start_real
-expect_routes "198.18.0.10 " "real back: announced again"
+expect_routes "198.18.0.10 2001:db8::10 " "real back: announced again"
 
 ctl withdraw >/dev/null
 expect_routes "" "xlbctl withdraw"
 [ "$(reason_of 198.18.0.10)" = operator_withdrawn ] || fail "reason after withdraw: $(reason_of 198.18.0.10)"
 ctl announce >/dev/null
-expect_routes "198.18.0.10 " "xlbctl announce"
+expect_routes "198.18.0.10 2001:db8::10 " "xlbctl announce"
 
 # SIGTERM: routes go at once, xlbd forwards through the grace (2 s), then exits.
 kill -TERM "$daemon"
@@ -147,7 +172,7 @@ echo "ok: xlbd exited after the grace"
 
 # SIGKILL: nobody removes the routes but the kernel, with the device xlbd held.
 start_xlbd
-expect_routes "198.18.0.10 " "restarted: announced"
+expect_routes "198.18.0.10 2001:db8::10 " "restarted: announced"
 kill -KILL "$daemon"
 wait "$daemon" 2>/dev/null || true
 expect_routes "" "SIGKILL: withdrawn by the kernel"
