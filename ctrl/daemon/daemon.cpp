@@ -561,14 +561,18 @@ void Daemon::start_api() {
     if (!operator_withdrawn_) spdlog::warn("announce: every VIP withdrawn by the operator (xlbctl withdraw)");
     operator_withdrawn_ = true;
     refresh_announce();
-    return announcer_->describe();
+    auto out = announcer_->describe();
+    out["operator_withdrawn"] = operator_withdrawn_;
+    return out;
   });
   control_->add("announce", [this](const Json&) {
     if (!announcer_) throw std::invalid_argument("no vip_route_table in global_defs: nothing is announced");
     if (operator_withdrawn_) spdlog::info("announce: the operator lifted the withdrawal (xlbctl announce)");
     operator_withdrawn_ = false;
     refresh_announce();
-    return announcer_->describe();
+    auto out = announcer_->describe();
+    out["operator_withdrawn"] = operator_withdrawn_;
+    return out;
   });
   control_->add("stop", [this](const Json& args) {
     const bool detach = args.value("detach", false);

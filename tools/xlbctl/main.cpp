@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
     } else if (flows->parsed()) {
       std::cout << xlb::ctl::format_flows(result);
     } else if (withdraw->parsed() || announce->parsed()) {
-      std::cout << xlb::ctl::format_status(Json{{"announce", result}});
+      std::cout << xlb::ctl::format_announce(result);
     } else {
       std::cout << (result.is_string() ? result.get<std::string>() : result.dump()) << "\n";
     }

@@ -154,10 +154,12 @@ expect_routes "" "real down: withdrawn"
 start_real
 expect_routes "198.18.0.10 2001:db8::10 " "real back: announced again"
 
-ctl withdraw >/dev/null
+ctl withdraw >"$dir/withdraw.txt"
+grep -q "WITHDRAWN by the operator" "$dir/withdraw.txt" || { cat "$dir/withdraw.txt" >&2; fail "xlbctl withdraw output"; }
 expect_routes "" "xlbctl withdraw"
 [ "$(reason_of 198.18.0.10)" = operator_withdrawn ] || fail "reason after withdraw: $(reason_of 198.18.0.10)"
 ctl announce >/dev/null
+ctl status | grep -q "198.18.0.11  withdrawn  quorum_lost" || fail "xlbctl status lacks the VIP lines"
 expect_routes "198.18.0.10 2001:db8::10 " "xlbctl announce"
 
 # SIGTERM: routes go at once, xlbd forwards through the grace (2 s), then exits.
