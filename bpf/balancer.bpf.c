@@ -11,6 +11,8 @@ static __always_inline int xlb_established_cached(struct xdp_md *ctx, void *data
 {
 	if (xlb_group_dst(data))
 		return xlb_drop(XLB_CTR_DROP_BAD_DST_MAC);
+	if (xlb_foreign_dst(ctx, data))
+		return xlb_verdict(XDP_PASS, XLB_CTR_PASS_FOREIGN_MAC);
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (pkt->icmp_error)

@@ -65,7 +65,8 @@ static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void
 	tot_len = xlb_bounded_len(ip->tot_len);
 	if (tot_len < sizeof(*ip) || (void *)ip + tot_len > data_end)
 		return XLB_CONTINUE;
-	if (xlb_group_dst(data)) /* not sent to this node: the general path drops and counts it */
+	/* Not sent to this node: the general path drops or passes it and counts why. */
+	if (xlb_group_dst(data) || xlb_foreign_dst(ctx, data))
 		return XLB_CONTINUE;
 	slot = xlb_flow_cache_slot_folded(ip->saddr, ip->daddr, tcp->source, tcp->dest, ip->protocol);
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);
@@ -95,7 +96,7 @@ static __always_inline int xlb_fast_path_v6(struct xdp_md *ctx, void *data, void
 	payload_len = xlb_bounded_len(ip6->payload_len);
 	if (ip6->version != 6 || (void *)(ip6 + 1) + payload_len > data_end)
 		return XLB_CONTINUE;
-	if (xlb_group_dst(data))
+	if (xlb_group_dst(data) || xlb_foreign_dst(ctx, data))
 		return XLB_CONTINUE;
 	slot = xlb_flow_cache_slot_folded(xlb_fold_v6(&ip6->saddr), dst_fold, tcp->source, tcp->dest, ip6->nexthdr);
 	entry = bpf_map_lookup_elem(&flow_cache, &slot);

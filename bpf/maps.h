@@ -117,6 +117,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tx_ports SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xlb_if_mac);
+	__uint(max_entries, XLB_IF_MACS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} if_macs SEC(".maps");
+
 /* A global, not a .maps entry: the program reaches it by address, where a lookup stores the
  * key on the stack, loads it back and checks it (0.3-0.5 ns of an established packet's 10).
  * Its own section makes it a one-entry array of its own, which the loader pins as vip_filter. */

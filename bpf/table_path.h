@@ -65,6 +65,8 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	 * flood of such frames never walks the connection table, nor changes a flow in it. */
 	if (problem)
 		return xlb_find_vip(&pkt->key) ? xlb_drop(problem) : xlb_pass();
+	if (xlb_foreign_dst(ctx, data))
+		return xlb_find_vip(&pkt->key) ? xlb_verdict(XDP_PASS, XLB_CTR_PASS_FOREIGN_MAC) : xlb_pass();
 	now = bpf_ktime_get_coarse_ns();
 	flow = xlb_flow_lookup(&pkt->key, now);
 	/* tcp_flags is 0 for anything but TCP, which never reopens. */

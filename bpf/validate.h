@@ -52,6 +52,20 @@ static __always_inline int xlb_group_dst(const void *eth)
 	return *(const __u8 *)eth & 1;
 }
 
+/* A unicast frame for another host's MAC, seen because a switch flooded it or the NIC is
+ * promiscuous: that host (or nobody) forwards it, not this node. An interface past the map or
+ * not filled by xlbd compares nothing. Array lookups are inlined: no helper call. */
+static __always_inline int xlb_foreign_dst(const struct xdp_md *ctx, const void *eth)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	const struct xlb_if_mac *own = bpf_map_lookup_elem(&if_macs, &ifindex);
+
+	if (!own || !own->enabled)
+		return 0;
+	return *(const __u32 *)eth != *(const __u32 *)own->mac ||
+	       *(const __u16 *)(eth + 4) != *(const __u16 *)(own->mac + 4);
+}
+
 /* Flags no TCP stack sends on a connection: no ACK, SYN or RST at all (NULL, FIN or Xmas
  * scans: after the handshake every segment carries ACK), or SYN with FIN or RST. */
 static __always_inline int xlb_tcp_flags_invalid(__u8 flags)

@@ -10,6 +10,8 @@ install(FILES ${XLB_PKG_DIR}/xlbd.service DESTINATION /lib/systemd/system)
 # /etc is outside CMAKE_INSTALL_PREFIX (/usr): an absolute destination, listed as a conffile.
 # Its own component: tools/install.sh (make install) writes it only where none exists yet.
 install(FILES ${XLB_PKG_DIR}/xlb.conf DESTINATION /etc/xlb COMPONENT example_config)
+# The name of xlb's route protocol number for ip(8) (iproute2 reads rt_protos.d/*.conf).
+install(FILES ${XLB_PKG_DIR}/rt_protos.d/xlb.conf DESTINATION /etc/iproute2/rt_protos.d)
 
 # Man pages, compressed as Debian policy asks (gzip -n: no name or time stamp, reproducible).
 set(xlb_man_outputs)

@@ -85,6 +85,10 @@ struct GlobalDefs {
   // xlb additions
   Located<LbBackend> lb_backend = LbBackend::auto_select;
   Located<std::string> xdp_pin_dir = std::string("/sys/fs/bpf/xlb");
+  // Kernel table of the VIP host routes a routing daemon announces (0: none), and the seconds
+  // xlbd keeps forwarding after withdrawing them on SIGTERM (issue 29).
+  Located<std::uint32_t> vip_route_table = 0u;
+  Located<std::uint32_t> vip_route_grace = 2u;
   Located<MetricsListen> metrics_listen = MetricsListen{true, "127.0.0.1", 9780};
   // Each listener's share of xlbd's descriptors, and how long a client may hold one without
   // finishing a request (docs/security.md, "What each listener accepts").

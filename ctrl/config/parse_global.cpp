@@ -147,6 +147,21 @@ constexpr K global_keywords[] = {
        auto p = c.integer(pt, 1, 65535, "metrics_listen port");
        if (p) c.set(g.metrics_listen, MetricsListen{true, host, static_cast<std::uint16_t>(*p)}, n);
      }, "127.0.0.1:9780", true},
+    {"vip_route_table", S, false, 1, 1,
+     [](ParseContext& c, const Node& n, G& g) {
+       // main, local and default hold the node's own routes: a VIP route there is no announcement.
+       auto t = c.integer(n.args[0], 1, 4294967295LL, "vip_route_table");
+       if (!t) return;
+       if (*t >= 253 && *t <= 255) {
+         c.diags().error(n.args[0].loc, "'vip_route_table' must not be default (253), main (254) or local (255)");
+         return;
+       }
+       c.set(g.vip_route_table, static_cast<std::uint32_t>(*t), n);
+     }, "off", true,
+     "kernel table (1-4294967295, not 253-255) where xlbd keeps a host route per VIP while the VIP can serve, for BIRD "
+     "or FRR to announce; see docs/scale-out.md"},
+    {"vip_route_grace", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.vip_route_grace, 0, 600); }, "2", true,
+     "seconds xlbd keeps forwarding on SIGTERM after withdrawing its VIP routes"},
     {"control_socket_max_connections", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_max_connections, 1, 4096); }, "32", true, "connections the control socket holds at once; see docs/security.md"},
     {"control_socket_idle_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_idle_timeout, 1, 86400); }, "60", true, "seconds a control connection may wait between requests"},
     {"control_socket_request_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_request_timeout, 1, 3600); }, "10", true, "seconds from a request's first byte to its end of line"},

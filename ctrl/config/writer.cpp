@@ -83,6 +83,8 @@ class Writer {
     if (s.enabled) line("lvs_sync_daemon " + word(s.interface) + " " + word(s.instance) + " id " + std::to_string(s.sync_id));
     line("lb_backend " + to_string(g.lb_backend.value));
     str("xdp_pin_dir", g.xdp_pin_dir);
+    if (g.vip_route_table.value != 0) num("vip_route_table", g.vip_route_table);
+    num("vip_route_grace", g.vip_route_grace);
     const auto& m = g.metrics_listen.value;
     line("metrics_listen " + (m.enabled ? (m.host.find(':') != std::string::npos ? "[" + m.host + "]" : m.host) + ":" +
                                               std::to_string(m.port)

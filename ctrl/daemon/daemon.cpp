@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 #ifdef XLB_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
@@ -20,6 +22,7 @@
 #include "ctrl/daemon/dataplane_stack.hpp"
 #include "ctrl/daemon/flow_census.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
+#include "ctrl/daemon/announce_plan.hpp"
 #include "ctrl/daemon/live_state.hpp"
 #include "ctrl/daemon/notify_plan.hpp"
 #include "ctrl/daemon/vrrp_plan.hpp"
@@ -160,6 +163,12 @@ void Daemon::start_subsystems() {
                                          }});
   census_->start();
   live_ = std::make_unique<LiveState>(*dataplane_);
+  // After the dataplane: the program is attached and its maps exist before any route can appear.
+  if (const auto table = *config_.global_defs.vip_route_table; table != 0) {
+    announcer_ = std::make_unique<VipAnnouncer>(table);
+    spdlog::info("announce: VIP routes in table {} through {} (protocol {})", table, announcer_->device(),
+                 announce::kRouteProtocol);
+  }
 
   notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
 
@@ -171,8 +180,14 @@ void Daemon::start_subsystems() {
   live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
 
   check::MonitorHooks hooks;
-  hooks.apply = [this](const dataplane::ServiceSpec& spec) { live_->on_health(spec); };
-  hooks.remove = [this](const dataplane::ServiceKey& key) { live_->on_removed(key); };
+  hooks.apply = [this](const dataplane::ServiceSpec& spec) {
+    live_->on_health(spec);
+    refresh_announce();
+  };
+  hooks.remove = [this](const dataplane::ServiceKey& key) {
+    live_->on_removed(key);
+    refresh_announce();
+  };
   hooks.flush_flows_to = [this](const dataplane::ServiceKey& key, const dataplane::IpAddress& real) {
     try {
       dataplane_->flush_flows_to(key, real);
@@ -193,6 +208,10 @@ void Daemon::start_subsystems() {
   };
   health_ = std::make_unique<check::HealthMonitor>(io_.get_executor(), hooks);
   health_->start(plan_checks(plan_));
+  // Not before: the services it applies while starting have no quorum in its snapshot yet,
+  // and a VIP announced for that moment would flap.
+  health_started_ = true;
+  refresh_announce();
   dataplane_->retire_orphans();
 
   vrrp::ScriptRunner vrrp_runner = [this](const std::vector<std::string>& argv,
@@ -236,6 +255,7 @@ void Daemon::on_vrrp(const vrrp::StateChange& change) {
     for (const auto& vip : instance.vips) live_->set_vip_owned(vip.address, owned);
     for (const auto& vip : instance.excluded_vips) live_->set_vip_owned(vip.address, owned);
   }
+  refresh_announce();
   notify::VrrpTransition t;
   t.instance = change.instance;
   t.from = notify_state(change.old_state);
@@ -257,6 +277,7 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
   for (const auto& planned : plan_) {
     if (planned.spec.key == vs.spec.key) smtp_alert = *planned.source->smtp_alert;
   }
+  refresh_announce();
   if (event.kind == check::HealthEvent::Kind::quorum) {
     // Losing quorum is bad news; regaining it is good news.
     spdlog::log(event.up ? spdlog::level::info : spdlog::level::warn, "{}: quorum {} (alive weight {}, quorum {})",
@@ -349,6 +370,7 @@ std::vector<std::string> Daemon::apply(config::LoadResult loaded, bool allow_emp
   vrrp_->reconfigure(vrrp_settings);
   ++history_.reloads;
   history_.last_reload_errors.clear();
+  refresh_announce();
   spdlog::info("reloaded {}: {} virtual service(s)", options_.config_path, plan_.size());
   notify_systemd("READY=1");
   return {};
@@ -362,6 +384,9 @@ void Daemon::stop(bool detach) {
                                                                       : "the XDP program keeps forwarding");
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  // First, so that the router moves the traffic while everything else winds down.
+  announcer_.reset();
+  grace_timer_.reset();
   if (vrrp_) vrrp_->stop();
   if (flow_sync_) flow_sync_->stop();
   if (census_) census_->stop();
@@ -380,6 +405,53 @@ void Daemon::stop(bool detach) {
   } else {
     io_.stop();
   }
+}
+
+// SIGTERM with routes announced: withdraw them, keep forwarding while the router moves the
+// traffic (a few ms with BGP, up to its hold time if the session was slow), then stop as ever.
+void Daemon::stop_after_withdrawal() {
+  const auto grace = std::chrono::seconds(*config_.global_defs.vip_route_grace);
+  if (!announcer_ || grace.count() == 0 || withdrawing_for_stop_) {
+    stop(false);
+    return;
+  }
+  withdrawing_for_stop_ = true;
+  refresh_announce();
+  spdlog::info("xlbd stopping: VIP routes withdrawn, forwarding {} s more", grace.count());
+  grace_timer_ = std::make_unique<asio::steady_timer>(io_, grace);
+  grace_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) stop(false);
+  });
+  // A second SIGTERM stops at once.
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (!ec && (signo == SIGTERM || signo == SIGINT)) stop(false);
+  });
+}
+
+void Daemon::refresh_announce() {
+  if (!announcer_ || !live_ || !health_started_) return;
+  std::map<dataplane::ServiceKey, bool> quorum;
+  if (health_) {
+    for (const auto& h : health_->snapshot()) quorum[h.key] = h.quorum_up;
+  }
+  std::map<dataplane::IpAddress, announce::VipInputs> vips;
+  for (const auto& [key, spec] : live_->applied()) {
+    if (key.fwmark != 0) continue;  // a mark names no address to route
+    auto& in = vips[key.address];
+    in.vrrp_managed = live_->vrrp_managed(key.address);
+    in.vrrp_master = in.vrrp_managed && live_->vip_active(key.address);
+    // In applied(): the backend took the service, so the maps hold it.
+    in.dataplane_ready = true;
+    in.operator_withdrawn = operator_withdrawn_;
+    in.stopping = withdrawing_for_stop_;
+    announce::ServiceReadiness r;
+    r.usable_real = std::any_of(spec.reals.begin(), spec.reals.end(), [](const auto& real) { return real.weight > 0; });
+    r.sorry_server = spec.sorry_server.has_value();
+    const auto q = quorum.find(key);
+    r.quorum_up = q == quorum.end() || q->second;
+    in.services.push_back(r);
+  }
+  announcer_->update(vips);
 }
 
 // Reals removed by a reload leave the dataplane once no flow to them carries traffic.
@@ -411,7 +483,7 @@ void Daemon::watch_signals() {
       std::ofstream(options_.dump_file) << dump().dump(2) << "\n";
       spdlog::info("state written to {}", options_.dump_file);
     } else {
-      stop(false);
+      stop_after_withdrawal();
       return;
     }
     watch_signals();
@@ -469,6 +541,7 @@ void Daemon::start_api() {
     }
     const auto services = live_->set_weight_override(real, weight);
     if (services == 0) throw std::invalid_argument("no configured real server " + real.text());
+    refresh_announce();  // a drained real is no usable one
     return Json(real.text() + (weight ? " weight " + std::to_string(*weight) : std::string(" back to its configured weight")) +
                 " in " + std::to_string(services) + " service(s)");
   });
@@ -482,6 +555,25 @@ void Daemon::start_api() {
     co_return Json("reloaded");
   });
   control_->add("dump", [this](const Json&) { return dump(); });
+  // The operator's word on the whole node, for maintenance: withdrawn until `announce`.
+  control_->add("withdraw", [this](const Json&) {
+    if (!announcer_) throw std::invalid_argument("no vip_route_table in global_defs: nothing is announced");
+    if (!operator_withdrawn_) spdlog::warn("announce: every VIP withdrawn by the operator (xlbctl withdraw)");
+    operator_withdrawn_ = true;
+    refresh_announce();
+    auto out = announcer_->describe();
+    out["operator_withdrawn"] = operator_withdrawn_;
+    return out;
+  });
+  control_->add("announce", [this](const Json&) {
+    if (!announcer_) throw std::invalid_argument("no vip_route_table in global_defs: nothing is announced");
+    if (operator_withdrawn_) spdlog::info("announce: the operator lifted the withdrawal (xlbctl announce)");
+    operator_withdrawn_ = false;
+    refresh_announce();
+    auto out = announcer_->describe();
+    out["operator_withdrawn"] = operator_withdrawn_;
+    return out;
+  });
   control_->add("stop", [this](const Json& args) {
     const bool detach = args.value("detach", false);
     // After this reply is on its way: stop() closes the control socket.
@@ -533,6 +625,10 @@ Json Daemon::status() const {
            {"reloads_refused", history_.reloads_refused},
            {"last_reload_errors", history_.last_reload_errors}};
   if (flow_sync_) out["flow_sync"] = flow_sync_->describe();
+  if (announcer_) {
+    out["announce"] = announcer_->describe();
+    out["announce"]["operator_withdrawn"] = operator_withdrawn_;
+  }
   out["listeners"] = listeners();
   return out;
 }

@@ -38,6 +38,7 @@ namespace xlb::daemon {
 
 class DataplaneStack;
 class LiveState;
+class VipAnnouncer;
 class FlowCensus;
 struct FlowCensusSample;
 
@@ -91,6 +92,9 @@ class Daemon {
                        const std::string& why);
   void write_pid_file() const;
   void release_drained(const FlowCensusSample& sample);
+  // Recomputes which VIPs vip_route_table holds; call it after any input changed.
+  void refresh_announce();
+  void stop_after_withdrawal();
 
   boost::asio::io_context& io_;
   DaemonOptions options_;
@@ -103,6 +107,11 @@ class Daemon {
   std::unique_ptr<DataplaneStack> dataplane_;
   std::unique_ptr<FlowCensus> census_;
   std::unique_ptr<LiveState> live_;
+  std::unique_ptr<VipAnnouncer> announcer_;  // null without vip_route_table
+  bool operator_withdrawn_ = false;            // xlbctl withdraw, until xlbctl announce
+  bool health_started_ = false;               // the monitor's snapshot has every service
+  bool withdrawing_for_stop_ = false;          // SIGTERM: routes gone, forwarding through the grace
+  std::unique_ptr<boost::asio::steady_timer> grace_timer_;
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<check::HealthMonitor> health_;
   std::unique_ptr<sync::FlowSync> flow_sync_;

@@ -56,6 +56,7 @@ class LiveState {
   // What the backend was last given, per service.
   const std::map<dataplane::ServiceKey, dataplane::ServiceSpec>& applied() const { return applied_; }
   bool vip_active(const dataplane::IpAddress& vip) const;
+  bool vrrp_managed(const dataplane::IpAddress& vip) const { return vrrp_managed_.contains(vip); }
 
  private:
   dataplane::ServiceSpec effective(const dataplane::ServiceSpec& healthy) const;

@@ -13,6 +13,7 @@
 #include "ctrl/api/metrics_server.hpp"
 #include "ctrl/api/prometheus.hpp"
 #include "ctrl/check/health_monitor.hpp"
+#include "ctrl/daemon/announce_plan.hpp"
 #include "ctrl/daemon/daemon.hpp"
 #include "ctrl/daemon/flow_census.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
@@ -126,6 +127,7 @@ std::string Daemon::metrics() const {
   MetricsText m;
   m.family("xlb_up", MetricsText::Type::gauge, "1 while xlbd runs.");
   m.sample({}, 1);
+  if (announcer_) announcer_->write_metrics(m);
 
   const auto traffic = dataplane_->traffic();  // services and counters of one moment
   const auto& stats = traffic.services;

@@ -318,6 +318,8 @@ void BpfProgram::bind_maps() {
   vip_filter_ = BpfMap(skel_->maps.data_vip_filter);
   vip_state_ = BpfMap(skel_->maps.vip_state);
   flow_cache_ = BpfMap(skel_->maps.flow_cache);
+  if_macs_ = BpfMap(skel_->maps.if_macs);
+  if_macs_.check_types<std::uint32_t, xlb_if_mac>();
   flow_cache_.check_types<std::uint32_t, xlb_flow_cache_entry>();
   vip_state_.check_types<std::uint32_t, xlb_vip_state>();
   vips_.check_types<xlb_vip_key, xlb_vip_info>();

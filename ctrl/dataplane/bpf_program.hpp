@@ -95,6 +95,7 @@ class BpfProgram {
   const BpfMap& vip_filter() const { return vip_filter_; }
   const BpfMap& vip_state() const { return vip_state_; }
   const BpfMap& flow_cache() const { return flow_cache_; }
+  const BpfMap& if_macs() const { return if_macs_; }
 
   xlb_settings read_settings() const;
   void write_timeouts(std::uint32_t tcp_seconds, std::uint32_t udp_seconds);
@@ -127,7 +128,7 @@ class BpfProgram {
   // copied into the new table after it.
   std::unique_ptr<PinnedMap> legacy_flows_;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
-      tx_ports_, vip_filter_, vip_state_, flow_cache_;
+      tx_ports_, vip_filter_, vip_state_, flow_cache_, if_macs_;
 };
 
 }  // namespace xlb::dataplane

@@ -26,7 +26,7 @@ inline const char* counter_name(std::uint32_t counter) {
       "drop_fragment", "drop_real_missing", "pass_inactive", "drop_unsupported", "icmp_forwarded",
       "flow_new",      "flow_expired", "persist_hit",    "sorry",             "local",
       "flow_reopened", "drop_bad_length", "drop_bad_l4_header", "drop_bad_dst_mac", "drop_martian_source",
-      "drop_bad_ext_chain", "drop_icmp_not_for_vip", "drop_bad_tcp_flags", "midstream_forwarded",
+      "drop_bad_ext_chain", "drop_icmp_not_for_vip", "drop_bad_tcp_flags", "midstream_forwarded", "pass_foreign_mac",
   };
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
   return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";

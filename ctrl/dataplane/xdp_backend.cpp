@@ -1,8 +1,14 @@
 #include "ctrl/dataplane/xdp_backend.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -23,6 +29,24 @@ void check_forwarding(const RealServer& real) {
     throw std::invalid_argument("real server " + real_identity(real) +
                                 ": the XDP backend forwards in DR mode only (lb_kind NAT/TUN need IPVS)");
   }
+}
+
+// The interface's own MAC as the program compares it; disabled (any unicast MAC) for a link
+// without Ethernet addresses, where there is nothing to compare.
+xlb_if_mac own_mac(const std::string& ifname) {
+  xlb_if_mac out{};
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  ifreq ifr{};
+  ifname.copy(ifr.ifr_name, IFNAMSIZ - 1);
+  const int rc = ::ioctl(fd, SIOCGIFHWADDR, &ifr);
+  const int err = errno;
+  ::close(fd);
+  if (rc < 0) throw std::system_error(err, std::generic_category(), "SIOCGIFHWADDR " + ifname);
+  if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) return out;
+  std::copy_n(reinterpret_cast<const unsigned char*>(ifr.ifr_hwaddr.sa_data), 6, out.mac);
+  out.enabled = 1;
+  return out;
 }
 
 }  // namespace
@@ -52,6 +76,16 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
 
 void XdpBackend::attach_all() {
   for (const auto& ifname : options_.interfaces) {
+    // Before the program runs there: until then it would act on frames for other hosts.
+    const auto ifindex = static_cast<std::uint32_t>(interface_index(ifname));
+    if (ifindex < XLB_IF_MACS_MAX) {
+      if (auto ec = program_->if_macs().update(ifindex, own_mac(ifname)); ec) {
+        throw std::system_error(ec, "if_macs entry for " + ifname);
+      }
+    } else {
+      spdlog::warn("xdp: {}: ifindex {} is past if_macs; frames to other MACs are forwarded there too", ifname,
+                   ifindex);
+    }
     attachments_.push_back(std::make_unique<XdpAttachment>(program_->object(), "xlb_balancer",
                                                            interface_index(ifname), options_.attach));
     switch (attachments_.back()->takeover()) {

@@ -71,6 +71,8 @@ enum xlb_counter {
 	XLB_CTR_DROP_BAD_TCP_FLAGS,   /* no flag, SYN+FIN or SYN+RST */
 	XLB_CTR_MIDSTREAM_FORWARDED,  /* TCP without SYN and without a flow (failover without sync):
 				       * sent to the real the scheduler picks, no entry created */
+	XLB_CTR_PASS_FOREIGN_MAC,     /* frame to a VIP whose destination MAC is not the interface's
+				       * (flooded unknown unicast, promiscuous NIC): to the kernel */
 	XLB_CTR_MAX,
 };
 
@@ -330,6 +332,16 @@ struct xlb_cursor {
  * set `enabled` only once every configured VIP address has its bit. */
 #define XLB_VIP_FILTER_ORDER 12
 #define XLB_VIP_FILTER_BITS (1u << XLB_VIP_FILTER_ORDER)
+
+/* if_macs, indexed by ingress ifindex: the MAC a frame must be sent to for the program to act
+ * on it. A switch floods unknown unicast (a dead node's MAC ages out) to every port, so with N
+ * active nodes each would forward the same frame; only the node it is addressed to may. */
+#define XLB_IF_MACS_MAX 4096
+struct xlb_if_mac {
+	__u8 mac[6];  /* the interface's MAC */
+	__u8 enabled; /* 1: compare; 0 (an interface xlbd did not fill): act on any unicast MAC */
+	__u8 pad;     /* explicit padding, zero */
+};
 
 struct xlb_vip_filter {
 	__u32 enabled;     /* 0: filter not maintained, check the vips map */

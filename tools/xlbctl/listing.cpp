@@ -137,6 +137,18 @@ std::string format_listing(const Json& services, ListMode mode, const Json& prev
   return out.str();
 }
 
+std::string format_announce(const Json& a) {
+  std::ostringstream out;
+  out << "announce (table " << a.value("table", 0) << ", dev " << a.value("device", "?") << ", proto "
+      << a.value("protocol", 0) << ")" << (a.value("operator_withdrawn", false) ? ": WITHDRAWN by the operator" : "")
+      << "\n";
+  for (const auto& v : a.value("vips", Json::array())) {
+    out << "  " << v.value("vip", "?") << "  " << (v.value("announced", false) ? "announced" : "withdrawn") << "  "
+        << v.value("reason", "?") << "  since " << v.value("since", "?") << "\n";
+  }
+  return out.str();
+}
+
 std::string format_status(const Json& status) {
   std::ostringstream out;
   const Json instances = status.value("instances", Json::array());
@@ -183,6 +195,7 @@ std::string format_status(const Json& status) {
         << n("rejected_replay") << " replay, " << n("rejected_stale") << " stale (clocks apart?), "
         << n("rejected_sync_id") << " sync id, " << n("entries_unknown") << " unknown entries\n";
   }
+  if (status.contains("announce")) out << format_announce(status["announce"]);
   if (status.contains("listeners")) {
     const auto& l = status["listeners"];
     const auto d = l.value("descriptors", Json::object());

@@ -17,6 +17,8 @@ enum class ListMode { plain, stats, rate };
 std::string format_listing(const Json& services, ListMode mode, const Json& previous = Json(),
                            double seconds = 1.0);
 
+// vip_route_table: the table, and each VIP announced or not, why and since when.
+std::string format_announce(const Json& announce);
 std::string format_status(const Json& status);
 std::string format_flows(const Json& flows);
 std::string format_persistence(const Json& entries);

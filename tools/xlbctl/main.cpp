@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   bool allow_empty = false;
   reload->add_flag("--allow-empty", allow_empty,
                    "apply a file without any virtual_server or vrrp_instance (refused otherwise: it stops everything)");
+  auto* withdraw = app.add_subcommand("withdraw", "remove every VIP route from vip_route_table (maintenance)");
+  auto* announce = app.add_subcommand("announce", "lift `withdraw`: VIPs that can serve are routed again");
   auto* dump = app.add_subcommand("dump", "the daemon's whole state as JSON");
   auto* stop = app.add_subcommand("stop", "stop xlbd; the XDP program keeps forwarding unless --detach");
   bool detach = false;
@@ -117,6 +119,8 @@ int main(int argc, char** argv) {
     if (undrain->parsed()) result = call(socket, "weight", Json{{"real", real}, {"undrain", true}});
     if (set_weight->parsed()) result = call(socket, "weight", Json{{"real", real}, {"weight", weight}});
     if (reload->parsed()) result = call(socket, "reload", Json{{"allow_empty", allow_empty}});
+    if (withdraw->parsed()) result = call(socket, "withdraw", Json::object());
+    if (announce->parsed()) result = call(socket, "announce", Json::object());
     if (dump->parsed()) json = true, result = call(socket, "dump", Json::object());
     if (stop->parsed()) result = call(socket, "stop", Json{{"detach", detach}});
     if (json) {
@@ -125,6 +129,8 @@ int main(int argc, char** argv) {
       std::cout << xlb::ctl::format_status(result);
     } else if (flows->parsed()) {
       std::cout << xlb::ctl::format_flows(result);
+    } else if (withdraw->parsed() || announce->parsed()) {
+      std::cout << xlb::ctl::format_announce(result);
     } else {
       std::cout << (result.is_string() ? result.get<std::string>() : result.dump()) << "\n";
     }

@@ -42,6 +42,7 @@ const std::map<std::string, MapAbi>& expected_maps() {
       {"vip_filter", {sizeof(__u32), sizeof(xlb_vip_filter), "", ".data.vip_filter"}},
       {"vip_state", {sizeof(__u32), sizeof(xlb_vip_state), "__u32", "xlb_vip_state"}},
       {"flow_cache", {sizeof(__u32), sizeof(xlb_flow_cache_entry), "__u32", "xlb_flow_cache_entry"}},
+      {"if_macs", {sizeof(__u32), sizeof(xlb_if_mac), "__u32", "xlb_if_mac"}},
       // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
       {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
   };

@@ -208,6 +208,23 @@ TEST(Model, TableSizesAreCheckedWhereTheyAreWritten) {
   EXPECT_EQ(defaults.xdp_ring_size.value, 4093u);
 }
 
+// Issue 29: the table of the VIP routes; the node's own tables are refused.
+TEST(Model, VipRouteTableIsOffByDefaultAndNeverAMainTable) {
+  const auto defaults = load_ok("global_defs {\n}\n").config.global_defs;
+  EXPECT_EQ(defaults.vip_route_table.value, 0u);
+  EXPECT_EQ(defaults.vip_route_grace.value, 2u);
+  const auto set = load_ok("global_defs {\n  vip_route_table 4242\n  vip_route_grace 0\n}\n").config;
+  EXPECT_EQ(set.global_defs.vip_route_table.value, 4242u);
+  EXPECT_EQ(set.global_defs.vip_route_grace.value, 0u);
+  std::ostringstream written;
+  write_config(written, set);
+  EXPECT_EQ(load_ok(written.str()).config, set) << written.str();
+  for (const char* table : {"253", "254", "255", "0"}) {
+    const LoadResult r = load_string(std::string("global_defs {\n  vip_route_table ") + table + "\n}\n", "t.conf");
+    EXPECT_FALSE(r.ok()) << table;
+  }
+}
+
 // Reload diffs models: the same meaning written differently must compare equal, and a change
 // must show up in exactly the section that changed.
 TEST(Model, EqualityComparesValuesNotLayout) {

@@ -89,3 +89,14 @@ TEST(Status, ShowsWhatTheListenersRefusedAndClosed) {
 }
 
 }  // namespace xlb::ctl
+
+// Issue 29: what `xlbctl status`, `withdraw` and `announce` print about vip_route_table.
+TEST(Listing, AnnounceLinesSayWhyAndSince) {
+  const xlb::ctl::Json a = xlb::ctl::Json::parse(R"({"table": 4242, "device": "xlb-vip0", "protocol": 252, "operator_withdrawn": true,
+    "vips": [{"vip": "198.18.0.10", "announced": false, "reason": "operator_withdrawn",
+              "since": "2026-12-07T19:00:00+0000"}]})");
+  EXPECT_EQ(xlb::ctl::format_announce(a),
+            "announce (table 4242, dev xlb-vip0, proto 252): WITHDRAWN by the operator\n"
+            "  198.18.0.10  withdrawn  operator_withdrawn  since 2026-12-07T19:00:00+0000\n");
+  EXPECT_NE(xlb::ctl::format_status(xlb::ctl::Json{{"announce", a}}).find("198.18.0.10  withdrawn"), std::string::npos);
+}

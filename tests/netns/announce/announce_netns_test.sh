@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# vip_route_table end to end: two namespaces joined by a veth (lb, rs), xlbd in lb with two
+# virtual servers on one real: 198.18.0.10 (plain) and 198.18.0.11 (quorum 2, never met). The
+# routes are read from the kernel table, never from xlbd. Everything it makes carries a per-run
+# suffix and goes in the EXIT trap, also on failure.
+set -euo pipefail
+build=${1:?build directory}
+xlbd=$build/ctrl/xlbd
+xlbctl=$build/tools/xlbctl/xlbctl
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (namespaces, XDP)"; exit 77; }
+[ -x "$xlbd" ] && [ -x "$xlbctl" ] || { echo "SKIP: build xlbd and xlbctl first"; exit 77; }
+
+sfx=$(printf %x $$)
+lb=xan-lb-$sfx rs=xan-rs-$sfx
+dir=$(mktemp -d /tmp/xlb-announce-$sfx.XXXX)
+bpf=/run/xlb-announce-bpf-$sfx
+table=4242 proto=252
+pids=()
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$lb" 2>/dev/null || true
+  ip netns del "$rs" 2>/dev/null || true
+  umount "$bpf" 2>/dev/null || true
+  rmdir "$bpf" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ip netns add "$lb"
+ip netns add "$rs"
+ip link add eth0 netns "$lb" type veth peer name eth0 netns "$rs"
+ip -n "$lb" addr add 198.18.0.1/24 dev eth0
+ip -n "$rs" addr add 198.18.0.2/24 dev eth0
+ip -n "$lb" addr add 2001:db8::1/64 dev eth0 nodad
+ip -n "$rs" addr add 2001:db8::2/64 dev eth0 nodad
+for ns in "$lb" "$rs"; do ip -n "$ns" link set lo up; ip -n "$ns" link set eth0 up; done
+# A frame sent into a veth with XDP_TX is only received where the peer has a program: none is
+# sent here, so none is needed.
+mkdir -p "$bpf"
+mount -t bpf bpf "$bpf"
+
+cat > "$dir/xlb.conf" <<CONF
+global_defs {
+  vip_route_table $table
+  vip_route_grace 2
+  metrics_listen 127.0.0.1:9780
+}
+virtual_server 198.18.0.10 80 {
+  delay_loop 1
+  lb_algo wrr
+  lb_kind DR
+  protocol TCP
+  real_server 198.18.0.2 8080 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+virtual_server 2001:db8::10 80 {
+  delay_loop 1
+  lb_algo wrr
+  lb_kind DR
+  protocol TCP
+  real_server 2001:db8::2 8080 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+virtual_server 198.18.0.11 80 {
+  delay_loop 1
+  lb_algo wrr
+  lb_kind DR
+  protocol TCP
+  quorum 2
+  real_server 198.18.0.2 8080 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+CONF
+
+listeners=()
+start_real() {
+  local family addr
+  for family in 4 6; do
+    addr=198.18.0.2
+    [ $family = 6 ] && addr=2001:db8::2
+    ip netns exec "$rs" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8080)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.close()' "$addr" &
+    listeners+=($!)
+    pids+=($!)
+  done
+}
+stop_real() {
+  local p
+  for p in "${listeners[@]}"; do kill -9 "$p"; wait "$p" 2>/dev/null || true; done
+  listeners=()
+}
+
+daemon=
+start_xlbd() {
+  ip netns exec "$lb" "$xlbd" -f "$dir/xlb.conf" -i eth0 --pin-dir "$bpf/pins" --socket "$dir/xlbd.sock" \
+    --pid-file "$dir/xlbd.pid" --dump-file "$dir/dump.json" --detach-on-exit >>"$dir/xlbd.log" 2>&1 &
+  daemon=$!
+  pids+=("$daemon")
+}
+ctl() { ip netns exec "$lb" "$xlbctl" --socket "$dir/xlbd.sock" "$@"; }
+routes() {
+  { ip -n "$lb" -4 route show table "$table" proto "$proto" 2>/dev/null || true
+    ip -n "$lb" -6 route show table "$table" proto "$proto" 2>/dev/null || true; } | awk '{print $1}' | sort | tr '\n' ' '; }
+# Waits up to 10 s for the table to hold exactly $1 (a sorted, space-terminated list).
+expect_routes() {
+  local want=$1 what=$2 i
+  for i in $(seq 100); do
+    [ "$(routes)" = "$want" ] && { echo "ok: $what: [${want% }]"; return 0; }
+    sleep 0.1
+  done
+  echo "--- xlbd log" >&2; tail -30 "$dir/xlbd.log" >&2
+  fail "$what: table $table holds [$(routes)], want [$want]"
+}
+reason_of() { ctl status --json | python3 -c "
+import json, sys
+for v in json.load(sys.stdin)['announce']['vips']:
+    if v['vip'] == '$1': print(v['reason'])"; }
+
+start_real
+start_xlbd
+expect_routes "198.18.0.10 2001:db8::10 " "real up: the plain VIPs, IPv4 and IPv6 (198.18.0.11 lacks its quorum)"
+grep -q "198.18.0.11 announced" "$dir/xlbd.log" && fail "198.18.0.11 was announced for a moment at start"
+[ "$(reason_of 198.18.0.11)" = quorum_lost ] || fail "198.18.0.11: reason $(reason_of 198.18.0.11), want quorum_lost"
+# The metrics endpoint opens after the first routes: wait for it.
+for i in $(seq 50); do
+  ip netns exec "$lb" curl -fsS http://127.0.0.1:9780/metrics >"$dir/metrics" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q 'xlb_vip_announced{vip="198.18.0.10",reason="announced"} 1' "$dir/metrics" ||
+  { grep announce "$dir/metrics" >&2; fail "metrics lack xlb_vip_announced for 198.18.0.10"; }
+grep -q 'xlb_vip_announced{vip="198.18.0.11",reason="quorum_lost"} 0' "$dir/metrics" ||
+  fail "metrics lack the withdrawn 198.18.0.11"
+ip -n "$lb" route show table "$table" proto "$proto" | grep -q "dev xlb-vip" || fail "route not through xlb's device"
+
+stop_real
+expect_routes "" "real down: withdrawn"
+[ "$(reason_of 198.18.0.10)" = no_usable_real ] || fail "198.18.0.10: reason $(reason_of 198.18.0.10)"
+start_real
+expect_routes "198.18.0.10 2001:db8::10 " "real back: announced again"
+
+ctl withdraw >"$dir/withdraw.txt"
+grep -q "WITHDRAWN by the operator" "$dir/withdraw.txt" || { cat "$dir/withdraw.txt" >&2; fail "xlbctl withdraw output"; }
+expect_routes "" "xlbctl withdraw"
+[ "$(reason_of 198.18.0.10)" = operator_withdrawn ] || fail "reason after withdraw: $(reason_of 198.18.0.10)"
+ctl announce >/dev/null
+ctl status | grep -q "198.18.0.11  withdrawn  quorum_lost" || fail "xlbctl status lacks the VIP lines"
+expect_routes "198.18.0.10 2001:db8::10 " "xlbctl announce"
+
+# SIGTERM: routes go at once, xlbd forwards through the grace (2 s), then exits.
+kill -TERM "$daemon"
+expect_routes "" "SIGTERM: withdrawn"
+kill -0 "$daemon" 2>/dev/null || fail "xlbd exited before its grace period"
+echo "ok: xlbd still running after the withdrawal"
+for i in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$daemon" 2>/dev/null && fail "xlbd still running 10 s after SIGTERM"
+wait "$daemon" || true
+echo "ok: xlbd exited after the grace"
+
+# SIGKILL: nobody removes the routes but the kernel, with the device xlbd held.
+start_xlbd
+expect_routes "198.18.0.10 2001:db8::10 " "restarted: announced"
+kill -KILL "$daemon"
+wait "$daemon" 2>/dev/null || true
+expect_routes "" "SIGKILL: withdrawn by the kernel"
+ip -n "$lb" -o link show | grep -q xlb-vip && fail "xlb-vip device outlived xlbd"
+echo "PASS"

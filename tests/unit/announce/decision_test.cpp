@@ -1,0 +1,82 @@
+// When a VIP's host route may be in vip_route_table (issue 29, item 1), and the reason given
+// when it may not.
+#include <gtest/gtest.h>
+
+#include "ctrl/announce/decision.hpp"
+
+namespace xlb::announce {
+namespace {
+
+ServiceReadiness healthy() { return {true, false, true}; }
+ServiceReadiness all_down() { return {false, false, true}; }
+
+VipInputs plain(std::vector<ServiceReadiness> services) {
+  VipInputs in;
+  in.services = std::move(services);
+  in.dataplane_ready = true;
+  return in;
+}
+
+void expect(const VipInputs& in, bool announce, Reason reason) {
+  const Decision d = decide(in);
+  EXPECT_EQ(d.announce, announce) << reason_name(d.reason);
+  EXPECT_EQ(d.reason, reason) << reason_name(d.reason) << " instead of " << reason_name(reason);
+}
+
+TEST(AnnounceDecision, VipWithoutVrrpFollowsItsServices) {
+  expect(plain({healthy()}), true, Reason::announced);
+  expect(plain({all_down()}), false, Reason::no_usable_real);
+  // One service able to serve is enough: the route carries every port of the address.
+  expect(plain({all_down(), healthy()}), true, Reason::announced);
+  expect(plain({}), false, Reason::no_service);
+}
+
+TEST(AnnounceDecision, QuorumAndSorryServer) {
+  ServiceReadiness lost{true, false, false};
+  expect(plain({lost}), false, Reason::quorum_lost);
+  // With a sorry server the VIP still answers every new connection.
+  ServiceReadiness sorry{false, true, false};
+  expect(plain({sorry}), true, Reason::announced);
+  expect(plain({lost, all_down()}), false, Reason::quorum_lost);
+}
+
+TEST(AnnounceDecision, VrrpVipOnlyWhileMaster) {
+  auto in = plain({all_down()});
+  in.vrrp_managed = true;
+  in.vrrp_master = false;
+  expect(in, false, Reason::not_master);
+  in.vrrp_master = true;
+  // VRRP already answers for health (track scripts, priorities): MASTER is enough.
+  expect(in, true, Reason::announced);
+  in.services.clear();
+  expect(in, true, Reason::announced);
+}
+
+TEST(AnnounceDecision, OperatorStopAndDataplaneComeFirst) {
+  auto in = plain({healthy()});
+  in.dataplane_ready = false;
+  expect(in, false, Reason::dataplane_not_ready);
+  in.dataplane_ready = true;
+  in.operator_withdrawn = true;
+  expect(in, false, Reason::operator_withdrawn);
+  in.stopping = true;
+  expect(in, false, Reason::stopping);
+  in.operator_withdrawn = false;
+  expect(in, false, Reason::stopping);
+  in.stopping = false;
+  expect(in, true, Reason::announced);
+  auto master = plain({});
+  master.vrrp_managed = master.vrrp_master = true;
+  master.operator_withdrawn = true;
+  expect(master, false, Reason::operator_withdrawn);
+}
+
+TEST(AnnounceDecision, EveryReasonHasAName) {
+  for (auto r : {Reason::announced, Reason::stopping, Reason::operator_withdrawn, Reason::dataplane_not_ready,
+                 Reason::not_master, Reason::no_service, Reason::quorum_lost, Reason::no_usable_real}) {
+    EXPECT_STRNE(reason_name(r), "unknown");
+  }
+}
+
+}  // namespace
+}  // namespace xlb::announce
