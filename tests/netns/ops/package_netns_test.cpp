@@ -52,13 +52,15 @@ TEST(Package, DebInstallsAndSystemdAcceptsTheUnit) {
 
   const auto contents = run("dpkg-deb -c " + deb.string()).out;
   for (const char* f : {"./usr/sbin/xlbd", "./usr/sbin/xlbctl", "./usr/bin/xlb-pktgen",
-                        "systemd/system/xlbd.service", "./etc/xlb/xlb.conf",
+                        "systemd/system/xlbd.service", "./etc/xlb/xlb.conf", "./etc/iproute2/rt_protos.d/xlb.conf",
                         "./usr/share/man/man8/xlbd.8.gz", "./usr/share/man/man8/xlbctl.8.gz",
                         "./usr/share/man/man5/xlb.conf.5.gz"}) {
     EXPECT_NE(contents.find(f), std::string::npos) << f << " missing from the package:\n" << contents;
   }
   const auto conffiles = run("dpkg-deb --ctrl-tarfile " + deb.string() + " | tar -xO ./conffiles").out;
-  EXPECT_EQ(conffiles, "/etc/xlb/xlb.conf\n");
+  // Files under /etc are conffiles: the example configuration and the name of xlb's route
+  // protocol for ip(8).
+  EXPECT_EQ(conffiles, "/etc/xlb/xlb.conf\n/etc/iproute2/rt_protos.d/xlb.conf\n");
 
   Installed guard;
   const auto install = run("dpkg -i " + deb.string());

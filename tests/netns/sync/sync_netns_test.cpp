@@ -5,9 +5,12 @@
 // run through it with BPF_PROG_TEST_RUN. The test then reads the backup's flow map.
 #include <gtest/gtest.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -160,6 +163,18 @@ struct Node {
   unsigned ifindex = 0;
 };
 
+// The MAC of an interface of the calling thread's namespace: the program passes frames sent to
+// any other (issue 29's foreign-MAC rule), so a test frame must carry this one.
+bpftest::Mac interface_mac(unsigned ifindex) {
+  bpftest::Mac mac{};
+  ifreq ifr{};
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0 && ::if_indextoname(ifindex, ifr.ifr_name) != nullptr && ::ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+    std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, mac.size());
+  if (fd >= 0) ::close(fd);
+  return mac;
+}
+
 class SyncOverMulticast : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
@@ -188,9 +203,11 @@ class SyncOverMulticast : public ::testing::TestWithParam<const char*> {
   // SYNs from `count` clients of each family to the VIPs, through the master's program.
   void open_flows(int count) {
     dataplane::lab::NetnsScope in(lab_->ns(0));
+    const auto own_mac = interface_mac(master_->ifindex);
     for (int i = 0; i < count; ++i) {
       for (bool v6 : {false, true}) {
         bpftest::PacketSpec p;
+        p.dst_mac = own_mac;
         p.src = v6 ? bpftest::client_v6(static_cast<std::uint32_t>(i)) : bpftest::client_v4(static_cast<std::uint32_t>(i));
         p.dst = bpftest::Address::parse(v6 ? "2001:db8::100" : "198.18.0.100");
         p.sport = static_cast<std::uint16_t>(20000 + i % 40000);
