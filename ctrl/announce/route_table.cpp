@@ -19,59 +19,30 @@ namespace {
 struct RouteDeleter {
   void operator()(rtnl_route* r) const { rtnl_route_put(r); }
 };
-struct AddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-
-std::unique_ptr<nl_addr, AddrDeleter> host_prefix(const boost::asio::ip::address& vip) {
-  nl_addr* a = nullptr;
-  if (vip.is_v4()) {
-    const auto b = vip.to_v4().to_bytes();
-    a = nl_addr_build(AF_INET, b.data(), b.size());
-  } else {
-    const auto b = vip.to_v6().to_bytes();
-    a = nl_addr_build(AF_INET6, b.data(), b.size());
-  }
-  if (!a) throw std::bad_alloc();
-  nl_addr_set_prefixlen(a, vip.is_v4() ? 32 : 128);
-  return std::unique_ptr<nl_addr, AddrDeleter>(a);
-}
 
 std::system_error errno_error(const std::string& what) { return {errno, std::generic_category(), what}; }
 
 }  // namespace
 
-RouteTable::RouteTable(std::uint32_t table) : table_(table) {
-  tun_fd_ = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-  if (tun_fd_ < 0) throw errno_error("vip_route_table: /dev/net/tun");
+RouteTable::RouteTable(std::uint32_t table) : table_(table), tun_(::open("/dev/net/tun", O_RDWR | O_CLOEXEC)) {
+  if (!tun_) throw errno_error("vip_route_table: /dev/net/tun");
   ifreq ifr{};
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
   std::string("xlb-vip%d").copy(ifr.ifr_name, IFNAMSIZ - 1);
-  const int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (::ioctl(tun_fd_, TUNSETIFF, &ifr) < 0 || sock < 0) {
-    const auto e = errno_error("vip_route_table: creating the route device");
-    if (sock >= 0) ::close(sock);
-    ::close(tun_fd_);
-    throw e;
-  }
+  if (::ioctl(tun_.get(), TUNSETIFF, &ifr) < 0) throw errno_error("vip_route_table: creating the route device");
   device_ = ifr.ifr_name;
-  ifr.ifr_flags = IFF_UP;
   // Routes through a device that is down are refused (or marked dead): up, with no address.
-  const int rc = ::ioctl(sock, SIOCSIFFLAGS, &ifr);
-  const auto e = errno_error("vip_route_table: bringing " + device_ + " up");
-  ::close(sock);
+  const UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifr.ifr_flags = IFF_UP;
+  if (!sock || ::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) < 0) throw errno_error("vip_route_table: bringing " + device_ + " up");
   ifindex_ = static_cast<int>(::if_nametoindex(device_.c_str()));
-  if (rc < 0 || ifindex_ == 0) {
-    ::close(tun_fd_);
-    throw e;
-  }
+  if (ifindex_ == 0) throw errno_error("vip_route_table: " + device_);
 }
 
 RouteTable::~RouteTable() {
   // Removed one by one so that a routing daemon sees each withdrawal at once; closing the
   // device would take them all too, a moment later.
   for (const auto& vip : std::set(routes_)) remove(vip);
-  ::close(tun_fd_);
 }
 
 std::error_code RouteTable::add(const boost::asio::ip::address& vip) {
@@ -87,7 +58,8 @@ std::error_code RouteTable::remove(const boost::asio::ip::address& vip) {
 std::error_code RouteTable::change(const boost::asio::ip::address& vip, bool add) {
   std::unique_ptr<rtnl_route, RouteDeleter> route(rtnl_route_alloc());
   if (!route) return std::make_error_code(std::errc::not_enough_memory);
-  const auto dst = host_prefix(vip);
+  const auto dst = vrrp::to_nl(vip);
+  if (!dst) return std::make_error_code(std::errc::not_enough_memory);
   rtnl_route_set_family(route.get(), vip.is_v4() ? AF_INET : AF_INET6);
   rtnl_route_set_table(route.get(), table_);
   rtnl_route_set_protocol(route.get(), kRouteProtocol);

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "ctrl/vrrp/vip.hpp"
+#include "xlb/unique_fd.hpp"
 #include "xlb/asio.hpp"
 
 namespace xlb::announce {
@@ -36,7 +37,7 @@ class RouteTable {
   std::error_code change(const boost::asio::ip::address& vip, bool add);
 
   std::uint32_t table_;
-  int tun_fd_ = -1;
+  UniqueFd tun_;  // the device lives as long as this descriptor
   int ifindex_ = 0;
   std::string device_;
   vrrp::RouteSocket sock_;

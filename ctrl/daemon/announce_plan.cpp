@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ctrl/api/prometheus.hpp"
+#include "ctrl/daemon/time_text.hpp"
 
 namespace xlb::daemon {
 namespace {
@@ -52,16 +53,13 @@ void VipAnnouncer::update(const std::map<dataplane::IpAddress, announce::VipInpu
 nlohmann::json VipAnnouncer::describe() const {
   nlohmann::json vips = nlohmann::json::array();
   for (const auto& [vip, e] : vips_) {
-    const auto t = std::chrono::system_clock::to_time_t(e.since);
-    char text[64];
-    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S%z", std::localtime(&t));
     vips.push_back({{"vip", vip.to_string()},
                     {"announced", e.routed},
                     {"reason", announce::reason_name(e.decision.reason)},
-                    {"since", text}});
+                    {"since", local_time_text(e.since)}});
   }
   return {{"table", routes_.table()}, {"device", routes_.device()}, {"protocol", announce::kRouteProtocol},
-          {"vips", vips}};
+          {"operator_withdrawn", operator_withdrawn_}, {"vips", vips}};
 }
 
 void VipAnnouncer::write_metrics(api::MetricsText& m) const {

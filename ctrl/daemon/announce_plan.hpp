@@ -25,6 +25,10 @@ class VipAnnouncer {
   // Every VIP the node has, with its inputs; a VIP left out is withdrawn and forgotten.
   void update(const std::map<dataplane::IpAddress, announce::VipInputs>& vips);
 
+  // xlbctl withdraw / announce: the operator's word on the whole node, until changed.
+  void set_operator_withdrawn(bool withdrawn) { operator_withdrawn_ = withdrawn; }
+  bool operator_withdrawn() const { return operator_withdrawn_; }
+
   nlohmann::json describe() const;
   void write_metrics(api::MetricsText& m) const;
   const std::string& device() const { return routes_.device(); }
@@ -38,6 +42,7 @@ class VipAnnouncer {
 
   announce::RouteTable routes_;
   std::map<dataplane::IpAddress, Entry> vips_;
+  bool operator_withdrawn_ = false;
 };
 
 }  // namespace xlb::daemon

@@ -24,6 +24,7 @@
 #include "ctrl/dataplane/xdp_backend.hpp"
 #include "ctrl/daemon/announce_plan.hpp"
 #include "ctrl/daemon/live_state.hpp"
+#include "ctrl/daemon/time_text.hpp"
 #include "ctrl/daemon/notify_plan.hpp"
 #include "ctrl/daemon/vrrp_plan.hpp"
 #include "ctrl/notify/notifier.hpp"
@@ -41,13 +42,6 @@ void notify_systemd([[maybe_unused]] const char* state) {
 #ifdef XLB_HAVE_SYSTEMD
   sd_notify(0, state);
 #endif
-}
-
-std::string now_text() {
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char text[64];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
-  return text;
 }
 
 std::vector<std::string> error_lines(const config::LoadResult& result) {
@@ -242,7 +236,7 @@ void Daemon::on_vrrp(const vrrp::StateChange& change) {
   spdlog::info("VRRP {}: {} -> {} (priority {}, {}){}", change.instance, vrrp::to_string(change.old_state),
                change.notify_state(), change.priority, vrrp::to_string(change.reason),
                change.detail.empty() ? "" : ": " + change.detail);
-  last_transition_[change.instance] = Json{{"at", now_text()},
+  last_transition_[change.instance] = Json{{"at", local_time_text(std::chrono::system_clock::now())},
                                            {"from", std::string(vrrp::to_string(change.old_state))},
                                            {"to", std::string(change.notify_state())},
                                            {"reason", std::string(vrrp::to_string(change.reason))},
@@ -297,6 +291,8 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
 asio::awaitable<std::vector<std::string>> Daemon::reload(bool allow_empty) {
   if (reloading_) co_return std::vector<std::string>{"a reload is already running; try again when it has finished"};
   reloading_ = true;
+  // Cleared however this ends: an exception must not leave every later reload refused.
+  const std::unique_ptr<bool, void (*)(bool*)> reloading(&reloading_, [](bool* flag) { *flag = false; });
   notify_systemd("RELOADING=1");
   const config::Options load_options{.mode = config::Mode::start, .probe = probe_.get(),
                                      .sync_key_file = options_.sync_key_file};
@@ -305,7 +301,6 @@ asio::awaitable<std::vector<std::string>> Daemon::reload(bool allow_empty) {
   // A refused file, or the configuration a reload replaced, leaves freed pages in the heap;
   // hand them back rather than keep a large file's peak for the life of the process.
   ::malloc_trim(0);
-  reloading_ = false;
   co_return errors;
 }
 
@@ -442,7 +437,7 @@ void Daemon::refresh_announce() {
     in.vrrp_master = in.vrrp_managed && live_->vip_active(key.address);
     // In applied(): the backend took the service, so the maps hold it.
     in.dataplane_ready = true;
-    in.operator_withdrawn = operator_withdrawn_;
+    in.operator_withdrawn = announcer_->operator_withdrawn();
     in.stopping = withdrawing_for_stop_;
     announce::ServiceReadiness r;
     r.usable_real = std::any_of(spec.reals.begin(), spec.reals.end(), [](const auto& real) { return real.weight > 0; });
@@ -556,24 +551,20 @@ void Daemon::start_api() {
   });
   control_->add("dump", [this](const Json&) { return dump(); });
   // The operator's word on the whole node, for maintenance: withdrawn until `announce`.
-  control_->add("withdraw", [this](const Json&) {
-    if (!announcer_) throw std::invalid_argument("no vip_route_table in global_defs: nothing is announced");
-    if (!operator_withdrawn_) spdlog::warn("announce: every VIP withdrawn by the operator (xlbctl withdraw)");
-    operator_withdrawn_ = true;
-    refresh_announce();
-    auto out = announcer_->describe();
-    out["operator_withdrawn"] = operator_withdrawn_;
-    return out;
-  });
-  control_->add("announce", [this](const Json&) {
-    if (!announcer_) throw std::invalid_argument("no vip_route_table in global_defs: nothing is announced");
-    if (operator_withdrawn_) spdlog::info("announce: the operator lifted the withdrawal (xlbctl announce)");
-    operator_withdrawn_ = false;
-    refresh_announce();
-    auto out = announcer_->describe();
-    out["operator_withdrawn"] = operator_withdrawn_;
-    return out;
-  });
+  const auto operator_says = [this](bool withdrawn) {
+    return [this, withdrawn](const Json&) {
+      if (!announcer_) throw std::invalid_argument("no vip_route_table in global_defs: nothing is announced");
+      if (announcer_->operator_withdrawn() != withdrawn) {
+        if (withdrawn) spdlog::warn("announce: every VIP withdrawn by the operator (xlbctl withdraw)");
+        else spdlog::info("announce: the operator lifted the withdrawal (xlbctl announce)");
+      }
+      announcer_->set_operator_withdrawn(withdrawn);
+      refresh_announce();
+      return announcer_->describe();
+    };
+  };
+  control_->add("withdraw", operator_says(true));
+  control_->add("announce", operator_says(false));
   control_->add("stop", [this](const Json& args) {
     const bool detach = args.value("detach", false);
     // After this reply is on its way: stop() closes the control socket.
@@ -627,7 +618,6 @@ Json Daemon::status() const {
   if (flow_sync_) out["flow_sync"] = flow_sync_->describe();
   if (announcer_) {
     out["announce"] = announcer_->describe();
-    out["announce"]["operator_withdrawn"] = operator_withdrawn_;
   }
   out["listeners"] = listeners();
   return out;

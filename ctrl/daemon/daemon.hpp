@@ -108,7 +108,6 @@ class Daemon {
   std::unique_ptr<FlowCensus> census_;
   std::unique_ptr<LiveState> live_;
   std::unique_ptr<VipAnnouncer> announcer_;  // null without vip_route_table
-  bool operator_withdrawn_ = false;            // xlbctl withdraw, until xlbctl announce
   bool health_started_ = false;               // the monitor's snapshot has every service
   bool withdrawing_for_stop_ = false;          // SIGTERM: routes gone, forwarding through the grace
   std::unique_ptr<boost::asio::steady_timer> grace_timer_;

@@ -65,8 +65,7 @@ XdpBackend::XdpBackend(boost::asio::io_context& io, XdpBackendOptions options)
     // Leave nothing this start created: off the interfaces it reached, and the fresh pins
     // gone. Pins adopted from a running xlb stay, with its program.
     if (!program_->reused_pins()) set_detach_on_exit(true);
-    attachments_.clear();
-    if (unpin_on_destroy_) program_->unpin();
+    release();
     throw;
   }
   resolver_.watch([this](const IpAddress& a, int ifindex, const MacAddress& mac) { on_neighbour(a, ifindex, mac); });
@@ -124,7 +123,9 @@ void XdpBackend::refresh_neighbours() {
   }
 }
 
-XdpBackend::~XdpBackend() {
+XdpBackend::~XdpBackend() { release(); }
+
+void XdpBackend::release() {
   attachments_.clear();  // off the interfaces before the maps can go
   if (unpin_on_destroy_) program_->unpin();
 }

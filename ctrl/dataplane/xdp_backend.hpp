@@ -153,6 +153,8 @@ class XdpBackend : public Backend {
   void adopt_pins();
   void arm_refresh();
   void attach_all();
+  // Off the interfaces, then the pins too when set_detach_on_exit said so.
+  void release();
 
   XdpBackendOptions options_;
   std::unique_ptr<BpfProgram> program_;

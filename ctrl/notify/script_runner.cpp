@@ -1,4 +1,5 @@
 #include "script_runner.hpp"
+#include "xlb/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -28,28 +29,6 @@ namespace xlb::notify {
 namespace asio = boost::asio;
 
 namespace {
-
-// Owns a file descriptor until it is handed to Asio.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::vector<gid_t> groups_of(const char* name, gid_t gid) {
   int n = 32;
@@ -282,10 +261,10 @@ asio::awaitable<ScriptResult> ScriptRunner::run_in(std::shared_ptr<Shared> share
   for (auto& a : plan.sh_args) plan.sh_argv.push_back(a.data());
   plan.sh_argv.push_back(nullptr);
 
-  Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   int pipefd[2];
   if (devnull.get() < 0 || ::pipe2(pipefd, O_CLOEXEC) < 0) co_return refuse(name + ": " + std::strerror(errno));
-  Fd out_r(pipefd[0]), out_w(pipefd[1]);
+  UniqueFd out_r(pipefd[0]), out_w(pipefd[1]);
 
   pid_t pid = ::fork();
   if (pid < 0) co_return refuse(name + ": fork: " + std::strerror(errno));
@@ -294,7 +273,7 @@ asio::awaitable<ScriptResult> ScriptRunner::run_in(std::shared_ptr<Shared> share
   ++stats.started;
 
   // The child cannot be reaped before this: only we wait for it (SIGCHLD must not be SIG_IGN).
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (pidfd.get() < 0) {
     // Without a pidfd there is no safe asynchronous wait; kill rather than leak a child.
     ::kill(-pid, SIGKILL);

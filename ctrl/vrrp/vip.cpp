@@ -14,21 +14,9 @@
 namespace xlb::vrrp {
 namespace {
 
-struct NlAddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
 struct RtnlAddrDeleter {
   void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
 };
-
-std::unique_ptr<nl_addr, NlAddrDeleter> to_nl(const Address& a) {
-  if (a.is_v4()) {
-    auto b = a.to_v4().to_bytes();
-    return std::unique_ptr<nl_addr, NlAddrDeleter>(nl_addr_build(AF_INET, b.data(), b.size()));
-  }
-  auto b = a.to_v6().to_bytes();
-  return std::unique_ptr<nl_addr, NlAddrDeleter>(nl_addr_build(AF_INET6, b.data(), b.size()));
-}
 
 int parse_scope(const std::string& s) {
   if (s.empty() || s == "global") return RT_SCOPE_UNIVERSE;
@@ -40,6 +28,20 @@ int parse_scope(const std::string& s) {
 }
 
 }  // namespace
+
+void NlAddrDeleter::operator()(nl_addr* a) const { nl_addr_put(a); }
+
+NlAddress to_nl(const Address& a) {
+  NlAddress out;
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    out.reset(nl_addr_build(AF_INET, b.data(), b.size()));
+  } else {
+    const auto b = a.to_v6().to_bytes();
+    out.reset(nl_addr_build(AF_INET6, b.data(), b.size()));
+  }
+  return out;
+}
 
 RouteSocket::RouteSocket() : sock_(nl_socket_alloc()) {
   if (!sock_) throw std::runtime_error("nl_socket_alloc failed");

@@ -8,8 +8,16 @@
 #include "ctrl/vrrp/settings.hpp"
 
 struct nl_sock;
+struct nl_addr;
 
 namespace xlb::vrrp {
+
+struct NlAddrDeleter {
+  void operator()(nl_addr* a) const;
+};
+using NlAddress = std::unique_ptr<nl_addr, NlAddrDeleter>;
+// A libnl address of `a`, with a host's prefix length (32 or 128); null when out of memory.
+NlAddress to_nl(const Address& a);
 
 // One rtnetlink socket (RAII).
 class RouteSocket {

@@ -8,26 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "xlb/unique_fd.hpp"
+
 namespace xlb::pktgen {
-
-namespace {
-
-// Closes the probe program however the probe ends.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 std::string LiveFramesProbe::sentence() const {
   if (works()) return {};
@@ -44,7 +27,7 @@ LiveFramesProbe probe_live_frames(int ifindex, std::uint32_t batch_size) {
       {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = XDP_DROP},
       {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
   }};
-  const Fd prog(bpf_prog_load(BPF_PROG_TYPE_XDP, "xlb_live_probe", "GPL", insns.data(), insns.size(), nullptr));
+  const UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_XDP, "xlb_live_probe", "GPL", insns.data(), insns.size(), nullptr));
   if (prog.get() < 0) {
     probe.error = errno;
     probe.refused = "loading an XDP program";

@@ -11,19 +11,11 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "xlb/unique_fd.hpp"
+
 namespace xlb::dataplane::lab {
 
 namespace {
-
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 std::string trim(std::string s) {
   const auto b = s.find_first_not_of(" \r\n\t");
@@ -37,8 +29,8 @@ std::string trim(std::string s) {
 NetnsScope::NetnsScope(const std::string& name) {
   original_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (original_ < 0) throw std::system_error(errno, std::generic_category(), "open own netns");
-  Fd target(::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC));
-  if (target.fd < 0 || ::setns(target.fd, CLONE_NEWNET) != 0) {
+  const UniqueFd target(::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+  if (target.get() < 0 || ::setns(target.get(), CLONE_NEWNET) != 0) {
     const int err = errno;
     ::close(original_);
     throw std::system_error(err, std::generic_category(), "entering netns " + name);
@@ -57,24 +49,24 @@ std::string http_get(const std::string& address, std::uint16_t port, std::chrono
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) throw std::invalid_argument("bad address " + address);
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  const UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), "socket");
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  ::setsockopt(fd.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (::connect(fd.fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
     throw std::system_error(errno, std::generic_category(), "connect");
   }
   const std::string request = "GET / HTTP/1.0\r\nHost: " + address + "\r\n\r\n";
-  if (::send(fd.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
     throw std::system_error(errno, std::generic_category(), "send");
   }
   std::string response;
   char buf[4096];
   for (;;) {
-    const ssize_t n = ::recv(fd.fd, buf, sizeof(buf), 0);
+    const ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
     if (n == 0) break;
     if (n < 0) throw std::system_error(errno, std::generic_category(), "recv");
     response.append(buf, static_cast<std::size_t>(n));

@@ -37,7 +37,8 @@ class ListenerFlood : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: namespaces, XDP, VRRP";
-    if (run("command -v prlimit").status != 0) GTEST_SKIP() << "prlimit is not installed";
+    // util-linux, Essential in Debian: its absence is a broken machine, not a missing feature.
+    ASSERT_EQ(run("command -v prlimit").status, 0) << "prlimit (util-linux) is missing";
     ::setenv("XLB_LAB_XLBD_WRAP", "prlimit --nofile=256:256", 1);
     ::setenv("XLB_LAB_GLOBAL_DEFS",
              "   control_socket_idle_timeout 3\n   control_socket_request_timeout 2\n"
