@@ -46,7 +46,7 @@ int xlb_balancer(struct xdp_md *ctx)
 {
 	int action = xlb_fast_path(ctx);
 
-	if (action != XLB_CONTINUE)
-		return action;
-	return xlb_general_path(ctx);
+	if (action == XLB_CONTINUE)
+		action = xlb_general_path(ctx);
+	return xlb_capture_exit(ctx, action);
 }

@@ -120,7 +120,7 @@ static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip, const 
 {
 	struct xlb_persist_key pkey = {};
 	struct xlb_flow flow = {};
-	__u32 real_id = 0;
+	__u32 real_id = 0, path = XLB_CAPTURE_PATH_PERSISTENCE, noted = 0;
 
 	if (vip->flags & XLB_VIP_F_PERSIST) {
 		xlb_persist_key(&pkey, vip, key);
@@ -129,6 +129,7 @@ static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip, const 
 			xlb_count(XLB_CTR_PERSIST_HIT);
 	}
 	if (!real_id) {
+		path = XLB_CAPTURE_PATH_SCHEDULER;
 		real_id = xlb_schedule(vip, key, !opening);
 		/* A hit refreshed its template in place; only a fresh choice writes one (an LRU
 		 * update allocates a new element even when the key exists: it is not cheap). */
@@ -136,14 +137,17 @@ static __always_inline __u32 xlb_new_flow(const struct xlb_vip_info *vip, const 
 			struct xlb_persist entry = { .real_id = real_id, .last_seen = now };
 
 			bpf_map_update_elem(&persist, &pkey, &entry, BPF_ANY);
+			noted = XLB_CAPTURE_F_PERSIST_WRITTEN;
 		}
 	}
 	if (!real_id) {
 		real_id = vip->sorry_real;
 		if (!real_id)
 			return 0;
+		path = XLB_CAPTURE_PATH_SORRY;
 		xlb_count(XLB_CTR_SORRY);
 	}
+	xlb_capture_note_path(path, noted | (opening ? XLB_CAPTURE_F_FLOW_WRITTEN : XLB_CAPTURE_F_MIDSTREAM));
 	if (!opening)
 		return real_id;
 	flow.real_id = real_id;

@@ -40,8 +40,11 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, 
 	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
 	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
 	/* A local real is this node's own stack, where the VIP is an address of the master. */
-	if (real->flags & XLB_REAL_F_LOCAL)
+	if (real->flags & XLB_REAL_F_LOCAL) {
+		xlb_capture_note_local(vip_id, real_id);
 		return xlb_verdict(XDP_PASS, XLB_CTR_LOCAL);
+	}
+	xlb_capture_forward(ctx, real->dst_mac, real->ifindex, vip_id, real_id, way_out, XLB_CAPTURE_PATH_CONNECTION);
 	xlb_rewrite(data, real->dst_mac);
 	xlb_count(way_out);
 	return xlb_send(real->ifindex, way_out);
@@ -55,6 +58,8 @@ static __always_inline int xlb_forward_cached(struct xdp_md *ctx, struct ethhdr 
 	__u64 bytes = data_end - (void *)data;
 	__u32 way_out = xlb_way_out(ctx, entry->ifindex);
 
+	xlb_capture_forward(ctx, entry->dst_mac, entry->ifindex, entry->vip_id, entry->real_id, way_out,
+			    XLB_CAPTURE_PATH_FLOW_CACHE);
 	xlb_rewrite(data, entry->dst_mac);
 	xlb_flow_cache_count(entry, way_out, bytes);
 	return xlb_send(entry->ifindex, way_out);

@@ -3,7 +3,7 @@
 #ifndef XLB_BPF_STATS_H
 #define XLB_BPF_STATS_H
 
-#include "maps.h"
+#include "capture.h"
 
 static __always_inline void xlb_count_n(__u32 counter, __u64 n)
 {
@@ -22,6 +22,8 @@ static __always_inline void xlb_count(__u32 counter)
 static __always_inline int xlb_verdict(int action, __u32 counter)
 {
 	xlb_count(counter);
+	if (counter != XLB_CTR_PASS) /* a constant: no note for plain "not a VIP" traffic */
+		xlb_capture_note_reason(counter);
 	return action;
 }
 
@@ -31,6 +33,7 @@ static __always_inline int xlb_verdict(int action, __u32 counter)
 static __attribute__((noinline)) int xlb_drop(__u32 counter)
 {
 	xlb_count(counter);
+	xlb_capture_note_reason(counter);
 	return XDP_DROP;
 }
 

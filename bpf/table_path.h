@@ -127,8 +127,10 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	if (!opening)
 		xlb_count(XLB_CTR_MIDSTREAM_FORWARDED);
 	/* Counted only here: a backup passes such a SYN to its kernel and rescheduled nothing. */
-	if (reopened)
+	if (reopened) {
 		xlb_count(XLB_CTR_FLOW_REOPENED);
+		xlb_capture_note_path(XLB_CAPTURE_PATH_NONE, XLB_CAPTURE_F_REOPENED);
+	}
 	real = xlb_find_real(real_id);
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);

@@ -94,9 +94,11 @@ void require_bpffs(const std::filesystem::path& dir) {
   }
 }
 
-void pin_vip_filter(bpf_map* filter, const std::filesystem::path& pin_dir) {
-  const std::string path = (pin_dir / "vip_filter").string();
-  if (int err = bpf_map__set_pin_path(filter, path.c_str()); err) throw libbpf_error("pinning vip_filter", err);
+void pin_global_section(bpf_map* section, const std::filesystem::path& pin_dir, const char* name) {
+  const std::string path = (pin_dir / name).string();
+  if (int err = bpf_map__set_pin_path(section, path.c_str()); err) {
+    throw libbpf_error(std::string("pinning ") + name, err);
+  }
 }
 
 void BpfProgram::SkeletonDeleter::operator()(xlb_balancer* skel) const { xlb_balancer__destroy(skel); }
@@ -135,7 +137,8 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set_max_entries(skel_->maps.rr_cursor, s.max_vips);
   set_max_entries(skel_->maps.tx_ports, s.max_tx_ports);
 
-  pin_vip_filter(skel_->maps.data_vip_filter, options_.pin_dir);
+  pin_global_section(skel_->maps.data_vip_filter, options_.pin_dir, "vip_filter");
+  pin_global_section(skel_->maps.data_capture, options_.pin_dir, "capture");
   check_pinned_maps();
   if (int err = xlb_balancer__load(skel_.get()); err) {
     // EPERM: no CAP_BPF (nor CAP_SYS_ADMIN); EACCES: the verifier refuses the balancer's
@@ -161,6 +164,14 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   const std::uint32_t zero = 0;
   if (auto ec = settings_.update(zero, settings); ec) {
     throw std::system_error(ec, "writing settings");
+  }
+  // A capture left on in the pins (its xlbctl killed within its lease, an xlbd before this
+  // one) ends here: a start never inherits one. A live xlbctl notices and says so.
+  const xlb_capture_config capture_off{};
+  if (int err = bpf_map__update_elem(skel_->maps.data_capture, &zero, sizeof(zero), &capture_off,
+                                     sizeof(capture_off), BPF_ANY);
+      err) {
+    throw libbpf_error("switching capture off", err);
   }
 }
 
@@ -215,7 +226,7 @@ void BpfProgram::check_pinned_maps() {
     // existed): its flows outlive a restart, the configured lists come with fresh pins.
     std::uint32_t neutral = 0;
     if (type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) neutral = BPF_F_RDONLY_PROG;
-    if (map == skel_->maps.data_vip_filter) neutral = BPF_F_MMAPABLE;
+    if (map == skel_->maps.data_vip_filter || map == skel_->maps.data_capture) neutral = BPF_F_MMAPABLE;
     if (map == skel_->maps.flows) neutral = BPF_F_NO_COMMON_LRU;
     if (neutral && (info.map_flags & ~neutral) == (bpf_map__map_flags(map) & ~neutral)) {
       if (map == skel_->maps.flows && info.map_flags != bpf_map__map_flags(map)) {

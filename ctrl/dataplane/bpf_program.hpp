@@ -60,9 +60,9 @@ struct BpfProgramOptions {
 // Throws std::runtime_error naming the directory when it is not on a bpffs.
 void require_bpffs(const std::filesystem::path& dir);
 
-// Gives the balancer's vip_filter (a global of its own section, which libbpf pins by no name)
-// the pin <pin_dir>/vip_filter before load, so that it is reused like every other map.
-void pin_vip_filter(bpf_map* filter, const std::filesystem::path& pin_dir);
+// Gives a global of its own section (vip_filter, capture), which libbpf pins by no name, the pin
+// <pin_dir>/<name> before load, so that it is reused like every other map.
+void pin_global_section(bpf_map* section, const std::filesystem::path& pin_dir, const char* name);
 
 class BpfProgram {
  public:

@@ -32,4 +32,15 @@ inline const char* counter_name(std::uint32_t counter) {
   return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";
 }
 
+// "wrr", "mh", ...: enum xlb_sched as configured (lb_algo); "?" for a value it does not have.
+inline const char* sched_name(std::uint32_t sched) {
+  switch (sched) {
+    case XLB_SCHED_RR: return "rr";
+    case XLB_SCHED_WRR: return "wrr";
+    case XLB_SCHED_SH: return "sh";
+    case XLB_SCHED_MH: return "mh";
+  }
+  return "?";
+}
+
 }  // namespace xlb::dataplane

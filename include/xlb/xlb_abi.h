@@ -356,4 +356,93 @@ static inline __u32 xlb_vip_filter_bit(__u32 a0, __u32 a1, __u32 a2, __u32 a3)
 	return ((a0 ^ a1 ^ a2 ^ a3) * 0x9e3779b1u) >> (32 - XLB_VIP_FILTER_ORDER);
 }
 
+/* Capture and trace (bpf/capture.h, xlbctl capture / trace): a side channel of the program.
+ * Global "capture" (a global's section, pinned as "capture", read by address): while `enabled`
+ * is 0 the program pays one load and a branch at its verdict point. A capturing process writes
+ * the filters and a lease; the program switches capture off itself once the lease has expired,
+ * so a capturing process that dies (SIGKILL too) stops the copying within the lease. Records
+ * go to the ring buffer "capture_ring"; per-CPU counts of what was kept, filtered out and lost
+ * are in "capture_scratch". A capture never changes what the program does with a packet. */
+#define XLB_CAPTURE_SNAP_MAX 2048 /* bytes of a frame a record can hold */
+
+/* xlb_capture_config.verdicts: which verdicts are copied. */
+#define XLB_CAPTURE_V_FORWARDED 0x1u /* XDP_TX, redirect, and a local real's XDP_PASS */
+#define XLB_CAPTURE_V_DROPPED 0x2u
+#define XLB_CAPTURE_V_PASSED 0x4u /* to the kernel: not a VIP, inactive VIP, foreign MAC */
+
+struct xlb_capture_config {
+	__u32 enabled;        /* the gate: 0 = off (the program sets it to 0 when the lease expired) */
+	__u32 verdicts;       /* XLB_CAPTURE_V_* */
+	__u64 expires_ns;     /* lease: CLOCK_MONOTONIC (bpf_ktime_get_ns) after which capture is off */
+	__u64 owner;          /* token of the capturing process (pid << 32 | random), for takeovers */
+	__u32 snaplen;        /* bytes per record, 1..XLB_CAPTURE_SNAP_MAX */
+	__u32 sample;         /* keep 1 of every `sample` matching packets per CPU; 0 or 1 = all */
+	__u32 client[4];      /* source address, network order, already masked */
+	__u32 client_mask[4]; /* netmask; the filter is off while client_family is 0 */
+	__u32 vip[4];         /* destination address, network order */
+	__u32 real[4];        /* forwarded to this real (address as in the reals entry) */
+	__u16 vip_port;       /* network order; 0 = any port */
+	__u8 client_family;   /* XLB_FAMILY_*; 0 = any client */
+	__u8 vip_family;      /* XLB_FAMILY_*; 0 = any destination */
+	__u8 real_family;     /* XLB_FAMILY_*; 0 = any real (set: only forwarded packets match) */
+	__u8 pad[7];          /* explicit padding, zero */
+};
+
+/* xlb_capture_record.path: what decided where a packet went. */
+enum xlb_capture_path {
+	XLB_CAPTURE_PATH_NONE = 0,     /* a drop or pass decided before any table */
+	XLB_CAPTURE_PATH_FLOW_CACHE,   /* the per-CPU flow cache */
+	XLB_CAPTURE_PATH_CONNECTION,   /* the connection table */
+	XLB_CAPTURE_PATH_PERSISTENCE,  /* a persistence template */
+	XLB_CAPTURE_PATH_SCHEDULER,    /* the VIP's scheduler (ring) */
+	XLB_CAPTURE_PATH_SORRY,        /* the sorry server: no usable real */
+};
+
+/* xlb_capture_record.flags */
+#define XLB_CAPTURE_F_FLOW_WRITTEN 0x1u    /* a connection-table entry was written */
+#define XLB_CAPTURE_F_PERSIST_WRITTEN 0x2u /* a persistence template was written */
+#define XLB_CAPTURE_F_MIDSTREAM 0x4u       /* TCP without SYN and without a flow: no entry */
+#define XLB_CAPTURE_F_REOPENED 0x8u        /* a SYN reusing an ended flow's 5-tuple */
+
+/* One record in capture_ring: this header, then `caplen` bytes of the frame as it left the
+ * program (for a DR forward: with the real's MACs; arrived_macs holds the ones it came with). */
+struct xlb_capture_record {
+	__u64 time_ns;         /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 len;             /* the frame's length */
+	__u32 caplen;          /* bytes of it that follow the header */
+	__u32 ingress_ifindex; /* interface the frame arrived on */
+	__u32 egress_ifindex;  /* forwarded: the interface it leaves by; 0 otherwise */
+	__u32 vip_id;          /* forwarded: the flow's service; 0 otherwise */
+	__u32 real_id;         /* forwarded: the real chosen; 0 otherwise */
+	__u16 action;          /* XDP_* returned */
+	__u16 reason;          /* enum xlb_counter the verdict counted (TX, REDIRECT, LOCAL, drop or pass reason) */
+	__u16 path;            /* enum xlb_capture_path */
+	__u16 flags;           /* XLB_CAPTURE_F_* */
+	__u8 arrived_macs[12]; /* destination and source MAC as the frame arrived */
+	__u32 pad;             /* explicit padding, zero */
+};
+
+/* Per-CPU map "capture_scratch" (one entry): the note the decision points leave for the
+ * verdict, what a capture kept and missed, and the record being built. */
+struct xlb_capture_counts {
+	__u64 recorded; /* records written to capture_ring */
+	__u64 filtered; /* packets the filters (or the verdict mask) kept out */
+	__u64 sampled;  /* matching packets skipped by --sample */
+	__u64 lost;     /* records the ring had no room for */
+};
+
+struct xlb_capture_scratch {
+	__u16 reason;  /* note: enum xlb_counter of a drop or pass, 0 = none */
+	__u16 path;    /* note: enum xlb_capture_path of a new flow */
+	__u16 flags;   /* note: XLB_CAPTURE_F_* */
+	__u16 pad;     /* explicit padding, zero */
+	__u32 vip_id;  /* note: a local real's service */
+	__u32 real_id; /* note: a local real */
+	__u32 tick;    /* matching packets seen, for sampling */
+	__u32 pad2;    /* explicit padding, zero */
+	struct xlb_capture_counts counts;
+	struct xlb_capture_record record; /* followed by the frame's bytes: */
+	__u8 data[XLB_CAPTURE_SNAP_MAX];
+};
+
 #endif /* XLB_ABI_H */

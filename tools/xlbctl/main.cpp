@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ctrl/api/control_server.hpp"
+#include "tools/xlbctl/capture_command.hpp"
 #include "tools/xlbctl/listing.hpp"
 #include "tools/xlbctl/pinned_stats.hpp"
 
@@ -85,7 +86,50 @@ int main(int argc, char** argv) {
   bool detach = false;
   stop->add_flag("--detach", detach, "detach the XDP program and remove the pinned maps (drops every flow)");
 
+  // Capture and trace read the program's capture ring from the pins, not through xlbd.
+  xlb::ctl::CaptureRun capture_run;
+  std::string write_to, trace_client;
+  bool arrived = false;
+  auto* capture = app.add_subcommand("capture", "copy the packets the XDP program decides, as pcapng, with its verdicts");
+  capture->add_option("-w", write_to, "pcapng file to write, - for standard output")->required();
+  capture->add_flag("--arrived", arrived, "also write each forwarded frame as it arrived (before the DR rewrite)");
+  auto* trace = app.add_subcommand("trace", "one line per packet from a client: what the program decided and why");
+  trace->add_option("client", trace_client, "CLIENT or CLIENT:PORT ([IPv6]:PORT)")->required();
+  for (auto* cmd : {capture, trace}) {
+    auto& f = capture_run.filter;
+    cmd->add_option("--vip", f.vip, "only packets to ADDR or ADDR:PORT");
+    cmd->add_option("--real", f.real, "only packets forwarded to this real server's ADDR");
+    cmd->add_option("--count", capture_run.count, "stop after N packets");
+    cmd->add_option("--duration", capture_run.duration, "stop after S seconds");
+    cmd->add_option("--snaplen", f.snaplen, "bytes of each frame to copy")->capture_default_str();
+    cmd->add_option("--sample", f.sample, "copy 1 of every N matching packets (per CPU): 1/N");
+  }
+  capture->add_option("--client", capture_run.filter.client, "only packets from ADDR or ADDR/LEN");
+  capture->add_option("--verdict", capture_run.filter.verdict, "forwarded, dropped, passed or any (comma-separated)")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (capture->parsed() || trace->parsed()) {
+    try {
+      auto& run = capture_run;
+      run.pin_dir = pin_dir;
+      if (trace->parsed()) {
+        run.filter.verdict = "any";
+        if (run.count == 0 && run.duration == 0) run.count = 20;
+      }
+      // It stops by itself: without --count or --duration, after a minute.
+      if (run.count == 0 && run.duration == 0) run.duration = 60;
+      try {
+        run.services = call(socket, "list", Json::object())["services"];
+      } catch (const std::exception&) {  // weights then come from the ring's shares
+      }
+      return capture->parsed() ? xlb::ctl::run_capture(run, write_to, arrived)
+                               : xlb::ctl::run_trace(run, trace_client);
+    } catch (const std::exception& e) {
+      std::cerr << "xlbctl: " << e.what() << "\n";
+      return 1;
+    }
+  }
   try {
     if (list->parsed()) {
       const Json services = from_xlbd_or_pins(socket, "list", pin_dir, [](const std::string& dir) {

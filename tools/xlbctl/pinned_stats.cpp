@@ -30,16 +30,6 @@ nlohmann::json stats_json(const xlb_traffic_stats& s) {
   return {{"conns", s.new_flows}, {"packets", s.packets}, {"bytes", s.bytes}};
 }
 
-const char* scheduler_name(__u32 sched) {
-  switch (sched) {
-    case XLB_SCHED_RR: return "rr";
-    case XLB_SCHED_WRR: return "wrr";
-    case XLB_SCHED_SH: return "sh";
-    case XLB_SCHED_MH: return "mh";
-  }
-  return "?";
-}
-
 }  // namespace
 
 nlohmann::json read_pinned_services(const std::string& pin_dir) {
@@ -57,7 +47,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
     nlohmann::json svc{{"protocol", key.proto == IPPROTO_UDP ? "UDP" : "TCP"},
                        {"address", address_text(key.addr, key.family)},
                        {"port", ntohs(key.port)},
-                       {"scheduler", scheduler_name(info.sched)},
+                       {"scheduler", dataplane::sched_name(info.sched)},
                        {"persistence", info.persist_timeout},
                        {"active", (info.flags & XLB_VIP_F_ACTIVE) != 0},
                        {"stats", stats_json(dataplane::sum_traffic(vip_stats, info.vip_id, pending.vip(info.vip_id)))}};

@@ -43,6 +43,9 @@ const std::map<std::string, MapAbi>& expected_maps() {
       {"vip_state", {sizeof(__u32), sizeof(xlb_vip_state), "__u32", "xlb_vip_state"}},
       {"flow_cache", {sizeof(__u32), sizeof(xlb_flow_cache_entry), "__u32", "xlb_flow_cache_entry"}},
       {"if_macs", {sizeof(__u32), sizeof(xlb_if_mac), "__u32", "xlb_if_mac"}},
+      {"capture", {sizeof(__u32), sizeof(xlb_capture_config), "", ".data.capture"}},
+      {"capture_scratch", {sizeof(__u32), sizeof(xlb_capture_scratch), "__u32", "xlb_capture_scratch"}},
+      {"capture_ring", {0, 0, "", ""}},  // a ring buffer: records of xlb_capture_record + frame
       // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
       {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
   };
@@ -104,6 +107,30 @@ const std::map<std::string, StructAbi>& expected_structs() {
          F(xlb_flow_cache_entry, ifindex)}}},
       {"xlb_vip_filter",
        {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, cache_epoch), F(xlb_vip_filter, bits)}}},
+      {"xlb_capture_config",
+       {sizeof(xlb_capture_config),
+        {F(xlb_capture_config, enabled), F(xlb_capture_config, verdicts), F(xlb_capture_config, expires_ns),
+         F(xlb_capture_config, owner), F(xlb_capture_config, snaplen), F(xlb_capture_config, sample),
+         F(xlb_capture_config, client), F(xlb_capture_config, client_mask), F(xlb_capture_config, vip),
+         F(xlb_capture_config, real), F(xlb_capture_config, vip_port), F(xlb_capture_config, client_family),
+         F(xlb_capture_config, vip_family), F(xlb_capture_config, real_family), F(xlb_capture_config, pad)}}},
+      {"xlb_capture_record",
+       {sizeof(xlb_capture_record),
+        {F(xlb_capture_record, time_ns), F(xlb_capture_record, len), F(xlb_capture_record, caplen),
+         F(xlb_capture_record, ingress_ifindex), F(xlb_capture_record, egress_ifindex), F(xlb_capture_record, vip_id),
+         F(xlb_capture_record, real_id), F(xlb_capture_record, action), F(xlb_capture_record, reason),
+         F(xlb_capture_record, path), F(xlb_capture_record, flags), F(xlb_capture_record, arrived_macs),
+         F(xlb_capture_record, pad)}}},
+      {"xlb_capture_counts",
+       {sizeof(xlb_capture_counts),
+        {F(xlb_capture_counts, recorded), F(xlb_capture_counts, filtered), F(xlb_capture_counts, sampled),
+         F(xlb_capture_counts, lost)}}},
+      {"xlb_capture_scratch",
+       {sizeof(xlb_capture_scratch),
+        {F(xlb_capture_scratch, reason), F(xlb_capture_scratch, path), F(xlb_capture_scratch, flags),
+         F(xlb_capture_scratch, pad), F(xlb_capture_scratch, vip_id), F(xlb_capture_scratch, real_id),
+         F(xlb_capture_scratch, tick), F(xlb_capture_scratch, pad2), F(xlb_capture_scratch, counts),
+         F(xlb_capture_scratch, record), F(xlb_capture_scratch, data)}}},
   };
   return structs;
 }
@@ -129,9 +156,9 @@ TEST_F(AbiTest, EveryLoadedMapHasTheSharedHeadersLayout) {
   ASSERT_NE(object_btf, nullptr) << "the object carries no BTF: bpftool could not print named fields";
   bpf_map* m = nullptr;
   bpf_object__for_each_map(m, obj) {
-    const bool filter = m == lb_.vip_filter_map();
-    if (bpf_map__is_internal(m) && !filter) continue;  // .rodata: the ring_size knob, not ABI
-    const std::string name = filter ? "vip_filter" : bpf_map__name(m);
+    const bool filter = m == lb_.vip_filter_map(), capture = m == lb_.capture_map();
+    if (bpf_map__is_internal(m) && !filter && !capture) continue;  // .rodata: the ring_size knob, not ABI
+    const std::string name = filter ? "vip_filter" : capture ? "capture" : bpf_map__name(m);
     SCOPED_TRACE("map " + name);
     const auto it = expected.find(name);
     ASSERT_NE(it, expected.end()) << "map not described by this test: add it to xlb_abi.h and here";

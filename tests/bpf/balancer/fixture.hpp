@@ -44,6 +44,7 @@ class BalancerTest : public ::testing::Test {
   virtual BalancerOptions options() const { return {}; }
 
   Balancer& lb() { return *lb_; }
+  const std::string& pin_root() const { return fs_->path(); }
 
   // A real reached with XDP_TX (its ifindex is the test run's ingress).
   void add_real(std::uint32_t id, std::uint32_t flags = 0, std::uint8_t family = 4) {

@@ -203,7 +203,8 @@ Balancer::Balancer(const std::string& pin_root, const BalancerOptions& options) 
     check(bpf_map__set_max_entries(skel_->maps.reals, options.max_reals), "size reals");
     check(bpf_map__set_max_entries(skel_->maps.real_stats, options.max_reals), "size real_stats");
     dataplane::shape_flow_map(skel_->maps.flows, options.max_flows, dataplane::FlowLru::shared);
-    dataplane::pin_vip_filter(skel_->maps.data_vip_filter, pin_root);
+    dataplane::pin_global_section(skel_->maps.data_vip_filter, pin_root, "vip_filter");
+    dataplane::pin_global_section(skel_->maps.data_capture, pin_root, "capture");
     check(xlb_balancer__load(skel_), "load balancer");
     write_settings(options.tcp_timeout, options.udp_timeout);
   } catch (...) {
@@ -368,6 +369,7 @@ xlb_vip_state Balancer::vip_state(std::uint32_t vip_id) const {
 }
 
 bpf_map* Balancer::vip_filter_map() const { return skel_->maps.data_vip_filter; }
+bpf_map* Balancer::capture_map() const { return skel_->maps.data_capture; }
 
 void Balancer::bump_cache_epoch() {
   xlb_vip_filter f = filter();

@@ -151,6 +151,7 @@ class Balancer {
   std::vector<xlb_flow_cache_entry> flow_cache(std::uint32_t slot) const;  // one entry per possible CPU
   void bump_cache_epoch();          // every CPU's cache entries lapse, as after a control-plane change
   bpf_map* vip_filter_map() const;  // a global's section, so not found by map name
+  bpf_map* capture_map() const;     // likewise: the capture settings (bpf/capture.h)
   // Removes a VIP as the control plane does: its vip_state first (no flags, a new incarnation
   // of the id, then the cache epoch), then its vips entry and its flows.
   void remove_vip(std::uint32_t vip_id, const xlb_vip_key& key);
