@@ -46,6 +46,14 @@ std::optional<std::string> read_until(CaptureSession& session, const CaptureRun&
   return std::nullopt;
 }
 
+// Said once the program copies: a script (or a test) starts its traffic after this line.
+void started(const CaptureRun& run) {
+  std::cerr << "xlbctl: capturing (pins " << run.pin_dir << "); ends after "
+            << (run.count ? std::to_string(run.count) + " packets" : std::string("no count")) << " or "
+            << (run.duration > 0 ? std::to_string(run.duration) + " s" : std::string("no time limit"))
+            << "; the program stops copying within 3 s of this process's end, however it ends" << std::endl;
+}
+
 void report(const CaptureSession& session, std::uint64_t written, const std::optional<std::string>& why) {
   const auto c = session.counts();
   std::cerr << "xlbctl: " << written << " packets written; the program recorded " << c.recorded << ", kept out "
@@ -90,6 +98,7 @@ int run_capture(const CaptureRun& run, const std::string& write_to, bool arrived
         ++written;
       });
   offset = session.realtime_offset_ns();
+  started(run);
   auto why = read_until(session, run, [&] { return run.count && written >= run.count; });
   session.drain();
   session.stop();
@@ -126,6 +135,7 @@ int run_trace(CaptureRun run, const std::string& client) {
                            std::cout << describe(r, frame, &names) << std::endl;
                            ++written;
                          });
+  started(run);
   auto why = read_until(session, run, [&] { return run.count && written >= run.count; });
   session.drain();
   session.stop();
