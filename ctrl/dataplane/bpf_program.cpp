@@ -192,7 +192,10 @@ void BpfProgram::check_pinned_maps() {
     const PinnedMap pinned(path);
     pinned.required_fd();  // throws, naming the pin, when it cannot be opened
     const bpf_map_info info = pinned.info();
-    if (info.key_size == 0) throw std::runtime_error(std::string("reading pinned map ") + path);  // no map has 0
+    // Only the ring buffer (capture_ring) has no key; any other map read as 0 was not read.
+    if (info.key_size == 0 && info.type != BPF_MAP_TYPE_RINGBUF) {
+      throw std::runtime_error(std::string("reading pinned map ") + path);
+    }
     const auto type = bpf_map__type(map);
     // The flow cache holds nothing that must outlive a program (its pending counts are lost
     // at most once, on an upgrade that changes its layout or meaning): a stale one is made afresh.

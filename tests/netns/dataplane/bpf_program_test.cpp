@@ -1,5 +1,6 @@
 // Root tests of BpfProgram and XdpAttachment against the real balancer object.
 #include "ctrl/dataplane/bpf_program.hpp"
+#include "ctrl/dataplane/pinned_map.hpp"
 #include "ctrl/dataplane/xdp_attachment.hpp"
 
 #include <gtest/gtest.h>
@@ -82,7 +83,8 @@ TEST_F(BpfProgramTest, LoadsPinsAndWritesSettings) {
   EXPECT_FALSE(prog.reused_pins());
   EXPECT_GE(prog.program_fd(), 0);
   for (const char* name : {"vips", "ring", "reals", "flows", "persist", "vip_stats", "real_stats", "counters",
-                           "rr_cursor", "settings", "tx_ports", "vip_filter", "vip_state", "flow_cache"}) {
+                           "rr_cursor", "settings", "tx_ports", "vip_filter", "vip_state", "flow_cache", "capture",
+                           "capture_ring", "capture_scratch"}) {
     EXPECT_TRUE(std::filesystem::exists(prog.pin_dir() / name)) << name;
   }
   auto s = prog.read_settings();
@@ -103,6 +105,28 @@ TEST_F(BpfProgramTest, ReusesPinsSoFlowsSurviveARestart) {
   BpfProgram second(options());
   EXPECT_TRUE(second.reused_pins());
   EXPECT_EQ(real_of_flow(second, key), 7u);
+}
+
+// A capture left on in the pins (its xlbctl killed within its lease, or a capture running when
+// xlbd restarts) does not survive the next start: the program then copies nothing.
+TEST_F(BpfProgramTest, AStartSwitchesOffACaptureLeftInThePins) {
+  const auto capture_pin = options().pin_dir / "capture";
+  {
+    BpfProgram first(options());
+    xlb_capture_config on{};
+    on.enabled = 1;
+    on.verdicts = XLB_CAPTURE_V_FORWARDED;
+    on.expires_ns = ~0ull;  // a lease that never runs out
+    const PinnedMap pin(capture_pin);
+    ASSERT_FALSE(BpfMap(pin.required_fd()).update(__u32{0}, on));
+  }
+  BpfProgram second(options());
+  ASSERT_TRUE(second.reused_pins());
+  const PinnedMap pin(capture_pin);
+  const auto left = BpfMap(pin.required_fd()).lookup<__u32, xlb_capture_config>(__u32{0});
+  ASSERT_TRUE(left.has_value());
+  EXPECT_EQ(left->enabled, 0u);
+  EXPECT_EQ(left->expires_ns, 0u);
 }
 
 TEST_F(BpfProgramTest, OneCpuFillsTheWholeFlowTable) {
