@@ -62,6 +62,17 @@ void report(const CaptureSession& session, std::uint64_t written, const std::opt
   if (why) std::cerr << "xlbctl: " << *why << "\n";
 }
 
+// The common end of capture and trace: read until done, then what is left, then the counts;
+// exit status 1 when capture was switched off under the command.
+int read_and_report(CaptureSession& session, const CaptureRun& run, const std::uint64_t& written) {
+  started(run);
+  auto why = read_until(session, run, [&] { return run.count && written >= run.count; });
+  session.drain();
+  session.stop();
+  report(session, written, why);
+  return why ? 1 : 0;
+}
+
 }  // namespace
 
 int run_capture(const CaptureRun& run, const std::string& write_to, bool arrived) {
@@ -98,12 +109,7 @@ int run_capture(const CaptureRun& run, const std::string& write_to, bool arrived
         ++written;
       });
   offset = session.realtime_offset_ns();
-  started(run);
-  auto why = read_until(session, run, [&] { return run.count && written >= run.count; });
-  session.drain();
-  session.stop();
-  report(session, written, why);
-  return why ? 1 : 0;
+  return read_and_report(session, run, written);
 }
 
 int run_trace(CaptureRun run, const std::string& client) {
@@ -135,12 +141,7 @@ int run_trace(CaptureRun run, const std::string& client) {
                            std::cout << describe(r, frame, &names) << std::endl;
                            ++written;
                          });
-  started(run);
-  auto why = read_until(session, run, [&] { return run.count && written >= run.count; });
-  session.drain();
-  session.stop();
-  report(session, written, why);
-  return why ? 1 : 0;
+  return read_and_report(session, run, written);
 }
 
 }  // namespace xlb::ctl
