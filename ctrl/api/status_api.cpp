@@ -87,11 +87,11 @@ asio::awaitable<void> StatusApi::sample_loop() {
   }
 }
 
-Json StatusApi::services_page(const Json& services, std::size_t offset, std::size_t limit, bool with_history) const {
+Json StatusApi::services_page(Json services, std::size_t offset, std::size_t limit, bool with_history) const {
   Json items = Json::array();
   const std::size_t total = services.is_array() ? services.size() : 0;
   for (std::size_t i = offset; i < total && items.size() < limit; ++i) {
-    Json svc = services[i];
+    Json svc = std::move(services[i]);
     for (auto& real : svc["reals"]) {
       const auto key = real_series_key(svc, real);
       const auto rate = rates_.latest(key);
