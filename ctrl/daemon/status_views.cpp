@@ -81,7 +81,8 @@ void Daemon::record_announce_changes(const Json& before) {
   if (!announcer_) return;
   std::map<std::string, bool> was;
   for (const auto& v : before.value("vips", Json::array())) was[v["vip"].get<std::string>()] = v["announced"].get<bool>();
-  for (const auto& v : announcer_->describe()["vips"]) {
+  const Json after = announcer_->describe();  // named: a range over a temporary's member dangles
+  for (const auto& v : after.value("vips", Json::array())) {
     const auto vip = v["vip"].get<std::string>();
     const bool now = v["announced"].get<bool>();
     const auto it = was.find(vip);

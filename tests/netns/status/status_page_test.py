@@ -172,6 +172,20 @@ def main():
         print(f"measured: lb2's page showed the transition {took:.1f} s after SIGTERM to lb1")
         for e in after["events"][:4]:
             print("   ", e["kind"], e["subject"], "|", e["text"])
+
+        print("--- on lb2: a reload and an operator's withdrawal appear among the events")
+        r = run([LAB, "ctl", suffix, "2", "reload"])
+        check(r.returncode == 0, "xlbctl reload: " + r.stdout + r.stderr)
+        r = run([LAB, "ctl", suffix, "2", "withdraw"])
+        check(r.returncode == 0, "xlbctl withdraw: " + r.stdout + r.stderr)
+        news, took = cdp.wait_for(b2, lambda f: any(e["kind"] == "reload" and e["text"].startswith("reloaded")
+                                                    for e in f["events"])
+                                  and any(e["kind"] == "announce" and e["subject"] == lab["LAB_VIP"]
+                                          and "withdrawn" in e["text"] for e in f["events"]), 10)
+        check(took is not None, f"no reload or withdrawal event on lb2's page: {news['events'] if news else None}")
+        vip = b2.evaluate("document.querySelector('div.vip h3').textContent")
+        check("withdrawn" in vip, f"the VIP's heading does not say withdrawn: {vip!r}")
+        run([LAB, "ctl", suffix, "2", "announce"])
         # lb1's page, still open, says that it no longer updates rather than show old data as live.
         stale, took = cdp.wait_for(b1, lambda f: f["freshness"] == "stale", 10)
         check(took is not None, f"lb1's page does not say that it stopped updating: {stale['freshness']}")
