@@ -190,6 +190,18 @@ def main():
         stale, took = cdp.wait_for(b1, lambda f: f["freshness"] == "stale", 10)
         check(took is not None, f"lb1's page does not say that it stopped updating: {stale['freshness']}")
 
+        print("--- lb1 again, with status_page off: no page, the API and /metrics stay")
+        off_env = dict(os.environ, XLB_LAB_GLOBAL_DEFS="   status_page off")
+        r = run([LAB, "conf", suffix, "1"], env=off_env)
+        check(r.returncode == 0, "xlb-lab.sh conf: " + r.stderr)
+        r = run([LAB, "lb-start", suffix, "1"])
+        check(r.returncode == 0, "lb1 did not start with status_page off: " + r.stdout + r.stderr)
+        deadline = time.monotonic() + 10
+        while api(lb1, "/api/v1")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        check(api(lb1, "/api/v1")[0] == 200, "no /api/v1 with status_page off")
+        check(api(lb1, "/")[0] == 404 and api(lb1, "/status.js")[0] == 404, "the page is served with status_page off")
+        check(api(lb1, "/metrics")[0] == 200, "no /metrics with status_page off")
         print("PASS")
         return 0
     except Failure as e:
