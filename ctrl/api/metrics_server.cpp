@@ -63,8 +63,14 @@ asio::awaitable<void> MetricsServer::serve(tcp::socket socket, ConnectionTable::
       response.result(http::status::method_not_allowed);
       response.body() = "GET only\n";
     } else if (target != "/metrics" && target.rfind("/metrics?", 0) != 0) {
-      response.result(http::status::not_found);
-      response.body() = "see /metrics\n";
+      HttpReply reply = pages_ ? pages_(target) : HttpReply{404, "text/plain; charset=utf-8", "see /metrics\n"};
+      response.result(static_cast<http::status>(reply.status));
+      response.set(http::field::content_type, reply.content_type);
+      // Live state: never from a cache. The page loads its script and style from here only.
+      response.set(http::field::cache_control, "no-store");
+      response.set("X-Content-Type-Options", "nosniff");
+      response.set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:");
+      response.body() = std::move(reply.body);
     } else {
       response.result(http::status::ok);
       response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

@@ -90,6 +90,8 @@ struct GlobalDefs {
   Located<std::uint32_t> vip_route_table = 0u;
   Located<std::uint32_t> vip_route_grace = 2u;
   Located<MetricsListen> metrics_listen = MetricsListen{true, "127.0.0.1", 9780};
+  // The status page at / of metrics_listen (the JSON API under /api/v1 stays; docs/api.md).
+  Located<bool> status_page = true;
   // Each listener's share of xlbd's descriptors, and how long a client may hold one without
   // finishing a request (docs/security.md, "What each listener accepts").
   Located<std::uint32_t> control_socket_max_connections = 32u;

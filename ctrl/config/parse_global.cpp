@@ -147,6 +147,8 @@ constexpr K global_keywords[] = {
        auto p = c.integer(pt, 1, 65535, "metrics_listen port");
        if (p) c.set(g.metrics_listen, MetricsListen{true, host, static_cast<std::uint16_t>(*p)}, n);
      }, "127.0.0.1:9780", true},
+    {"status_page", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { flag_field(c, n, g.status_page); }, "on", true,
+     "the live status page at / of metrics_listen; off leaves /metrics and /api/v1 (docs/api.md)"},
     {"vip_route_table", S, false, 1, 1,
      [](ParseContext& c, const Node& n, G& g) {
        // main, local and default hold the node's own routes: a VIP route there is no announcement.

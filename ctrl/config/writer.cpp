@@ -89,6 +89,7 @@ class Writer {
     line("metrics_listen " + (m.enabled ? (m.host.find(':') != std::string::npos ? "[" + m.host + "]" : m.host) + ":" +
                                               std::to_string(m.port)
                                         : std::string("off")));
+    flag("status_page", g.status_page);
     num("control_socket_max_connections", g.control_socket_max_connections);
     num("control_socket_idle_timeout", g.control_socket_idle_timeout);
     num("control_socket_request_timeout", g.control_socket_request_timeout);

@@ -17,6 +17,7 @@
 
 #include "ctrl/api/control_server.hpp"
 #include "ctrl/api/metrics_server.hpp"
+#include "ctrl/api/status_api.hpp"
 #include "ctrl/check/health_monitor.hpp"
 #include "ctrl/daemon/check_plan.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
@@ -233,6 +234,7 @@ void Daemon::start_subsystems() {
 
 void Daemon::on_vrrp(const vrrp::StateChange& change) {
   ++history_.vrrp_transitions;
+  record_vrrp_event(change);
   spdlog::info("VRRP {}: {} -> {} (priority {}, {}){}", change.instance, vrrp::to_string(change.old_state),
                change.notify_state(), change.priority, vrrp::to_string(change.reason),
                change.detail.empty() ? "" : ": " + change.detail);
@@ -276,6 +278,7 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
     // Losing quorum is bad news; regaining it is good news.
     spdlog::log(event.up ? spdlog::level::info : spdlog::level::warn, "{}: quorum {} (alive weight {}, quorum {})",
                 vs.name, event.up ? "regained" : "lost", event.alive_weight, vs.quorum);
+    record_quorum_event(vs.name, event.up, event.alive_weight, vs.quorum);
     notifier_->quorum_change({vs.name, !event.up, static_cast<unsigned>(event.alive_weight), vs.quorum}, {},
                              smtp_alert);
     return;
@@ -283,6 +286,7 @@ void Daemon::on_health_event(const check::VirtualServerSettings& vs, const check
   const auto& real = vs.reals.at(event.real_index);
   const std::string real_text = RealRef{real.address, real.port}.text();
   const std::string checker = real.checks.empty() ? "" : check::to_string(real.checks.front().kind);
+  record_health_event(vs.name, real_text, event.up, why);
   if (event.up) spdlog::info("{}: real server {} is up", vs.name, real_text);
   else spdlog::warn("{}: real server {} is down{}", vs.name, real_text, why.empty() ? "" : ": " + why);
   notifier_->real_server_change({vs.name, real_text, checker, event.up, why}, {}, smtp_alert);
@@ -314,6 +318,7 @@ asio::awaitable<void> Daemon::reload_on_signal() {
 std::vector<std::string> Daemon::refuse(std::vector<std::string> errors) {
   ++history_.reloads_refused;
   history_.last_reload_errors = std::move(errors);
+  record_reload_event(history_.last_reload_errors);
   notify_systemd("READY=1");
   return history_.last_reload_errors;
 }
@@ -367,6 +372,7 @@ std::vector<std::string> Daemon::apply(config::LoadResult loaded, bool allow_emp
   history_.last_reload_errors.clear();
   refresh_announce();
   spdlog::info("reloaded {}: {} virtual service(s)", options_.config_path, plan_.size());
+  record_reload_event({});
   notify_systemd("READY=1");
   return {};
 }
@@ -387,6 +393,8 @@ void Daemon::stop(bool detach) {
   if (census_) census_->stop();
   if (dataplane_) dataplane_->set_detach_on_exit(detach || options_.detach_on_exit);
   control_.reset();
+  // The views stay (a reply being written may still read them); their sampler stops.
+  if (status_api_) status_api_->stop();
   metrics_.reset();
   if (!options_.pid_file.empty()) {
     std::error_code ec;
@@ -425,6 +433,7 @@ void Daemon::stop_after_withdrawal() {
 
 void Daemon::refresh_announce() {
   if (!announcer_ || !live_ || !health_started_) return;
+  const Json before = announcer_->describe();
   std::map<dataplane::ServiceKey, bool> quorum;
   if (health_) {
     for (const auto& h : health_->snapshot()) quorum[h.key] = h.quorum_up;
@@ -447,6 +456,7 @@ void Daemon::refresh_announce() {
     in.services.push_back(r);
   }
   announcer_->update(vips);
+  record_announce_changes(before);
 }
 
 // Reals removed by a reload leave the dataplane once no flow to them carries traffic.
@@ -555,6 +565,8 @@ void Daemon::start_api() {
     return [this, withdrawn](const Json&) {
       if (!announcer_) throw std::invalid_argument("no vip_route_table in global_defs: nothing is announced");
       if (announcer_->operator_withdrawn() != withdrawn) {
+        events_.record("announce", "node", withdrawn ? "every VIP withdrawn by the operator (xlbctl withdraw)"
+                                                      : "the operator lifted the withdrawal (xlbctl announce)", withdrawn);
         if (withdrawn) spdlog::warn("announce: every VIP withdrawn by the operator (xlbctl withdraw)");
         else spdlog::info("announce: the operator lifted the withdrawal (xlbctl announce)");
       }
@@ -578,6 +590,7 @@ void Daemon::start_api() {
   if (listen.enabled) {
     metrics_ = std::make_unique<api::MetricsServer>(io_, listen.host, listen.port, [this] { return metrics(); },
                                                     metrics_limits, descriptors_);
+    start_status_views();
     metrics_->start();
   }
 }

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "ctrl/api/descriptor_budget.hpp"
+#include "ctrl/api/event_log.hpp"
+#include "ctrl/api/rate_history.hpp"
 #include "ctrl/config/config.hpp"
 #include "ctrl/daemon/service_plan.hpp"
 #include "xlb/asio.hpp"
@@ -32,6 +34,7 @@ class FlowSync;
 namespace xlb::api {
 class ControlServer;
 class MetricsServer;
+class StatusApi;
 }
 
 namespace xlb::daemon {
@@ -85,6 +88,14 @@ class Daemon {
   boost::asio::awaitable<void> reload_on_signal();
   void start_subsystems();
   void start_api();
+  // status_views.cpp: the status page and /api/v1 on the metrics listener, and what they list.
+  void start_status_views();
+  void record_vrrp_event(const vrrp::StateChange& change);
+  void record_health_event(const std::string& service, const std::string& real, bool up, const std::string& why);
+  void record_quorum_event(const std::string& service, bool up, std::uint64_t alive_weight, std::uint32_t quorum);
+  void record_reload_event(const std::vector<std::string>& errors);
+  // After refresh_announce: a VIP whose route came or went.
+  void record_announce_changes(const nlohmann::json& before);
   nlohmann::json listeners() const;
   void watch_signals();
   void on_vrrp(const vrrp::StateChange& change);
@@ -117,6 +128,10 @@ class Daemon {
   std::unique_ptr<vrrp::Router> vrrp_;
   std::unique_ptr<api::ControlServer> control_;
   std::unique_ptr<api::MetricsServer> metrics_;
+  // The status views' own state, bounded (event_log.hpp, rate_history.hpp), and the views.
+  api::EventLog events_;
+  api::RateHistory rates_;
+  std::unique_ptr<api::StatusApi> status_api_;
   boost::asio::signal_set signals_;
   // One thread that parses and validates reloads; one reload at a time.
   boost::asio::thread_pool loader_{1};

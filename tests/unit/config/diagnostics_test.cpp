@@ -375,3 +375,19 @@ TEST(Diagnostics, KeywordInTheWrongSectionSaysWhereItBelongs) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(StatusPage, OnByDefaultAndSwitchedOffByKeyword) {
+  EXPECT_TRUE(load_string("global_defs {\n}\n", "t.conf").config.global_defs.status_page.value);
+  const auto off = load_string("global_defs {\n status_page off\n}\n", "t.conf");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off.config.global_defs.status_page.value);
+  EXPECT_EQ(off.config.global_defs.status_page.loc.line, 2u);
+  EXPECT_TRUE(load_string("global_defs {\n status_page on\n}\n", "t.conf").config.global_defs.status_page.value);
+  EXPECT_EQ(check("global_defs {\n status_page maybe\n}\n"),
+            (V{"t.conf:2:14: error: 'status_page' expects on or off, got 'maybe'"}));
+  EXPECT_FALSE(check("global_defs {\n status_page\n}\n").empty()) << "on or off must be said";
+}
+
+}  // namespace

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# bench/status_api/run.sh BUILD_DIR: xlbd's CPU per request of the status page and /api/v1
+# (issue 32) with 1,000 reals (10 VIPs x 100 reals, DR, no checkers), against /metrics of the
+# same xlbd in the same run as the baseline. CPU is xlbd's utime+stime from /proc (10 ms ticks),
+# over REQUESTS sequential requests per endpoint; the client (curl) is not counted. Also xlbd's
+# CPU while idle (the rate sampler, the flow census, VRRP-less timers) over IDLE_SECONDS.
+# Root: namespaces, XDP, a private bpffs. Prints a table and writes bench/results/status_api.json.
+# PERF_REPORT=1: also where xlbd's time goes while it answers /api/v1/state (perf, top symbols).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-$repo/build}" && pwd)
+out=${STATUS_API_JSON:-$repo/bench/results/status_api.json}
+requests=${REQUESTS:-200}
+idle_seconds=${IDLE_SECONDS:-20}
+vips=10 per_vip=100
+S=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+NS_LB=xlb-bsal-$S NS_RS=xlb-bsar-$S STATE=/run/xlb-bench-sapi-$S
+xlbd_pid=""
+
+cleanup() {
+  if [ -n "$xlbd_pid" ]; then kill "$xlbd_pid" 2>/dev/null || true; wait "$xlbd_pid" 2>/dev/null || true; fi
+  ip netns del "$NS_LB" 2>/dev/null || true
+  ip netns del "$NS_RS" 2>/dev/null || true
+  if mountpoint -q "$STATE/bpf" 2>/dev/null; then umount -l "$STATE/bpf"; fi
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+mkdir -p "$STATE/bpf"
+mount -t bpf bpf "$STATE/bpf"
+ip netns add "$NS_LB"
+ip netns add "$NS_RS"
+ip link add eth0 netns "$NS_LB" type veth peer name eth0 netns "$NS_RS"
+ip -n "$NS_LB" addr add 198.18.0.2/16 dev eth0
+for j in $(seq 0 $((vips * per_vip - 1))); do echo "addr add 198.18.$((8 + j / 250)).$((j % 250 + 1))/16 dev eth0"; done |
+  ip -n "$NS_RS" -batch -
+for ns in "$NS_LB" "$NS_RS"; do ip -n "$ns" link set eth0 up; ip -n "$ns" link set lo up; done
+ip -n "$NS_RS" link set dev eth0 xdpdrv obj "$build/bpf/pass.bpf.o" sec xdp
+
+{
+  echo "global_defs {"
+  echo "    router_id bench-status-api"
+  echo "    lb_backend xdp"
+  echo "}"
+  for v in $(seq 0 $((vips - 1))); do
+    echo "virtual_server 198.18.1.$((v + 1)) 80 {"
+    echo "    lb_algo wrr"
+    echo "    lb_kind DR"
+    echo "    protocol TCP"
+    for r in $(seq 0 $((per_vip - 1))); do
+      j=$((v * per_vip + r))
+      echo "    real_server 198.18.$((8 + j / 250)).$((j % 250 + 1)) 80 {"
+      echo "        weight 1"
+      echo "    }"
+    done
+    echo "}"
+  done
+} >"$STATE/xlb.conf"
+
+mkdir -p "$STATE/bpf/xlbd"
+ip netns exec "$NS_LB" env LIBXDP_BPFFS="$STATE/bpf" "$build/ctrl/xlbd" -f "$STATE/xlb.conf" --interface eth0 \
+  --pin-dir "$STATE/bpf/xlbd" --socket "$STATE/xlbd.sock" --dump-file "$STATE/dump.json" >"$STATE/xlbd.log" 2>&1 &
+xlbd_pid=$!
+get() { ip netns exec "$NS_LB" curl -sf --max-time 10 "http://127.0.0.1:9780$1"; }
+for _ in $(seq 200); do
+  [ "$(get '/api/v1/services?limit=1' 2>/dev/null | jq -r .total 2>/dev/null)" = "$vips" ] && break
+  kill -0 "$xlbd_pid" 2>/dev/null || { cat "$STATE/xlbd.log"; exit 1; }
+  sleep 0.1
+done
+sleep 5  # a few rate samples, so that /state carries history
+reals=$(get '/api/v1/services?limit=1000' | jq '[.items[].reals[]] | length')
+[ "$reals" = $((vips * per_vip)) ] || { echo "xlbd lists $reals reals, not $((vips * per_vip))" >&2; exit 1; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$xlbd_pid/stat"; }
+hz=$(getconf CLK_TCK)
+results=()
+measure() {  # label path
+  local label=$1 path=$2 before after bytes
+  bytes=$(get "$path" | wc -c)
+  before=$(ticks)
+  # One curl for all requests (a connection each, as a browser's poll or a scrape would).
+  local urls=()
+  for _ in $(seq "$requests"); do urls+=("http://127.0.0.1:9780$path" -o /dev/null); done
+  ip netns exec "$NS_LB" curl -sf --max-time 300 "${urls[@]}"
+  after=$(ticks)
+  local ms
+  ms=$(echo "scale=3; ($after - $before) * 1000 / $hz / $requests" | bc)
+  printf '%-40s %8s bytes  %7s ms CPU/request\n' "$label" "$bytes" "$ms"
+  results+=("$label|$path|$bytes|$ms")
+}
+echo "xlbd with $vips VIPs x $per_vip reals, $requests requests each (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+measure "/metrics (baseline)" "/metrics"
+if [ "${PERF_REPORT:-0}" = 1 ]; then
+  perf record -q -F 999 -g -p "$xlbd_pid" -o "$STATE/perf.data" >/dev/null 2>&1 &
+  perf_pid=$!
+  sleep 1
+fi
+measure "/api/v1/state (page's poll, 1000 reals)" "/api/v1/state?limit=1000"
+if [ "${PERF_REPORT:-0}" = 1 ]; then
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+  perf report -i "$STATE/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -25
+fi
+measure "/api/v1/state (default page)" "/api/v1/state"
+measure "/api/v1/services?limit=1000" "/api/v1/services?limit=1000"
+measure "/api/v1/dump" "/api/v1/dump"
+measure "/ (the page itself)" "/"
+idle_before=$(ticks)
+sleep "$idle_seconds"
+idle_after=$(ticks)
+idle_share=$(echo "scale=4; ($idle_after - $idle_before) * 100 / $hz / $idle_seconds" | bc)
+echo "idle: ${idle_share}% of one CPU over ${idle_seconds} s (rate sampler every 2 s, flow census, timers)"
+
+printf '%s\n' "${results[@]}" | python3 -c '
+import json, sys, datetime, platform
+rows = []
+for line in sys.stdin:
+    label, path, size, ms = line.rstrip("\n").split("|")
+    rows.append({"label": label, "path": path, "bytes": int(size), "cpu_ms_per_request": float(ms)})
+base = rows[0]["cpu_ms_per_request"] or None
+for r in rows:
+    r["ratio_to_metrics"] = round(r["cpu_ms_per_request"] / base, 2) if base else None
+json.dump({"bench": "status_api", "date": datetime.datetime.utcnow().isoformat() + "Z", "host": platform.node(),
+           "reals": int(sys.argv[1]), "requests": int(sys.argv[2]), "idle_cpu_percent": float(sys.argv[3]),
+           "commit": sys.argv[5], "rows": rows}, open(sys.argv[4], "w"), indent=2)
+' "$reals" "$requests" "$idle_share" "$out" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "written: $out"

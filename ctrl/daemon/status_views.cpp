@@ -1,0 +1,96 @@
+// The status page and /api/v1 (ctrl/api/status_api.hpp) wired to xlbd's model, and the events
+// they list. Each record_* is called where xlbd already logs the same news.
+#include <spdlog/spdlog.h>
+
+#include "ctrl/api/metrics_server.hpp"
+#include "ctrl/api/status_api.hpp"
+#include "ctrl/daemon/announce_plan.hpp"
+#include "ctrl/daemon/daemon.hpp"
+#include "ctrl/daemon/dataplane_stack.hpp"
+#include "ctrl/vrrp/events.hpp"
+
+namespace xlb::daemon {
+
+using Json = nlohmann::json;
+
+void Daemon::start_status_views() {
+  api::StatusApi::Model model;
+  model.status = [this] { return status(); };
+  model.services = [this] { return services(); };
+  model.dump = [this] { return dump(); };
+  // The sampler reads only the dataplane's counters, shaped as the services model so that its
+  // series keys are the page's (rate_history.hpp): no census walk, no health snapshot.
+  model.counters = [this] {
+    Json services = Json::array();
+    for (const auto& s : dataplane_->stats()) {
+      Json reals = Json::array();
+      for (const auto& r : s.reals) {
+        reals.push_back({{"address", r.real.address.to_string()},
+                         {"port", r.real.port},
+                         {"stats", {{"packets", r.counters.packets}, {"bytes", r.counters.bytes}}}});
+      }
+      services.push_back({{"protocol", s.key.protocol == dataplane::Protocol::udp ? "UDP" : "TCP"},
+                          {"address", s.key.address.to_string()},
+                          {"port", s.key.port},
+                          {"fwmark", s.key.fwmark},
+                          {"reals", std::move(reals)}});
+    }
+    return services;
+  };
+  status_api_ = std::make_unique<api::StatusApi>(io_.get_executor(), std::move(model), events_, rates_,
+                                                 api::StatusApi::Options{.page = *config_.global_defs.status_page});
+  metrics_->serve_pages([this](std::string_view target) { return status_api_->get(target); });
+  status_api_->start();
+  events_.record("start", options_.config_path,
+                 "xlbd started: " + std::to_string(plan_.size()) + " virtual service(s), dataplane " + dataplane_->name());
+}
+
+void Daemon::record_vrrp_event(const vrrp::StateChange& change) {
+  std::string text = std::string(vrrp::to_string(change.old_state)) + " -> " + std::string(change.notify_state()) +
+                     " (priority " + std::to_string(change.priority) + ", " + std::string(vrrp::to_string(change.reason)) +
+                     (change.detail.empty() ? "" : ": " + change.detail) + ")";
+  const bool lost_master = change.old_state == vrrp::State::master && change.new_state != vrrp::State::master;
+  events_.record("vrrp", change.instance, std::move(text),
+                 lost_master || change.split_brain || change.new_state == vrrp::State::fault);
+}
+
+void Daemon::record_health_event(const std::string& service, const std::string& real, bool up, const std::string& why) {
+  events_.record("health", real,
+                 service + ": real server " + real + (up ? " is up" : " is down" + (why.empty() ? "" : ": " + why)), !up);
+}
+
+void Daemon::record_quorum_event(const std::string& service, bool up, std::uint64_t alive_weight, std::uint32_t quorum) {
+  events_.record("quorum", service,
+                 service + ": quorum " + (up ? "regained" : "lost") + " (alive weight " + std::to_string(alive_weight) +
+                     ", quorum " + std::to_string(quorum) + ")",
+                 !up);
+}
+
+void Daemon::record_reload_event(const std::vector<std::string>& errors) {
+  if (errors.empty()) {
+    events_.record("reload", options_.config_path, "reloaded: " + std::to_string(plan_.size()) + " virtual service(s)");
+  } else {
+    events_.record("reload", options_.config_path,
+                   "reload refused, the running configuration stays: " + errors.front() +
+                       (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""),
+                   true);
+  }
+}
+
+void Daemon::record_announce_changes(const Json& before) {
+  if (!announcer_) return;
+  std::map<std::string, bool> was;
+  for (const auto& v : before.value("vips", Json::array())) was[v["vip"].get<std::string>()] = v["announced"].get<bool>();
+  const Json after = announcer_->describe();  // named: a range over a temporary's member dangles
+  for (const auto& v : after.value("vips", Json::array())) {
+    const auto vip = v["vip"].get<std::string>();
+    const bool now = v["announced"].get<bool>();
+    const auto it = was.find(vip);
+    if (it != was.end() && it->second == now) continue;
+    if (it == was.end() && !now) continue;  // a new VIP not announced yet is no news
+    events_.record("announce", vip,
+                   now ? vip + " announced" : vip + " withdrawn: " + v["reason"].get<std::string>(), !now);
+  }
+}
+
+}  // namespace xlb::daemon
