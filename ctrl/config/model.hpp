@@ -100,6 +100,8 @@ struct GlobalDefs {
   Located<std::uint32_t> metrics_request_timeout = 10u;
   // How far a flow-sync datagram's send time may be from this node's clock, seconds.
   Located<std::uint32_t> sync_max_clock_skew = 30u;
+  // Run when this node starts or stops announcing a VIP: ANNOUNCE <vip> ANNOUNCED|WITHDRAWN <reason>.
+  Located<std::string> notify_announce;
   Located<std::string> smtp_auth_user;
   Located<std::string> smtp_password_file;
   Located<SmtpTls> smtp_tls = SmtpTls::none;

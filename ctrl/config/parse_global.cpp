@@ -162,6 +162,8 @@ constexpr K global_keywords[] = {
      "or FRR to announce; see docs/scale-out.md"},
     {"vip_route_grace", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.vip_route_grace, 0, 600); }, "2", true,
      "seconds xlbd keeps forwarding on SIGTERM after withdrawing its VIP routes"},
+    {"notify_announce", S, false, 1, 64, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.notify_announce); }, "none", true,
+     "script run when a VIP's route is added or removed, with ANNOUNCE <vip> ANNOUNCED or WITHDRAWN <reason>"},
     {"control_socket_max_connections", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_max_connections, 1, 4096); }, "32", true, "connections the control socket holds at once; see docs/security.md"},
     {"control_socket_idle_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_idle_timeout, 1, 86400); }, "60", true, "seconds a control connection may wait between requests"},
     {"control_socket_request_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_request_timeout, 1, 3600); }, "10", true, "seconds from a request's first byte to its end of line"},

@@ -90,6 +90,7 @@ class Writer {
                                               std::to_string(m.port)
                                         : std::string("off")));
     num("control_socket_max_connections", g.control_socket_max_connections);
+    if (!g.notify_announce.value.empty()) str("notify_announce", g.notify_announce);
     num("control_socket_idle_timeout", g.control_socket_idle_timeout);
     num("control_socket_request_timeout", g.control_socket_request_timeout);
     num("metrics_max_connections", g.metrics_max_connections);

@@ -165,6 +165,12 @@ void Daemon::start_subsystems() {
   }
 
   notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
+  if (announcer_) {
+    announcer_->set_observer([this](const dataplane::IpAddress& vip, bool announced, announce::Reason why) {
+      notifier_->announce_change({vip.to_string(), announced, announce::reason_name(why)},
+                                 *config_.global_defs.notify_announce);
+    });
+  }
 
   const auto vrrp_settings = plan_vrrp(config_);
   if (const auto problems = vrrp::check_settings(vrrp_settings); !problems.empty()) {
