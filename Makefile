@@ -29,7 +29,7 @@ build: configure
 
 check: build
 	tools/lab/bpffs.sh
-	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j 1
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j 1 -LE long
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
