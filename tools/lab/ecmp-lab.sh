@@ -21,11 +21,18 @@
 # either, and the node that returns after its death (with empty tables: its pins are gone, as
 # after a reboot) announces only once a peer's whole table has arrived (bulk sync).
 #
-# usage: ecmp_netns_test.sh BUILD_DIR [SOURCE_DIR] [sync]
+# The ECMP netns tests run it (tests/netns/ecmp), and so does `sudo make demo-ecmp` (mode
+# demo: the same run, the same checks, the story told as it goes).
+#
+# usage: ecmp-lab.sh BUILD_DIR [SOURCE_DIR] [nosync|sync|demo]
 set -euo pipefail
 build=${1:?build directory}
-src=${2:-$(cd "$(dirname "$0")/../../.." && pwd)}
+src=${2:-$(cd "$(dirname "$0")/../.." && pwd)}
 mode=${3:-nosync}
+story=false
+[ "$mode" = demo ] && { mode=nosync; story=true; }
+# say TEXT: a line of the story (demo mode only).
+say() { if $story; then printf '\n== %s\n' "$*"; fi; }
 xlbd=$build/ctrl/xlbd
 xlbctl=$build/tools/xlbctl/xlbctl
 pass_obj=$build/bpf/pass.bpf.o
@@ -243,6 +250,7 @@ all6="2001:db8:1::11 2001:db8:1::12 2001:db8:1::13 "
 
 # An operator's route in xlb's table (proto static): the shipped filter must keep it in.
 ip -n "${nodes[0]}" route add 198.18.0.99/32 dev lo table "$table" proto static
+say "A router (BIRD, ECMP over L4 hashes), three xlb nodes each with its own BIRD and BFD, two real servers and a client. The nodes start and announce 198.18.0.10 (mh), 198.18.0.11 (wrr) and 2001:db8::10 by BGP."
 start_reals
 t_start=$(ms)
 for n in 1 2 3; do start_xlbd "$n"; done
@@ -261,6 +269,7 @@ new_flows() {  # NODE_NUMBER VIP: the node's xlb_vip_new_flows_total for VIP:80
   ip netns exec "${nodes[$1 - 1]}" curl -fsS http://127.0.0.1:9780/metrics |
     awk -v v="\"$2:80\"" 'index($0, "xlb_vip_new_flows_total{") == 1 && index($0, v) { print $2; f = 1 } END { if (!f) print 0 }' | head -1
 }
+say "600 new connections from the client: the router spreads them over the nodes that announce."
 spread_n=600
 declare -a before
 for n in 1 2 3; do before[n]=$(new_flows "$n" "$vip_mh"); before[n]=${before[n]:-0}; done
@@ -292,6 +301,7 @@ start_streams() {  # VIP TAG
   pids+=($!)
   eval "streams_pid_$2=$!"
 }
+say "100 long-lived connections to the mh VIP and 100 to the wrr VIP (no flow sync), through what follows."
 start_streams "$vip_mh" mh
 start_streams "$vip_wrr" wrr
 for i in $(seq 200); do [ -e "$dir/ready-mh" ] && [ -e "$dir/ready-wrr" ] && break; sleep 0.1; done
@@ -302,6 +312,7 @@ echo "ok: $streams long-lived connections to each of $vip_mh (mh) and $vip_wrr (
 
 # Node 1 dies: its link goes down (nothing it says reaches the router: BFD must notice), then
 # xlbd is killed.
+say "Node 1 dies: its link goes down and its xlbd is killed. The router's BFD notices."
 t0=$(ms)
 ip -n "$sw" link set pn1 down
 kill -9 "${xlbd_pid[1]}"
@@ -312,6 +323,7 @@ sleep 1
 
 # Node 1 returns as after a reboot: link up, tables empty (its pins are gone), xlbd started;
 # BIRD re-establishes its session.
+say "Node 1 returns with empty tables, as after a reboot."
 rm -rf "$bpf/n1"
 ip -n "$sw" link set pn1 up
 t0=$(ms)
@@ -331,6 +343,7 @@ sleep 1
 
 # Node 3's xlbd is killed, its link and BIRD stay up: the kernel deletes xlbd's device and the
 # routes on it, and BIRD withdraws them.
+say "Node 3's xlbd is killed (link and BIRD up): the kernel removes its routes, BIRD withdraws them."
 t0=$(ms)
 kill -9 "${xlbd_pid[3]}"
 wait "${xlbd_pid[3]}" 2>/dev/null || true
@@ -343,6 +356,7 @@ echo "figure: xlbd restarted: router has node 3 again $(reacted "$t0") ms after 
 sleep 1
 
 # The operator withdraws node 2, then announces it again.
+say "The operator withdraws node 2 (xlbctl withdraw), then announces it again."
 t0=$(ms)
 ctl 2 withdraw >/dev/null
 expect_nexthops 4 "$vip_mh/32" "198.18.1.11 198.18.1.13 " "xlbctl withdraw on node 2"
@@ -354,6 +368,7 @@ expect_nexthops 4 "$vip_mh/32" "$all4" "xlbctl announce on node 2"
 echo "figure: xlbctl announce: router has node 2 again in $(reacted "$t0") ms (command included)"
 sleep 1
 
+say "The long-lived connections end: how many broke?"
 touch "$dir/stop"
 for tag in mh wrr; do
   eval "p=\$streams_pid_$tag"
@@ -375,6 +390,7 @@ else
 fi
 
 # --- health: every real down, every node withdraws ------------------------------------------
+say "Every real server stops: each node's health checks withdraw the VIPs."
 t0=$(ms)
 stop_reals
 expect_nexthops 4 "$vip_mh/32" "" "every real down: every node withdrawn"
