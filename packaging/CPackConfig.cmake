@@ -12,6 +12,9 @@ install(FILES ${XLB_PKG_DIR}/xlbd.service DESTINATION /lib/systemd/system)
 install(FILES ${XLB_PKG_DIR}/xlb.conf DESTINATION /etc/xlb COMPONENT example_config)
 # The name of xlb's route protocol number for ip(8) (iproute2 reads rt_protos.d/*.conf).
 install(FILES ${XLB_PKG_DIR}/rt_protos.d/xlb.conf DESTINATION /etc/iproute2/rt_protos.d)
+# BIRD 2 on a node announcing the VIPs by BGP (docs/scale-out.md): an example to copy, not a
+# conffile; the operator's BIRD configuration is bird2's.
+install(FILES ${XLB_PKG_DIR}/bird/bird.conf DESTINATION share/doc/xlb/examples)
 
 # Man pages, compressed as Debian policy asks (gzip -n: no name or time stamp, reproducible).
 set(xlb_man_outputs)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs a build: xlbd and xlbctl (PREFIX/sbin), xlb-pktgen (PREFIX/bin), the man pages
-# (PREFIX/share/man), the systemd unit (/lib/systemd/system) and, only when none is there yet,
+# (PREFIX/share/man), the BIRD example (PREFIX/share/doc/xlb/examples), the systemd unit
+# (/lib/systemd/system) and, only when none is there yet,
 # the example /etc/xlb/xlb.conf. DESTDIR (environment) is put in front of every path, as
 # packagers expect. `make install` builds what this needs first.
 # usage: [DESTDIR=DIR] tools/install.sh BUILD_DIR [PREFIX]     PREFIX defaults to /usr

@@ -84,10 +84,10 @@ nlohmann::json measure_unpaced(std::size_t flows) {
   // A budget no machine reaches: the whole table leaves in the scan's own slice.
   constexpr std::uint32_t unlimited = 1'000'000'000;
   sync::FlowSync master(io.get_executor(), settings(a, b, unlimited),
-                        {[&](std::uint64_t) { return table; }, [](const dataplane::SyncedFlow&) { return true; }});
+                        {[&](std::uint64_t) { return table; }, [](const dataplane::SyncedFlow&) { return true; }, {}});
   sync::FlowSync backup(io.get_executor(), settings(b, a, unlimited),
                         {[](std::uint64_t) { return std::vector<dataplane::SyncedFlow>{}; },
-                         [&](const dataplane::SyncedFlow&) { return ++installed, true; }});
+                         [&](const dataplane::SyncedFlow&) { return ++installed, true; }, {}});
   master.set_master(true);
   master.start();
   backup.start();
@@ -130,7 +130,7 @@ nlohmann::json measure_takeover(std::size_t flows, std::uint32_t rate) {
   std::vector<Clock::time_point> arrivals;  // one per datagram, on the backup's thread
   arrivals.reserve(flows / sync::max_entries_per_packet + 16);
   sync::FlowSync master(master_io.get_executor(), settings(a, b, rate),
-                        {[&](std::uint64_t) { return table; }, [](const dataplane::SyncedFlow&) { return true; }});
+                        {[&](std::uint64_t) { return table; }, [](const dataplane::SyncedFlow&) { return true; }, {}});
   sync::FlowSync* backup_ptr = nullptr;
   std::uint64_t seen = 0;
   sync::FlowSync backup(backup_io.get_executor(), settings(b, a, rate),
@@ -142,7 +142,8 @@ nlohmann::json measure_takeover(std::size_t flows, std::uint32_t rate) {
                            }
                            installed.fetch_add(1, std::memory_order_relaxed);
                            return true;
-                         }});
+                         },
+                         {}});
   backup_ptr = &backup;
   master.set_master(true);
   master.start();

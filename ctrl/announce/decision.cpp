@@ -10,6 +10,9 @@ Decision decide(const VipInputs& in) {
   // Attaching can reset a link and flap BGP; a route before the maps would draw traffic the
   // program cannot forward yet.
   if (!in.dataplane_ready) return {false, Reason::dataplane_not_ready};
+  // A node that restarted with empty tables would reset every flow the router moves to it
+  // (wrr, persistence) until its peers' flows arrive.
+  if (!in.flows_synced) return {false, Reason::flow_sync_pending};
   if (in.vrrp_managed) return in.vrrp_master ? Decision{true, Reason::announced} : Decision{false, Reason::not_master};
   if (in.services.empty()) return {false, Reason::no_service};
   const auto serves = [](const ServiceReadiness& s) { return s.sorry_server || (s.usable_real && s.quorum_up); };
@@ -25,6 +28,7 @@ const char* reason_name(Reason reason) {
     case Reason::stopping: return "stopping";
     case Reason::operator_withdrawn: return "operator_withdrawn";
     case Reason::dataplane_not_ready: return "dataplane_not_ready";
+    case Reason::flow_sync_pending: return "flow_sync_pending";
     case Reason::not_master: return "not_master";
     case Reason::no_service: return "no_service";
     case Reason::quorum_lost: return "quorum_lost";

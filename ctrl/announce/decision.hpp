@@ -20,6 +20,7 @@ struct VipInputs {
   bool vrrp_master = false;   // ... which is MASTER here
   std::vector<ServiceReadiness> services;
   bool dataplane_ready = false;     // XDP attached and the VIP's services in the maps
+  bool flows_synced = true;         // flow_sync_peers: the peers' flows arrived (or the wait ended)
   bool operator_withdrawn = false;  // xlbctl withdraw
   bool stopping = false;            // SIGTERM: withdrawn for the grace period
 };
@@ -30,6 +31,7 @@ enum class Reason {
   stopping,
   operator_withdrawn,
   dataplane_not_ready,
+  flow_sync_pending,
   not_master,
   no_service,
   quorum_lost,

@@ -60,6 +60,16 @@ struct LvsSyncDaemon {
   bool operator==(const LvsSyncDaemon&) const = default;
 };
 
+// flow_sync_peers (xlb, issue 29): every node of an active-active group behind ECMP sends the
+// flows it makes to every peer and installs theirs; no VRRP instance decides who sends.
+struct FlowSyncPeers {
+  bool enabled = false;
+  std::string interface;
+  std::vector<IpAddr> peers;  // every node of the group; this node's own address is skipped
+  std::uint32_t sync_id = 0;
+  bool operator==(const FlowSyncPeers&) const = default;
+};
+
 struct GlobalDefs {
   Located<std::string> router_id;
   std::vector<Located<std::string>> notification_email;
@@ -82,6 +92,7 @@ struct GlobalDefs {
   Located<bool> vrrp_strict = false;
   Located<std::uint8_t> vrrp_version = std::uint8_t{2};
   Located<LvsSyncDaemon> lvs_sync_daemon;
+  Located<FlowSyncPeers> flow_sync_peers;
   // xlb additions
   Located<LbBackend> lb_backend = LbBackend::auto_select;
   Located<std::string> xdp_pin_dir = std::string("/sys/fs/bpf/xlb");
@@ -89,6 +100,8 @@ struct GlobalDefs {
   // xlbd keeps forwarding after withdrawing them on SIGTERM (issue 29).
   Located<std::uint32_t> vip_route_table = 0u;
   Located<std::uint32_t> vip_route_grace = 2u;
+  // Run when this node starts or stops announcing a VIP: ANNOUNCE <vip> ANNOUNCED|WITHDRAWN <reason>.
+  Located<std::string> notify_announce;
   Located<MetricsListen> metrics_listen = MetricsListen{true, "127.0.0.1", 9780};
   // The status page at / of metrics_listen (the JSON API under /api/v1 stays; docs/api.md).
   Located<bool> status_page = true;

@@ -164,12 +164,41 @@ constexpr K global_keywords[] = {
      "or FRR to announce; see docs/scale-out.md"},
     {"vip_route_grace", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.vip_route_grace, 0, 600); }, "2", true,
      "seconds xlbd keeps forwarding on SIGTERM after withdrawing its VIP routes"},
+    {"notify_announce", S, false, 1, 64, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.notify_announce); }, "none", true,
+     "script run when a VIP's route is added or removed, with ANNOUNCE <vip> ANNOUNCED or WITHDRAWN <reason>"},
     {"control_socket_max_connections", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_max_connections, 1, 4096); }, "32", true, "connections the control socket holds at once; see docs/security.md"},
     {"control_socket_idle_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_idle_timeout, 1, 86400); }, "60", true, "seconds a control connection may wait between requests"},
     {"control_socket_request_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_request_timeout, 1, 3600); }, "10", true, "seconds from a request's first byte to its end of line"},
     {"metrics_max_connections", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.metrics_max_connections, 1, 4096); }, "32", true, "connections the metrics endpoint holds at once"},
     {"metrics_idle_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.metrics_idle_timeout, 1, 86400); }, "60", true, "seconds a metrics connection may wait between requests"},
     {"metrics_request_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.metrics_request_timeout, 1, 3600); }, "10", true, "seconds from a request's first byte to the end of its header"},
+    {"flow_sync_peers", S, false, 2, 258,
+     [](ParseContext& c, const Node& n, G& g) {
+       FlowSyncPeers d{true, n.args[0].text, {}, 0};
+       std::size_t end = n.args.size();
+       if (end >= 3 && n.args[end - 2].text == "id") {
+         auto id = c.integer(n.args[end - 1], 0, 255, "flow_sync_peers id");
+         if (!id) return;
+         d.sync_id = static_cast<std::uint32_t>(*id);
+         end -= 2;
+       }
+       for (std::size_t i = 1; i < end; ++i) {
+         auto a = c.address(n.args[i], "flow_sync_peers peer");
+         if (!a) return;
+         if (!d.peers.empty() && a->family != d.peers.front().family) {
+           c.diags().error(n.args[i].loc, "flow_sync_peers: every peer must be of one family (IPv4 or IPv6)");
+           return;
+         }
+         d.peers.push_back(*a);
+       }
+       if (d.peers.empty()) {
+         c.diags().error(n.key.loc, "flow_sync_peers expects INTERFACE PEER... [id N]");
+         return;
+       }
+       c.set(g.flow_sync_peers, d, n);
+     }, "off", true,
+     "INTERFACE PEER... [id N]: active-active flow sync among the nodes behind ECMP (docs/scale-out.md); each node "
+     "sends its flows to every peer and installs theirs, keyed by the sync key file"},
     {"sync_max_clock_skew", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.sync_max_clock_skew, 1, 86400); }, "30", true, "seconds a flow-sync datagram's send time may be from this node's clock"},
     {"smtp_auth_user", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_auth_user); }, "none", true},
     {"smtp_password_file", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_password_file); }, "none", true},

@@ -210,6 +210,17 @@ class Validator {
       need_if(sync.value.interface, sync.loc);
       sync_key(sync);
     }
+    const auto& peers = cfg_.global_defs.flow_sync_peers;
+    if (peers.value.enabled) {
+      need_if(peers.value.interface, peers.loc);
+      if (sync.value.enabled)
+        d_.error(peers.loc, "flow_sync_peers and lvs_sync_daemon: a node runs one flow sync; keep one of them");
+      // No VRRP instance, so no auth_pass to fall back on: the key file or nothing.
+      if (!opt_.probe->readable_file(opt_.sync_key_file))
+        d_.error(peers.loc, "flow_sync_peers: flow sync has no key: " + opt_.sync_key_file +
+                                " is missing; create it with `(umask 077; head -c 32 /dev/urandom > " +
+                                opt_.sync_key_file + ")` and copy that same file to every peer");
+    }
     for (const auto& vs : cfg_.virtual_servers) {
       if (vs.lb_kind.value != LbKind::dr) continue;
       for (const auto& rs : vs.real_servers) dr_target(vs, "real server", rs.address, rs.port, rs.loc, sev);

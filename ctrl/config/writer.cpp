@@ -81,10 +81,16 @@ class Writer {
     num("vrrp_version", g.vrrp_version);
     const auto& s = g.lvs_sync_daemon.value;
     if (s.enabled) line("lvs_sync_daemon " + word(s.interface) + " " + word(s.instance) + " id " + std::to_string(s.sync_id));
+    if (const auto& p = g.flow_sync_peers.value; p.enabled) {
+      std::string l = "flow_sync_peers " + word(p.interface);
+      for (const auto& a : p.peers) l += " " + a.to_string();
+      line(l + " id " + std::to_string(p.sync_id));
+    }
     line("lb_backend " + to_string(g.lb_backend.value));
     str("xdp_pin_dir", g.xdp_pin_dir);
     if (g.vip_route_table.value != 0) num("vip_route_table", g.vip_route_table);
     num("vip_route_grace", g.vip_route_grace);
+    if (!g.notify_announce.value.empty()) str("notify_announce", g.notify_announce);
     const auto& m = g.metrics_listen.value;
     line("metrics_listen " + (m.enabled ? (m.host.find(':') != std::string::npos ? "[" + m.host + "]" : m.host) + ":" +
                                               std::to_string(m.port)

@@ -26,6 +26,7 @@ void VipAnnouncer::update(const std::map<dataplane::IpAddress, announce::VipInpu
                     ec.message());
     } else if (it->second.routed) {
       spdlog::info("announce: {} withdrawn: no longer configured", it->first.to_string());
+      if (observer_) observer_(it->first, false, announce::Reason::no_service);
     }
     it = vips_.erase(it);
   }
@@ -46,6 +47,7 @@ void VipAnnouncer::update(const std::map<dataplane::IpAddress, announce::VipInpu
       if (e.routed) spdlog::info("announce: {} announced (table {}, dev {})", vip.to_string(), routes_.table(), device());
       else spdlog::log(was ? spdlog::level::warn : spdlog::level::info, "announce: {} {}: {}", vip.to_string(),
                        was ? "withdrawn" : "not announced", announce::reason_name(d.reason));
+      if (observer_ && was != e.routed) observer_(vip, e.routed, d.reason);
     }
   }
 }

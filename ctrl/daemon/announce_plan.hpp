@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -25,6 +26,11 @@ class VipAnnouncer {
   // Every VIP the node has, with its inputs; a VIP left out is withdrawn and forgotten.
   void update(const std::map<dataplane::IpAddress, announce::VipInputs>& vips);
 
+  // Told each time a VIP's route went in or out of the table (not of VIPs that were never
+  // announced): the daemon sends it to notify_announce and the mail alerts.
+  using Observer = std::function<void(const dataplane::IpAddress& vip, bool announced, announce::Reason why)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
   // xlbctl withdraw / announce: the operator's word on the whole node, until changed.
   void set_operator_withdrawn(bool withdrawn) { operator_withdrawn_ = withdrawn; }
   bool operator_withdrawn() const { return operator_withdrawn_; }
@@ -43,6 +49,7 @@ class VipAnnouncer {
   announce::RouteTable routes_;
   std::map<dataplane::IpAddress, Entry> vips_;
   bool operator_withdrawn_ = false;
+  Observer observer_;
 };
 
 }  // namespace xlb::daemon

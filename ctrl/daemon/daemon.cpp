@@ -166,6 +166,12 @@ void Daemon::start_subsystems() {
   }
 
   notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
+  if (announcer_) {
+    announcer_->set_observer([this](const dataplane::IpAddress& vip, bool announced, announce::Reason why) {
+      notifier_->announce_change({vip.to_string(), announced, announce::reason_name(why)},
+                                 *config_.global_defs.notify_announce);
+    });
+  }
 
   const auto vrrp_settings = plan_vrrp(config_);
   if (const auto problems = vrrp::check_settings(vrrp_settings); !problems.empty()) {
@@ -173,6 +179,8 @@ void Daemon::start_subsystems() {
     throw std::runtime_error("the VRRP settings cannot run");
   }
   live_->set_vrrp_managed(vrrp_addresses(vrrp_settings));
+  // Until the peers' flows arrived (sync calls back below), no VIP is announced.
+  if ((*config_.global_defs.flow_sync_peers).enabled) live_->set_flows_synced(false);
 
   check::MonitorHooks hooks;
   hooks.apply = [this](const dataplane::ServiceSpec& spec) {
@@ -218,7 +226,10 @@ void Daemon::start_subsystems() {
     co_return result.exit_code >= 0 && !result.timed_out ? result.exit_code : 255;
   };
   flow_sync_ = sync::make_flow_sync(io_.get_executor(), config_.global_defs, vrrp_settings, dataplane_->xdp(),
-                                    options_.sync_key_file, options_.sync_rate);
+                                    options_.sync_key_file, options_.sync_rate, [this] {
+                                      live_->set_flows_synced(true);
+                                      refresh_announce();
+                                    });
   if (flow_sync_) flow_sync_->start();
   vrrp_ = std::make_unique<vrrp::Router>(io_.get_executor(), vrrp_settings, vrrp_runner);
   vrrp_->set_observer([this](const vrrp::StateChange& change) { on_vrrp(change); });
@@ -446,6 +457,7 @@ void Daemon::refresh_announce() {
     in.vrrp_master = in.vrrp_managed && live_->vip_active(key.address);
     // In applied(): the backend took the service, so the maps hold it.
     in.dataplane_ready = true;
+    in.flows_synced = live_->flows_synced();
     in.operator_withdrawn = announcer_->operator_withdrawn();
     in.stopping = withdrawing_for_stop_;
     announce::ServiceReadiness r;

@@ -57,6 +57,9 @@ class LiveState {
   const std::map<dataplane::ServiceKey, dataplane::ServiceSpec>& applied() const { return applied_; }
   bool vip_active(const dataplane::IpAddress& vip) const;
   bool vrrp_managed(const dataplane::IpAddress& vip) const { return vrrp_managed_.contains(vip); }
+  // flow_sync_peers: false from start until this node's bulk sync ended (announcing waits).
+  void set_flows_synced(bool synced) { flows_synced_ = synced; }
+  bool flows_synced() const { return flows_synced_; }
 
  private:
   dataplane::ServiceSpec effective(const dataplane::ServiceSpec& healthy) const;
@@ -67,6 +70,7 @@ class LiveState {
   std::map<dataplane::ServiceKey, dataplane::ServiceSpec> applied_;
   std::set<dataplane::IpAddress> vrrp_managed_;
   std::set<dataplane::IpAddress> owned_;
+  bool flows_synced_ = true;
   std::map<RealRef, std::uint32_t> overrides_;
   std::map<dataplane::ServiceKey, std::map<RealRef, dataplane::RealServer>> retired_;
 };

@@ -75,9 +75,14 @@ class XdpBackend : public Backend {
   // Flow sync: entries last used at or after since_ns (monotonic), with addresses instead of
   // ids; entries of unknown services or reals are left out.
   std::vector<SyncedFlow> synced_flows(std::uint64_t since_ns) const;
-  // Writes a peer's entry with this node's ids, last used now. false: the service or real is
-  // not configured here (counted by the caller).
-  bool install_synced(const SyncedFlow& flow);
+  // Writes a peer's entry with this node's ids. false: the service or real is not configured
+  // here (counted by the caller).
+  //  - take_over (a VRRP backup): the peer's entry replaces this node's, last used now;
+  //  - keep_own (flow_sync_peers): an entry this node has for another real stays (it forwards
+  //    that flow itself now); the copy is stamped last used at `stamp_ns` (no later than an
+  //    entry it refreshes), old enough that this node's next sync scan does not send it back.
+  enum class SyncedInstall { take_over, keep_own };
+  bool install_synced(const SyncedFlow& flow, SyncedInstall how = SyncedInstall::take_over, std::uint64_t stamp_ns = 0);
 
   // Probes every real's neighbour entry now (the timer does this every neighbour_refresh).
   void refresh_neighbours();

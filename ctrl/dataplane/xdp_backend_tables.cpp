@@ -3,6 +3,8 @@
 // xdp_backend.cpp, which keeps the services, reals and rings.
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include "ctrl/dataplane/flow_counter.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 
@@ -124,7 +126,7 @@ std::vector<SyncedFlow> XdpBackend::synced_flows(std::uint64_t since_ns) const {
   return out;
 }
 
-bool XdpBackend::install_synced(const SyncedFlow& flow) {
+bool XdpBackend::install_synced(const SyncedFlow& flow, SyncedInstall how, std::uint64_t stamp_ns) {
   auto svc = services_.find(flow.service);
   if (svc == services_.end() || !svc->second.written) return false;
   const Service& s = svc->second;
@@ -132,7 +134,8 @@ bool XdpBackend::install_synced(const SyncedFlow& flow) {
   if (auto r = s.reals.find(RealKey{flow.real, flow.real_port}); r != s.reals.end()) real_id = r->second.id;
   else if (s.sorry && s.sorry->real.address == flow.real && s.sorry->real.port == flow.real_port) real_id = s.sorry->id;
   if (!real_id) return false;
-  const std::uint64_t now = monotonic_ns();
+  const bool keep_own = how == SyncedInstall::keep_own;
+  const std::uint64_t now = keep_own ? stamp_ns : monotonic_ns();
   if (flow.persist) {
     xlb_persist_key key{};
     put_address(flow.client, key.client);
@@ -141,6 +144,12 @@ bool XdpBackend::install_synced(const SyncedFlow& flow) {
     xlb_persist value{};
     value.real_id = *real_id;
     value.last_seen = now;
+    if (keep_own) {
+      if (auto own = program_->persist().lookup<xlb_persist_key, xlb_persist>(key)) {
+        if (own->real_id != *real_id) return true;
+        value.last_seen = std::max<std::uint64_t>(own->last_seen, now);
+      }
+    }
     return !program_->persist().update(key, value);
   }
   xlb_flow_key key{};
@@ -155,6 +164,14 @@ bool XdpBackend::install_synced(const SyncedFlow& flow) {
   value.vip_id = s.vip_id;
   value.last_seen = now;
   value.created = now;
+  if (keep_own) {
+    if (auto own = program_->flows().lookup<xlb_flow_key, xlb_flow>(key)) {
+      if (own->real_id != *real_id) return true;
+      // A refresh of a copy (or of a flow that moved here): its own state and times stay.
+      value = *own;
+      value.last_seen = std::max<std::uint64_t>(own->last_seen, now);
+    }
+  }
   // No cache epoch move per entry (two syscalls each, at up to 400k entries/s): a backup rarely
   // forwards the flows it is sent, and a cached copy lapses within XLB_FLOW_CACHE_TTL_JIFFIES.
   return !program_->flows().update(key, value);

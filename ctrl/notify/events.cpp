@@ -46,6 +46,9 @@ FaultEffect fault_effect(const Event& e) {
                           return FaultEffect{"real:" + r.virtual_server + "/" + r.real_server, !r.up, r.up};
                         },
                         [](const QuorumChange& q) { return FaultEffect{"quorum:" + q.virtual_server, q.lost, !q.lost}; },
+                        [](const AnnounceChange& a) {
+                          return FaultEffect{"announce:" + a.vip, !a.announced, a.announced};
+                        },
                     },
                     e);
 }
@@ -62,6 +65,9 @@ std::string summary(const Event& e) {
                         },
                         [](const QuorumChange& q) {
                           return "Virtual server " + q.virtual_server + " - quorum " + (q.lost ? "lost" : "regained");
+                        },
+                        [](const AnnounceChange& a) {
+                          return "VIP " + a.vip + " - " + (a.announced ? "ANNOUNCED" : "WITHDRAWN (" + a.reason + ")");
                         },
                     },
                     e);
@@ -89,6 +95,11 @@ std::string describe(const TimedEvent& te) {
             return when + summary(te.event) + "\n    alive weight " + std::to_string(q.alive_weight) + ", quorum " +
                    std::to_string(q.quorum) +
                    (q.lost ? "\n    => the service is withdrawn (sorry server if any) <=" : "");
+          },
+          [&](const AnnounceChange& a) {
+            return when + summary(te.event) +
+                   (a.announced ? "\n    => the routers send this node the VIP's traffic again <="
+                                : "\n    => the routers stop sending this node the VIP's traffic <=");
           },
       },
       te.event);

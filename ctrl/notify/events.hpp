@@ -1,5 +1,5 @@
 // What the rest of xlbd reports to notify: VRRP transitions, real servers going down and up,
-// and quorum changes. Plain values so that vrrp/ and check/ need not know about mail.
+// quorum changes and VIP announcements. Plain values so that vrrp/ and check/ need not know about mail.
 #pragma once
 
 #include <chrono>
@@ -38,7 +38,14 @@ struct QuorumChange {
   unsigned quorum = 0;
 };
 
-using Event = std::variant<VrrpTransition, RealServerChange, QuorumChange>;
+// vip_route_table (issue 29): this node started or stopped announcing a VIP to the routers.
+struct AnnounceChange {
+  std::string vip;         // "198.18.0.10"
+  bool announced = false;
+  std::string reason;      // why not, as xlbctl status shows it: "no_usable_real", "operator_withdrawn" ...
+};
+
+using Event = std::variant<VrrpTransition, RealServerChange, QuorumChange, AnnounceChange>;
 
 struct TimedEvent {
   std::chrono::system_clock::time_point at;

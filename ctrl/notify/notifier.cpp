@@ -110,6 +110,21 @@ void Notifier::quorum_change(const QuorumChange& q, const std::string& script, s
   if (settings_.mail.alert_checker(smtp_alert)) queue_mail(q);
 }
 
+void Notifier::announce_change(const AnnounceChange& a, const std::string& script) {
+  ++events_;
+  if (!script.empty()) {
+    try {
+      auto argv = split_script_command(script);
+      argv.insert(argv.end(), {"ANNOUNCE", a.vip, a.announced ? "ANNOUNCED" : "WITHDRAWN", a.reason});
+      run_scripts("announce:" + a.vip, {std::move(argv)});
+    } catch (const std::invalid_argument& e) {
+      ++scripts_invalid_;
+      spdlog::error("{}: notify_announce script '{}' not run: {}", a.vip, script, e.what());
+    }
+  }
+  if (settings_.mail.alert_vrrp({})) queue_mail(a);
+}
+
 void Notifier::queue_mail(Event e) {
   if (!mailer_) return;
   scheduler_.add(TimedEvent{clock_(), std::move(e)});

@@ -63,6 +63,10 @@ class Notifier {
   // quorum_up / quorum_down of the virtual server (the one matching q), as written.
   void quorum_change(const QuorumChange& q, const std::string& script = {}, std::optional<bool> smtp_alert = {});
 
+  // notify_announce (global, as written) with: ANNOUNCE <vip> ANNOUNCED|WITHDRAWN <reason>;
+  // mailed under the VRRP rule (smtp_alert_vrrp, else smtp_alert): like a VRRP transition, it
+  // says whether this node receives the VIP's traffic.
+  void announce_change(const AnnounceChange& a, const std::string& script = {});
   // Sends what the digest window / quiet hours released by now. Runs from an internal timer;
   // tests with an injected clock call it after moving the clock.
   void flush_due();

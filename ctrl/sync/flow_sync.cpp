@@ -169,6 +169,12 @@ void FlowSync::start() {
   };
   asio::co_spawn(executor_, receive_loop(), log_end("receiver"));
   asio::co_spawn(executor_, scan_loop(), log_end("scanner"));
+  if (settings_.all_peers) {
+    master_ = true;  // every peer sends what it makes
+    synced_ = false;
+    join_deadline_ = std::chrono::steady_clock::now() + settings_.join_wait;
+    send_flags(sync_flag_join);
+  }
 }
 
 void FlowSync::stop() {
@@ -202,6 +208,7 @@ asio::awaitable<void> FlowSync::scan_loop() {
   while (running_) {
     auto wake = next_scan_;
     if (master_ && !backlog_.empty()) wake = std::min(wake, last_slice_ + settings_.pace_interval);
+    if (!synced_) wake = std::min(wake, join_deadline_);
     timer_.expires_at(wake);
     boost::system::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -209,6 +216,11 @@ asio::awaitable<void> FlowSync::scan_loop() {
     // Woken early (scan_now, or a cancel): only recompute the wake-up time.
     const auto now = clock::now();
     try {
+      if (!synced_ && now >= join_deadline_) {
+        end_join("no peer sent its table within the join wait");
+      } else if (!synced_ && now >= next_scan_) {
+        send_flags(sync_flag_join);  // asked again each scan: a peer may have missed it
+      }
       if (now >= next_scan_) {
         next_scan_ = now + settings_.scan_interval;
         if (master_) scan();
@@ -229,6 +241,13 @@ void FlowSync::scan_now() {
 }
 
 void FlowSync::scan() {
+  if (bulk_owed_) {
+    // A peer joined: this scan sends the whole table, and bulk_done once it has all left.
+    bulk_owed_ = false;
+    bulk_in_flight_ = true;
+    last_scan_ns_ = 0;
+    ++counters_.bulk_sends;
+  }
   const std::uint64_t now = clock_ns(CLOCK_MONOTONIC);
   const bool everything = last_scan_ns_ == 0;
   // The program stamps entries with the coarse clock, a tick behind CLOCK_MONOTONIC: look
@@ -275,11 +294,27 @@ void FlowSync::pump(std::uint64_t scan) {
     sent = true;
   }
   if (sent) ++counters_.slices;
+  if (bulk_in_flight_ && backlog_.empty()) {
+    bulk_in_flight_ = false;
+    send_flags(sync_flag_bulk_done);
+  }
 }
 
-void FlowSync::send_batch(std::vector<SyncEntry>& batch) {
+void FlowSync::send_flags(std::uint8_t flags) {
+  std::vector<SyncEntry> none;
+  send_batch(none, flags);
+}
+
+void FlowSync::end_join(const char* why) {
+  if (synced_) return;
+  synced_ = true;
+  spdlog::info("flow sync {}: synced: {}", settings_.instance, why);
+  if (hooks_.synced) hooks_.synced();
+}
+
+void FlowSync::send_batch(std::vector<SyncEntry>& batch, std::uint8_t flags) {
   SyncPacket p;
-  p.header = {settings_.sync_id, sender_, epoch_, ++sequence_, clock_ns(CLOCK_REALTIME) / 1'000'000};
+  p.header = {settings_.sync_id, sender_, epoch_, ++sequence_, clock_ns(CLOCK_REALTIME) / 1'000'000, flags};
   p.entries = std::move(batch);
   batch.clear();
   const auto wire = encode(p, settings_.key);
@@ -326,8 +361,21 @@ void FlowSync::handle_datagram(std::span<const std::uint8_t> data) {
     ++counters_.rejected_replay;
     return;
   }
-  // A master keeps its own decisions; what a peer claims matters only to a backup.
-  if (master_) return;
+  const auto& h = packet->header;
+  if (settings_.all_peers && (h.flags & sync_flag_join) != 0) {
+    auto [seen, first] = joins_seen_.try_emplace(h.sender, h.epoch);
+    if (first || seen->second != h.epoch) {
+      seen->second = h.epoch;
+      ++counters_.joins_answered;
+      bulk_owed_ = true;
+      // Now rather than at the next scan: the joiner waits for this table before it announces.
+      next_scan_ = std::chrono::steady_clock::now();
+      if (running_) timer_.cancel();
+    }
+  }
+  // A master keeps its own decisions; what a peer claims matters only to a backup. Peers
+  // (all_peers) install each other's; the install hook keeps a flow this node already serves.
+  if (master_ && !settings_.all_peers) return;
   for (const auto& e : packet->entries) {
     bool ok = false;
     try {
@@ -337,6 +385,7 @@ void FlowSync::handle_datagram(std::span<const std::uint8_t> data) {
     }
     ok ? ++counters_.entries_installed : ++counters_.entries_unknown;
   }
+  if (!synced_ && (h.flags & sync_flag_bulk_done) != 0) end_join("a peer's whole table arrived");
 }
 
 void FlowSync::count_decode_error(std::error_code ec, std::span<const std::uint8_t> data) {
@@ -387,7 +436,10 @@ nlohmann::json FlowSync::describe() const {
           {"instance", settings_.instance},
           {"sync_id", settings_.sync_id},
           {"key", settings_.key_source},
-          {"role", master_ ? "master" : "backup"},
+          {"role", settings_.all_peers ? "peer" : master_ ? "master" : "backup"},
+          {"synced", synced_},
+          {"bulk_sends", c.bulk_sends},
+          {"joins_answered", c.joins_answered},
           {"scans", c.scans},
           {"packets_sent", c.packets_sent},
           {"entries_sent", c.entries_sent},

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,12 @@ struct FlowSyncSettings {
   // How far a datagram's sent_ms may be from this node's clock (sync_max_clock_skew); see
   // freshness.hpp for why a replay after a restart needs it.
   std::chrono::milliseconds max_clock_skew{30'000};
+  // flow_sync_peers (issue 29): every node sends the flows it makes and installs its peers';
+  // no VRRP instance decides, set_master() is not used. A node starts unsynced: it asks its
+  // peers for their tables (join) and counts as synced once one peer's whole table has arrived
+  // (bulk_done) or join_wait has passed without an answer (alone, or every peer down).
+  bool all_peers = false;
+  std::chrono::milliseconds join_wait{5000};
 };
 
 struct FlowSyncHooks {
@@ -68,6 +75,8 @@ struct FlowSyncHooks {
   std::function<std::vector<dataplane::SyncedFlow>(std::uint64_t since_ns)> collect;
   // false: service or real not known here.
   std::function<bool(const dataplane::SyncedFlow&)> install;
+  // all_peers: called once, when this node's join has ended (synced() turned true).
+  std::function<void()> synced;
 };
 
 struct FlowSyncCounters {
@@ -88,6 +97,8 @@ struct FlowSyncCounters {
   std::uint64_t rejected_replay = 0;     // seen already, an older epoch, or sealed before this node started
   std::uint64_t rejected_stale = 0;      // sent_ms further than max_clock_skew: a replay, or clocks apart
   std::uint64_t rejected_sync_id = 0;
+  std::uint64_t bulk_sends = 0;      // all_peers: whole tables sent because a peer joined
+  std::uint64_t joins_answered = 0;  // all_peers: peers (sender, start) whose join we answered
 };
 
 SyncEntry to_entry(const dataplane::SyncedFlow& flow);
@@ -112,6 +123,8 @@ class FlowSync {
   void scan_now();
   // Entries queued behind the send budget.
   std::size_t backlog() const { return backlog_.size(); }
+  // all_peers: false from start() until this node's join ended; always true otherwise.
+  bool synced() const { return synced_; }
 
   const FlowSyncSettings& settings() const { return settings_; }
   const FlowSyncCounters& counters() const { return counters_; }
@@ -129,8 +142,11 @@ class FlowSync {
   void handle_datagram(std::span<const std::uint8_t> data);
   bool fresh(const SyncHeader& header);
   void count_decode_error(std::error_code ec, std::span<const std::uint8_t> data);
-  void send_batch(std::vector<SyncEntry>& batch);
+  void send_batch(std::vector<SyncEntry>& batch, std::uint8_t flags = 0);
   std::size_t destinations() const { return settings_.peers.empty() ? 1 : settings_.peers.size(); }
+  // A datagram without entries that only carries flags (join, bulk_done).
+  void send_flags(std::uint8_t flags);
+  void end_join(const char* why);
 
   boost::asio::any_io_executor executor_;
   FlowSyncSettings settings_;
@@ -154,6 +170,12 @@ class FlowSync {
   std::uint8_t warned_version_ = 0;
   bool master_ = false;
   bool running_ = false;
+  // all_peers: the join of this node, and the whole tables owed to peers that joined.
+  bool synced_ = true;
+  std::chrono::steady_clock::time_point join_deadline_{};
+  std::map<std::uint32_t, std::uint64_t> joins_seen_;  // sender -> epoch of its last join answered
+  bool bulk_owed_ = false;      // a peer joined: the next scan sends everything
+  bool bulk_in_flight_ = false; // that table is in the backlog; bulk_done follows its last entry
 };
 
 }  // namespace xlb::sync

@@ -122,7 +122,7 @@ std::vector<std::uint8_t> encode(const SyncPacket& packet, const SyncKey& key) {
   Writer w(out);
   for (char c : magic) w.u8(static_cast<std::uint8_t>(c));
   w.u8(wire_version);
-  w.u8(0);
+  w.u8(packet.header.flags);
   w.u16(static_cast<std::uint16_t>(packet.entries.size()));
   w.u32(packet.header.sync_id);
   w.u32(packet.header.sender);
@@ -165,6 +165,7 @@ std::optional<SyncPacket> decode(std::span<const std::uint8_t> data, const SyncK
 
   Reader r(body.subspan(8));
   SyncPacket p;
+  p.header.flags = data[5];
   p.header.sync_id = r.u32();
   p.header.sender = r.u32();
   p.header.epoch = r.u64();

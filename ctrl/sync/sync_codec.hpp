@@ -1,11 +1,13 @@
 // The flow-sync wire format: batches of node-independent flow and persistence entries (VIP
 // address/port/protocol, client, real address/port; never a node's map ids), each datagram
 // sealed with HMAC-SHA256. Layout (all integers big-endian):
-//   header 40 bytes: "XLBS" | version u8 | reserved u8 | count u16 | sync_id u32 |
+//   header 40 bytes: "XLBS" | version u8 | flags u8 | count u16 | sync_id u32 |
 //                    sender u32 | epoch u64 | sequence u64 | sent_ms u64
 // Version 2 added sent_ms (version 1 had a 32-byte header without it): the receiver's replay
 // rules need a time it can check without remembering anything (see freshness.hpp). The two
 // versions do not talk to each other: a datagram of the other version counts as malformed.
+// The flags byte (0 before flow_sync_peers; a receiver that knows no flag ignores it) carries
+// the bulk sync of a joining peer (SyncFlag).
 //   count entries of 64 bytes (see SyncEntry) | HMAC-SHA256(key, header + entries) 32 bytes
 #pragma once
 
@@ -38,12 +40,18 @@ struct SyncEntry {
   bool operator==(const SyncEntry&) const = default;
 };
 
+// flow_sync_peers only (issue 29): a peer that starts with empty tables asks the others for
+// theirs (join, in datagrams without entries, until one answers), and a peer that sent its
+// whole table because of a join says so when the last of it has left (bulk_done).
+enum SyncFlag : std::uint8_t { sync_flag_join = 1, sync_flag_bulk_done = 2 };
+
 struct SyncHeader {
   std::uint32_t sync_id = 0;  // keepalived's lvs_sync_daemon "id N": peers with another id ignore us
   std::uint32_t sender = 0;   // random per sender process: the replay window is kept per sender
   std::uint64_t epoch = 0;    // sender start (realtime ns): a restarted sender starts a new window
   std::uint64_t sequence = 0;
   std::uint64_t sent_ms = 0;  // sender's CLOCK_REALTIME when sealed, ms since the Unix epoch
+  std::uint8_t flags = 0;     // SyncFlag bits
 };
 
 struct SyncPacket {

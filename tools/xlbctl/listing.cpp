@@ -184,8 +184,16 @@ std::string format_status(const Json& status) {
   if (status.contains("flow_sync")) {
     const auto& sync = status["flow_sync"];
     const auto n = [&](const char* key) { return sync.value(key, std::uint64_t{0}); };
-    out << "flow sync (lvs_sync_daemon " << sync.value("interface", "?") << " " << sync.value("instance", "?") << "): "
-        << sync.value("role", "?") << "\n"
+    const bool peers = sync.value("role", "") == "peer";
+    if (peers) {
+      out << "flow sync (flow_sync_peers " << sync.value("interface", "?") << "): peer, "
+          << (sync.value("synced", false) ? "synced" : "waiting for a peer's table") << "; " << n("bulk_sends")
+          << " whole table(s) sent to " << n("joins_answered") << " joining peer(s)\n";
+    } else {
+      out << "flow sync (lvs_sync_daemon " << sync.value("interface", "?") << " " << sync.value("instance", "?")
+          << "): " << sync.value("role", "?") << "\n";
+    }
+    out
         << "  key:       " << sync.value("key", "?") << "\n"
         << "  sent:      " << n("entries_sent") << " entries in " << n("packets_sent") << " datagrams (at most "
         << n("max_datagrams_per_second") << "/s), backlog " << n("backlog") << ", deferred " << n("entries_deferred")

@@ -42,10 +42,14 @@ for ns in "$lb" "$rs"; do ip -n "$ns" link set lo up; ip -n "$ns" link set eth0 
 mkdir -p "$bpf"
 mount -t bpf bpf "$bpf"
 
+# notify_announce: every route change reaches the script with its reason.
+printf '#!/bin/sh\necho "$*" >> %s\n' "$dir/announce.log" >"$dir/announce.sh"
+chmod 0755 "$dir/announce.sh"
 cat > "$dir/xlb.conf" <<CONF
 global_defs {
   vip_route_table $table
   vip_route_grace 2
+  notify_announce $dir/announce.sh
   metrics_listen 127.0.0.1:9780
 }
 virtual_server 198.18.0.10 80 {
@@ -137,7 +141,11 @@ start_real
 start_xlbd
 expect_routes "198.18.0.10 2001:db8::10 " "real up: the plain VIPs, IPv4 and IPv6 (198.18.0.11 lacks its quorum)"
 grep -q "198.18.0.11 announced" "$dir/xlbd.log" && fail "198.18.0.11 was announced for a moment at start"
-[ "$(reason_of 198.18.0.11)" = quorum_lost ] || fail "198.18.0.11: reason $(reason_of 198.18.0.11), want quorum_lost"
+# The control socket opens after the first routes (as the metrics endpoint does): wait for it.
+for i in $(seq 50); do ctl status --json >/dev/null 2>&1 && break; sleep 0.1; done
+# Its real's first check may come after the other services' (no_usable_real until then).
+for i in $(seq 100); do r11=$(reason_of 198.18.0.11); [ "$r11" = quorum_lost ] && break; sleep 0.1; done
+[ "$r11" = quorum_lost ] || fail "198.18.0.11: reason [$r11], want quorum_lost"
 # The metrics endpoint opens after the first routes: wait for it.
 for i in $(seq 50); do
   ip netns exec "$lb" curl -fsS http://127.0.0.1:9780/metrics >"$dir/metrics" 2>/dev/null && break
@@ -154,6 +162,23 @@ expect_routes "" "real down: withdrawn"
 [ "$(reason_of 198.18.0.10)" = no_usable_real ] || fail "198.18.0.10: reason $(reason_of 198.18.0.10)"
 start_real
 expect_routes "198.18.0.10 2001:db8::10 " "real back: announced again"
+# The script runs beside the route change: give it a moment.
+for i in $(seq 50); do grep -q "ANNOUNCE 198.18.0.10 ANNOUNCED announced" "$dir/announce.log" 2>/dev/null &&
+  [ "$(grep -c "ANNOUNCE 198.18.0.10 ANNOUNCED" "$dir/announce.log")" -ge 2 ] && break; sleep 0.1; done
+# The only real down also takes the quorum (1 by default), which health reports first.
+grep -Eq "^ANNOUNCE 198.18.0.10 WITHDRAWN (quorum_lost|no_usable_real)$" "$dir/announce.log" ||
+  { cat "$dir/announce.log" >&2; fail "notify_announce did not get the withdrawal and its reason"; }
+[ "$(grep -c "^ANNOUNCE 198.18.0.10 ANNOUNCED announced$" "$dir/announce.log")" -ge 2 ] ||
+  { cat "$dir/announce.log" >&2; fail "notify_announce did not get the announcements"; }
+grep -q "ANNOUNCE 198.18.0.11" "$dir/announce.log" && fail "notify_announce told of a VIP never announced"
+echo "ok: notify_announce: $(grep -c . "$dir/announce.log") calls, withdrawal with its reason"
+
+# Draining the VIP's only real leaves it nothing to serve with; undraining announces it again.
+ctl drain 198.18.0.2:8080 >/dev/null
+expect_routes "2001:db8::10 " "xlbctl drain of 198.18.0.10's only real"
+[ "$(reason_of 198.18.0.10)" = no_usable_real ] || fail "198.18.0.10 drained: reason $(reason_of 198.18.0.10)"
+ctl undrain 198.18.0.2:8080 >/dev/null
+expect_routes "198.18.0.10 2001:db8::10 " "xlbctl undrain"
 
 ctl withdraw >"$dir/withdraw.txt"
 grep -q "WITHDRAWN by the operator" "$dir/withdraw.txt" || { cat "$dir/withdraw.txt" >&2; fail "xlbctl withdraw output"; }

@@ -1,10 +1,11 @@
-# Long-lived TCP streams through the VIP: N connections, each sending 100 bytes every 5 ms and
-# reading the echo back. Runs until STOPFILE exists, then prints one JSON line: connections
+# Long-lived TCP streams through the VIP: N connections, each sending 100 bytes every INTERVAL
+# seconds (optional 6th argument, default 0.005) and reading the echo back. Runs until STOPFILE exists, then prints one JSON line: connections
 # opened, connections that broke (error, reset, EOF or a stall of 20 s), bytes sent and echoed
 # back, and which real served each connection. READYFILE appears once every stream is open.
 import json, os, socket, sys, threading, time
 
 vip, port, n, readyfile, stopfile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+interval = float(sys.argv[6]) if len(sys.argv) > 6 else 0.005
 lock = threading.Lock()
 result = {"conns": 0, "broken": 0, "sent": 0, "received": 0, "reals": {}, "errors": []}
 opened = threading.Barrier(n + 1)
@@ -33,7 +34,7 @@ def stream(i):
             if len(got) != len(payload):
                 raise OSError("EOF from the real")
             received += len(got)
-            time.sleep(0.005)
+            time.sleep(interval)
     except OSError as e:
         with lock:
             result["broken"] += 1

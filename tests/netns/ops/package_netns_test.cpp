@@ -54,7 +54,7 @@ TEST(Package, DebInstallsAndSystemdAcceptsTheUnit) {
   for (const char* f : {"./usr/sbin/xlbd", "./usr/sbin/xlbctl", "./usr/bin/xlb-pktgen",
                         "systemd/system/xlbd.service", "./etc/xlb/xlb.conf", "./etc/iproute2/rt_protos.d/xlb.conf",
                         "./usr/share/man/man8/xlbd.8.gz", "./usr/share/man/man8/xlbctl.8.gz",
-                        "./usr/share/man/man5/xlb.conf.5.gz"}) {
+                        "./usr/share/man/man5/xlb.conf.5.gz", "./usr/share/doc/xlb/examples/bird.conf"}) {
     EXPECT_NE(contents.find(f), std::string::npos) << f << " missing from the package:\n" << contents;
   }
   const auto conffiles = run("dpkg-deb --ctrl-tarfile " + deb.string() + " | tar -xO ./conffiles").out;
@@ -78,6 +78,14 @@ TEST(Package, DebInstallsAndSystemdAcceptsTheUnit) {
   EXPECT_EQ(verify.out.find("xlbd.service:"), std::string::npos) << "systemd complains:\n" << verify.out;
   const auto security = run("systemd-analyze security --offline=true /lib/systemd/system/xlbd.service | tail -1");
   std::printf("[ figure ] systemd-analyze security: %s", security.out.c_str());
+
+  // The BIRD example as installed must parse (bird -p: configuration check only, no daemon).
+  if (run("command -v bird").status == 0) {
+    const auto bird = run("bird -p -c /usr/share/doc/xlb/examples/bird.conf");
+    EXPECT_EQ(bird.status, 0) << bird.out;
+  } else {
+    std::printf("[ note ] no bird on this machine: the installed BIRD example was not parsed\n");
+  }
 
   EXPECT_EQ(run("man -w xlbd xlbctl xlb.conf").status, 0);
   EXPECT_EQ(run("/usr/sbin/xlbctl --help").status, 0);

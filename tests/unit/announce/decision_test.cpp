@@ -71,8 +71,22 @@ TEST(AnnounceDecision, OperatorStopAndDataplaneComeFirst) {
   expect(master, false, Reason::operator_withdrawn);
 }
 
+// flow_sync_peers: a node announces only once its peers' flows arrived; the operator's word
+// and a stop still come first.
+TEST(AnnounceDecision, WaitsForTheBulkSync) {
+  auto in = plain({healthy()});
+  in.flows_synced = false;
+  expect(in, false, Reason::flow_sync_pending);
+  in.operator_withdrawn = true;
+  expect(in, false, Reason::operator_withdrawn);
+  in.operator_withdrawn = false;
+  in.flows_synced = true;
+  expect(in, true, Reason::announced);
+}
+
 TEST(AnnounceDecision, EveryReasonHasAName) {
   for (auto r : {Reason::announced, Reason::stopping, Reason::operator_withdrawn, Reason::dataplane_not_ready,
+                 Reason::flow_sync_pending,
                  Reason::not_master, Reason::no_service, Reason::quorum_lost, Reason::no_usable_real}) {
     EXPECT_STRNE(reason_name(r), "unknown");
   }

@@ -233,6 +233,22 @@ TEST(MachineChecks, SyncWithoutAKeyIsAnErrorWithTheCommandThatFixesIt) {
   EXPECT_EQ(check(with_pass, missing), V{});
 }
 
+// flow_sync_peers has no auth_pass to fall back on: the key file or an error; and one sync only.
+TEST(MachineChecks, FlowSyncPeersNeedTheKeyFileAndNoLvsSyncDaemon) {
+  CountingProbe probe;
+  const std::string text = "global_defs {\n flow_sync_peers lo 127.0.0.2 127.0.0.3\n}\n";
+  EXPECT_EQ(check(text, Options{Mode::config_test, &probe, {}, "/etc/xlb/missing.key"}),
+            V{"t.conf:2:2: error: flow_sync_peers: flow sync has no key: /etc/xlb/missing.key is missing; create it "
+              "with `(umask 077; head -c 32 /dev/urandom > /etc/xlb/missing.key)` and copy that same file to every "
+              "peer"});
+  const Options present{Mode::config_test, &probe, {}, "/etc/xlb/present.key"};
+  EXPECT_EQ(check(text, present), V{});
+  const std::string both = "global_defs {\n lvs_sync_daemon lo VI_1\n flow_sync_peers lo 127.0.0.2\n}\n"
+                           "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n}\n";
+  EXPECT_EQ(check(both, present),
+            V{"t.conf:3:2: error: flow_sync_peers and lvs_sync_daemon: a node runs one flow sync; keep one of them"});
+}
+
 // Each question reads the whole routing table: every address is asked once, however many
 // services list it, and every listing of an address that is not connected is still reported.
 TEST(MachineChecks, EachRealAddressIsAskedOnce) {

@@ -225,6 +225,27 @@ TEST(Model, VipRouteTableIsOffByDefaultAndNeverAMainTable) {
   }
 }
 
+// Issue 29: active-active flow sync among N peers; one family, an optional id, a round trip.
+TEST(Model, FlowSyncPeersListsEveryNode) {
+  EXPECT_FALSE(load_ok("global_defs {\n}\n").config.global_defs.flow_sync_peers.value.enabled);
+  const auto set =
+      load_ok("global_defs {\n  flow_sync_peers eth0 198.18.1.11 198.18.1.12 198.18.1.13 id 9\n}\n").config;
+  const auto& p = set.global_defs.flow_sync_peers.value;
+  EXPECT_TRUE(p.enabled);
+  EXPECT_EQ(p.interface, "eth0");
+  ASSERT_EQ(p.peers.size(), 3u);
+  EXPECT_EQ(p.peers[2].to_string(), "198.18.1.13");
+  EXPECT_EQ(p.sync_id, 9u);
+  std::ostringstream written;
+  write_config(written, set);
+  EXPECT_EQ(load_ok(written.str()).config, set) << written.str();
+  for (const char* bad : {"flow_sync_peers eth0", "flow_sync_peers eth0 198.18.1.11 2001:db8::1",
+                          "flow_sync_peers eth0 not-an-address", "flow_sync_peers eth0 198.18.1.11 id 300"}) {
+    const LoadResult r = load_string(std::string("global_defs {\n  ") + bad + "\n}\n", "t.conf");
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 // Reload diffs models: the same meaning written differently must compare equal, and a change
 // must show up in exactly the section that changed.
 TEST(Model, EqualityComparesValuesNotLayout) {

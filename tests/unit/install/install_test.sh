@@ -22,6 +22,8 @@ for f in sbin/xlbd sbin/xlbctl; do [ -x "$p/$f" ] || bad "$p/$f is not an instal
 if [ -e "$build/tools/pktgen/xlb-pktgen" ]; then [ -x "$p/bin/xlb-pktgen" ] || bad "no $p/bin/xlb-pktgen"; fi
 "$p/sbin/xlbd" --help >/dev/null 2>&1 || bad "the installed xlbd --help fails"
 "$p/sbin/xlbctl" --help >/dev/null 2>&1 || bad "the installed xlbctl --help fails"
+cmp -s "$p/share/doc/xlb/examples/bird.conf" "$src/packaging/bird/bird.conf" ||
+  bad "no BIRD example at $p/share/doc/xlb/examples/bird.conf"
 
 # `man -l` renders the installed (compressed) file itself; each page must name its program.
 for page in man8/xlbd.8 man8/xlbctl.8 man5/xlb.conf.5; do

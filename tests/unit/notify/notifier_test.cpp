@@ -106,6 +106,26 @@ TEST(Notifier, EachStateRunsItsScriptAndSplitBrainReachesTheGenericOne) {
             "s\nINSTANCE VI_1 STOP 0\n");
 }
 
+// Issue 29: a VIP withdrawn and announced again reaches notify_announce with its reason, and
+// a mail under the VRRP rule.
+TEST(Notifier, AnnounceChangesRunTheScriptAndMailTheReason) {
+  SmtpSink sink({});
+  TempDir dir;
+  auto log = dir.path() / "announce.log";
+  auto script = dir.file("announce.sh", "#!/bin/sh\necho \"$*\" >> " + log.string() + "\n", 0755);
+  asio::io_context io;
+  Notifier n(io.get_executor(), settings_for(sink.port()));
+  n.announce_change({"198.18.0.10", false, "no_usable_real"}, script.string());
+  n.announce_change({"198.18.0.10", true, "announced"}, script.string() + " extra");
+  ASSERT_TRUE(run_until(io, [&] { return n.counters().mail.delivered == 2 && n.counters().scripts.succeeded == 2; }));
+  EXPECT_EQ(slurp(log), "ANNOUNCE 198.18.0.10 WITHDRAWN no_usable_real\nextra ANNOUNCE 198.18.0.10 ANNOUNCED announced\n");
+  std::vector<std::string> subjects;
+  for (auto& m : sink.messages()) subjects.push_back(m["subject"]);
+  EXPECT_NE(std::find(subjects.begin(), subjects.end(), "[lb1] VIP 198.18.0.10 - WITHDRAWN (no_usable_real)"),
+            subjects.end());
+  EXPECT_NE(std::find(subjects.begin(), subjects.end(), "[lb1] VIP 198.18.0.10 - ANNOUNCED"), subjects.end());
+}
+
 TEST(Notifier, SmtpAlertOffRunsScriptsButSendsNoMail) {
   SmtpSink sink({});
   asio::io_context io;

@@ -52,6 +52,23 @@ TEST(SyncCodec, RoundTripsV4AndV6Entries) {
   EXPECT_EQ(back->entries, sample().entries);
 }
 
+// flow_sync_peers' join and bulk_done ride in the flags byte, covered by the MAC.
+TEST(SyncCodec, FlagsRoundTripAndAreSealed) {
+  const auto key = derive_key("secret");
+  SyncPacket p;
+  p.header = {7, 1, 2, 3, 4, sync_flag_join};
+  auto wire = encode(p, key);
+  EXPECT_EQ(wire.size(), header_size + mac_size);  // no entries: flags only
+  std::error_code ec;
+  auto back = decode(wire, key, ec);
+  ASSERT_TRUE(back) << ec.message();
+  EXPECT_EQ(back->header.flags, sync_flag_join);
+  EXPECT_TRUE(back->entries.empty());
+  wire[5] = sync_flag_bulk_done;  // forged: the MAC no longer matches
+  EXPECT_FALSE(decode(wire, key, ec));
+  EXPECT_EQ(ec, make_error_code(DecodeError::bad_mac));
+}
+
 TEST(SyncCodec, FullBatchFitsAnEthernetMtu) {
   SyncPacket p;
   for (std::uint16_t i = 0; i < max_entries_per_packet; ++i) p.entries.push_back(v4_flow(i));

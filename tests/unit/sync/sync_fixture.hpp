@@ -92,6 +92,7 @@ struct Node {
       installed.push_back(f);
       return true;
     };
+    h.synced = [this] { ++synced_calls; };
     return h;
   }
   std::set<std::uint64_t> installed_ids() const {
@@ -101,6 +102,7 @@ struct Node {
   }
   std::vector<SyncedFlow> table;
   std::vector<SyncedFlow> installed;
+  int synced_calls = 0;
   FlowSync sync;
 };
 
