@@ -147,6 +147,19 @@ static __always_inline __s64 xlb_inner_sum(void *data, void *data_end)
 	return xlb_csum_fold(header + (__u16)~xlb_csum_fold(pseudo));
 }
 
+/* An IPv4 header's checksum (its check field 0), inline: ten loads cost less than the
+ * bpf_csum_diff helper call. */
+static __always_inline __u16 xlb_ipv4_header_check(const struct iphdr *ip)
+{
+	const __u32 *w = (const __u32 *)ip;
+	__u64 sum = 0;
+
+#pragma unroll
+	for (int i = 0; i < 5; i++)
+		sum += xlb_sum32(w[i]);
+	return ~xlb_csum_fold(sum);
+}
+
 /* The outer source: the tunnel's, with the masked bits of its last word from the hash. */
 static __always_inline __u32 xlb_outer_src_word(__u32 word, __u32 mask, __u32 hash)
 {
@@ -205,7 +218,7 @@ static __attribute__((noinline)) int xlb_encapsulate(struct xdp_md *ctx, const s
 		ip->check = 0;
 		ip->saddr = xlb_outer_src_word(tun->src[0], tun->src_hash_mask, in.hash);
 		ip->daddr = tun->dst[0];
-		ip->check = ~xlb_csum_fold((__u64)bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
+		ip->check = xlb_ipv4_header_check(ip);
 		sum = xlb_sum32(ip->saddr) + xlb_sum32(ip->daddr);
 		eth->h_proto = bpf_htons(ETH_P_IP);
 		l4 = ip + 1;

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "tests/bpf/balancer/fixture.hpp"
+#include "tests/bpf/support/tunnel_netns.hpp"
 
 namespace xlb::bpftest {
 namespace {
@@ -28,56 +29,6 @@ const Address kTunReal6 = Address::parse("2001:db8:100::1");
 const Address kUnresolved4 = Address::parse("198.18.101.1");  // via a gateway with no neighbour entry
 const Address kUnrouted4 = Address::parse("198.18.102.1");    // no route out of the veth
 constexpr std::uint16_t kGuePort = 6080;
-
-// The test thread in a network namespace of its own for the test's length: a veth with
-// addresses, routes through a gateway whose MAC is a permanent neighbour entry, and nothing
-// else. Leaving restores the thread's namespace; the new one goes with its last reference.
-class NetnsScope {
- public:
-  NetnsScope() {
-    saved_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (saved_ < 0) throw std::runtime_error("open /proc/thread-self/ns/net");
-    if (::unshare(CLONE_NEWNET) != 0) throw std::runtime_error("unshare(CLONE_NEWNET)");
-    sh("ip link set lo up");
-    sh("ip link add tun0 type veth peer name tun1");
-    sh("ip link set tun0 up && ip link set tun1 up");
-    sh("ip addr add 198.18.2.1/24 dev tun0");
-    // The FIB lookup from a program answers only for an interface with forwarding on.
-    sh("sysctl -qw net.ipv4.conf.tun0.forwarding=1 net.ipv6.conf.tun0.forwarding=1");
-    sh("ip route add 198.18.100.0/24 via 198.18.2.254 dev tun0");
-    sh("ip route add 198.18.101.0/24 via 198.18.2.253 dev tun0");
-    sh("ip neigh replace 198.18.2.254 lladdr 02:9a:7e:00:00:fe dev tun0 nud permanent");
-    sh("ip -6 addr add 2001:db8:2::1/64 dev tun0 nodad");
-    sh("ip -6 route add 2001:db8:100::/64 via 2001:db8:2::fe dev tun0");
-    sh("ip -6 neigh replace 2001:db8:2::fe lladdr 02:9a:7e:00:00:fe dev tun0 nud permanent");
-    ifindex_ = if_nametoindex("tun0");
-    // /sys shows the namespace it was mounted in: ask the kernel through a socket made here.
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "tun0", IFNAMSIZ - 1);
-    const int rc = fd < 0 ? -1 : ::ioctl(fd, SIOCGIFHWADDR, &ifr);
-    if (fd >= 0) ::close(fd);
-    if (rc != 0) throw std::runtime_error("SIOCGIFHWADDR tun0");
-    std::memcpy(mac_.data(), ifr.ifr_hwaddr.sa_data, 6);
-  }
-  ~NetnsScope() {
-    if (::setns(saved_, CLONE_NEWNET) != 0) std::abort();  // the rest of the suite would run in the wrong place
-    ::close(saved_);
-  }
-  NetnsScope(const NetnsScope&) = delete;
-  NetnsScope& operator=(const NetnsScope&) = delete;
-
-  static void sh(const std::string& command) {
-    if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) throw std::runtime_error("failed: " + command);
-  }
-  std::uint32_t ifindex() const { return ifindex_; }
-  const Mac& mac() const { return mac_; }
-
- private:
-  int saved_ = -1;
-  std::uint32_t ifindex_ = 0;
-  Mac mac_{};
-};
 
 std::uint32_t sum16(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) {
   for (std::size_t i = 0; i + 1 < n; i += 2) sum += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
