@@ -165,6 +165,10 @@ class Validator {
       if (vs.kind == VirtualServer::Kind::fwmark)
         d_.error(vs.loc, "fwmark virtual servers are not supported by the XDP backend; use lb_backend ipvs");
     }
+    if (!explicit_xdp && vs.lb_kind.value == LbKind::tun && !xdp_supports_forwarding(vs.lb_kind.value, vs.tunnel.value) &&
+        vs.lb_backend.value.value_or(cfg_.global_defs.lb_backend.value) == LbBackend::auto_select)
+      d_.warning(vs.tunnel.loc, "lb_kind TUN type " + to_string(vs.tunnel.value) +
+                                    " runs on IPVS (the XDP backend does ipip and gue without remcsum)");
     std::set<std::pair<IpAddr, std::uint16_t>> reals;
     for (const auto& rs : vs.real_servers) {
       if (!reals.emplace(rs.address, rs.port).second)

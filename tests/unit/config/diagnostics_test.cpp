@@ -118,6 +118,9 @@ TEST(Diagnostics, NatAndGreTunnelsNeedIpvs) {
 TEST(Diagnostics, TunnelOptionsAsKeepalivedTakesThem) {
   const std::string head = "virtual_server 198.18.0.1 80 {\n lb_algo rr\n ";
   EXPECT_EQ(check(head + "lb_kind TUN type ipip\n}\n"), V{});
+  EXPECT_EQ(check(head + "lb_kind TUN type gre\n}\n"),
+            V{"t.conf:3:14: warning: lb_kind TUN type gre runs on IPVS (the XDP backend does ipip and gue without "
+              "remcsum)"});
   EXPECT_EQ(check(head + "lvs_method TUN type gue port 6080 csum\n}\n"), V{});
   EXPECT_EQ(check(head + "lvs_method TUN port 6080 type gue\n}\n"), V{});
   EXPECT_EQ(check(head + "lb_kind TUN type gue\n}\n"), V{"t.conf:3:10: error: a gue tunnel needs 'port N'"});

@@ -324,7 +324,8 @@ virtual_server 198.18.0.3 80 { lb_algo rr
 virtual_server 198.18.0.2 81 { lb_algo wlc
   lb_kind NAT }
 virtual_server 198.18.0.2 82 { lb_algo rr
-  lb_kind TUN type gre }
+  lb_kind TUN type gre
+  lb_backend ipvs }
 )");
   const auto x = xdp_interfaces(r.config);
   EXPECT_EQ(x.names, (std::vector<std::string>{"eth0", "eth1"}));
@@ -333,7 +334,7 @@ virtual_server 198.18.0.2 82 { lb_algo rr
 }
 
 TEST(Model, TunnelKindsAndTheBackendTheyRunOn) {
-  const auto r = load_ok(R"(
+  const auto r = load_string(R"(
 virtual_server 198.18.0.1 80 { lb_algo wrr
   lb_kind TUN }
 virtual_server 198.18.0.1 81 { lb_algo wrr
@@ -343,8 +344,9 @@ virtual_server 198.18.0.1 82 { lb_algo wrr
   lb_kind TUN type gre }
 virtual_server 198.18.0.1 83 { lb_algo wrr
   lb_kind TUN type gue port 6080 remcsum }
-)");
+)", "t.conf");
   ASSERT_EQ(r.config.virtual_servers.size(), 4u);
+  EXPECT_EQ(r.diagnostics.size(), 2u) << "xlbd -t says which two run on IPVS";
   const auto& v = r.config.virtual_servers;
   const GlobalDefs g;
   EXPECT_EQ(v[0].tunnel.value, Tunnel{});
@@ -359,7 +361,8 @@ virtual_server 198.18.0.1 83 { lb_algo wrr
   // The writer keeps what the parser read.
   std::ostringstream written;
   write_config(written, r.config);
-  const auto again = load_ok(written.str());
+  const auto again = load_string(written.str(), "written.conf");
+  EXPECT_EQ(again.diagnostics.size(), 2u);
   EXPECT_EQ(again.config, r.config) << written.str();
 }
 
