@@ -3,7 +3,7 @@
 #ifndef XLB_BPF_FORWARD_H
 #define XLB_BPF_FORWARD_H
 
-#include "flow_cache.h"
+#include "encap.h"
 
 /* The Ethernet addresses a real is sent with: dst_mac then src_mac, as a frame starts, at an
  * 8-byte aligned offset of their map value; so the rewrite is two loads and two stores. */
@@ -30,12 +30,68 @@ static __always_inline int xlb_send(__u32 ifindex, __u32 way_out)
 	return bpf_redirect_map(&tx_ports, ifindex, 0);
 }
 
-/* Forwards a parsed frame (data .. data_end, at least an Ethernet header) to a real. */
+/* The frame's length, computed at once: clang would otherwise keep the packet pointers, 32-bit
+ * loads from the context, across helper calls and spill them as 32-bit values, which the
+ * verifier refuses. */
+static __always_inline __u32 xlb_frame_len(const struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data;
+
+	asm volatile("" : "+r"(len));
+	return len;
+}
+
+/* lb_kind TUN from the connection table: the next hop from the FIB, then the encapsulation.
+ * `filled`: the flow's cache entry, just filled with the real (whose MACs a tunnel real does
+ * not have), which gets the hop; it lapses when there is none. Out of line: the table's hash
+ * lookups dwarf the call, and the table path would otherwise carry it twice. */
+static __attribute__((noinline)) int xlb_forward_tunnel(struct xdp_md *ctx, __u32 real_id, __u32 vip_id,
+							__u32 new_flow, struct xlb_flow_cache_entry *filled)
+{
+	__u32 bytes = xlb_frame_len(ctx);
+	struct xlb_tunnel *tun = bpf_map_lookup_elem(&tunnels, &real_id);
+	struct xlb_hop hop;
+	__u32 way_out;
+	int action;
+
+	if (filled)
+		filled->filled -= XLB_FLOW_CACHE_TTL_JIFFIES; /* until the hop is known */
+	if (!tun || !tun->type)
+		return xlb_drop(XLB_CTR_DROP_TUN_NO_ROUTE);
+	action = xlb_tunnel_hop(ctx, tun, &hop);
+	if (action != XLB_CONTINUE)
+		return action;
+	if (filled) {
+		__builtin_memcpy(filled->dst_mac, hop.macs, sizeof(hop.macs));
+		filled->ifindex = hop.ifindex;
+		filled->tunnel_mtu = hop.mtu;
+		filled->filled += XLB_FLOW_CACHE_TTL_JIFFIES;
+	}
+	action = xlb_encapsulate(ctx, tun, &hop);
+	if (action == XLB_TOO_BIG)
+		return xlb_too_big(ctx, hop.mtu);
+	if (action != XLB_ENCAPSULATED)
+		return action;
+	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
+	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
+	way_out = xlb_way_out(ctx, hop.ifindex);
+	xlb_count(way_out);
+	return xlb_send(hop.ifindex, way_out);
+}
+
+/* Forwards a parsed frame (data .. data_end, at least an Ethernet header) to a real. `filled`:
+ * the flow's cache entry when it was just filled, else NULL. */
 static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, void *data_end,
-				       const struct xlb_real *real, __u32 real_id, __u32 vip_id, __u32 new_flow)
+				       const struct xlb_real *real, __u32 real_id, __u32 vip_id, __u32 new_flow,
+				       struct xlb_flow_cache_entry *filled)
 {
 	__u32 bytes = data_end - (void *)data;
 	__u32 way_out = xlb_way_out(ctx, real->ifindex);
+
+	if (real->flags & XLB_REAL_F_TUNNEL)
+		return xlb_forward_tunnel(ctx, real_id, vip_id, new_flow, filled);
 
 	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
 	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
@@ -50,13 +106,44 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, 
 	return xlb_send(real->ifindex, way_out);
 }
 
+/* A cached flow to a tunnel real: the hop the FIB gave when the entry was filled, the tunnel
+ * from its array. Out of line: three ways into the cache share one copy. */
+static __attribute__((noinline)) int xlb_forward_cached_tunnel(struct xdp_md *ctx,
+							       struct xlb_flow_cache_entry *entry)
+{
+	__u64 bytes = xlb_frame_len(ctx);
+	__u32 real_id = entry->real_id;
+	struct xlb_tunnel *tun = bpf_map_lookup_elem(&tunnels, &real_id);
+	struct xlb_hop hop;
+	__u32 way_out;
+	int action;
+
+	if (!tun || !tun->type)
+		return xlb_drop(XLB_CTR_DROP_TUN_NO_ROUTE);
+	__builtin_memcpy(hop.macs, entry->dst_mac, sizeof(hop.macs));
+	hop.ifindex = entry->ifindex;
+	hop.mtu = entry->tunnel_mtu;
+	action = xlb_encapsulate(ctx, tun, &hop);
+	if (action == XLB_TOO_BIG)
+		return xlb_too_big(ctx, hop.mtu);
+	if (action != XLB_ENCAPSULATED)
+		return action;
+	way_out = xlb_way_out(ctx, hop.ifindex);
+	xlb_flow_cache_count(entry, way_out, bytes);
+	return xlb_send(hop.ifindex, way_out);
+}
+
 /* A parsed frame of a flow in the per-CPU cache (xlb_flow_cache_current said so): forwarded
  * with the addresses copied into the entry and counted there, reading no other map. */
 static __always_inline int xlb_forward_cached(struct xdp_md *ctx, struct ethhdr *data, void *data_end,
 					      struct xlb_flow_cache_entry *entry)
 {
 	__u64 bytes = data_end - (void *)data;
-	__u32 way_out = xlb_way_out(ctx, entry->ifindex);
+	__u32 way_out;
+
+	if (entry->tunnel_mtu)
+		return xlb_forward_cached_tunnel(ctx, entry);
+	way_out = xlb_way_out(ctx, entry->ifindex);
 
 	xlb_capture_forward(ctx, entry->dst_mac, entry->ifindex, entry->vip_id, entry->real_id, way_out,
 			    XLB_CAPTURE_PATH_FLOW_CACHE);

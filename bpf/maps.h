@@ -46,6 +46,14 @@ struct {
 } reals SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xlb_tunnel);
+	__uint(max_entries, 4096); /* as reals */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnels SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct xlb_flow_key);
 	__type(value, struct xlb_flow);

@@ -33,7 +33,7 @@ static __always_inline struct xlb_real *xlb_find_real(__u32 real_id)
 /* A packet of a flow the connection table knows. */
 static __always_inline int xlb_established(struct xdp_md *ctx, void *data, void *data_end,
 					   const struct xlb_packet *pkt, const struct xlb_real *real, __u32 real_id,
-					   __u32 vip_id)
+					   __u32 vip_id, struct xlb_flow_cache_entry *filled)
 {
 	if (pkt->first_fragment)
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
@@ -41,7 +41,7 @@ static __always_inline int xlb_established(struct xdp_md *ctx, void *data, void 
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip_id, 0);
+	return xlb_forward(ctx, data, data_end, real, real_id, vip_id, 0, filled);
 }
 
 /* Out of line: both the general path and the fast path (for a plain TCP or UDP packet the cache
@@ -51,6 +51,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 						     const struct xlb_packet *pkt,
 						     struct xlb_flow_cache_entry *cached)
 {
+	struct xlb_flow_cache_entry *filled = 0;
 	struct xlb_vip_state *state;
 	struct xlb_vip_info *vip;
 	struct xlb_flow *flow;
@@ -94,10 +95,12 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 			 * client state always reach this table, and so do segments without ACK, which
 			 * it drops; local reals are passed, not rewritten. */
 			if (cached && real && !xlb_tcp_needs_table(xlb_flags_proto(pkt), pkt->tcp_flags) &&
-			    !(real->flags & XLB_REAL_F_LOCAL))
+			    !(real->flags & XLB_REAL_F_LOCAL)) {
 				xlb_flow_cache_fill(cached, &pkt->key, real_id, real, vip_id, state->incarnation, epoch,
 						    bpf_jiffies64());
-			return xlb_established(ctx, data, data_end, pkt, real, real_id, vip_id);
+				filled = cached;
+			}
+			return xlb_established(ctx, data, data_end, pkt, real, real_id, vip_id, filled);
 		}
 	}
 	vip = xlb_find_vip(&pkt->key);
@@ -107,7 +110,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 		return xlb_drop(XLB_CTR_DROP_FRAGMENT);
 	if (real_id) /* a flow whose VIP has no vip_state entry (maps adopted from an older xlbd) */
 		return xlb_established(ctx, data, data_end, pkt, xlb_find_real(real_id), real_id,
-				       vip->vip_id);
+				       vip->vip_id, 0);
 	/* Only errors about flows we placed are ours; the rest are the kernel's. */
 	if (pkt->icmp_error)
 		return xlb_pass();
@@ -134,7 +137,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	real = xlb_find_real(real_id);
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, opening);
+	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, opening, 0);
 }
 
 #endif

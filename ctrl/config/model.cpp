@@ -8,11 +8,28 @@ bool xdp_supports_algo(const std::string& algo) {
   return algo == "rr" || algo == "wrr" || algo == "sh" || algo == "mh";
 }
 
+bool xdp_supports_forwarding(LbKind kind, const Tunnel& tunnel) {
+  if (kind == LbKind::dr) return true;
+  return kind == LbKind::tun && tunnel.type != TunnelType::gre && tunnel.checksum != TunnelChecksum::remcsum;
+}
+
+std::string to_string(const Tunnel& t) {
+  switch (t.type) {
+    case TunnelType::ipip: return "ipip";
+    case TunnelType::gre: return std::string("gre") + (t.checksum == TunnelChecksum::csum ? " csum" : "");
+    case TunnelType::gue: break;
+  }
+  const char* sum[] = {"", " csum", " remcsum"};
+  return "gue port " + std::to_string(t.port) + sum[static_cast<int>(t.checksum)];
+}
+
 LbBackend effective_backend(const VirtualServer& vs, const GlobalDefs& g) {
   const LbBackend chosen = vs.lb_backend.value.value_or(g.lb_backend.value);
   if (chosen != LbBackend::auto_select) return chosen;
-  // The XDP program forwards DR with its own schedulers and cannot see netfilter marks.
-  const bool xdp_can = vs.lb_kind.value == LbKind::dr && xdp_supports_algo(vs.lb_algo.value) &&
+  // The XDP program forwards DR and TUN (IPIP, GUE) with its own schedulers and cannot see
+  // netfilter marks.
+  const bool xdp_can = xdp_supports_forwarding(vs.lb_kind.value, vs.tunnel.value) &&
+                       xdp_supports_algo(vs.lb_algo.value) &&
                        vs.kind != VirtualServer::Kind::fwmark;
   return xdp_can ? LbBackend::xdp : LbBackend::ipvs;
 }

@@ -239,6 +239,25 @@ struct VrrpInstance {
 };
 
 enum class LbKind { nat, dr, tun };
+
+// lb_kind TUN's encapsulation (keepalived: lvs_method TUN [type {ipip|gue port N|gre}]
+// [nocsum|csum|remcsum]). ipip also means IPv6 in IPv6 and IPv4 in IPv6, as in IPVS.
+enum class TunnelType { ipip, gue, gre };
+enum class TunnelChecksum { nocsum, csum, remcsum };
+struct Tunnel {
+  TunnelType type = TunnelType::ipip;
+  std::uint16_t port = 0;  // gue only
+  TunnelChecksum checksum = TunnelChecksum::nocsum;
+  bool operator==(const Tunnel&) const = default;
+};
+
+// xlb: the outer source of tunnelled packets, a prefix whose host bits take the flow hash
+// (so that a real's receive-side scaling spreads flows); unset: the egress interface's address.
+struct TunnelSourcePrefix {
+  IpAddr address;
+  std::uint8_t prefix = 32;
+  bool operator==(const TunnelSourcePrefix&) const = default;
+};
 enum class Protocol { tcp, udp };
 
 struct StatusRange {
@@ -326,6 +345,8 @@ struct VirtualServer {
   Located<std::uint32_t> delay_loop = 60u;
   Located<std::string> lb_algo = std::string("wlc");
   Located<LbKind> lb_kind = LbKind::nat;
+  Located<Tunnel> tunnel;                               // lb_kind TUN only
+  std::vector<Located<TunnelSourcePrefix>> tunnel_source;  // xlb: at most one per family
   Located<std::uint32_t> persistence_timeout = 0u;  // seconds, 0 = no persistence
   Located<std::uint8_t> persistence_granularity = std::uint8_t{255};  // prefix length, 255 = host
   Located<Protocol> protocol = Protocol::tcp;
@@ -341,7 +362,8 @@ struct VirtualServer {
   bool operator==(const VirtualServer& o) const {
     return kind == o.kind && address == o.address && port == o.port && fwmark == o.fwmark &&
            group == o.group && delay_loop == o.delay_loop && lb_algo == o.lb_algo &&
-           lb_kind == o.lb_kind && persistence_timeout == o.persistence_timeout &&
+           lb_kind == o.lb_kind && tunnel == o.tunnel && tunnel_source == o.tunnel_source &&
+           persistence_timeout == o.persistence_timeout &&
            persistence_granularity == o.persistence_granularity && protocol == o.protocol &&
            sorry_server == o.sorry_server && quorum == o.quorum && quorum_up == o.quorum_up &&
            quorum_down == o.quorum_down && hysteresis == o.hysteresis && alpha == o.alpha &&
@@ -386,6 +408,11 @@ LbBackend effective_backend(const VirtualServer& vs, const GlobalDefs& g);
 bool xdp_supports_algo(const std::string& algo);
 
 std::string to_string(LbKind k);
+// "ipip", "gue port 6080 csum", ... as keepalived writes them after `type`.
+std::string to_string(const Tunnel& t);
+// Whether the XDP program can forward a virtual server of this kind: DR, and TUN by IPIP or GUE
+// without remote checksum offload.
+bool xdp_supports_forwarding(LbKind kind, const Tunnel& tunnel);
 std::string to_string(LbBackend b);
 
 }  // namespace xlb::config

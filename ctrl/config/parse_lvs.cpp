@@ -51,9 +51,100 @@ void lb_algo(ParseContext& c, const Node& n, VirtualServer& vs) {
     c.set(vs.lb_algo, n.args[0].text, n);
 }
 
+// keepalived's tunnel options after TUN, in any order: type {ipip|gue|gre}, port N (gue only,
+// and required there), nocsum|csum|remcsum (not for ipip; remcsum not for gre).
+void tunnel_options(ParseContext& c, const Node& n, VirtualServer& vs) {
+  Tunnel t;
+  const Token* port_at = nullptr;
+  const Token* csum_at = nullptr;
+  bool ok = true;
+  for (std::size_t i = 1; i < n.args.size(); ++i) {
+    const Token& a = n.args[i];
+    if (a.text == "type" || a.text == "port") {
+      if (i + 1 == n.args.size()) {
+        c.diags().error(a.loc, "'" + a.text + "' needs a value");
+        return;
+      }
+      const Token& v = n.args[++i];
+      if (a.text == "type") {
+        auto k = c.choice(v, {"ipip", "gue", "gre"}, "tunnel type");
+        if (!k) return;
+        t.type = static_cast<TunnelType>(*k);
+      } else {
+        auto p = c.integer(v, 1, 65535, "gue tunnel port");
+        if (!p) return;
+        t.port = static_cast<std::uint16_t>(*p);
+        port_at = &a;
+      }
+    } else if (auto k = c.choice(a, {"nocsum", "csum", "remcsum"}, "tunnel option")) {
+      t.checksum = static_cast<TunnelChecksum>(*k);
+      csum_at = &a;
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return;
+  if (vs.lb_kind.value != LbKind::tun) {
+    c.diags().error(n.args[1].loc, "tunnel options need TUN, not " + n.args[0].text);
+    return;
+  }
+  if (t.type == TunnelType::gue && !port_at) {
+    c.diags().error(n.args[0].loc, "a gue tunnel needs 'port N'");
+    return;
+  }
+  if (t.type != TunnelType::gue && port_at) {
+    c.diags().error(port_at->loc, "only gue tunnels take a port");
+    return;
+  }
+  if (csum_at && t.type == TunnelType::ipip && t.checksum != TunnelChecksum::nocsum) {
+    c.diags().error(csum_at->loc, "ipip tunnels have no checksum option");
+    return;
+  }
+  if (csum_at && t.type == TunnelType::gre && t.checksum == TunnelChecksum::remcsum) {
+    c.diags().error(csum_at->loc, "gre tunnels have no remote checksum option");
+    return;
+  }
+  vs.tunnel.value = t;
+  vs.tunnel.set = true;
+  vs.tunnel.loc = n.args[1].loc;
+}
+
 void lb_kind(ParseContext& c, const Node& n, VirtualServer& vs) {
-  if (auto i = c.choice(n.args[0], {"NAT", "DR", "TUN"}, "lb_kind", true))
+  if (auto i = c.choice(n.args[0], {"NAT", "DR", "TUN"}, "lb_kind", true)) {
     c.set(vs.lb_kind, static_cast<LbKind>(*i), n);
+    vs.tunnel = Located<Tunnel>{};
+    if (n.args.size() > 1) tunnel_options(c, n, vs);
+  }
+}
+
+void tunnel_source(ParseContext& c, const Node& n, VirtualServer& vs) {
+  const Token& t = n.args[0];
+  const auto slash = t.text.find('/');
+  Token addr_token = t;
+  addr_token.text = t.text.substr(0, slash);
+  auto a = c.address(addr_token, "tunnel_source");
+  if (!a) return;
+  TunnelSourcePrefix p{*a, static_cast<std::uint8_t>(a->max_prefix())};
+  if (slash != std::string::npos) {
+    Token len = t;
+    len.text = t.text.substr(slash + 1);
+    len.loc.col += static_cast<std::uint32_t>(slash + 1);
+    auto l = c.integer(len, a->is_v4() ? 8 : 64, a->max_prefix(), "tunnel_source prefix length");
+    if (!l) return;
+    p.prefix = static_cast<std::uint8_t>(*l);
+  }
+  for (const auto& other : vs.tunnel_source) {
+    if (other.value.address.family == a->family) {
+      c.diags().error(t.loc, "tunnel_source for " + std::string(a->is_v4() ? "IPv4" : "IPv6") +
+                                 " was already given at " + to_string(other.loc));
+      return;
+    }
+  }
+  Located<TunnelSourcePrefix> located;
+  located.value = p;
+  located.set = true;
+  located.loc = t.loc;
+  vs.tunnel_source.push_back(located);
 }
 
 using Vs = VirtualServer;
@@ -61,8 +152,11 @@ constexpr Keyword<Vs> vs_keywords[] = {
     {"delay_loop", S, false, 1, 1, [](ParseContext& c, const Node& n, Vs& v) { uint_field(c, n, v.delay_loop, 1, 86400); }, "60"},
     {"lb_algo", S, false, 1, 1, lb_algo, "wlc"},
     {"lvs_sched", S, false, 1, 1, lb_algo, "wlc", false, "same as lb_algo"},
-    {"lb_kind", S, false, 1, 1, lb_kind, "NAT"},
-    {"lvs_method", S, false, 1, 1, lb_kind, "NAT", false, "same as lb_kind"},
+    {"lb_kind", S, false, 1, 7, lb_kind, "NAT", false,
+     "TUN takes keepalived's tunnel options (type ipip, gue with port N, or gre; nocsum, csum or remcsum): ipip and gue run in XDP, gre and remcsum on IPVS"},
+    {"lvs_method", S, false, 1, 7, lb_kind, "NAT", false, "same as lb_kind"},
+    {"tunnel_source", S, false, 1, 1, tunnel_source, "the egress interface's address", true,
+     "ADDR/LEN, once per family: outer source of lb_kind TUN packets, host bits from the flow hash (RSS on the reals)"},
     {"persistence_timeout", S, false, 0, 1,
      [](ParseContext& c, const Node& n, Vs& v) {
        if (n.args.empty()) return c.set(v.persistence_timeout, 360u, n);

@@ -150,10 +150,14 @@ class Validator {
     const bool explicit_xdp = vs.lb_backend.value.value_or(cfg_.global_defs.lb_backend.value) == LbBackend::xdp;
     if (explicit_xdp) {
       const SourceLoc& kind_at = vs.lb_kind.set ? vs.lb_kind.loc : vs.loc;
-      if (vs.lb_kind.value != LbKind::dr)
+      if (vs.lb_kind.value == LbKind::nat)
         d_.error(kind_at, "lb_kind " + to_string(vs.lb_kind.value) +
                               (vs.lb_kind.set ? "" : " (keepalived's default)") +
-                              " is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs");
+                              " is not supported by the XDP backend, which forwards DR and TUN; use lb_backend ipvs");
+      else if (!xdp_supports_forwarding(vs.lb_kind.value, vs.tunnel.value))
+        d_.error(vs.tunnel.loc, "lb_kind TUN type " + to_string(vs.tunnel.value) +
+                                    " is not done by the XDP backend (ipip and gue without remcsum are); use "
+                                    "lb_backend ipvs");
       if (!xdp_supports_algo(vs.lb_algo.value))
         d_.error(vs.lb_algo.set ? vs.lb_algo.loc : vs.loc,
                  "lb_algo " + vs.lb_algo.value + (vs.lb_algo.set ? "" : " (keepalived's default)") +
@@ -161,12 +165,20 @@ class Validator {
       if (vs.kind == VirtualServer::Kind::fwmark)
         d_.error(vs.loc, "fwmark virtual servers are not supported by the XDP backend; use lb_backend ipvs");
     }
+    if (!explicit_xdp && vs.lb_kind.value == LbKind::tun && !xdp_supports_forwarding(vs.lb_kind.value, vs.tunnel.value) &&
+        vs.lb_backend.value.value_or(cfg_.global_defs.lb_backend.value) == LbBackend::auto_select)
+      d_.warning(vs.tunnel.loc, "lb_kind TUN type " + to_string(vs.tunnel.value) +
+                                    " runs on IPVS (the XDP backend does ipip and gue without remcsum)");
     std::set<std::pair<IpAddr, std::uint16_t>> reals;
     for (const auto& rs : vs.real_servers) {
       if (!reals.emplace(rs.address, rs.port).second)
         d_.error(rs.loc, "real_server " + rs.address.to_string() + " " + std::to_string(rs.port) +
                              " appears twice in " + who);
-      if (vs.kind == VirtualServer::Kind::address && rs.address.family != vs.address.family)
+      // IPVS tunnels may cross families; the XDP program puts IPv4 in IPv6, not the reverse.
+      const bool crossing_ok =
+          vs.lb_kind.value == LbKind::tun &&
+          (vs.address.is_v4() || effective_backend(vs, cfg_.global_defs) != LbBackend::xdp);
+      if (vs.kind == VirtualServer::Kind::address && rs.address.family != vs.address.family && !crossing_ok)
         d_.error(rs.loc, "real_server " + rs.address.to_string() + " is " + family_name(rs.address) + " but " + who +
                              " is " + family_name(vs.address));
       if (vs.lb_kind.value == LbKind::dr && vs.kind == VirtualServer::Kind::address && rs.port != vs.port &&

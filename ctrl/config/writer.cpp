@@ -272,7 +272,10 @@ class Writer {
     }
     num("delay_loop", vs.delay_loop);
     line("lb_algo " + vs.lb_algo.value);
-    line("lb_kind " + to_string(vs.lb_kind.value));
+    line("lb_kind " + to_string(vs.lb_kind.value) +
+         (vs.lb_kind.value == LbKind::tun && vs.tunnel.set ? " type " + to_string(vs.tunnel.value) : ""));
+    for (const auto& t : vs.tunnel_source)
+      line("tunnel_source " + t.value.address.to_string() + "/" + std::to_string(t.value.prefix));
     num("persistence_timeout", vs.persistence_timeout);
     if (vs.persistence_granularity.value != 255) num("persistence_granularity", vs.persistence_granularity);
     line(vs.protocol.value == Protocol::tcp ? "protocol TCP" : "protocol UDP");

@@ -29,9 +29,9 @@ dp::BackendRequest request_of(const PlannedService& p, const config::Config& con
   return dp::BackendRequest::automatic;
 }
 
-// XDP cannot serve it whatever happens: NAT/TUN forwarding, netfilter marks, lc/wlc.
+// XDP cannot serve it whatever happens: NAT or GRE/remcsum TUN forwarding, netfilter marks, lc/wlc.
 bool needs_ipvs(const PlannedService& p) {
-  return p.source->lb_kind.value != config::LbKind::dr || p.spec.key.fwmark != 0 ||
+  return !config::xdp_supports_forwarding(p.source->lb_kind.value, p.source->tunnel.value) || p.spec.key.fwmark != 0 ||
          !config::xdp_supports_algo(*p.source->lb_algo);
 }
 

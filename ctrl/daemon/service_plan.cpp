@@ -75,6 +75,10 @@ dataplane::ServiceSpec base_spec(const config::VirtualServer& vs) {
   spec.persistence_timeout = *vs.persistence_timeout;
   spec.persistence_prefix_len = *vs.persistence_granularity;
   const auto forwarding = forwarding_from(*vs.lb_kind);
+  spec.tunnel.type = static_cast<dataplane::TunnelSpec::Type>(vs.tunnel->type);
+  spec.tunnel.port = vs.tunnel->port;
+  spec.tunnel.checksum = static_cast<dataplane::TunnelSpec::Checksum>(vs.tunnel->checksum);
+  for (const auto& t : vs.tunnel_source) spec.tunnel.sources.push_back({to_asio(t->address), t->prefix});
   if (vs.sorry_server->has_value()) {
     const auto& sorry = **vs.sorry_server;
     spec.sorry_server = dataplane::RealServer{to_asio(sorry.address), sorry.port, 1, forwarding};

@@ -20,7 +20,8 @@ using IpAddress = boost::asio::ip::address;
 
 enum class Protocol : std::uint8_t { tcp = 6, udp = 17 };
 enum class Scheduler { rr, wrr, sh, mh, lc, wlc };  // lc/wlc: IPVS backend only
-// nat/tun: IPVS backend only; local: a real at an address of this node (IPVS's "Local"), as a
+// nat: IPVS backend only; tun: both (the XDP program does ipip and gue, see TunnelSpec);
+// local: a real at an address of this node (IPVS's "Local"), as a
 // backend reports it (the configuration says dr, and the backend finds the address local)
 enum class Forwarding { dr, nat, tun, local };
 
@@ -47,6 +48,23 @@ struct RealServer {
   }
 };
 
+// How a service's Forwarding::tun reals are encapsulated (keepalived's lvs_method TUN options).
+struct TunnelSpec {
+  enum class Type : std::uint8_t { ipip, gue, gre };
+  enum class Checksum : std::uint8_t { none, csum, remcsum };
+  struct SourcePrefix {
+    IpAddress address;
+    std::uint8_t prefix = 32;
+    bool operator==(const SourcePrefix&) const = default;
+  };
+  Type type = Type::ipip;
+  std::uint16_t port = 0;  // gue: the real's UDP port
+  Checksum checksum = Checksum::none;
+  // The outer source per family, host bits from the flow hash; none: the egress's address.
+  std::vector<SourcePrefix> sources;
+  bool operator==(const TunnelSpec&) const = default;
+};
+
 struct ServiceSpec {
   ServiceKey key;
   Scheduler scheduler = Scheduler::wrr;
@@ -54,6 +72,7 @@ struct ServiceSpec {
   std::uint8_t persistence_prefix_len = 255;  // 255 = host (/32 or /128)
   std::optional<RealServer> sorry_server;
   std::vector<RealServer> reals;  // every configured real; weight 0 or absent = no new flows
+  TunnelSpec tunnel;              // for reals with Forwarding::tun
   bool active = true;             // this node forwards for it (VRRP master, or no VRRP)
   bool operator==(const ServiceSpec&) const = default;
 };

@@ -129,6 +129,7 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set_max_entries(skel_->maps.vips, s.max_vips);
   set_max_entries(skel_->maps.ring, ring_entries);
   set_max_entries(skel_->maps.reals, s.max_reals);
+  set_max_entries(skel_->maps.tunnels, s.max_reals);
   shape_flow_map(skel_->maps.flows, s.max_flows, options_.flow_lru);
   set_max_entries(skel_->maps.persist, s.max_persist);
   set_max_entries(skel_->maps.vip_stats, s.max_vips);
@@ -329,6 +330,7 @@ void BpfProgram::bind_maps() {
   rr_cursor_ = BpfMap(skel_->maps.rr_cursor);
   settings_ = BpfMap(skel_->maps.settings);
   tx_ports_ = BpfMap(skel_->maps.tx_ports);
+  tunnels_ = BpfMap(skel_->maps.tunnels);
   vip_filter_ = BpfMap(skel_->maps.data_vip_filter);
   vip_state_ = BpfMap(skel_->maps.vip_state);
   flow_cache_ = BpfMap(skel_->maps.flow_cache);
@@ -347,6 +349,7 @@ void BpfProgram::bind_maps() {
   rr_cursor_.check_types<std::uint32_t, xlb_cursor>();
   settings_.check_types<std::uint32_t, xlb_settings>();
   tx_ports_.check_types<std::uint32_t, std::uint32_t>();
+  tunnels_.check_types<std::uint32_t, xlb_tunnel>();
   vip_filter_.check_types<std::uint32_t, xlb_vip_filter>();
 }
 

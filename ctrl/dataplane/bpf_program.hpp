@@ -92,6 +92,7 @@ class BpfProgram {
   const BpfMap& rr_cursor() const { return rr_cursor_; }
   const BpfMap& settings() const { return settings_; }
   const BpfMap& tx_ports() const { return tx_ports_; }
+  const BpfMap& tunnels() const { return tunnels_; }
   const BpfMap& vip_filter() const { return vip_filter_; }
   const BpfMap& vip_state() const { return vip_state_; }
   const BpfMap& flow_cache() const { return flow_cache_; }
@@ -128,7 +129,7 @@ class BpfProgram {
   // copied into the new table after it.
   std::unique_ptr<PinnedMap> legacy_flows_;
   BpfMap vips_, ring_, reals_, flows_, persist_, vip_stats_, real_stats_, counters_, rr_cursor_, settings_,
-      tx_ports_, vip_filter_, vip_state_, flow_cache_, if_macs_;
+      tx_ports_, tunnels_, vip_filter_, vip_state_, flow_cache_, if_macs_;
 };
 
 }  // namespace xlb::dataplane

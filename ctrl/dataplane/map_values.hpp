@@ -27,6 +27,9 @@ inline const char* counter_name(std::uint32_t counter) {
       "flow_new",      "flow_expired", "persist_hit",    "sorry",             "local",
       "flow_reopened", "drop_bad_length", "drop_bad_l4_header", "drop_bad_dst_mac", "drop_martian_source",
       "drop_bad_ext_chain", "drop_icmp_not_for_vip", "drop_bad_tcp_flags", "midstream_forwarded", "pass_foreign_mac",
+      "drop_tun_no_route", "drop_tun_no_neigh", "tun_too_big", "drop_tun_too_big_limited", "drop_tun_too_big_no_df",
+      "drop_tun_no_csum", "drop_tun_no_headroom",
+      "drop_tun_fwd_disabled",
   };
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
   return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";

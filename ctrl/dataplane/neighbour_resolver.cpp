@@ -156,6 +156,18 @@ NeighbourResolver::~NeighbourResolver() {
 }
 
 Egress NeighbourResolver::egress(const IpAddress& address) {
+  Egress out = route(address);
+  if (out.gateway) {
+    throw NotAdjacentError("real server " + address.to_string() + " is reached through gateway " +
+                           out.gateway->to_string() + " on " + out.ifname +
+                           ": direct routing (lb_kind DR) needs the real server on a directly connected "
+                           "network (layer-2 adjacency)");
+  }
+  out.source.reset();
+  return out;
+}
+
+Egress NeighbourResolver::route(const IpAddress& address) {
   rtmsg rtm{};
   rtm.rtm_family = static_cast<unsigned char>(family_of(address));
   rtm.rtm_dst_len = address.is_v4() ? 32 : 128;
@@ -198,17 +210,12 @@ Egress NeighbourResolver::egress(const IpAddress& address) {
   std::unique_ptr<rtnl_link, LinkDeleter> link(raw_link);
   out.ifname = rtnl_link_get_name(link.get()) ? rtnl_link_get_name(link.get()) : "";
   if (reach == route::Reach::via_gateway) {
-    std::string gateway = "a gateway";
-    for (int i = 0; i < rtnl_route_get_nnexthops(chosen.get()); ++i) {
-      if (auto gw = from_nl(rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(chosen.get(), i)))) {
-        gateway = "gateway " + gw->to_string();
-        break;
-      }
+    for (int i = 0; i < rtnl_route_get_nnexthops(chosen.get()) && !out.gateway; ++i) {
+      out.gateway = from_nl(rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(chosen.get(), i)));
     }
-    throw NotAdjacentError(who + " is reached through " + gateway + " on " + out.ifname +
-                           ": direct routing (lb_kind DR) needs the real server on a directly connected "
-                           "network (layer-2 adjacency)");
+    if (!out.gateway) throw std::runtime_error(who + ": route through a gateway without an address");
   }
+  out.source = from_nl(rtnl_route_get_pref_src(chosen.get()));
   auto mac = to_mac(rtnl_link_get_addr(link.get()));
   if (!mac) throw std::runtime_error(who + ": egress interface " + out.ifname + " has no Ethernet address");
   out.mac = *mac;

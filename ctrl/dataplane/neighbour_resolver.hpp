@@ -32,7 +32,11 @@ struct Egress {
   std::string ifname;
   MacAddress mac;      // the interface's own address: source MAC of forwarded frames
   bool local = false;  // the address is this node's own (a local route): no interface, no MAC
+  std::optional<IpAddress> gateway;  // route(): the next hop when it is not the address itself
+  std::optional<IpAddress> source;   // route(): the kernel's preferred source for the address
   bool operator==(const Egress&) const = default;
+  // Whose MAC the frames carry: the gateway's, or the address's own.
+  const IpAddress& next_hop(const IpAddress& address) const { return gateway ? *gateway : address; }
 };
 
 // DR rewrites only the Ethernet header, so a real behind a router cannot be reached.
@@ -64,6 +68,10 @@ class NeighbourResolver {
   // The route to `address`: throws NotAdjacentError when it goes through a gateway, and
   // std::runtime_error when there is no route. An address of this node gives a local Egress.
   Egress egress(const IpAddress& address);
+
+  // The same for a routed next hop (lb_kind TUN): a gateway is named, not refused, and the
+  // route's preferred source is given.
+  Egress route(const IpAddress& address);
 
   // The neighbour table's MAC for `address` on `ifindex`, if the entry is usable.
   std::optional<MacAddress> lookup(const IpAddress& address, int ifindex);

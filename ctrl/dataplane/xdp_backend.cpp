@@ -24,11 +24,29 @@ namespace {
 
 TrafficCounters to_counters(const xlb_traffic_stats& s) { return {s.packets, s.bytes, s.new_flows}; }
 
-void check_forwarding(const RealServer& real) {
-  if (real.forwarding != Forwarding::dr) {
-    throw std::invalid_argument("real server " + real_identity(real) +
-                                ": the XDP backend forwards in DR mode only (lb_kind NAT/TUN need IPVS)");
+void check_forwarding(const RealServer& real, const TunnelSpec& tunnel) {
+  if (real.forwarding == Forwarding::dr) return;
+  if (real.forwarding == Forwarding::tun && tunnel.type != TunnelSpec::Type::gre &&
+      tunnel.checksum != TunnelSpec::Checksum::remcsum)
+    return;
+  throw std::invalid_argument("real server " + real_identity(real) +
+                              ": the XDP backend forwards DR and TUN by ipip or gue (lb_kind NAT and TUN type gre "
+                              "need IPVS)");
+}
+
+// The outer source of a tunnel to `real`: the configured prefix of its family (host bits from
+// the flow hash), else the route's preferred source; the hash mask is in the address's last word.
+std::pair<IpAddress, std::uint32_t> tunnel_source(const TunnelSpec& tunnel, const IpAddress& real,
+                                                  const std::optional<IpAddress>& route_source) {
+  for (const auto& p : tunnel.sources) {
+    if (p.address.is_v4() != real.is_v4()) continue;
+    const unsigned width = real.is_v4() ? 32 : 128;
+    const unsigned host_bits = width - p.prefix;
+    const std::uint32_t mask = host_bits >= 32 ? 0xffffffffu : (host_bits == 0 ? 0u : (1u << host_bits) - 1);
+    return {p.address, htonl(mask)};
   }
+  if (!route_source) throw std::runtime_error("no source address for a tunnel to " + real.to_string());
+  return {*route_source, 0};
 }
 
 // The interface's own MAC as the program compares it; disabled (any unicast MAC) for a link
@@ -115,7 +133,7 @@ void XdpBackend::arm_refresh() {
 
 void XdpBackend::refresh_neighbours() {
   auto probe = [this](const RealSlot& slot) {
-    if (!slot.egress.local) resolver_.probe(slot.real.address, slot.egress.ifindex);
+    if (!slot.egress.local) resolver_.probe(slot.neighbour(), slot.egress.ifindex);
   };
   for (const auto& [key, svc] : services_) {
     for (const auto& [k, slot] : svc.reals) probe(slot);
@@ -209,10 +227,16 @@ void XdpBackend::retire_orphans() {
   }
 }
 
-XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::optional<RealSlot>& previous) {
+Egress XdpBackend::route_of(const RealServer& real) {
+  return real.forwarding == Forwarding::tun ? resolver_.route(real.address) : resolver_.egress(real.address);
+}
+
+XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const TunnelSpec& tunnel,
+                                           const std::optional<RealSlot>& previous) {
   RealSlot slot;
   slot.real = real;
   slot.id = previous ? previous->id : 0;
+  if (real.forwarding == Forwarding::tun) slot.tunnel = tunnel;
   if (previous && (previous->usable() || !previous->adjacent)) {
     // Resolved before, and followed since by the neighbour and route watches (on_neighbour,
     // on_routes): asking the kernel again costs two netlink round trips per real, 18 ms per
@@ -228,12 +252,12 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const std::op
     slot.mac = known->second.mac;
     return slot;
   }
-  slot.egress = resolver_.egress(real.address);  // throws when not adjacent
+  slot.egress = route_of(real);  // DR: throws when not adjacent
   if (slot.egress.local) return slot;
-  slot.mac = resolver_.resolve(real.address, slot.egress.ifindex, options_.resolve_timeout);
+  slot.mac = resolver_.resolve(slot.neighbour(), slot.egress.ifindex, options_.resolve_timeout);
   if (!slot.mac) {
-    spdlog::warn("xdp: real server {} does not answer ARP/ND on {}; it gets no flows until it does",
-                 real.address.to_string(), slot.egress.ifname);
+    spdlog::warn("xdp: real server {}: {} does not answer ARP/ND on {}; it gets no flows until it does",
+                 real.address.to_string(), slot.neighbour().to_string(), slot.egress.ifname);
   }
   add_tx_port(slot.egress);
   if (slot.mac) resolved_.insert_or_assign(real.address, Resolved{slot.egress, *slot.mac});
@@ -247,7 +271,27 @@ void XdpBackend::add_tx_port(const Egress& egress) const {
   }
 }
 
+void XdpBackend::write_tunnel(const RealSlot& slot) const {
+  xlb_tunnel t{};
+  if (slot.tunnel && !slot.egress.local) {
+    const auto [source, mask] = tunnel_source(*slot.tunnel, slot.real.address, slot.egress.source);
+    put_address(source, t.src);
+    put_address(slot.real.address, t.dst);
+    t.src_hash_mask = mask;
+    t.type = slot.tunnel->type == TunnelSpec::Type::gue ? XLB_TUN_GUE : XLB_TUN_IPIP;
+    t.gue_port = htons(slot.tunnel->port);
+    // Zero UDP checksums are not allowed over IPv6: the program computes them there always.
+    t.flags = slot.tunnel->checksum == TunnelSpec::Checksum::csum ? XLB_TUN_F_CSUM : 0;
+    t.family = family_of(slot.real.address);
+    t.ifindex = static_cast<__u32>(slot.egress.ifindex);
+  }
+  if (auto ec = program_->tunnels().update(slot.id, t); ec) {
+    throw std::system_error(ec, "tunnels entry " + std::to_string(slot.id));
+  }
+}
+
 void XdpBackend::write_real(const RealSlot& slot) const {
+  write_tunnel(slot);
   xlb_real entry{};
   if (slot.mac) {
     std::copy(slot.mac->bytes.begin(), slot.mac->bytes.end(), entry.dst_mac);
@@ -256,6 +300,7 @@ void XdpBackend::write_real(const RealSlot& slot) const {
     entry.family = family_of(slot.real.address);
   }
   entry.flags = slot.real.weight == 0 ? XLB_REAL_F_QUIESCED : 0;
+  if (slot.tunnel) entry.flags |= XLB_REAL_F_TUNNEL;
   if (slot.egress.local) {
     entry.family = family_of(slot.real.address);
     entry.flags |= XLB_REAL_F_LOCAL;
@@ -328,8 +373,8 @@ void XdpBackend::publish(Service& svc) {
 void XdpBackend::apply(const ServiceSpec& spec) {
   to_vip_key(spec.key);  // validates before anything is allocated
   to_sched(spec.scheduler);
-  for (const auto& r : spec.reals) check_forwarding(r);
-  if (spec.sorry_server) check_forwarding(*spec.sorry_server);
+  for (const auto& r : spec.reals) check_forwarding(r, spec.tunnel);
+  if (spec.sorry_server) check_forwarding(*spec.sorry_server, spec.tunnel);
 
   auto [it, inserted] = services_.try_emplace(spec.key);
   Service& svc = it->second;
@@ -364,7 +409,7 @@ void XdpBackend::apply(const ServiceSpec& spec) {
       if (next.count(key)) throw std::invalid_argument("real server " + real_identity(r) + " listed twice");
       std::optional<RealSlot> prev;
       if (auto f = svc.reals.find(key); f != svc.reals.end()) prev = f->second;
-      auto slot = make_slot(r, prev);
+      auto slot = make_slot(r, spec.tunnel, prev);
       assign_id(slot);
       next.emplace(key, std::move(slot));
     }
@@ -375,7 +420,7 @@ void XdpBackend::apply(const ServiceSpec& spec) {
           svc.sorry->real.port == spec.sorry_server->port) {
         prev = svc.sorry;
       }
-      sorry = make_slot(*spec.sorry_server, prev);
+      sorry = make_slot(*spec.sorry_server, spec.tunnel, prev);
       sorry->real.weight = 1;  // the sorry server is never quiesced
       assign_id(*sorry);
     }
@@ -543,21 +588,22 @@ void XdpBackend::on_routes() {
     std::optional<Egress> egress;
     std::string error;
   };
-  std::map<IpAddress, Route> routes;
-  auto route_to = [&](const IpAddress& address) -> const Route& {
-    auto it = routes.find(address);
+  std::map<std::pair<IpAddress, bool>, Route> routes;
+  auto route_to = [&](const RealServer& real) -> const Route& {
+    const std::pair<IpAddress, bool> key{real.address, real.forwarding == Forwarding::tun};
+    auto it = routes.find(key);
     if (it != routes.end()) return it->second;
     Route r;
     try {
-      r.egress = resolver_.egress(address);
+      r.egress = route_of(real);
     } catch (const std::exception& e) {
       r.error = e.what();
     }
-    return routes.emplace(address, std::move(r)).first->second;
+    return routes.emplace(key, std::move(r)).first->second;
   };
   auto recheck = [&](RealSlot& slot) -> SlotRevision {
     const bool was_usable = slot.usable();
-    const Route& route = route_to(slot.real.address);
+    const Route& route = route_to(slot.real);
     const std::optional<Egress>& egress = route.egress;
     if (!egress) {
       if (!slot.adjacent) return {};
@@ -570,7 +616,8 @@ void XdpBackend::on_routes() {
       return {true, was_usable};
     }
     const bool same_way = egress->ifindex == slot.egress.ifindex && egress->mac == slot.egress.mac &&
-                          egress->local == slot.egress.local;
+                          egress->local == slot.egress.local && egress->gateway == slot.egress.gateway &&
+                          egress->source == slot.egress.source;
     if (same_way && slot.adjacent) return {};
     slot.adjacent = true;
     if (!same_way) {
@@ -585,8 +632,8 @@ void XdpBackend::on_routes() {
     }
     slot.mac.reset();
     if (!slot.egress.local) {
-      slot.mac = resolver_.lookup(slot.real.address, slot.egress.ifindex);
-      if (!slot.mac) resolver_.probe(slot.real.address, slot.egress.ifindex);
+      slot.mac = resolver_.lookup(slot.neighbour(), slot.egress.ifindex);
+      if (!slot.mac) resolver_.probe(slot.neighbour(), slot.egress.ifindex);
     }
     write_real(slot);
     return {true, was_usable != slot.usable()};
@@ -605,8 +652,8 @@ void XdpBackend::on_neighbour(const IpAddress& address, int ifindex, const MacAd
     known->second.mac = mac;
   }
   auto follow = [&](RealSlot& slot) -> SlotRevision {
-    if (slot.real.address != address || slot.egress.ifindex != ifindex || slot.mac == mac || !slot.adjacent) return {};
-    spdlog::info("xdp: real server {} is now at {}", address.to_string(), mac.str());
+    if (slot.neighbour() != address || slot.egress.ifindex != ifindex || slot.mac == mac || !slot.adjacent) return {};
+    spdlog::info("xdp: real server {} is now at {}", slot.real.address.to_string(), mac.str());
     const bool newly_usable = !slot.mac;
     slot.mac = mac;
     write_real(slot);

@@ -120,8 +120,11 @@ class XdpBackend : public Backend {
     Egress egress;
     std::optional<MacAddress> mac;  // nullopt: not resolved yet, so not in the ring
     bool adjacent = true;           // false: a route change put it behind a gateway (no MAC until back)
+    std::optional<TunnelSpec> tunnel;  // Forwarding::tun: encapsulated, `mac` is the next hop's
     // A local real needs no MAC: its packets go to this node's stack.
     bool usable() const { return mac.has_value() || egress.local; }
+    // Whose neighbour entry the real needs: a tunnel real's next hop, else the real itself.
+    const IpAddress& neighbour() const { return egress.next_hop(real.address); }
   };
   struct Service {
     ServiceSpec spec;
@@ -138,7 +141,9 @@ class XdpBackend : public Backend {
   };
   Directory directory() const;
 
-  RealSlot make_slot(const RealServer& real, const std::optional<RealSlot>& previous);
+  RealSlot make_slot(const RealServer& real, const TunnelSpec& tunnel, const std::optional<RealSlot>& previous);
+  Egress route_of(const RealServer& real);
+  void write_tunnel(const RealSlot& slot) const;
   void write_real(const RealSlot& slot) const;
   void clear_real(std::uint32_t id);
   void write_ring(const Service& svc, std::uint32_t slot, const std::vector<std::uint32_t>& ring) const;

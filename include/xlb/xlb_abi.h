@@ -10,13 +10,14 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 5
+#define XLB_ABI_VERSION 6
 /* Pins of versions from this one to XLB_ABI_VERSION - 1 are adopted too: they differ only in
  * flow_cache, which the loader recreates (it holds nothing that must survive), in vip_filter's
  * cache_epoch, which was zero padding, in vip_state's second word, which counted flow changes
  * as well as incarnations (any value serves as the incarnation to go on from), in counters,
  * which had fewer entries (recreated: statistics restart at zero), and in the flows value,
- * which lacked client_state (the loader copies every flow into a table of the new layout). */
+ * which lacked client_state (the loader copies every flow into a table of the new layout).
+ * ABI 6 added the tunnels map (created where missing) and the cache entry's tunnel_mtu. */
 #define XLB_ABI_ADOPTABLE 2
 
 /* Address families as stored in keys (not AF_*: these read well in bpftool dumps). */
@@ -40,6 +41,8 @@ enum xlb_sched {
 #define XLB_REAL_F_QUIESCED 0x1u /* weight 0: keeps its flows, gets no new ones, persistence skips it */
 #define XLB_REAL_F_LOCAL 0x2u    /* an address of this node (IPVS's "Local"): its packets go to this
 				  * node's own stack (XDP_PASS) with nothing rewritten */
+#define XLB_REAL_F_TUNNEL 0x4u   /* lb_kind TUN: encapsulated as its tunnels entry says, to the next hop
+				  * the kernel's FIB names for addr out of ifindex; dst_mac unused */
 
 /* Global counters (index into the per-CPU "counters" array). */
 enum xlb_counter {
@@ -73,6 +76,20 @@ enum xlb_counter {
 				       * sent to the real the scheduler picks, no entry created */
 	XLB_CTR_PASS_FOREIGN_MAC,     /* frame to a VIP whose destination MAC is not the interface's
 				       * (flooded unknown unicast, promiscuous NIC): to the kernel */
+	/* lb_kind TUN (bpf/encap.h, bpf/icmp_too_big.h); encapsulated packets count as TX/REDIRECT */
+	XLB_CTR_DROP_TUN_NO_ROUTE,    /* the FIB has no usable route to the real out of its interface */
+	XLB_CTR_DROP_TUN_NO_NEIGH,    /* the next hop's MAC is not known yet: xlbd keeps it resolved */
+	XLB_CTR_TUN_TOO_BIG,          /* too big once encapsulated: answered with ICMP frag-needed /
+				       * packet-too-big (the drop is the answer) */
+	XLB_CTR_DROP_TUN_TOO_BIG_LIMITED, /* likewise, but over the ICMP rate limit: dropped silently */
+	XLB_CTR_DROP_TUN_TOO_BIG_NO_DF,   /* IPv4 without DF, too big once encapsulated: dropped (no
+				       * fragmentation in XDP) */
+	XLB_CTR_DROP_TUN_NO_CSUM,     /* GUE needing an outer checksum over an inner packet that gives
+				       * none to derive it from (UDP over IPv4 with checksum 0, an IPv6
+				       * extension header) */
+	XLB_CTR_DROP_TUN_NO_HEADROOM, /* the driver left no room in front of the frame for the headers */
+	XLB_CTR_DROP_TUN_FWD_DISABLED, /* IP forwarding is off on the real's egress interface, which the
+				       * kernel's FIB lookup for programs requires (docs/tunnel.md) */
 	XLB_CTR_MAX,
 };
 
@@ -131,6 +148,29 @@ struct xlb_real {
 	__u32 addr[4];   /* real server address, network order (for dumps and ICMP) */
 	__u8 family;     /* XLB_FAMILY_V4 or XLB_FAMILY_V6; 0 = slot free */
 	__u8 pad[3];     /* explicit padding, zero */
+};
+
+/* Map "tunnels" (ARRAY, index = real id): how an XLB_REAL_F_TUNNEL real is encapsulated to.
+ * The outer family is the real's (IPv4 in IPv6 when the real is IPv6 and the VIP IPv4; IPv6 in
+ * IPv4 is not done). The outer source is src, with the bits of src_hash_mask (in the address's
+ * last word: addr[0] for IPv4, addr[3] for IPv6) taken from the flow hash, so that a real's
+ * receive-side scaling spreads flows over its queues. */
+#define XLB_TUN_IPIP 1 /* IP in IP: IPPROTO_IPIP or IPPROTO_IPV6 as the outer protocol */
+#define XLB_TUN_GUE 2  /* UDP (dst gue_port, src from the flow hash) + GUE version 0 header */
+
+#define XLB_TUN_F_CSUM 0x1u /* GUE: outer UDP checksum (always over IPv6, where zero is not allowed) */
+
+struct xlb_tunnel {
+	__u32 src[4];        /* outer source address, network order, the real's family */
+	__u32 dst[4];        /* the real's address, network order (outer destination) */
+	__u32 src_hash_mask; /* network order; bits of the last address word taken from the flow hash */
+	__u16 gue_port;      /* network order; XLB_TUN_GUE only */
+	__u8 type;           /* XLB_TUN_*; 0 = no tunnel (the program drops) */
+	__u8 flags;          /* XLB_TUN_F_* */
+	__u8 family;         /* XLB_FAMILY_V4 or XLB_FAMILY_V6: the outer header's */
+	__u8 pad[3];         /* explicit padding, zero */
+	__u32 ifindex;       /* the interface the route to dst leaves by: the FIB is asked for the
+			      * next hop out of it (an output lookup, see docs/tunnel.md) */
 };
 
 /* What a cache entry remembers of its real, so that pending counts of a real id since reused
@@ -285,6 +325,8 @@ struct xlb_flow_cache_entry {
 	__u8 dst_mac[6];         /* the real's reals entry when the entry was filled: */
 	__u8 src_mac[6];         /* what a cache hit forwards with */
 	__u32 ifindex;
+	__u32 tunnel_mtu;        /* 0: DR; else a tunnel real, and the egress MTU the FIB gave for it */
+	__u32 pad;               /* explicit padding, zero */
 };
 
 /* Whether an entry's pending counts still belong to its VIP and real (see above); the program

@@ -21,8 +21,8 @@ BackendChoice choose_backend(BackendRequest requested, bool needs_nat_or_tun, bo
   switch (requested) {
     case BackendRequest::xdp:
       if (needs_nat_or_tun)
-        return none("lb_backend xdp: the XDP dataplane forwards in DR mode only; lb_kind NAT/TUN "
-                    "needs lb_backend ipvs or auto");
+        return none("lb_backend xdp: the XDP dataplane forwards DR and TUN (ipip, gue); lb_kind NAT and "
+                    "TUN type gre need lb_backend ipvs or auto");
       if (!xdp_attach_ok) return none("lb_backend xdp: the XDP program cannot attach");
       return {BackendKind::xdp, "lb_backend xdp"};
     case BackendRequest::ipvs:
@@ -31,8 +31,8 @@ BackendChoice choose_backend(BackendRequest requested, bool needs_nat_or_tun, bo
     case BackendRequest::automatic:
       if (needs_nat_or_tun) {
         if (ipvs_available)
-          return {BackendKind::ipvs, "lb_backend auto: lb_kind NAT/TUN is not done by XDP, using IPVS"};
-        return none("lb_backend auto: lb_kind NAT/TUN needs IPVS, and " + std::string(kNoIpvs));
+          return {BackendKind::ipvs, "lb_backend auto: lb_kind NAT or TUN type gre is not done by XDP, using IPVS"};
+        return none("lb_backend auto: lb_kind NAT or TUN type gre needs IPVS, and " + std::string(kNoIpvs));
       }
       if (xdp_attach_ok) return {BackendKind::xdp, "lb_backend auto: XDP attaches"};
       if (ipvs_available)

@@ -270,6 +270,11 @@ void Balancer::add_tx_port(std::uint32_t ifindex) {
         "add tx port " + std::to_string(ifindex));
 }
 
+void Balancer::put_tunnel(std::uint32_t real_id, const xlb_tunnel& tunnel) {
+  check(bpf_map__update_elem(skel_->maps.tunnels, &real_id, sizeof(real_id), &tunnel, sizeof(tunnel), BPF_ANY),
+        "put tunnel " + std::to_string(real_id));
+}
+
 xlb_vip_filter Balancer::filter() const {
   xlb_vip_filter f{};
   const std::uint32_t zero = 0;

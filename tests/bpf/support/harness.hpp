@@ -123,6 +123,7 @@ class Balancer {
   std::optional<xlb_vip_info> vip(const xlb_vip_key& key) const;
   void write_ring(std::uint32_t vip_id, std::uint32_t slot, std::span<const std::uint32_t> ring);
   void add_tx_port(std::uint32_t ifindex);
+  void put_tunnel(std::uint32_t real_id, const xlb_tunnel& tunnel);
 
   // The VIP address prefilter, as the control plane keeps it: configure() sets the VIP's bit
   // and turns the filter on.

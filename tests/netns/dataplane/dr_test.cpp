@@ -25,41 +25,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string read_command(const std::string& cmd) {
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof(buf), p)) out += buf;
-    ::pclose(p);
-  }
-  return out;
-}
 
-// The lab's namespaces, processes and bpffs; torn down by the script also when a test fails.
-class Topology {
+// The lab's namespaces, processes and bpffs (tools/lab/dr-topology.sh).
+class Topology : public test::ScriptLab {
  public:
-  Topology() : suffix_("t" + test::run_suffix().substr(0, 7)) {
-    const std::string src = std::getenv("XLB_SOURCE_DIR") ? std::getenv("XLB_SOURCE_DIR") : ".";
-    const std::string bin = std::getenv("XLB_BINARY_DIR") ? std::getenv("XLB_BINARY_DIR") : ".";
-    script_ = src + "/tools/lab/dr-topology.sh";
-    const std::string out = read_command(script_ + " up " + suffix_ + " " + bin + "/bpf/pass.bpf.o");
-    std::istringstream words(out);
-    std::string word;
-    while (words >> word) {
-      if (auto eq = word.find('='); eq != std::string::npos) env_[word.substr(0, eq)] = word.substr(eq + 1);
-    }
-    if (!env_.count("LAB_LB")) {
-      test::sh(script_ + " down " + suffix_);  // the destructor does not run for a throwing constructor
-      throw std::runtime_error("lab setup failed: " + out);
-    }
-  }
-  ~Topology() { test::sh(script_ + " down " + suffix_); }
-  const std::string& operator[](const std::string& k) const { return env_.at(k); }
-
- private:
-  std::string suffix_;
-  std::string script_;
-  std::map<std::string, std::string> env_;
+  Topology() : ScriptLab("dr-topology.sh", test::binary_dir() + "/bpf/pass.bpf.o") {}
 };
 
 class DrLabTest : public ::testing::Test {

@@ -4,8 +4,11 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <sstream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -50,5 +53,46 @@ class BpffsMount {
 };
 
 inline bool is_root() { return ::geteuid() == 0; }
+
+inline std::string read_command(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof(buf), p)) out += buf;
+    ::pclose(p);
+  }
+  return out;
+}
+
+// A lab of tools/lab/SCRIPT (up SUFFIX ARGS... / down SUFFIX), whose names `up` prints as
+// KEY=VALUE words; torn down by the script also when a test fails.
+class ScriptLab {
+ public:
+  ScriptLab(const std::string& script, const std::string& args) : suffix_("t" + run_suffix().substr(0, 7)) {
+    const std::string src = std::getenv("XLB_SOURCE_DIR") ? std::getenv("XLB_SOURCE_DIR") : ".";
+    script_ = src + "/tools/lab/" + script;
+    const std::string out = read_command(script_ + " up " + suffix_ + " " + args);
+    std::istringstream words(out);
+    std::string word;
+    while (words >> word) {
+      if (auto eq = word.find('='); eq != std::string::npos) env_[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+    if (!env_.count("LAB_LB")) {
+      sh(script_ + " down " + suffix_);  // the destructor does not run for a throwing constructor
+      throw std::runtime_error("lab setup failed: " + out);
+    }
+  }
+  ~ScriptLab() { sh(script_ + " down " + suffix_); }
+  ScriptLab(const ScriptLab&) = delete;
+  ScriptLab& operator=(const ScriptLab&) = delete;
+  const std::string& operator[](const std::string& k) const { return env_.at(k); }
+
+ private:
+  std::string suffix_;
+  std::string script_;
+  std::map<std::string, std::string> env_;
+};
+
+inline std::string binary_dir() { return std::getenv("XLB_BINARY_DIR") ? std::getenv("XLB_BINARY_DIR") : "."; }
 
 }  // namespace xlb::dataplane::test

@@ -100,14 +100,48 @@ TEST(Diagnostics, UnicastWithVrrpStrict) {
             V{"t.conf:8:3: error: unicast_peer cannot be used with vrrp_strict (set at t.conf:2:2)"});
 }
 
-TEST(Diagnostics, NatAndTunNeedIpvs) {
+TEST(Diagnostics, NatAndGreTunnelsNeedIpvs) {
   EXPECT_EQ(check("global_defs {\n lb_backend xdp\n}\nvirtual_server 198.18.0.1 80 {\n lb_algo rr\n lb_kind NAT\n}\n"),
-            V{"t.conf:6:2: error: lb_kind NAT is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs"});
+            V{"t.conf:6:2: error: lb_kind NAT is not supported by the XDP backend, which forwards DR and TUN; use lb_backend ipvs"});
   EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_backend xdp\n lb_algo lc\n lb_kind TUN\n}\n"),
-            (V{"t.conf:3:2: error: lb_algo lc is not supported by the XDP backend (rr, wrr, sh, mh); use lb_backend ipvs",
-               "t.conf:4:2: error: lb_kind TUN is not supported by the XDP backend, which forwards DR only; use lb_backend ipvs"}));
+            (V{"t.conf:3:2: error: lb_algo lc is not supported by the XDP backend (rr, wrr, sh, mh); use lb_backend ipvs"}));
+  EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_backend xdp\n lb_algo rr\n lvs_method TUN type gre csum\n}\n"),
+            (V{"t.conf:4:17: error: lb_kind TUN type gre csum is not done by the XDP backend (ipip and gue without remcsum "
+               "are); use lb_backend ipvs"}));
+  EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_backend xdp\n lb_algo rr\n lb_kind TUN type gue port 6080 remcsum\n}\n"),
+            (V{"t.conf:4:14: error: lb_kind TUN type gue port 6080 remcsum is not done by the XDP backend (ipip and gue "
+               "without remcsum are); use lb_backend ipvs"}));
   // auto picks IPVS for NAT: not an error here.
   EXPECT_EQ(check("virtual_server 198.18.0.1 80 {\n lb_algo rr\n lb_kind NAT\n}\n"), V{});
+}
+
+TEST(Diagnostics, TunnelOptionsAsKeepalivedTakesThem) {
+  const std::string head = "virtual_server 198.18.0.1 80 {\n lb_algo rr\n ";
+  EXPECT_EQ(check(head + "lb_kind TUN type ipip\n}\n"), V{});
+  EXPECT_EQ(check(head + "lb_kind TUN type gre\n}\n"),
+            V{"t.conf:3:14: warning: lb_kind TUN type gre runs on IPVS (the XDP backend does ipip and gue without "
+              "remcsum)"});
+  EXPECT_EQ(check(head + "lvs_method TUN type gue port 6080 csum\n}\n"), V{});
+  EXPECT_EQ(check(head + "lvs_method TUN port 6080 type gue\n}\n"), V{});
+  EXPECT_EQ(check(head + "lb_kind TUN type gue\n}\n"), V{"t.conf:3:10: error: a gue tunnel needs 'port N'"});
+  EXPECT_EQ(check(head + "lb_kind TUN type ipip port 5\n}\n"), V{"t.conf:3:24: error: only gue tunnels take a port"});
+  EXPECT_EQ(check(head + "lb_kind TUN type ipip csum\n}\n"), V{"t.conf:3:24: error: ipip tunnels have no checksum option"});
+  EXPECT_EQ(check(head + "lb_kind TUN type gre remcsum\n}\n"),
+            V{"t.conf:3:23: error: gre tunnels have no remote checksum option"});
+  EXPECT_EQ(check(head + "lb_kind DR type ipip\n}\n"), V{"t.conf:3:13: error: tunnel options need TUN, not DR"});
+  EXPECT_EQ(check(head + "lb_kind TUN type vxlan\n}\n").size(), 1u);
+  EXPECT_EQ(check(head + "lb_kind TUN type gue port 0\n}\n").size(), 1u);
+  EXPECT_EQ(check(head + "lb_kind TUN type\n}\n"), V{"t.conf:3:14: error: 'type' needs a value"});
+  EXPECT_EQ(check(head + "lb_kind TUN\n tunnel_source 198.18.2.0/24\n tunnel_source 2001:db8:2::/64\n}\n"), V{});
+  EXPECT_EQ(check(head + "lb_kind TUN\n tunnel_source 198.18.2.0/24\n tunnel_source 198.18.3.0/24\n}\n"),
+            V{"t.conf:5:16: error: tunnel_source for IPv4 was already given at t.conf:4:16"});
+  EXPECT_EQ(check(head + "lb_kind TUN\n tunnel_source 198.18.2.0/4\n}\n").size(), 1u);
+  // IPv4 in IPv6 is the program's; IPv6 in IPv4 only IPVS's.
+  EXPECT_EQ(check(head + "lb_kind TUN\n real_server 2001:db8::7 80 {\n }\n}\n"), V{});
+  EXPECT_EQ(check("virtual_server 2001:db8::1 80 {\n lb_algo rr\n lb_kind TUN\n real_server 198.18.0.7 80 {\n }\n}\n"),
+            V{"t.conf:4:2: error: real_server 198.18.0.7 is IPv4 but virtual_server 2001:db8::1 80 is IPv6"});
+  EXPECT_EQ(check("virtual_server 2001:db8::1 80 {\n lb_algo wlc\n lb_kind TUN\n real_server 198.18.0.7 80 {\n }\n}\n"),
+            V{});
 }
 
 TEST(Diagnostics, KnownButUnimplementedIsNeverSilent) {

@@ -344,11 +344,47 @@ virtual_server 198.18.0.3 80 { lb_algo rr
   lb_kind DR }
 virtual_server 198.18.0.2 81 { lb_algo wlc
   lb_kind NAT }
+virtual_server 198.18.0.2 82 { lb_algo rr
+  lb_kind TUN type gre
+  lb_backend ipvs }
 )");
   const auto x = xdp_interfaces(r.config);
   EXPECT_EQ(x.names, (std::vector<std::string>{"eth0", "eth1"}));
   ASSERT_EQ(x.unresolved.size(), 1u);  // 198.18.0.3 is no VIP; the NAT service runs on IPVS
   EXPECT_EQ(x.unresolved[0]->address, ip("198.18.0.3"));
+}
+
+TEST(Model, TunnelKindsAndTheBackendTheyRunOn) {
+  const auto r = load_string(R"(
+virtual_server 198.18.0.1 80 { lb_algo wrr
+  lb_kind TUN }
+virtual_server 198.18.0.1 81 { lb_algo wrr
+  lvs_method TUN type gue port 6080 csum
+  tunnel_source 198.18.2.0/24 }
+virtual_server 198.18.0.1 82 { lb_algo wrr
+  lb_kind TUN type gre }
+virtual_server 198.18.0.1 83 { lb_algo wrr
+  lb_kind TUN type gue port 6080 remcsum }
+)", "t.conf");
+  ASSERT_EQ(r.config.virtual_servers.size(), 4u);
+  EXPECT_EQ(r.diagnostics.size(), 2u) << "xlbd -t says which two run on IPVS";
+  const auto& v = r.config.virtual_servers;
+  const GlobalDefs g;
+  EXPECT_EQ(v[0].tunnel.value, Tunnel{});
+  EXPECT_EQ(effective_backend(v[0], g), LbBackend::xdp);
+  EXPECT_EQ(v[1].tunnel.value, (Tunnel{TunnelType::gue, 6080, TunnelChecksum::csum}));
+  ASSERT_EQ(v[1].tunnel_source.size(), 1u);
+  EXPECT_EQ(v[1].tunnel_source[0].value.prefix, 24);
+  EXPECT_EQ(effective_backend(v[1], g), LbBackend::xdp);
+  EXPECT_EQ(to_string(v[1].tunnel.value), "gue port 6080 csum");
+  EXPECT_EQ(effective_backend(v[2], g), LbBackend::ipvs) << "GRE stays on IPVS";
+  EXPECT_EQ(effective_backend(v[3], g), LbBackend::ipvs) << "remote checksum offload stays on IPVS";
+  // The writer keeps what the parser read.
+  std::ostringstream written;
+  write_config(written, r.config);
+  const auto again = load_string(written.str(), "written.conf");
+  EXPECT_EQ(again.diagnostics.size(), 2u);
+  EXPECT_EQ(again.config, r.config) << written.str();
 }
 
 }  // namespace

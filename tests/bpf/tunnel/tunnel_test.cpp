@@ -1,0 +1,409 @@
+// lb_kind TUN: IPIP, IP6IP6, IPv4 in IPv6 and GUE frames, byte for byte; the next hop from the
+// FIB of a namespace the test makes; path MTU answers; truncated frames.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "tests/bpf/balancer/fixture.hpp"
+#include "tests/bpf/support/tunnel_netns.hpp"
+
+namespace xlb::bpftest {
+namespace {
+
+const Mac kGatewayMac{0x02, 0x9a, 0x7e, 0x00, 0x00, 0xfe};
+const Address kLocal4 = Address::parse("198.18.2.1");
+const Address kLocal6 = Address::parse("2001:db8:2::1");
+const Address kTunReal4 = Address::parse("198.18.100.1");
+const Address kTunReal6 = Address::parse("2001:db8:100::1");
+const Address kUnresolved4 = Address::parse("198.18.101.1");  // via a gateway with no neighbour entry
+const Address kUnrouted4 = Address::parse("198.18.102.1");    // no route out of the veth
+constexpr std::uint16_t kGuePort = 6080;
+
+std::uint32_t sum16(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) {
+  for (std::size_t i = 0; i + 1 < n; i += 2) sum += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
+  if (n % 2) sum += static_cast<std::uint32_t>(p[n - 1] << 8);
+  return sum;
+}
+std::uint16_t fold16(std::uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+void put16(Bytes& b, std::uint16_t v) {
+  b.push_back(static_cast<std::uint8_t>(v >> 8));
+  b.push_back(static_cast<std::uint8_t>(v));
+}
+std::uint16_t get16(const Bytes& b, std::size_t at) { return static_cast<std::uint16_t>(b[at] << 8 | b[at + 1]); }
+
+// Sets an inner IPv4 packet's TOS, TTL and DF (the builder leaves 0, 64, no DF), checksum redone.
+void set_ipv4_fields(Bytes& frame, std::uint8_t tos, std::uint8_t ttl, bool df) {
+  frame[14 + 1] = tos;
+  frame[14 + 6] = df ? 0x40 : 0;
+  frame[14 + 8] = ttl;
+  frame[14 + 10] = frame[14 + 11] = 0;
+  const std::uint16_t c = fold16(sum16(frame.data() + 14, (frame[14] & 0xf) * 4));
+  frame[14 + 10] = static_cast<std::uint8_t>(c >> 8);
+  frame[14 + 11] = static_cast<std::uint8_t>(c);
+}
+void set_ipv6_fields(Bytes& frame, std::uint8_t tclass, std::uint8_t hop_limit) {
+  frame[14] = static_cast<std::uint8_t>(0x60 | tclass >> 4);
+  frame[15] = static_cast<std::uint8_t>((tclass & 0xf) << 4 | (frame[15] & 0xf));
+  frame[14 + 7] = hop_limit;
+}
+
+struct Outer {
+  Address src, dst;
+  std::uint8_t tos = 0, ttl = 0;
+  bool gue = false;
+  bool gue_csum = false;
+  std::uint16_t gue_sport = 0;  // from the frame: the hash is the program's
+  std::uint32_t flow_label = 0;  // likewise
+};
+
+// The frame the program must send: built here independently, checksums computed over bytes.
+Bytes expected_frame(const Mac& dst, const Mac& src, const Bytes& inner_ip, const Outer& o) {
+  const bool v4 = o.dst.family == 4;
+  const std::uint8_t inner_proto = (inner_ip[0] >> 4) == 4 ? 4 : 41;
+  Bytes l4;
+  if (o.gue) {
+    put16(l4, o.gue_sport);
+    put16(l4, kGuePort);
+    put16(l4, static_cast<std::uint16_t>(8 + 4 + inner_ip.size()));
+    put16(l4, 0);
+    l4.push_back(0);
+    l4.push_back(inner_proto);
+    put16(l4, 0);
+  }
+  l4.insert(l4.end(), inner_ip.begin(), inner_ip.end());
+  if (o.gue && o.gue_csum) {
+    std::uint32_t pseudo = sum16(o.src.bytes.data(), v4 ? 4 : 16);
+    pseudo = sum16(o.dst.bytes.data(), v4 ? 4 : 16, pseudo);
+    pseudo += 17 + static_cast<std::uint32_t>(l4.size());
+    std::uint16_t c = fold16(sum16(l4.data(), l4.size(), pseudo));
+    if (c == 0) c = 0xffff;
+    l4[6] = static_cast<std::uint8_t>(c >> 8);
+    l4[7] = static_cast<std::uint8_t>(c);
+  }
+  Bytes out(dst.begin(), dst.end());
+  out.insert(out.end(), src.begin(), src.end());
+  const std::uint8_t next = o.gue ? 17 : inner_proto;
+  if (v4) {
+    put16(out, 0x0800);
+    const std::size_t ip = out.size();
+    out.push_back(0x45);
+    out.push_back(o.tos);
+    put16(out, static_cast<std::uint16_t>(20 + l4.size()));
+    put16(out, 0);
+    put16(out, 0x4000);  // DF
+    out.push_back(o.ttl);
+    out.push_back(next);
+    put16(out, 0);
+    out.insert(out.end(), o.src.bytes.begin(), o.src.bytes.begin() + 4);
+    out.insert(out.end(), o.dst.bytes.begin(), o.dst.bytes.begin() + 4);
+    const std::uint16_t c = fold16(sum16(out.data() + ip, 20));
+    out[ip + 10] = static_cast<std::uint8_t>(c >> 8);
+    out[ip + 11] = static_cast<std::uint8_t>(c);
+  } else {
+    put16(out, 0x86dd);
+    const std::uint32_t first = 0x60000000u | static_cast<std::uint32_t>(o.tos) << 20 | o.flow_label;
+    put16(out, static_cast<std::uint16_t>(first >> 16));
+    put16(out, static_cast<std::uint16_t>(first));
+    put16(out, static_cast<std::uint16_t>(l4.size()));
+    out.push_back(next);
+    out.push_back(o.ttl);
+    out.insert(out.end(), o.src.bytes.begin(), o.src.bytes.end());
+    out.insert(out.end(), o.dst.bytes.begin(), o.dst.bytes.end());
+  }
+  out.insert(out.end(), l4.begin(), l4.end());
+  return out;
+}
+
+class TunnelTest : public BalancerTest {
+ protected:
+  void SetUp() override {
+    netns_ = std::make_unique<NetnsScope>();
+    BalancerTest::SetUp();
+  }
+  void TearDown() override {
+    BalancerTest::TearDown();
+    netns_.reset();
+  }
+
+  // Real `id` as a tunnel to `to` (outer source `from`), serving TCP port 80 of `vip` alone.
+  void serve_through_tunnel(std::uint32_t id, const Address& to, const Address& from, const Address& vip,
+                            std::uint8_t type = XLB_TUN_IPIP, std::uint8_t flags = 0, std::uint32_t hash_mask = 0) {
+    lb().put_real(id, make_real({}, {}, netns_->ifindex(), to, XLB_REAL_F_TUNNEL));
+    xlb_tunnel t{};
+    const auto src = from.words(), dst = to.words();
+    std::memcpy(t.src, src.data(), sizeof(t.src));
+    std::memcpy(t.dst, dst.data(), sizeof(t.dst));
+    t.src_hash_mask = hash_mask;
+    t.gue_port = htons(kGuePort);
+    t.type = type;
+    t.flags = flags;
+    t.family = to.family;
+    t.ifindex = netns_->ifindex();
+    lb().put_tunnel(id, t);
+    lb().add_tx_port(netns_->ifindex());
+    auto s = service(XLB_SCHED_WRR, vip);
+    lb().configure(s, members({{id, 1}}));
+  }
+
+  RunResult run(const Bytes& frame) { return lb().run(frame, netns_->ifindex()); }
+
+  std::unique_ptr<NetnsScope> netns_;
+};
+
+Bytes inner_of(const Bytes& frame) { return ip_part(frame); }
+
+TEST_F(TunnelTest, IpipCarriesTheIpv4PacketWithTosTtlAndDf) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  auto spec = tcp(client_v4(1), 1000);
+  spec.payload = 100;
+  Bytes in = build_packet(spec);
+  set_ipv4_fields(in, 0xb8 /* EF */, 37, false);
+  const auto out = run(in);
+  ASSERT_EQ(out.action, XDP_TX);
+  Outer o{kLocal4, kTunReal4, 0xb8, 37};
+  EXPECT_EQ(out.frame, expected_frame(kGatewayMac, netns_->mac(), inner_of(in), o));
+}
+
+TEST_F(TunnelTest, Ip6ip6CarriesTheIpv6PacketWithTrafficClassAndHopLimit) {
+  serve_through_tunnel(1, kTunReal6, kLocal6, kVip6);
+  auto spec = tcp(client_v6(1), 1000, kVip6);
+  spec.payload = 64;
+  Bytes in = build_packet(spec);
+  set_ipv6_fields(in, 0x2e, 9);
+  const auto out = run(in);
+  ASSERT_EQ(out.action, XDP_TX);
+  ASSERT_GE(out.frame.size(), 18u);
+  Outer o{kLocal6, kTunReal6, 0x2e, 9};
+  o.flow_label = (static_cast<std::uint32_t>(out.frame[15] & 0xf) << 16) | get16(out.frame, 16);
+  EXPECT_EQ(out.frame, expected_frame(kGatewayMac, netns_->mac(), inner_of(in), o));
+}
+
+TEST_F(TunnelTest, Ipv4VipToAnIpv6OnlyRealGoesInIpv6) {
+  serve_through_tunnel(1, kTunReal6, kLocal6, kVip4);
+  Bytes in = build_packet(tcp(client_v4(2), 1000));
+  set_ipv4_fields(in, 0x10, 200, true);
+  const auto out = run(in);
+  ASSERT_EQ(out.action, XDP_TX);
+  Outer o{kLocal6, kTunReal6, 0x10, 200};
+  o.flow_label = (static_cast<std::uint32_t>(out.frame[15] & 0xf) << 16) | get16(out.frame, 16);
+  EXPECT_EQ(out.frame, expected_frame(kGatewayMac, netns_->mac(), inner_of(in), o));
+}
+
+struct GueCase {
+  const char* name;
+  bool outer_v6;
+  bool inner_v6;
+  bool csum;
+  std::uint8_t proto;
+};
+
+TEST_F(TunnelTest, GueHasTheFlowHashInItsSourcePortAndExactChecksums) {
+  const GueCase cases[] = {
+      {"v4 in v4, no checksum", false, false, false, kTcp}, {"v4 in v4, checksum", false, false, true, kTcp},
+      {"v4 in v4, checksum, UDP", false, false, true, kUdp}, {"v6 in v6 (checksum always)", true, true, false, kTcp},
+      {"v6 in v6, UDP", true, true, false, kUdp},          {"v4 in v6", true, false, false, kTcp},
+  };
+  std::uint32_t id = 1;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Address& vip = c.inner_v6 ? kVip6 : kVip4;
+    const Address& real = c.outer_v6 ? kTunReal6 : kTunReal4;
+    const Address& local = c.outer_v6 ? kLocal6 : kLocal4;
+    serve_through_tunnel(id, real, local, vip, XLB_TUN_GUE, c.csum ? XLB_TUN_F_CSUM : 0);
+    auto spec = c.inner_v6 ? tcp(client_v6(id), 2000, vip) : tcp(client_v4(id), 2000, vip);
+    spec.proto = c.proto;
+    spec.payload = 333;  // odd: the derived sum must fold the last byte as the real's stack will
+    if (c.proto == kUdp) {
+      auto s = service(XLB_SCHED_WRR, vip);
+      s.proto = kUdp;
+      s.vip_id = 2;
+      lb().configure(s, members({{id, 1}}));
+    }
+    const Bytes in = build_packet(spec);
+    const auto out = run(in);
+    ASSERT_EQ(out.action, XDP_TX);
+    const std::size_t udp_at = 14 + (c.outer_v6 ? 40 : 20);
+    ASSERT_GT(out.frame.size(), udp_at + 8);
+    Outer o{local, real, 0, 64, true, c.csum || c.outer_v6, get16(out.frame, udp_at)};
+    if (c.outer_v6) o.flow_label = (static_cast<std::uint32_t>(out.frame[15] & 0xf) << 16) | get16(out.frame, 16);
+    EXPECT_EQ(o.gue_sport & 0xc000, 0xc000) << "source port in the dynamic range";
+    EXPECT_EQ(out.frame, expected_frame(kGatewayMac, netns_->mac(), inner_of(in), o));
+    ++id;
+  }
+}
+
+TEST_F(TunnelTest, GueChecksumOfAnIpv4UdpPacketWithoutOneIsRefused) {
+  serve_through_tunnel(1, kTunReal6, kLocal6, kVip4, XLB_TUN_GUE);
+  auto s = service(XLB_SCHED_WRR, kVip4);
+  s.proto = kUdp;
+  s.vip_id = 2;
+  lb().configure(s, members({{1, 1}}));
+  auto spec = tcp(client_v4(1), 2000);
+  spec.proto = kUdp;
+  Bytes in = build_packet(spec);
+  in[14 + 20 + 6] = in[14 + 20 + 7] = 0;  // UDP over IPv4 may leave its checksum out
+  EXPECT_EQ(run(in).action, XDP_DROP);
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_NO_CSUM), 1u);
+}
+
+TEST_F(TunnelTest, OuterSourceTakesTheFlowHashInItsMaskedBits) {
+  serve_through_tunnel(1, kTunReal4, Address::parse("198.18.2.0"), kVip4, XLB_TUN_IPIP, 0, htonl(0xff));
+  std::set<std::uint8_t> low;
+  for (std::uint32_t i = 0; i < 32; ++i) {
+    const auto out = run(build_packet(tcp(client_v4(i), static_cast<std::uint16_t>(1000 + i))));
+    ASSERT_EQ(out.action, XDP_TX);
+    EXPECT_EQ(std::memcmp(out.frame.data() + 14 + 12, kLocal4.bytes.data(), 3), 0) << "prefix kept";
+    low.insert(out.frame[14 + 15]);
+    // The same flow always gets the same source.
+    const auto again = run(build_packet(tcp(client_v4(i), static_cast<std::uint16_t>(1000 + i))));
+    EXPECT_EQ(again.frame[14 + 15], out.frame[14 + 15]);
+  }
+  EXPECT_GE(low.size(), 20u) << "32 flows spread over the 256 sources";
+}
+
+TEST_F(TunnelTest, EstablishedFlowsGoThroughTheCacheWithTheSameFrame) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  auto spec = tcp(client_v4(7), 1000);
+  EXPECT_EQ(run(build_packet(spec)).action, XDP_TX);  // SYN: scheduled
+  spec.tcp_flags = kTcpAck;
+  spec.payload = 10;
+  const Bytes in = build_packet(spec);
+  const auto first = run(in);   // the table; fills the cache with the FIB's hop
+  const auto second = run(in);  // the cache
+  ASSERT_EQ(second.action, XDP_TX);
+  EXPECT_EQ(first.frame, second.frame);
+  Outer o{kLocal4, kTunReal4, 0, 64};
+  EXPECT_EQ(second.frame, expected_frame(kGatewayMac, netns_->mac(), inner_of(in), o));
+  const auto entries = lb().flow_cache(xlb_flow_cache_slot(&(const xlb_flow_key&)make_flow_key(spec)));
+  bool cached = false;
+  for (const auto& e : entries) cached = cached || (e.tunnel_mtu == 1500 && e.real_id == 1);
+  EXPECT_TRUE(cached) << "the cache entry holds the hop and the egress MTU";
+  EXPECT_EQ(lb().real_stats(1).packets, 3u);
+}
+
+TEST_F(TunnelTest, MissingNeighbourAndMissingRouteAreCountedDrops) {
+  serve_through_tunnel(1, kUnresolved4, kLocal4, kVip4);
+  EXPECT_EQ(run(build_packet(tcp(client_v4(1), 1000))).action, XDP_DROP);
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_NO_NEIGH), 1u);
+  serve_through_tunnel(2, kUnrouted4, kLocal4, kVip4);
+  EXPECT_EQ(run(build_packet(tcp(client_v4(2), 1000))).action, XDP_DROP);
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_NO_ROUTE), 1u);
+  NetnsScope::sh("sysctl -qw net.ipv4.conf.tun0.forwarding=0");
+  serve_through_tunnel(3, kTunReal4, kLocal4, kVip4);
+  EXPECT_EQ(run(build_packet(tcp(client_v4(3), 1000))).action, XDP_DROP);
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_FWD_DISABLED), 1u);
+}
+
+// A frame of exactly the MTU, plus the tunnel's 20 bytes, is answered with "fragmentation
+// needed" giving 1480, from the VIP to the client, quoting the packet's first 128 bytes.
+TEST_F(TunnelTest, TooBigWithDfIsAnsweredWithFragmentationNeeded) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  auto spec = tcp(client_v4(3), 1000);
+  spec.tcp_flags = kTcpAck;
+  spec.payload = 1460;  // a 1500-byte datagram
+  Bytes in = build_packet(spec);
+  set_ipv4_fields(in, 0, 64, true);
+  const auto out = run(in);
+  ASSERT_EQ(out.action, XDP_TX);
+  ASSERT_EQ(out.frame.size(), 14u + 20 + 8 + 128);
+  EXPECT_EQ(frame_dst_mac(out.frame), spec.src_mac);
+  EXPECT_EQ(frame_src_mac(out.frame), spec.dst_mac);
+  const std::uint8_t* ip = out.frame.data() + 14;
+  EXPECT_EQ(ip[9], 1);
+  EXPECT_EQ(get16(out.frame, 14 + 2), 20 + 8 + 128);
+  EXPECT_EQ(std::memcmp(ip + 12, kVip4.bytes.data(), 4), 0);
+  EXPECT_EQ(std::memcmp(ip + 16, spec.src.bytes.data(), 4), 0);
+  EXPECT_EQ(fold16(sum16(ip, 20)), 0) << "IP checksum";
+  const std::uint8_t* icmp = ip + 20;
+  EXPECT_EQ(icmp[0], 3);
+  EXPECT_EQ(icmp[1], 4);
+  EXPECT_EQ(get16(out.frame, 14 + 20 + 6), 1480);
+  EXPECT_EQ(fold16(sum16(icmp, 8 + 128)), 0) << "ICMP checksum";
+  EXPECT_EQ(std::memcmp(icmp + 8, in.data() + 14, 128), 0) << "quotes the packet";
+  EXPECT_EQ(lb().counter(XLB_CTR_TUN_TOO_BIG), 1u);
+  // One byte less fits.
+  spec.payload = 1460 - 20;
+  Bytes fits = build_packet(spec);
+  set_ipv4_fields(fits, 0, 64, true);
+  const auto sent = run(fits);
+  EXPECT_EQ(sent.action, XDP_TX);
+  EXPECT_EQ(sent.frame.size(), fits.size() + 20);
+}
+
+TEST_F(TunnelTest, TooBigWithoutDfIsDroppedAndCounted) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  auto spec = tcp(client_v4(3), 1000);
+  spec.payload = 1460;
+  EXPECT_EQ(run(build_packet(spec)).action, XDP_DROP);
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_TOO_BIG_NO_DF), 1u);
+}
+
+TEST_F(TunnelTest, TooBigIpv6IsAnsweredWithPacketTooBig) {
+  serve_through_tunnel(1, kTunReal6, kLocal6, kVip6, XLB_TUN_GUE);
+  auto spec = tcp(client_v6(3), 1000, kVip6);
+  spec.tcp_flags = kTcpAck;
+  spec.payload = 1440;  // a 1500-byte packet; 52 bytes of tunnel leave 1448
+  const Bytes in = build_packet(spec);
+  const auto out = run(in);
+  ASSERT_EQ(out.action, XDP_TX);
+  ASSERT_EQ(out.frame.size(), 14u + 40 + 8 + 128);
+  const std::uint8_t* ip6 = out.frame.data() + 14;
+  EXPECT_EQ(ip6[6], 58);
+  EXPECT_EQ(get16(out.frame, 14 + 4), 8 + 128);
+  EXPECT_EQ(std::memcmp(ip6 + 8, kVip6.bytes.data(), 16), 0);
+  EXPECT_EQ(std::memcmp(ip6 + 24, spec.src.bytes.data(), 16), 0);
+  const std::uint8_t* icmp = ip6 + 40;
+  EXPECT_EQ(icmp[0], 2);
+  EXPECT_EQ(icmp[1], 0);
+  EXPECT_EQ(static_cast<std::uint32_t>(get16(out.frame, 14 + 40 + 4) << 16 | get16(out.frame, 14 + 40 + 6)), 1448u);
+  std::uint32_t pseudo = sum16(ip6 + 8, 32) + 58 + 8 + 128;
+  EXPECT_EQ(fold16(sum16(icmp, 8 + 128, pseudo)), 0) << "ICMPv6 checksum";
+  EXPECT_EQ(std::memcmp(icmp + 8, in.data() + 14, 128), 0);
+}
+
+TEST_F(TunnelTest, TooBigAnswersAreRateLimited) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  auto spec = tcp(client_v4(3), 1000);
+  spec.payload = 1460;
+  Bytes in = build_packet(spec);
+  set_ipv4_fields(in, 0, 64, true);
+  int answered = 0;
+  for (int i = 0; i < 1200; ++i) answered += run(in).action == XDP_TX;
+  // At most a second's worth (1,000), and the rest counted: the runs may straddle a window.
+  EXPECT_LE(answered, 2000);
+  EXPECT_GE(answered, 1000);
+  EXPECT_EQ(lb().counter(XLB_CTR_TUN_TOO_BIG) + lb().counter(XLB_CTR_DROP_TUN_TOO_BIG_LIMITED), 1200u);
+  EXPECT_GE(lb().counter(XLB_CTR_DROP_TUN_TOO_BIG_LIMITED), 1u);
+}
+
+// Every prefix of a tunnel service's frames: never sent on as a tunnel packet unless whole.
+TEST_F(TunnelTest, TruncatedFramesAreNeverEncapsulated) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4, XLB_TUN_GUE, XLB_TUN_F_CSUM);
+  auto spec = tcp(client_v4(4), 1000);
+  spec.payload = 40;
+  for (const Bytes& whole : {build_packet(spec), build_packet([&] { auto s = spec; s.ipv4_options = 8; return s; }())}) {
+    for (std::size_t len = 14; len < whole.size(); ++len) {  // BPF_PROG_TEST_RUN wants an Ethernet header
+      const Bytes cut(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(len));
+      const auto out = run(cut);
+      EXPECT_TRUE(out.action == XDP_DROP || out.action == XDP_PASS) << "length " << len << " action " << out.action;
+    }
+    EXPECT_EQ(run(whole).action, XDP_TX);
+  }
+}
+
+}  // namespace
+}  // namespace xlb::bpftest

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The lb_kind TUN lab, in namespaces named with a per-run suffix:
+#   front switch (br0, 198.18.0.0/24): client .10, lb .2, router .1
+#   back switch (br1, 198.18.3.0/24):  router .1, rs1 .11, rs2 .12 (default route: router)
+#   VIP 198.18.0.100 on lb's eth0; the reals are in another subnet, behind the router, and take
+#   the tunnel apart with xlb-realserver (VIP on lo). rs1/rs2 answer HTTP on port 80 with their
+#   names, serve /big (1 MiB), and count uploaded bytes on port 8080. MTU 1500 everywhere, so a
+#   full-size packet from the client only fits once the balancer's ICMP has lowered its MSS.
+# usage: tun-topology.sh up SUFFIX PASS_OBJ REALSERVER_BIN | down SUFFIX | env SUFFIX
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/netns-lib.sh"
+
+cmd=${1:?usage: tun-topology.sh up|down|env SUFFIX [PASS_OBJ REALSERVER_BIN]}
+S=${2:?suffix required}
+[[ $S =~ ^[A-Za-z0-9]{1,8}$ ]] || { echo "suffix must be 1-8 letters/digits" >&2; exit 2; }
+
+SW=xlb-tsw-$S CL=xlb-tcl-$S LB=xlb-tlb-$S RT=xlb-trt-$S RS1=xlb-trs1-$S RS2=xlb-trs2-$S
+STATE=/run/xlb-tlab-$S
+VIP=198.18.0.100 CL_IP=198.18.0.10 LB_IP=198.18.0.2 RT_IP=198.18.0.1 RT_BACK=198.18.3.1
+RS1_IP=198.18.3.11 RS2_IP=198.18.3.12
+
+print_env() {
+  cat <<EOT
+LAB_CLIENT=$CL LAB_LB=$LB LAB_ROUTER=$RT LAB_RS1=$RS1 LAB_RS2=$RS2 LAB_STATE=$STATE LAB_BPFFS=$STATE/bpf
+LAB_VIP=$VIP LAB_CLIENT_IP=$CL_IP LAB_LB_IP=$LB_IP LAB_RS1_IP=$RS1_IP LAB_RS2_IP=$RS2_IP
+EOT
+}
+
+down() {
+  for pidfile in "$STATE"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    stop_pid "$pidfile"
+  done
+  for ns in "$CL" "$LB" "$RT" "$RS1" "$RS2" "$SW"; do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  if mountpoint -q "$STATE/bpf" 2>/dev/null; then umount -l "$STATE/bpf"; fi
+  rm -rf "$STATE"
+}
+
+# plug NS IFNAME BRIDGE SWPORT IP/LEN
+plug() {
+  local ns=$1 ifname=$2 br=$3 port=$4 addr=$5
+  ip link add "$ifname" netns "$ns" type veth peer name "$port" netns "$SW"
+  ip -n "$SW" link set "$port" master "$br" up
+  ip -n "$ns" addr add "$addr" dev "$ifname"
+  ip -n "$ns" link set "$ifname" up
+}
+
+real_server() {
+  local ns=$1 addr=$2 name=$3 bin=$4
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  plug "$ns" eth0 br1 "${name}$S" "$addr/24"
+  ip -n "$ns" route add default via "$RT_BACK"
+  ip netns exec "$ns" "$bin" up --dev eth0 --vip "$VIP" --gue-port 6080 >/dev/null
+  lab_web_root "$name"
+  head -c 1048576 /dev/zero | tr '\0' 'x' >"$STATE/www-$name/big"
+  lab_http "$ns" "$name" "$STATE/http-$name.pid"
+  # Port 8080: reads a whole upload and answers with its byte count.
+  ip netns exec "$ns" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(8)
+while True:
+    c, _ = s.accept(); n = 0
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        n += len(b)
+    c.sendall(str(n).encode()); c.close()
+' >>"$STATE/upload-$name.log" 2>&1 &
+  echo $! >"$STATE/upload-$name.pid"
+}
+
+up() {
+  local pass_obj=${1:?PASS_OBJ required} bin=${2:?REALSERVER_BIN required}
+  [ -f "$pass_obj" ] || { echo "no pass program at $pass_obj (build first)" >&2; return 1; }
+  mkdir -p "$STATE/bpf"
+  mount -t bpf bpf "$STATE/bpf"
+  ip netns add "$SW"
+  ip -n "$SW" link set lo up
+  for br in br0 br1; do
+    ip -n "$SW" link add "$br" type bridge
+    ip -n "$SW" link set "$br" up
+  done
+  for ns in "$CL" "$LB" "$RT"; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+  done
+  plug "$CL" eth0 br0 "c$S" "$CL_IP/24"
+  plug "$LB" eth0 br0 "l$S" "$LB_IP/24"
+  plug "$RT" eth0 br0 "r$S" "$RT_IP/24"
+  plug "$RT" eth1 br1 "rb$S" "$RT_BACK/24"
+  ip netns exec "$RT" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+    net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth1.rp_filter=0
+  ip -n "$CL" route add default via "$RT_IP"
+  ip -n "$LB" route add 198.18.3.0/24 via "$RT_IP"
+  ip -n "$LB" addr add "$VIP/32" dev eth0
+  # The FIB lookup from XDP answers only where forwarding is on (docs/tunnel.md).
+  ip netns exec "$LB" sysctl -qw net.ipv4.conf.eth0.forwarding=1
+  ip -n "$SW" link set dev "l$S" xdpdrv obj "$pass_obj" sec xdp
+  ip netns exec "$CL" ethtool -K eth0 tx off >/dev/null
+  real_server "$RS1" "$RS1_IP" rs1 "$bin"
+  real_server "$RS2" "$RS2_IP" rs2 "$bin"
+}
+
+case $cmd in
+  up)
+    set -E
+    trap 'down' ERR
+    up "${3:-}" "${4:-}"
+    print_env
+    ;;
+  down) down ;;
+  env) print_env ;;
+  *) echo "unknown command $cmd" >&2; exit 2 ;;
+esac
