@@ -424,6 +424,7 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
                                                {"vip_stats", "\"packets\""}, {"settings", "\"abi_version\""}};
   std::size_t maps = 0;
   std::vector<std::string> devmaps;
+  std::vector<std::string> ringbufs;
   for (const auto& e : fs::directory_iterator(lab_->pin_dir(master_))) {
     if (!e.is_regular_file()) continue;
     const auto name = e.path().filename().string();
@@ -433,6 +434,12 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
     // dumps as raw bytes whatever the BPF source declares.
     if (type == "devmap" || type == "devmap_hash") {
       devmaps.push_back(name);
+      continue;
+    }
+    // A ring buffer (capture_ring, issue 31) has no keys or values to dump: its records are read
+    // by `xlbctl capture`, whose format test checks their fields.
+    if (type == "ringbuf") {
+      ringbufs.push_back(name);
       continue;
     }
     ++maps;
@@ -453,8 +460,9 @@ TEST_F(OpsLab, BpftoolShowsNamedFieldsOnEveryMap) {
     }
   }
   EXPECT_TRUE(expect.empty()) << "maps not pinned: " << expect.begin()->first;
-  std::printf("[ figure ] %zu pinned maps dumped with BTF field names; %zu device map(s) without BTF\n", maps,
-              devmaps.size());
+  std::printf("[ figure ] %zu pinned maps dumped with BTF field names; %zu device map(s) without BTF, %zu ring "
+              "buffer(s)\n",
+              maps, devmaps.size(), ringbufs.size());
 }
 
 // Puts lb N's plain configuration back and reloads it when a test that changed it ends, also
