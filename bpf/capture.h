@@ -3,8 +3,10 @@
  * decision, into a ring buffer that `xlbctl capture` and `xlbctl trace` read (layout and
  * lease: xlb_abi.h). While nothing captures, a packet pays one load of `capture.enabled` and a
  * branch at its verdict point. A forward is recorded where it is decided (xlb_forward,
- * xlb_forward_cached), before the DR rewrite, so that the record has the frame as it arrived
- * and as it leaves; a drop or a pass is recorded at the program's exit (xlb_capture_exit),
+ * xlb_forward_cached): a DR forward before its rewrite, so that the record has the MACs it
+ * arrived with and the frame as it leaves; a TUN forward after its encapsulation (the MACs it
+ * arrived with are gone then: the record's arrived_macs are the outer ones). A drop or a pass
+ * is recorded at the program's exit (xlb_capture_exit),
  * with the reason its decision point noted. Nothing here changes a verdict or a packet. */
 #ifndef XLB_BPF_CAPTURE_H
 #define XLB_BPF_CAPTURE_H
@@ -169,7 +171,8 @@ static __always_inline int xlb_capture_wanted(const struct xdp_md *ctx, const st
 }
 
 /* Writes the record the scratch's header describes, with the frame; `macs` (dst, src), when
- * given, are what a DR forward is about to write over the first 12 bytes. Clears the notes. */
+ * given, are what a DR forward is about to write over the first 12 bytes (NULL: the frame is
+ * already as it leaves). Clears the notes. */
 static __attribute__((noinline)) void xlb_capture_emit(struct xdp_md *ctx, struct xlb_capture_scratch *s,
 						       const __u8 *macs, __u32 verdict)
 {
@@ -224,8 +227,8 @@ static __attribute__((noinline)) void xlb_capture_emit(struct xdp_md *ctx, struc
 		s->counts.recorded += 1;
 }
 
-/* A DR forward, called before the rewrite with the MACs it writes. `path`: the decision when
- * no new-flow note says otherwise (flow cache, connection table). */
+/* A forward: DR before the rewrite with the MACs it writes, TUN after the encapsulation with
+ * none. `path`: the decision when no new-flow note says otherwise (flow cache, connection table). */
 static __always_inline void xlb_capture_forward(struct xdp_md *ctx, const __u8 *macs, __u32 ifindex,
 						__u32 vip_id, __u32 real_id, __u32 counter, __u32 path)
 {

@@ -77,8 +77,8 @@ static __attribute__((noinline)) int xlb_forward_tunnel(struct xdp_md *ctx, __u3
 	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
 	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
 	way_out = xlb_way_out(ctx, hop.ifindex);
-	/* Recorded as it leaves: the outer headers, which already carry the hop's MACs. */
-	xlb_capture_forward(ctx, hop.macs, hop.ifindex, vip_id, real_id, way_out, XLB_CAPTURE_PATH_CONNECTION);
+	/* Recorded as it leaves: the encapsulation has written the outer headers and MACs. */
+	xlb_capture_forward(ctx, 0, hop.ifindex, vip_id, real_id, way_out, XLB_CAPTURE_PATH_CONNECTION);
 	xlb_count(way_out);
 	return xlb_send(hop.ifindex, way_out);
 }
@@ -131,7 +131,7 @@ static __attribute__((noinline)) int xlb_forward_cached_tunnel(struct xdp_md *ct
 	if (action != XLB_ENCAPSULATED)
 		return action;
 	way_out = xlb_way_out(ctx, hop.ifindex);
-	xlb_capture_forward(ctx, hop.macs, hop.ifindex, entry->vip_id, entry->real_id, way_out,
+	xlb_capture_forward(ctx, 0, hop.ifindex, entry->vip_id, entry->real_id, way_out,
 			    XLB_CAPTURE_PATH_FLOW_CACHE);
 	xlb_flow_cache_count(entry, way_out, bytes);
 	return xlb_send(hop.ifindex, way_out);

@@ -84,7 +84,7 @@ static __always_inline int xlb_too_big_v4(struct xdp_md *ctx, __u32 mtu)
 	const __u32 len = sizeof(*eth) + sizeof(*ip) + sizeof(*icmp) + XLB_TOO_BIG_QUOTE;
 
 	if ((void *)ip + XLB_TOO_BIG_QUOTE > data_end)
-		return xlb_drop(XLB_CTR_DROP_TUN_TOO_BIG_LIMITED); /* cannot be: see XLB_TOO_BIG_QUOTE */
+		return xlb_malformed(); /* cannot be: see XLB_TOO_BIG_QUOTE */
 	if (!(ip->frag_off & bpf_htons(XLB_IP_DF)))
 		return xlb_drop(XLB_CTR_DROP_TUN_TOO_BIG_NO_DF);
 	if (!xlb_too_big_allowed())
@@ -138,7 +138,7 @@ static __always_inline int xlb_too_big_v6(struct xdp_md *ctx, __u32 mtu)
 	const __u32 icmp_len = sizeof(*icmp) + XLB_TOO_BIG_QUOTE;
 
 	if ((void *)ip6 + XLB_TOO_BIG_QUOTE > data_end)
-		return xlb_drop(XLB_CTR_DROP_TUN_TOO_BIG_LIMITED);
+		return xlb_malformed(); /* cannot be: see XLB_TOO_BIG_QUOTE */
 	if (!xlb_too_big_allowed())
 		return xlb_drop(XLB_CTR_DROP_TUN_TOO_BIG_LIMITED);
 	__builtin_memcpy(client_mac, eth->h_source, ETH_ALEN);
