@@ -119,8 +119,10 @@ mount -t bpf bpf "$bpf"
 
 # --- real servers: an echo server that names itself ----------------------------------------
 real_pids=()
+# listening NS: both echo servers (IPv4 and IPv6) of real NS accept on port 80.
+listening() { [ "$(ip netns exec "$1" ss -Hltn 'sport = :80' | wc -l)" -eq 2 ]; }
 start_reals() {
-  local i
+  local i ns
   real_pids=()
   local family
   for i in 0 1; do
@@ -130,6 +132,12 @@ start_reals() {
       real_pids+=($!)
       pids+=($!)
     done
+  done
+  # Listening before any xlbd checks them: xlbd announces while its reals count as up (no
+  # alpha), and two refused checks (retry 1) would withdraw a node again for a delay_loop.
+  for ns in "${reals[@]}"; do
+    for i in $(seq 200); do listening "$ns" && break; sleep 0.05; done
+    listening "$ns" || fail "$ns: echo servers not listening on port 80"
   done
 }
 stop_reals() {
@@ -211,6 +219,7 @@ ctl() { local n=$1; shift; ip netns exec "${nodes[n - 1]}" "$xlbctl" --socket "$
 nexthops() {
   ip -n "$rt" "-$1" route show to exact "$2" 2>/dev/null | grep -o 'via [0-9a-f:.]*' | awk '{print $2}' | sort | tr '\n' ' ' || true
 }
+dump_logs() { local f; for f in "$dir"/bird-router.log "$dir"/xlbd-n*.log; do echo "--- $f" >&2; tail -15 "$f" >&2; done; }
 # expect_nexthops FAMILY PREFIX WANT WHAT [TIMEOUT_S]: waits for the router's route; prints ms.
 expect_nexthops() {
   local fam=$1 prefix=$2 want=$3 what=$4 limit=${5:-30} t0 now
@@ -219,7 +228,7 @@ expect_nexthops() {
     [ "$(nexthops "$fam" "$prefix")" = "$want" ] && { waited=$(($(ms) - t0)); return 0; }
     now=$(ms)
     if [ $((now - t0)) -gt $((limit * 1000)) ]; then
-      for f in "$dir"/bird-router.log "$dir"/xlbd-n*.log; do echo "--- $f" >&2; tail -15 "$f" >&2; done
+      dump_logs
       fail "$what: router has [$(nexthops "$fam" "$prefix")] for $prefix, want [$want]"
     fi
     sleep 0.005
@@ -265,14 +274,20 @@ ip -n "$rt" route show table all | grep "proto bird" | grep -qv "^198.18.0.1[01]
 echo "ok: only xlb's VIP host routes reached the router (a static route in table $table did not)"
 
 # --- spread of new connections ---------------------------------------------------------------
-new_flows() {  # NODE_NUMBER VIP: the node's xlb_vip_new_flows_total for VIP:80
+new_flows() {  # NODE_NUMBER VIP: the node's xlb_vip_new_flows_total for VIP:80; fails without one
   ip netns exec "${nodes[$1 - 1]}" curl -fsS http://127.0.0.1:9780/metrics |
-    awk -v v="\"$2:80\"" 'index($0, "xlb_vip_new_flows_total{") == 1 && index($0, v) { print $2; f = 1 } END { if (!f) print 0 }' | head -1
+    awk -v v="\"$2:80\"" 'index($0, "xlb_vip_new_flows_total{") == 1 && index($0, v) && n == "" { n = $2 } END { if (n == "") exit 1; print n }'
 }
 say "600 new connections from the client: the router spreads them over the nodes that announce."
 spread_n=600
 declare -a before
-for n in 1 2 3; do before[n]=$(new_flows "$n" "$vip_mh"); before[n]=${before[n]:-0}; done
+# The metrics listener opens after the first routes: wait for each node's sample.
+for n in 1 2 3; do
+  before[n]=""
+  for i in $(seq 50); do before[n]=$(new_flows "$n" "$vip_mh" 2>/dev/null) && break; sleep 0.1; done
+  [ -n "${before[n]}" ] || fail "node $n: no xlb_vip_new_flows_total for $vip_mh:80"
+done
+t_spread=$(ms)
 ip netns exec "$cl" python3 - "$vip_mh" "$spread_n" <<'PY'
 import socket, sys
 vip, n = sys.argv[1], int(sys.argv[2])
@@ -281,10 +296,14 @@ for _ in range(n):
     s.makefile("rb").readline()
     s.close()
 PY
+# A node that left the route during the run explains a share of 0 better than the share does.
+moved=$(reacted "$t_spread")
+[ "$moved" = "?" ] || { dump_logs; fail "the router's route for $vip_mh changed $moved ms into the spread run"; }
 spread=""
 total=0
 for n in 1 2 3; do
-  got=$(($(new_flows "$n" "$vip_mh") - before[n]))
+  after=$(new_flows "$n" "$vip_mh") || fail "node $n: no xlb_vip_new_flows_total for $vip_mh:80 after the run"
+  got=$((after - before[n]))
   spread="$spread n$n=$got"
   total=$((total + got))
   # A loose floor (a sixth): the figure is reported, not asserted tight, since it is a hash.
