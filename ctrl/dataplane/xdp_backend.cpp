@@ -247,7 +247,8 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const TunnelS
     slot.adjacent = previous->adjacent;
     return slot;
   }
-  if (const auto known = resolved_.find(real.address); known != resolved_.end()) {
+  const std::pair<IpAddress, bool> resolved_key{real.address, real.forwarding == Forwarding::tun};
+  if (const auto known = resolved_.find(resolved_key); known != resolved_.end()) {
     slot.egress = known->second.egress;
     slot.mac = known->second.mac;
     return slot;
@@ -260,7 +261,7 @@ XdpBackend::RealSlot XdpBackend::make_slot(const RealServer& real, const TunnelS
                  real.address.to_string(), slot.neighbour().to_string(), slot.egress.ifname);
   }
   add_tx_port(slot.egress);
-  if (slot.mac) resolved_.insert_or_assign(real.address, Resolved{slot.egress, *slot.mac});
+  if (slot.mac) resolved_.insert_or_assign(resolved_key, Resolved{slot.egress, *slot.mac});
   return slot;
 }
 
@@ -648,8 +649,9 @@ void XdpBackend::on_routes() {
 }
 
 void XdpBackend::on_neighbour(const IpAddress& address, int ifindex, const MacAddress& mac) {
-  if (auto known = resolved_.find(address); known != resolved_.end() && known->second.egress.ifindex == ifindex) {
-    known->second.mac = mac;
+  // The address is a DR real's own or a tunnel real's gateway: the entry follows either.
+  for (auto& [key, known] : resolved_) {
+    if (known.egress.next_hop(key.first) == address && known.egress.ifindex == ifindex) known.mac = mac;
   }
   auto follow = [&](RealSlot& slot) -> SlotRevision {
     if (slot.neighbour() != address || slot.egress.ifindex != ifindex || slot.mac == mac || !slot.adjacent) return {};

@@ -183,7 +183,9 @@ class XdpBackend : public Backend {
     Egress egress;
     MacAddress mac;
   };
-  std::map<IpAddress, Resolved> resolved_;
+  // Keyed by the real's address and whether it is reached by tunnel: a DR slot needs the real's
+  // own MAC on a link, a TUN slot the gateway's, and one address may be both in two services.
+  std::map<std::pair<IpAddress, bool>, Resolved> resolved_;
   // From pins of an earlier run, not yet claimed by a service of this run.
   std::map<ServiceKey, std::pair<std::uint32_t, std::uint32_t>> orphan_vips_;  // -> vip id, live slot
   std::map<std::pair<std::uint32_t, IpAddress>, std::uint32_t> orphan_reals_;   // (vip id, addr) -> id

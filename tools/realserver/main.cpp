@@ -29,8 +29,15 @@ namespace fs = std::filesystem;
 constexpr std::uint32_t kHandle = 0x71b;  // our filter's handle and priority on the ingress hook
 constexpr std::uint32_t kPriority = 0x71b;
 
-// What `up` changes, so that `down` can restore it (state file per interface).
-fs::path state_file(const std::string& dev) { return fs::path("/run/xlb-realserver") / (dev + ".sysctl"); }
+// What `up` changes, so that `down` can restore it: one state file per interface and network
+// namespace (/run is shared by every namespace, and each has its own eth0).
+fs::path state_file(const std::string& dev) {
+  struct stat ns {};
+  if (::stat("/proc/self/ns/net", &ns) != 0) throw std::runtime_error("reading /proc/self/ns/net");
+  return fs::path("/run/xlb-realserver") / (dev + "@net" + std::to_string(ns.st_ino) + ".state");
+}
+// The state file's line for "up created the clsact qdisc", beside the sysctls' original values.
+constexpr const char* kCreatedQdisc = "clsact";
 
 std::vector<std::string> sysctls(const std::string& dev) {
   std::vector<std::string> out;
@@ -113,6 +120,7 @@ void up(const std::string& dev, const std::vector<std::string>& vips, std::uint1
     xlb_decap__destroy(skel);
     throw std::runtime_error("creating the clsact qdisc on " + dev + ": " + std::to_string(err));
   }
+  if (!err) std::ofstream(state_file(dev), std::ios::app) << kCreatedQdisc << " created\n";
   bpf_tc_opts opts{};
   opts.sz = sizeof(opts);
   opts.handle = kHandle;
@@ -130,6 +138,17 @@ void up(const std::string& dev, const std::vector<std::string>& vips, std::uint1
 
 void down(const std::string& dev, const std::vector<std::string>& vips) {
   const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+  bool created_qdisc = false;
+  std::ifstream saved(state_file(dev));
+  std::string key, value;
+  while (saved >> key >> value) {
+    if (key == kCreatedQdisc) {
+      created_qdisc = true;
+      continue;
+    }
+    if (key.find("/" + dev + "/") != std::string::npos && ifindex == 0) continue;  // the interface went
+    write_sysctl(key, value);
+  }
   if (ifindex != 0) {
     bpf_tc_hook hook = ingress_hook(ifindex);
     bpf_tc_opts opts{};
@@ -137,21 +156,13 @@ void down(const std::string& dev, const std::vector<std::string>& vips) {
     opts.handle = kHandle;
     opts.priority = kPriority;
     bpf_tc_detach(&hook, &opts);  // absent: nothing to undo
-    // The clsact qdisc goes only when no other filter uses it.
-    bpf_tc_opts any{};
-    any.sz = sizeof(any);
-    if (bpf_tc_query(&hook, &any) != 0) {
+    // The qdisc goes only if `up` made it: one that was there holds other programs' filters.
+    if (created_qdisc) {
       hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
       bpf_tc_hook_destroy(&hook);
     }
   }
   for (const auto& v : vips) ip({"addr", "del", host_prefix(v), "dev", "lo"}, true);
-  std::ifstream saved(state_file(dev));
-  std::string key, value;
-  while (saved >> key >> value) {
-    if (key.find("/" + dev + "/") != std::string::npos && ifindex == 0) continue;  // the interface went
-    write_sysctl(key, value);
-  }
   fs::remove(state_file(dev));
 }
 

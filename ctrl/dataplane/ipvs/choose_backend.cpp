@@ -16,23 +16,23 @@ BackendChoice none(std::string reason) { return {std::nullopt, std::move(reason)
 
 }  // namespace
 
-BackendChoice choose_backend(BackendRequest requested, bool needs_nat_or_tun, bool xdp_attach_ok,
+BackendChoice choose_backend(BackendRequest requested, bool needs_ipvs, bool xdp_attach_ok,
                              bool ipvs_available) {
   switch (requested) {
     case BackendRequest::xdp:
-      if (needs_nat_or_tun)
+      if (needs_ipvs)
         return none("lb_backend xdp: the XDP dataplane forwards DR and TUN (ipip, gue); lb_kind NAT and "
-                    "TUN type gre need lb_backend ipvs or auto");
+                    "TUN type gre or remcsum need lb_backend ipvs or auto");
       if (!xdp_attach_ok) return none("lb_backend xdp: the XDP program cannot attach");
       return {BackendKind::xdp, "lb_backend xdp"};
     case BackendRequest::ipvs:
       if (!ipvs_available) return none("lb_backend ipvs: " + std::string(kNoIpvs));
       return {BackendKind::ipvs, "lb_backend ipvs"};
     case BackendRequest::automatic:
-      if (needs_nat_or_tun) {
+      if (needs_ipvs) {
         if (ipvs_available)
-          return {BackendKind::ipvs, "lb_backend auto: lb_kind NAT or TUN type gre is not done by XDP, using IPVS"};
-        return none("lb_backend auto: lb_kind NAT or TUN type gre needs IPVS, and " + std::string(kNoIpvs));
+          return {BackendKind::ipvs, "lb_backend auto: lb_kind NAT or TUN type gre or remcsum is not done by XDP, using IPVS"};
+        return none("lb_backend auto: lb_kind NAT or TUN type gre or remcsum needs IPVS, and " + std::string(kNoIpvs));
       }
       if (xdp_attach_ok) return {BackendKind::xdp, "lb_backend auto: XDP attaches"};
       if (ipvs_available)

@@ -17,7 +17,7 @@ struct BackendChoice {
 
 // Pure decision. `auto` prefers XDP and falls back to IPVS when XDP cannot attach or the
 // virtual server needs NAT or GRE/remcsum TUN forwarding (which the XDP program does not do).
-BackendChoice choose_backend(BackendRequest requested, bool needs_nat_or_tun, bool xdp_attach_ok,
+BackendChoice choose_backend(BackendRequest requested, bool needs_ipvs, bool xdp_attach_ok,
                              bool ipvs_available);
 
 // "xdp", "ipvs", "auto"; nullopt for anything else.

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "tests/bpf/support/packet.hpp"
+#include "tests/support/shell.hpp"
 #include "tools/xlbctl/pcapng.hpp"
 #include "tools/xlbctl/verdict_text.hpp"
 
@@ -21,17 +22,6 @@ namespace {
 
 using bpftest::Address;
 using bpftest::PacketSpec;
-
-std::string run(const std::string& command) {
-  std::array<char, 4096> buf{};
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-  if (!pipe) return out;
-  while (std::fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  return out;
-}
-
-bool have(const char* tool) { return run(std::string("command -v ") + tool).size() > 0; }
 
 PacketSpec syn() {
   PacketSpec p;
@@ -85,20 +75,22 @@ TEST_F(PcapngFile, TcpdumpAndTsharkReadPacketsAndComments) {
   EXPECT_EQ(bytes.substr(8, 4), std::string("\x4d\x3c\x2b\x1a", 4));
   EXPECT_EQ(bytes.size() % 4, 0u);
 
-  if (!have("tcpdump") || !have("tshark")) GTEST_SKIP() << "tcpdump or tshark not installed (tools/packages.txt)";
-  const std::string tcpdump = run("tcpdump -nn -e -r " + path_.string() + " 2>&1");
+  // The readers are in tools/packages.txt: without them this is a broken set-up, not a skip.
+  ASSERT_EQ(test::run("command -v tcpdump && command -v tshark").status, 0) << "tcpdump and tshark (make deps installs them)";
+  const std::string tcpdump = test::run("tcpdump -nn -e -r " + path_.string()).out;
   EXPECT_NE(tcpdump.find("198.18.0.10.40000 > 198.18.7.100.80: Flags [S]"), std::string::npos) << tcpdump;
   EXPECT_NE(tcpdump.find("02:1b:00:00:00:15"), std::string::npos) << tcpdump;
   const std::string tshark =
-      run("tshark -r " + path_.string() + " -T fields -e frame.interface_name -e frame.len -e frame.cap_len "
-                                          "-e frame.comment 2>&1");
+      test::run("tshark -r " + path_.string() +
+                " -T fields -e frame.interface_name -e frame.len -e frame.cap_len -e frame.comment")
+          .out;
   EXPECT_NE(tshark.find("xlb-out\t54\t54\t198.18.0.10:40000 -> 198.18.7.100:80 TCP SYN: forwarded: new flow, "
                         "scheduler picked real #3, connection entry written, persistence entry written"),
             std::string::npos)
       << tshark;
   EXPECT_NE(tshark.find("xlb-in\t1000\t40\tcut to 40 bytes"), std::string::npos) << tshark;
   // Nanosecond timestamps survive.
-  const std::string times = run("tshark -r " + path_.string() + " -T fields -e frame.time_epoch 2>&1");
+  const std::string times = test::run("tshark -r " + path_.string() + " -T fields -e frame.time_epoch").out;
   EXPECT_NE(times.find("1700000000.123456789"), std::string::npos) << times;
 }
 
