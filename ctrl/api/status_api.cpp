@@ -39,12 +39,6 @@ std::size_t number_param(const std::map<std::string, std::string>& query, const 
   return value;
 }
 
-std::string host_name() {
-  char buffer[256] = {};
-  if (::gethostname(buffer, sizeof(buffer) - 1) != 0) return "";
-  return buffer;
-}
-
 }  // namespace
 
 std::map<std::string, std::string> parse_query(std::string_view query) {
@@ -111,7 +105,7 @@ HttpReply StatusApi::state(const std::map<std::string, std::string>& query) cons
   const bool history = number_param(query, "history", 1, 1) == 1;
   return json_reply(200, Json{{"api_version", kVersion},
                               {"generated_at", iso_utc(std::chrono::system_clock::now())},
-                              {"node", host_name()},
+                              {"node", options_.node},
                               {"status", model_.status()},
                               {"services", services_page(model_.services(), offset, limit, history)},
                               {"events", events_.newest_first(events)},

@@ -37,6 +37,7 @@ class StatusApi {
     std::size_t default_limit = 100;  // services per page of /api/v1/services and /state
     std::size_t max_limit = 1000;
     std::size_t state_events = 50;    // events in /api/v1/state
+    std::string node{};               // the node's name, shown by the page (read once at start)
   };
 
   StatusApi(boost::asio::any_io_executor executor, Model model, const EventLog& events, RateHistory& rates,

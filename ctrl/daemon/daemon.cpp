@@ -167,9 +167,13 @@ void Daemon::start_subsystems() {
 
   notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
   if (announcer_) {
+    // One place learns of every route change: the scripts, the mail and the status page's events.
     announcer_->set_observer([this](const dataplane::IpAddress& vip, bool announced, announce::Reason why) {
-      notifier_->announce_change({vip.to_string(), announced, announce::reason_name(why)},
-                                 *config_.global_defs.notify_announce);
+      const auto text = vip.to_string();
+      notifier_->announce_change({text, announced, announce::reason_name(why)}, *config_.global_defs.notify_announce);
+      events_.record("announce", text,
+                     announced ? text + " announced" : text + " withdrawn: " + std::string(announce::reason_name(why)),
+                     !announced);
     });
   }
 
@@ -444,7 +448,6 @@ void Daemon::stop_after_withdrawal() {
 
 void Daemon::refresh_announce() {
   if (!announcer_ || !live_ || !health_started_) return;
-  const Json before = announcer_->describe();
   std::map<dataplane::ServiceKey, bool> quorum;
   if (health_) {
     for (const auto& h : health_->snapshot()) quorum[h.key] = h.quorum_up;
@@ -468,7 +471,6 @@ void Daemon::refresh_announce() {
     in.services.push_back(r);
   }
   announcer_->update(vips);
-  record_announce_changes(before);
 }
 
 // Reals removed by a reload leave the dataplane once no flow to them carries traffic.
@@ -623,7 +625,7 @@ Json Daemon::status() const {
       if (settings.name != s.name) continue;
       for (const auto& vip : settings.vips) vips.push_back(vip.address.to_string());
     }
-    inst["vips"] = vips;
+    inst["vips"] = std::move(vips);
     const auto it = last_transition_.find(s.name);
     if (it != last_transition_.end()) {
       inst["last_transition"] = it->second["at"].get<std::string>() + " " + it->second["from"].get<std::string>() +
@@ -633,9 +635,9 @@ Json Daemon::status() const {
     }
     if (s.counters.split_brain_detected != 0) inst["split_brain"] = s.counters.split_brain_detected;
     if (s.state == vrrp::State::fault) inst["fault"] = "tracked interface or script failed";
-    instances.push_back(inst);
+    instances.push_back(std::move(inst));
   }
-  Json out{{"instances", instances},
+  Json out{{"instances", std::move(instances)},
            {"backend", dataplane_->name()},
            {"reloads", history_.reloads},
            {"reloads_refused", history_.reloads_refused},
@@ -660,7 +662,7 @@ Json Daemon::listeners() const {
 
 Json Daemon::services() const {
   std::map<dataplane::ServiceKey, dataplane::ServiceStats> stats;
-  for (auto& s : dataplane_->stats()) stats[s.key] = s;
+  for (auto& s : dataplane_->stats()) stats[s.key] = std::move(s);
   const auto& census = census_->fresh(std::chrono::seconds(1));
   const auto& active = census.active;
   const auto& established = census.established;
@@ -743,8 +745,8 @@ Json Daemon::services() const {
       row["weight"] = serving ? 1 : 0;
       reals.push_back(std::move(row));
     }
-    svc["reals"] = reals;
-    out.push_back(svc);
+    svc["reals"] = std::move(reals);
+    out.push_back(std::move(svc));
   }
   return out;
 }

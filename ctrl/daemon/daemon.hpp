@@ -95,7 +95,6 @@ class Daemon {
   void record_quorum_event(const std::string& service, bool up, std::uint64_t alive_weight, std::uint32_t quorum);
   void record_reload_event(const std::vector<std::string>& errors);
   // After refresh_announce: a VIP whose route came or went.
-  void record_announce_changes(const nlohmann::json& before);
   nlohmann::json listeners() const;
   void watch_signals();
   void on_vrrp(const vrrp::StateChange& change);

@@ -7,6 +7,7 @@
 #include "ctrl/daemon/announce_plan.hpp"
 #include "ctrl/daemon/daemon.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
+#include "ctrl/notify/mail_settings.hpp"
 #include "ctrl/vrrp/events.hpp"
 
 namespace xlb::daemon {
@@ -38,7 +39,8 @@ void Daemon::start_status_views() {
     return services;
   };
   status_api_ = std::make_unique<api::StatusApi>(io_.get_executor(), std::move(model), events_, rates_,
-                                                 api::StatusApi::Options{.page = *config_.global_defs.status_page});
+                                                 api::StatusApi::Options{.page = *config_.global_defs.status_page,
+                                                                         .node = notify::local_host_name()});
   metrics_->serve_pages([this](std::string_view target) { return status_api_->get(target); });
   status_api_->start();
   events_.record("start", options_.config_path,
@@ -74,22 +76,6 @@ void Daemon::record_reload_event(const std::vector<std::string>& errors) {
                    "reload refused, the running configuration stays: " + errors.front() +
                        (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""),
                    true);
-  }
-}
-
-void Daemon::record_announce_changes(const Json& before) {
-  if (!announcer_) return;
-  std::map<std::string, bool> was;
-  for (const auto& v : before.value("vips", Json::array())) was[v["vip"].get<std::string>()] = v["announced"].get<bool>();
-  const Json after = announcer_->describe();  // named: a range over a temporary's member dangles
-  for (const auto& v : after.value("vips", Json::array())) {
-    const auto vip = v["vip"].get<std::string>();
-    const bool now = v["announced"].get<bool>();
-    const auto it = was.find(vip);
-    if (it != was.end() && it->second == now) continue;
-    if (it == was.end() && !now) continue;  // a new VIP not announced yet is no news
-    events_.record("announce", vip,
-                   now ? vip + " announced" : vip + " withdrawn: " + v["reason"].get<std::string>(), !now);
   }
 }
 

@@ -2,7 +2,6 @@
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <time.h>
 
 #include <cstring>
 #include <filesystem>
@@ -12,6 +11,8 @@
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+
+#include "ctrl/dataplane/map_values.hpp"
 
 namespace xlb::sync {
 namespace {
@@ -87,9 +88,7 @@ std::unique_ptr<FlowSync> make_peer_sync(boost::asio::any_io_executor executor, 
   // this node's own scans do not send them back to the peer they came from.
   const auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(s.scan_interval).count();
   hooks.install = [xdp, interval](const dataplane::SyncedFlow& f) {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    const auto now = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+    const auto now = dataplane::monotonic_ns();
     const auto back = static_cast<std::uint64_t>(2 * interval);
     return xdp->install_synced(f, dataplane::XdpBackend::SyncedInstall::keep_own, now > back ? now - back : 0);
   };
