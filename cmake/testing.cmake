@@ -8,6 +8,24 @@ set(XLB_TEST_CODE_OPTIONS -O0)
 add_library(xlb_lab_privileges OBJECT ${CMAKE_SOURCE_DIR}/tests/support/lab_privileges.cpp)
 target_link_libraries(xlb_lab_privileges PRIVATE GTest::gtest xlb_headers)
 target_compile_options(xlb_lab_privileges PRIVATE ${XLB_TEST_CODE_OPTIONS})
+# xlb_test_schedule(NAME KIND): what `make check` (ctest -j 2) may run beside this test.
+#   unit, bpf  two at a time, beside anything that is not `alone`.
+#   lab        one namespace lab at a time: a lab mostly waits on timers, so a unit test or the VM
+#              beside it costs it little; namespaces, pins and ports carry per-run suffixes.
+#   vm         one VM at a time, started first (COST): the longest entries, each one qemu thread.
+#   alone      nothing beside it: labs whose peers run on timers of 100 ms or less (BFD, VRRP
+#              adverts at 0.1 s) or that drive a browser.
+function(xlb_test_schedule name kind)
+  if(kind STREQUAL "lab")
+    set_tests_properties(${name} PROPERTIES RESOURCE_LOCK xlb_lab)
+  elseif(kind STREQUAL "vm")
+    set_tests_properties(${name} PROPERTIES RESOURCE_LOCK xlb_vm COST 1000)
+  elseif(kind STREQUAL "alone")
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  elseif(NOT kind STREQUAL "unit" AND NOT kind STREQUAL "bpf")
+    message(FATAL_ERROR "xlb_test_schedule: unknown kind '${kind}' for ${name}")
+  endif()
+endfunction()
 # xlb_gtest(NAME LABEL [NO_LAB] SOURCES... LIBS ...): one GoogleTest binary registered with ctest.
 # LABEL is unit (no privileges), bpf (BPF_PROG_TEST_RUN, root) or netns (namespace lab, root).
 function(xlb_gtest name label)
@@ -29,4 +47,7 @@ function(xlb_gtest name label)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS ${label} TIMEOUT ${T_TIMEOUT}
                                           ENVIRONMENT "XLB_SOURCE_DIR=${CMAKE_SOURCE_DIR};XLB_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  if(label STREQUAL "netns")
+    xlb_test_schedule(${name} lab)
+  endif()
 endfunction()

@@ -9,7 +9,7 @@ build=$(cd "$1" && pwd)
 cmd=$2
 arg=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
-timeout_s=${XLB_VM_TIMEOUT:-280}
+timeout_s=${XLB_VM_TIMEOUT:-560}
 
 command -v qemu-system-x86_64 >/dev/null 2>&1 || {
   echo "vm: SKIP: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)" >&2; exit 77; }
@@ -30,7 +30,8 @@ log="$out/serial${arg:+-$arg}.log"
 
 start=$(date +%s)
 # -no-reboot with panic=-1: a guest crash ends qemu at once instead of hanging the test.
-timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -nographic \
+# nice: `make check` runs a namespace lab beside the VM, and the lab's timers come first.
+nice -n 10 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -nographic \
   -no-reboot -kernel "$vmlinuz" -initrd "$initrd" \
   -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
   -append "console=ttyS0 quiet panic=-1 xlb.cmd=$cmd xlb.arg=$arg xlb.build=$build" </dev/null >"$log" 2>&1 || true

@@ -61,7 +61,10 @@ TEST_F(Paced, ANewMastersWholeTableLeavesInPacedSlicesAndAllOfItArrives) {
   EXPECT_EQ(c.packets_sent, 200u) << "the scan's own slice sends one slice's worth, no more";
   EXPECT_EQ(master.sync.backlog(), flows - 4000u);
   ASSERT_TRUE(run_until(io, [&] { return backup.installed.size() >= flows; }))
-      << "installed " << backup.installed.size() << " of " << flows << ", backlog " << master.sync.backlog();
+      << "installed " << backup.installed.size() << " of " << flows << ", backlog " << master.sync.backlog()
+      << ", relay saw " << relay.arrivals.size() << ", backup received " << backup.sync.counters().packets_received
+      << ", master sent " << c.packets_sent << " errors " << c.send_errors << " (stale " << backup.sync.counters().rejected_stale << ", replay " << backup.sync.counters().rejected_replay
+      << ")";
   settle();
   EXPECT_EQ(c.packets_sent, 5000u);
   EXPECT_EQ(c.entries_sent, flows);
