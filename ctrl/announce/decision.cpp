@@ -13,8 +13,14 @@ Decision decide(const VipInputs& in) {
   // A node that restarted with empty tables would reset every flow the router moves to it
   // (wrr, persistence) until its peers' flows arrive.
   if (!in.flows_synced) return {false, Reason::flow_sync_pending};
-  if (in.vrrp_managed) return in.vrrp_master ? Decision{true, Reason::announced} : Decision{false, Reason::not_master};
+  const bool pending = !in.routed && std::any_of(in.services.begin(), in.services.end(),
+                                                 [](const ServiceReadiness& s) { return s.checks_pending; });
+  if (in.vrrp_managed) {
+    if (!in.vrrp_master) return {false, Reason::not_master};
+    return pending ? Decision{false, Reason::checks_pending} : Decision{true, Reason::announced};
+  }
   if (in.services.empty()) return {false, Reason::no_service};
+  if (pending) return {false, Reason::checks_pending};
   const auto serves = [](const ServiceReadiness& s) { return s.sorry_server || (s.usable_real && s.quorum_up); };
   if (std::any_of(in.services.begin(), in.services.end(), serves)) return {true, Reason::announced};
   const bool quorum_only = std::any_of(in.services.begin(), in.services.end(),
@@ -30,6 +36,7 @@ const char* reason_name(Reason reason) {
     case Reason::dataplane_not_ready: return "dataplane_not_ready";
     case Reason::flow_sync_pending: return "flow_sync_pending";
     case Reason::not_master: return "not_master";
+    case Reason::checks_pending: return "checks_pending";
     case Reason::no_service: return "no_service";
     case Reason::quorum_lost: return "quorum_lost";
     case Reason::no_usable_real: return "no_usable_real";

@@ -23,6 +23,21 @@ class CheckState {
 
   // `weight` is a misc_dynamic weight; nullopt keeps the previous one.
   Step on_result(bool ok, std::optional<std::uint32_t> weight = std::nullopt) {
+    const Step step = next(ok, weight);
+    if (failures_ == 0) settled_ = true;
+    return step;
+  }
+
+  bool up() const { return up_; }
+  std::optional<std::uint32_t> weight() const { return weight_; }
+  unsigned pending_failures() const { return failures_; }
+  // The check has given its first verdict: a success, or the failures that take it down
+  // (1 + retry of them when it started up, one when it started down). Until then, `up` is only
+  // the starting assumption (keepalived without alpha starts a real up). Stays true.
+  bool settled() const { return settled_; }
+
+ private:
+  Step next(bool ok, std::optional<std::uint32_t> weight) {
     Step step;
     if (ok) {
       failures_ = 0;
@@ -44,16 +59,12 @@ class CheckState {
     return step;
   }
 
-  bool up() const { return up_; }
-  std::optional<std::uint32_t> weight() const { return weight_; }
-  unsigned pending_failures() const { return failures_; }
-
- private:
   unsigned retry_;
   Millis delay_loop_;
   Millis delay_before_retry_;
   bool up_;
   unsigned failures_ = 0;
+  bool settled_ = false;
   std::optional<std::uint32_t> weight_;
 };
 

@@ -59,6 +59,7 @@ asio::awaitable<void> Checker::run(Millis initial_delay) {
       ++status_.failures;
       status_.last_error = result.error;
     }
+    const bool was_settled = state_.settled();
     auto step = state_.on_result(result.up, result.weight);
     status_.up = state_.up();
     status_.weight = state_.weight();
@@ -67,8 +68,8 @@ asio::awaitable<void> Checker::run(Millis initial_delay) {
       spdlog::debug("check: {} {}:{} is {}{}{}", to_string(settings_.kind),
                    settings_.connect_ip->to_string(), *settings_.connect_port,
                    state_.up() ? "up" : "down", result.up ? "" : ": ", result.error);
-      if (on_change_) on_change_();
     }
+    if ((step.changed || state_.settled() != was_settled) && on_change_) on_change_();
     delay = step.next_delay;
   }
 }

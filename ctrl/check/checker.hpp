@@ -34,7 +34,8 @@ class Checker : public std::enable_shared_from_this<Checker> {
   using ProbeFn = std::function<boost::asio::awaitable<ProbeResult>(const CheckSettings&)>;
 
   // `resolved` comes from resolve_check(). `on_change` runs on the executor after the
-  // verdict or the dynamic weight changed, never after stop().
+  // verdict or the dynamic weight changed, and once at the first verdict (settled()), never
+  // after stop().
   Checker(boost::asio::any_io_executor ex, CheckSettings resolved, bool start_up, ProbeFn probe,
           std::function<void()> on_change);
 
@@ -45,6 +46,8 @@ class Checker : public std::enable_shared_from_this<Checker> {
   const CheckSettings& settings() const { return settings_; }
   bool up() const { return state_.up(); }
   std::optional<std::uint32_t> weight() const { return state_.weight(); }
+  // The first verdict is in (CheckState::settled); until then up() is the starting assumption.
+  bool settled() const { return state_.settled(); }
   const CheckStatus& status() const { return status_; }
 
  private:

@@ -143,6 +143,16 @@ std::vector<RealVerdict> HealthMonitor::verdicts_of(const Service& service) cons
   return verdicts;
 }
 
+bool HealthMonitor::verdict_pending(const std::vector<std::string>& probe_ids) const {
+  bool unsettled = false;
+  for (const auto& id : probe_ids) {
+    const auto& checker = probes_.at(id);
+    if (!checker->settled()) unsettled = true;
+    else if (!checker->up()) return false;  // down whatever the others say
+  }
+  return unsettled;
+}
+
 void HealthMonitor::on_probe_change(const std::string& id) {
   if (stopped_) return;
   auto it = users_.find(id);
@@ -163,6 +173,7 @@ void HealthMonitor::on_probe_change(const std::string& id) {
     }
     perform(service->state.settings().spec.key, std::move(actions));
   }
+  if (hooks_.verdicts_changed) hooks_.verdicts_changed();
 }
 
 void HealthMonitor::perform(const dataplane::ServiceKey& key, Actions actions) {
@@ -231,6 +242,8 @@ std::vector<ServiceHealth> HealthMonitor::snapshot() const {
       rh.address = rs.address;
       rh.port = rs.port;
       rh.up = st.verdicts()[r].up;
+      rh.verdict_pending = verdict_pending(s->probe_ids[r]);
+      h.checks_pending = h.checks_pending || rh.verdict_pending;
       for (const auto& real : st.spec().reals)
         if (real.address == rs.address && real.port == rs.port) {
           rh.in_dataplane = true;

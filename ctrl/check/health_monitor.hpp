@@ -34,6 +34,9 @@ struct MonitorHooks {
   // A real went down or up, or the quorum was lost or regained (for mail alerts). `why` is
   // the failing check's last error (empty when up).
   std::function<void(const VirtualServerSettings&, const HealthEvent&, const std::string& why)> on_event;
+  // After any probe's verdict changed or came in for the first time (settled): the daemon's
+  // announce decision waits for first verdicts, which change no spec and call no apply.
+  std::function<void()> verdicts_changed;
   ScriptRunner run_script;  // MISC_CHECK and notify/quorum scripts; may be empty (no scripts)
   Millis script_timeout{30000};  // notify_up/down, quorum_up/down
 };
@@ -51,6 +54,9 @@ struct RealHealth {
   bool up = false;
   std::uint32_t weight = 0;  // in the dataplane now (0: inhibited, quorum lost, or dynamic 0)
   bool in_dataplane = false;
+  // No verdict yet: no check settled, or none of the settled ones failed while another has
+  // not settled. `up` is then only the starting assumption (up without alpha).
+  bool verdict_pending = false;
   std::vector<CheckHealth> checks;
 };
 
@@ -60,6 +66,7 @@ struct ServiceHealth {
   bool quorum_up = true;
   bool sorry_in_use = false;
   std::uint64_t alive_weight = 0;
+  bool checks_pending = false;  // some real's verdict_pending
   std::vector<RealHealth> reals;
 };
 
@@ -86,6 +93,7 @@ class HealthMonitor {
   struct Service;
   Checker::ProbeFn probe_for(CheckKind kind);
   std::vector<RealVerdict> verdicts_of(const Service& service) const;
+  bool verdict_pending(const std::vector<std::string>& probe_ids) const;
   void on_probe_change(const std::string& id);
   void perform(const dataplane::ServiceKey& key, Actions actions);
   void run_scripts(std::vector<std::string> scripts);

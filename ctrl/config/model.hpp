@@ -115,6 +115,8 @@ struct GlobalDefs {
   Located<std::uint32_t> metrics_request_timeout = 10u;
   // How far a flow-sync datagram's send time may be from this node's clock, seconds.
   Located<std::uint32_t> sync_max_clock_skew = 30u;
+  // flow_sync_peers: seconds a starting node waits for its peers' tables before it announces.
+  Located<std::uint32_t> flow_sync_join_wait = 5u;
   Located<std::string> smtp_auth_user;
   Located<std::string> smtp_password_file;
   Located<SmtpTls> smtp_tls = SmtpTls::none;

@@ -165,7 +165,7 @@ constexpr K global_keywords[] = {
     {"vip_route_grace", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.vip_route_grace, 0, 600); }, "2", true,
      "seconds xlbd keeps forwarding on SIGTERM after withdrawing its VIP routes"},
     {"notify_announce", S, false, 1, 64, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.notify_announce); }, "none", true,
-     "script run when a VIP's route is added or removed, with ANNOUNCE <vip> ANNOUNCED or WITHDRAWN <reason>"},
+     "script run when a VIP's route is added or removed, and with a VIP's first state when that is not announced: ANNOUNCE <vip> ANNOUNCED or WITHDRAWN <reason>"},
     {"control_socket_max_connections", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_max_connections, 1, 4096); }, "32", true, "connections the control socket holds at once; see docs/security.md"},
     {"control_socket_idle_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_idle_timeout, 1, 86400); }, "60", true, "seconds a control connection may wait between requests"},
     {"control_socket_request_timeout", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.control_socket_request_timeout, 1, 3600); }, "10", true, "seconds from a request's first byte to its end of line"},
@@ -199,6 +199,8 @@ constexpr K global_keywords[] = {
      }, "off", true,
      "INTERFACE PEER... [id N]: active-active flow sync among the nodes behind ECMP (docs/scale-out.md); each node "
      "sends its flows to every peer and installs theirs, keyed by the sync key file"},
+    {"flow_sync_join_wait", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.flow_sync_join_wait, 1, 300); }, "5", true,
+     "seconds a starting flow_sync_peers node waits for its peers' flow tables before it announces its VIPs (docs/scale-out.md)"},
     {"sync_max_clock_skew", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { uint_field(c, n, g.sync_max_clock_skew, 1, 86400); }, "30", true, "seconds a flow-sync datagram's send time may be from this node's clock"},
     {"smtp_auth_user", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_auth_user); }, "none", true},
     {"smtp_password_file", S, false, 1, 1, [](ParseContext& c, const Node& n, G& g) { str(c, n, g.smtp_password_file); }, "none", true},

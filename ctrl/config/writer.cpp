@@ -103,6 +103,7 @@ class Writer {
     num("metrics_idle_timeout", g.metrics_idle_timeout);
     num("metrics_request_timeout", g.metrics_request_timeout);
     num("sync_max_clock_skew", g.sync_max_clock_skew);
+    num("flow_sync_join_wait", g.flow_sync_join_wait);
     str("smtp_auth_user", g.smtp_auth_user);
     str("smtp_password_file", g.smtp_password_file);
     static constexpr const char* tls[] = {"none", "starttls", "implicit"};

@@ -26,14 +26,17 @@ void VipAnnouncer::update(const std::map<dataplane::IpAddress, announce::VipInpu
                     ec.message());
     } else if (it->second.routed) {
       spdlog::info("announce: {} withdrawn: no longer configured", it->first.to_string());
-      if (observer_) observer_(it->first, false, announce::Reason::no_service);
+      if (observer_) observer_(it->first, false, announce::Reason::no_service, false);
     }
     it = vips_.erase(it);
   }
-  for (const auto& [vip, inputs] : vips) {
-    const auto d = announce::decide(inputs);
-    auto [it, fresh] = vips_.try_emplace(vip, Entry{d, false, now});
+  for (const auto& [vip, given] : vips) {
+    auto [it, fresh] = vips_.try_emplace(vip, Entry{{}, false, now});
     Entry& e = it->second;
+    announce::VipInputs inputs = given;
+    inputs.routed = e.routed;
+    const auto d = announce::decide(inputs);
+    if (fresh) e.decision = d;
     if (!fresh && e.decision == d && e.routed == d.announce) continue;
     if (e.decision != d) e.since = now;
     e.decision = d;
@@ -47,7 +50,7 @@ void VipAnnouncer::update(const std::map<dataplane::IpAddress, announce::VipInpu
       if (e.routed) spdlog::info("announce: {} announced (table {}, dev {})", vip.to_string(), routes_.table(), device());
       else spdlog::log(was ? spdlog::level::warn : spdlog::level::info, "announce: {} {}: {}", vip.to_string(),
                        was ? "withdrawn" : "not announced", announce::reason_name(d.reason));
-      if (observer_ && was != e.routed) observer_(vip, e.routed, d.reason);
+      if (observer_ && (was != e.routed || fresh)) observer_(vip, e.routed, d.reason, fresh && !e.routed);
     }
   }
 }

@@ -26,9 +26,11 @@ class VipAnnouncer {
   // Every VIP the node has, with its inputs; a VIP left out is withdrawn and forgotten.
   void update(const std::map<dataplane::IpAddress, announce::VipInputs>& vips);
 
-  // Told each time a VIP's route went in or out of the table (not of VIPs that were never
-  // announced): the daemon sends it to notify_announce and the mail alerts.
-  using Observer = std::function<void(const dataplane::IpAddress& vip, bool announced, announce::Reason why)>;
+  // Told each time a VIP's route went in or out of the table, and of a VIP's first state when
+  // that is not announced (`initial`: why it is not out yet, "checks_pending" at start): the
+  // daemon sends it to notify_announce and, route changes only, to the mail alerts.
+  using Observer =
+      std::function<void(const dataplane::IpAddress& vip, bool announced, announce::Reason why, bool initial)>;
   void set_observer(Observer observer) { observer_ = std::move(observer); }
 
   // xlbctl withdraw / announce: the operator's word on the whole node, until changed.

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -168,9 +169,12 @@ void Daemon::start_subsystems() {
   notifier_ = std::make_unique<notify::Notifier>(io_.get_executor(), plan_notify(config_));
   if (announcer_) {
     // One place learns of every route change: the scripts, the mail and the status page's events.
-    announcer_->set_observer([this](const dataplane::IpAddress& vip, bool announced, announce::Reason why) {
+    announcer_->set_observer([this](const dataplane::IpAddress& vip, bool announced, announce::Reason why,
+                                    bool initial) {
       const auto text = vip.to_string();
-      notifier_->announce_change({text, announced, announce::reason_name(why)}, *config_.global_defs.notify_announce);
+      notifier_->announce_change({text, announced, announce::reason_name(why), initial},
+                                 *config_.global_defs.notify_announce);
+      if (initial) return;  // the status page lists changes; the VIP's row says why it is not out
       events_.record("announce", text,
                      announced ? text + " announced" : text + " withdrawn: " + std::string(announce::reason_name(why)),
                      !announced);
@@ -201,6 +205,16 @@ void Daemon::start_subsystems() {
     } catch (const std::exception& e) {
       spdlog::warn("dataplane: cannot end flows to {}: {}", real.to_string(), e.what());
     }
+  };
+  // A first verdict changes no spec: nothing else would tell the announcer. Many arrive
+  // together at start; one refresh serves all that are queued by then.
+  hooks.verdicts_changed = [this] {
+    if (announce_refresh_posted_ || !announcer_) return;
+    announce_refresh_posted_ = true;
+    asio::post(io_, [this] {
+      announce_refresh_posted_ = false;
+      if (!stopped_) refresh_announce();
+    });
   };
   hooks.on_event = [this](const check::VirtualServerSettings& vs, const check::HealthEvent& event,
                           const std::string& why) { on_health_event(vs, event, why); };
@@ -449,8 +463,12 @@ void Daemon::stop_after_withdrawal() {
 void Daemon::refresh_announce() {
   if (!announcer_ || !live_ || !health_started_) return;
   std::map<dataplane::ServiceKey, bool> quorum;
+  std::set<dataplane::ServiceKey> pending;
   if (health_) {
-    for (const auto& h : health_->snapshot()) quorum[h.key] = h.quorum_up;
+    for (const auto& h : health_->snapshot()) {
+      quorum[h.key] = h.quorum_up;
+      if (h.checks_pending) pending.insert(h.key);
+    }
   }
   std::map<dataplane::IpAddress, announce::VipInputs> vips;
   for (const auto& [key, spec] : live_->applied()) {
@@ -464,6 +482,7 @@ void Daemon::refresh_announce() {
     in.operator_withdrawn = announcer_->operator_withdrawn();
     in.stopping = withdrawing_for_stop_;
     announce::ServiceReadiness r;
+    r.checks_pending = pending.contains(key);
     r.usable_real = std::any_of(spec.reals.begin(), spec.reals.end(), [](const auto& real) { return real.weight > 0; });
     r.sorry_server = spec.sorry_server.has_value();
     const auto q = quorum.find(key);

@@ -120,6 +120,7 @@ class Daemon {
   std::unique_ptr<VipAnnouncer> announcer_;  // null without vip_route_table
   bool health_started_ = false;               // the monitor's snapshot has every service
   bool withdrawing_for_stop_ = false;          // SIGTERM: routes gone, forwarding through the grace
+  bool announce_refresh_posted_ = false;       // a first check verdict queued a refresh_announce
   std::unique_ptr<boost::asio::steady_timer> grace_timer_;
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<check::HealthMonitor> health_;

@@ -43,6 +43,9 @@ struct AnnounceChange {
   std::string vip;         // "198.18.0.10"
   bool announced = false;
   std::string reason;      // why not, as xlbctl status shows it: "no_usable_real", "operator_withdrawn" ...
+  // The VIP's first state, not announced (at start, "checks_pending" say): told to the script
+  // so that it knows why the VIP is not out yet; no route changed, so no mail.
+  bool initial = false;
 };
 
 using Event = std::variant<VrrpTransition, RealServerChange, QuorumChange, AnnounceChange>;

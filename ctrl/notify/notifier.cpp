@@ -122,7 +122,7 @@ void Notifier::announce_change(const AnnounceChange& a, const std::string& scrip
       spdlog::error("{}: notify_announce script '{}' not run: {}", a.vip, script, e.what());
     }
   }
-  if (settings_.mail.alert_vrrp({})) queue_mail(a);
+  if (settings_.mail.alert_vrrp({}) && !a.initial) queue_mail(a);
 }
 
 void Notifier::queue_mail(Event e) {

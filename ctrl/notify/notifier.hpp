@@ -65,7 +65,7 @@ class Notifier {
 
   // notify_announce (global, as written) with: ANNOUNCE <vip> ANNOUNCED|WITHDRAWN <reason>;
   // mailed under the VRRP rule (smtp_alert_vrrp, else smtp_alert): like a VRRP transition, it
-  // says whether this node receives the VIP's traffic.
+  // says whether this node receives the VIP's traffic. A VIP's initial state goes only to the script.
   void announce_change(const AnnounceChange& a, const std::string& script = {});
   // Sends what the digest window / quiet hours released by now. Runs from an internal timer;
   // tests with an injected clock call it after moving the clock.

@@ -217,7 +217,7 @@ asio::awaitable<void> FlowSync::scan_loop() {
     const auto now = clock::now();
     try {
       if (!synced_ && now >= join_deadline_) {
-        end_join("no peer sent its table within the join wait");
+        end_join("wait_ended", "no peer sent its table within the join wait");
       } else if (!synced_ && now >= next_scan_) {
         send_flags(sync_flag_join);  // asked again each scan: a peer may have missed it
       }
@@ -296,7 +296,8 @@ void FlowSync::pump(std::uint64_t scan) {
   if (sent) ++counters_.slices;
   if (bulk_in_flight_ && backlog_.empty()) {
     bulk_in_flight_ = false;
-    send_flags(sync_flag_bulk_done);
+    // Still joining: what was sent is all this node has, maybe less than its peers.
+    send_flags(synced_ ? sync_flag_bulk_done : sync_flag_bulk_done | sync_flag_joining);
   }
 }
 
@@ -305,9 +306,10 @@ void FlowSync::send_flags(std::uint8_t flags) {
   send_batch(none, flags);
 }
 
-void FlowSync::end_join(const char* why) {
+void FlowSync::end_join(const char* how, const char* why) {
   if (synced_) return;
   synced_ = true;
+  join_end_ = how;
   spdlog::info("flow sync {}: synced: {}", settings_.instance, why);
   if (hooks_.synced) hooks_.synced();
 }
@@ -385,7 +387,15 @@ void FlowSync::handle_datagram(std::span<const std::uint8_t> data) {
     }
     ok ? ++counters_.entries_installed : ++counters_.entries_unknown;
   }
-  if (!synced_ && (h.flags & sync_flag_bulk_done) != 0) end_join("a peer's whole table arrived");
+  if (!synced_ && (h.flags & sync_flag_bulk_done) != 0) {
+    if ((h.flags & sync_flag_joining) == 0) return end_join("peer_table", "a peer's whole table arrived");
+    // Two nodes that start together ask each other and neither has flows: waiting the whole
+    // join_wait for each other would gain nothing. A peer that has flows may still be slow,
+    // so only when every peer answered like this.
+    joining_answers_.insert(h.sender);
+    if (joining_answers_.size() >= destinations())
+      end_join("peers_joining", "every peer answered and is joining too");
+  }
 }
 
 void FlowSync::count_decode_error(std::error_code ec, std::span<const std::uint8_t> data) {
@@ -438,6 +448,8 @@ nlohmann::json FlowSync::describe() const {
           {"key", settings_.key_source},
           {"role", settings_.all_peers ? "peer" : master_ ? "master" : "backup"},
           {"synced", synced_},
+          {"join", settings_.all_peers ? join_end_ : "none"},
+          {"join_wait", settings_.join_wait.count() / 1000.0},
           {"bulk_sends", c.bulk_sends},
           {"joins_answered", c.joins_answered},
           {"scans", c.scans},

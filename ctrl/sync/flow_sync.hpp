@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,8 +65,9 @@ struct FlowSyncSettings {
   std::chrono::milliseconds max_clock_skew{30'000};
   // flow_sync_peers (issue 29): every node sends the flows it makes and installs its peers';
   // no VRRP instance decides, set_master() is not used. A node starts unsynced: it asks its
-  // peers for their tables (join) and counts as synced once one peer's whole table has arrived
-  // (bulk_done) or join_wait has passed without an answer (alone, or every peer down).
+  // peers for their tables (join) and counts as synced once one synced peer's whole table has
+  // arrived (bulk_done), once every peer answered while joining too (all started together:
+  // nobody has flows to give), or when join_wait (flow_sync_join_wait) has passed.
   bool all_peers = false;
   std::chrono::milliseconds join_wait{5000};
 };
@@ -146,7 +148,7 @@ class FlowSync {
   std::size_t destinations() const { return settings_.peers.empty() ? 1 : settings_.peers.size(); }
   // A datagram without entries that only carries flags (join, bulk_done).
   void send_flags(std::uint8_t flags);
-  void end_join(const char* why);
+  void end_join(const char* how, const char* why);
 
   boost::asio::any_io_executor executor_;
   FlowSyncSettings settings_;
@@ -174,6 +176,8 @@ class FlowSync {
   bool synced_ = true;
   std::chrono::steady_clock::time_point join_deadline_{};
   std::map<std::uint32_t, std::uint64_t> joins_seen_;  // sender -> epoch of its last join answered
+  std::set<std::uint32_t> joining_answers_;  // peers whose (empty) answer said they are joining too
+  const char* join_end_ = "pending";          // how this node's join ended, for status
   bool bulk_owed_ = false;      // a peer joined: the next scan sends everything
   bool bulk_in_flight_ = false; // that table is in the backlog; bulk_done follows its last entry
 };

@@ -42,8 +42,10 @@ struct SyncEntry {
 
 // flow_sync_peers only (issue 29): a peer that starts with empty tables asks the others for
 // theirs (join, in datagrams without entries, until one answers), and a peer that sent its
-// whole table because of a join says so when the last of it has left (bulk_done).
-enum SyncFlag : std::uint8_t { sync_flag_join = 1, sync_flag_bulk_done = 2 };
+// whole table because of a join says so when the last of it has left (bulk_done). A peer
+// still joining itself adds `joining` to its bulk_done: its table may lack what the others
+// hold, so it ends a join only when every peer answered so (nobody has more to give).
+enum SyncFlag : std::uint8_t { sync_flag_join = 1, sync_flag_bulk_done = 2, sync_flag_joining = 4 };
 
 struct SyncHeader {
   std::uint32_t sync_id = 0;  // keepalived's lvs_sync_daemon "id N": peers with another id ignore us

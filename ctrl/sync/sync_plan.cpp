@@ -73,6 +73,7 @@ std::unique_ptr<FlowSync> make_peer_sync(boost::asio::any_io_executor executor, 
   s.max_datagrams_per_second = max_datagrams_per_second;
   s.max_clock_skew = std::chrono::seconds(*defs.sync_max_clock_skew);
   s.all_peers = true;
+  s.join_wait = std::chrono::seconds(*defs.flow_sync_join_wait);
   const std::string secret = read_key_file(key_file, "flow_sync_peers");
   if (secret.empty()) throw std::runtime_error("flow_sync_peers: no key: write one to " + key_file + " (the same on every node)");
   s.key_source = "file " + key_file;

@@ -86,10 +86,41 @@ TEST(AnnounceDecision, WaitsForTheBulkSync) {
 
 TEST(AnnounceDecision, EveryReasonHasAName) {
   for (auto r : {Reason::announced, Reason::stopping, Reason::operator_withdrawn, Reason::dataplane_not_ready,
-                 Reason::flow_sync_pending,
+                 Reason::flow_sync_pending, Reason::checks_pending,
                  Reason::not_master, Reason::no_service, Reason::quorum_lost, Reason::no_usable_real}) {
     EXPECT_STRNE(reason_name(r), "unknown");
   }
+}
+
+// A starting node's reals are up only by assumption until their first check: no route until
+// every real had its verdict, so a node with dead reals never announces, not even briefly.
+TEST(AnnounceDecision, WaitsForEveryRealsFirstVerdict) {
+  ServiceReadiness pending = healthy();
+  pending.checks_pending = true;
+  expect(plain({pending}), false, Reason::checks_pending);
+  // One service ready is not enough while another's reals are unknown: the route carries both.
+  expect(plain({healthy(), pending}), false, Reason::checks_pending);
+  auto master = plain({pending});
+  master.vrrp_managed = master.vrrp_master = true;
+  expect(master, false, Reason::checks_pending);
+  master.vrrp_master = false;
+  expect(master, false, Reason::not_master);
+  // Once in the table, a real added later (a reload) does not take the route out.
+  auto routed = plain({healthy(), pending});
+  routed.routed = true;
+  expect(routed, true, Reason::announced);
+  // ... nor does it keep one whose services cannot serve.
+  ServiceReadiness dead_pending = all_down();
+  dead_pending.checks_pending = true;
+  routed.services = {dead_pending};
+  expect(routed, false, Reason::no_usable_real);
+  // The operator, a stop, the dataplane and the bulk sync still come first.
+  auto in = plain({pending});
+  in.flows_synced = false;
+  expect(in, false, Reason::flow_sync_pending);
+  in.operator_withdrawn = true;
+  expect(in, false, Reason::operator_withdrawn);
+  EXPECT_STREQ(reason_name(Reason::checks_pending), "checks_pending");
 }
 
 }  // namespace

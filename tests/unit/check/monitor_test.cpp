@@ -194,5 +194,34 @@ TEST_F(Monitor, AlphaStartsDownAndReconfigureDropsRemovedService) {
   EXPECT_NE(notify_log().find("quorum_down"), std::string::npos);
 }
 
+// vip_route_table waits for every real's first verdict (issue 29): the snapshot says which are
+// still open, and verdicts_changed fires when one comes in although no spec changes (a live
+// real that starts up stays up).
+TEST_F(Monitor, FirstVerdictsAreReportedUntilEveryRealHasOne) {
+  int verdict_calls = 0;
+  hooks_.verdicts_changed = [&] { ++verdict_calls; };
+  auto services = config();
+  const auto dead = test::free_port(loopback);  // nobody listens: refused at once
+  services[0].reals.push_back(real(dead));
+  HealthMonitor monitor(io_.get_executor(), hooks_);
+  monitor.start(services);
+  auto snap = monitor.snapshot();
+  ASSERT_EQ(snap.size(), 2u);
+  EXPECT_TRUE(snap[0].checks_pending);
+  EXPECT_TRUE(snap[1].checks_pending);
+  EXPECT_TRUE(snap[0].reals[2].up) << "without alpha a real starts up";
+  EXPECT_TRUE(snap[0].reals[2].verdict_pending);
+  // b's only real answers: its first check settles it; a still waits for the dead one.
+  ASSERT_TRUE(test::run_until(io_, [&] { return !monitor.snapshot()[1].checks_pending; }, std::chrono::seconds(10)));
+  EXPECT_GE(verdict_calls, 1) << "a first verdict that changes nothing must still be told";
+  // The dead real: 1 + retry (1) refusals 200 ms apart, then down, and a's verdicts are all in.
+  ASSERT_TRUE(test::run_until(io_, [&] { return !monitor.snapshot()[0].checks_pending; }, std::chrono::seconds(10)));
+  snap = monitor.snapshot();
+  EXPECT_FALSE(snap[0].reals[2].up);
+  EXPECT_FALSE(snap[0].reals[2].verdict_pending);
+  EXPECT_TRUE(snap[0].reals[0].up && snap[0].reals[1].up);
+  EXPECT_FALSE(has_real(latest_[8001], dead));
+}
+
 }  // namespace
 }  // namespace xlb::check

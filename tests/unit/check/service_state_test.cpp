@@ -224,5 +224,42 @@ TEST(CheckState, AlphaStartsDownAndDynamicWeightCountsAsChange) {
   EXPECT_TRUE(st.on_result(true, 6).changed);
 }
 
+// vip_route_table waits for each check's first verdict (issue 29). A dead real that starts up
+// (no alpha) gives it after 1 + retry failures; with every attempt running into
+// connect_timeout, that is the documented bound (1 + retry) x connect_timeout +
+// retry x delay_before_retry.
+TEST(CheckState, FirstVerdictOfADeadRealWithinTheRetryBudget) {
+  const Millis delay_loop{3000}, before_retry{1000}, connect_timeout{2000};
+  for (unsigned retry : {0u, 1u, 3u}) {
+    CheckState st(retry, delay_loop, before_retry, true);
+    EXPECT_FALSE(st.settled());
+    Millis now{0};
+    while (true) {
+      now += connect_timeout;
+      const auto step = st.on_result(false);
+      if (st.settled()) break;
+      EXPECT_TRUE(st.up()) << "still the starting assumption";
+      now += step.next_delay;
+    }
+    EXPECT_FALSE(st.up());
+    EXPECT_EQ(now, (1 + retry) * connect_timeout + retry * before_retry) << "retry " << retry;
+    st.on_result(false);
+    EXPECT_TRUE(st.settled()) << "a verdict stays given";
+  }
+}
+
+TEST(CheckState, FirstVerdictOfALiveRealOrAnAlphaCheckIsTheFirstAttempt) {
+  CheckState up(3, Millis{100}, Millis{10}, true);
+  up.on_result(true);
+  EXPECT_TRUE(up.settled());
+  EXPECT_FALSE(up.on_result(false).changed);
+  EXPECT_TRUE(up.settled()) << "a failure being confirmed does not take the first verdict back";
+  CheckState alpha(3, Millis{100}, Millis{10}, false);
+  EXPECT_FALSE(alpha.settled());
+  alpha.on_result(false);
+  EXPECT_TRUE(alpha.settled()) << "alpha: down was the verdict already";
+  EXPECT_FALSE(alpha.up());
+}
+
 }  // namespace
 }  // namespace xlb::check

@@ -236,11 +236,14 @@ TEST(Model, FlowSyncPeersListsEveryNode) {
   ASSERT_EQ(p.peers.size(), 3u);
   EXPECT_EQ(p.peers[2].to_string(), "198.18.1.13");
   EXPECT_EQ(p.sync_id, 9u);
+  EXPECT_EQ(set.global_defs.flow_sync_join_wait.value, 5u);
+  EXPECT_EQ(load_ok("global_defs {\n  flow_sync_join_wait 12\n}\n").config.global_defs.flow_sync_join_wait.value, 12u);
   std::ostringstream written;
   write_config(written, set);
   EXPECT_EQ(load_ok(written.str()).config, set) << written.str();
   for (const char* bad : {"flow_sync_peers eth0", "flow_sync_peers eth0 198.18.1.11 2001:db8::1",
-                          "flow_sync_peers eth0 not-an-address", "flow_sync_peers eth0 198.18.1.11 id 300"}) {
+                          "flow_sync_peers eth0 not-an-address", "flow_sync_peers eth0 198.18.1.11 id 300",
+                          "flow_sync_join_wait 0", "flow_sync_join_wait 301"}) {
     const LoadResult r = load_string(std::string("global_defs {\n  ") + bad + "\n}\n", "t.conf");
     EXPECT_FALSE(r.ok()) << bad;
   }

@@ -77,5 +77,45 @@ TEST(PeerSync, NoAnswerEndsTheJoinAtTheWait) {
   EXPECT_EQ(a.synced_calls, 1);
 }
 
+// Two nodes that start together ask each other, and each answers with an empty table while
+// joining itself: they must not wait the whole join wait (60 s here) for each other.
+TEST(PeerSync, PeersStartingTogetherEndTheirJoinsOnEachOthersAnswer) {
+  asio::io_context io;
+  const auto pa = free_port(), pb = free_port();
+  Node a(io, peer_settings(pa, pb, std::chrono::seconds(60)));
+  Node b(io, peer_settings(pb, pa, std::chrono::seconds(60)));
+  a.sync.start();
+  b.sync.start();
+  ASSERT_TRUE(run_until(io, [&] { return a.sync.synced() && b.sync.synced(); }, std::chrono::seconds(20)))
+      << "a: " << a.sync.describe()["join"] << ", b: " << b.sync.describe()["join"];
+  EXPECT_EQ(a.synced_calls, 1);
+  EXPECT_EQ(b.synced_calls, 1);
+  // The first to end its join may answer the other as synced already: a whole table then.
+  const std::string ja = a.sync.describe()["join"], jb = b.sync.describe()["join"];
+  for (const auto& j : {ja, jb}) EXPECT_TRUE(j == "peers_joining" || j == "peer_table") << j;
+  EXPECT_TRUE(ja == "peers_joining" || jb == "peers_joining") << ja << " " << jb;
+  EXPECT_EQ(a.sync.describe()["join_wait"], 60.0);
+}
+
+// A joining peer's answer carries no flows it did not make: with another peer listed (which
+// may hold the flows, only slower), it does not end the join; the wait does. Here each lists
+// the other and 127.0.0.2, which stands for a third node that never answers.
+TEST(PeerSync, AJoiningPeersAnswerDoesNotEndAJoinWhileAnotherPeerMayAnswer) {
+  asio::io_context io;
+  const auto pa = free_port(), pb = free_port();
+  auto sa = peer_settings(pa, pb, milliseconds(400));
+  auto sb = peer_settings(pb, pa, milliseconds(400));
+  sa.peers = sb.peers = {make_address("127.0.0.1"), make_address("127.0.0.2")};
+  Node a(io, sa);
+  Node b(io, sb);
+  a.sync.start();
+  b.sync.start();
+  ASSERT_TRUE(run_until(io, [&] { return a.sync.synced() && b.sync.synced(); }, std::chrono::seconds(20)));
+  EXPECT_EQ(a.sync.describe()["join"], "wait_ended") << "b's empty answer ended a's join with a peer unheard";
+  EXPECT_EQ(b.sync.describe()["join"], "wait_ended");
+  EXPECT_GE(a.sync.counters().joins_answered, 1u) << "a never heard b's join: the test proves nothing";
+  EXPECT_GE(b.sync.counters().joins_answered, 1u);
+}
+
 }  // namespace
 }  // namespace xlb::sync
