@@ -1,5 +1,7 @@
 #include "ctrl/api/services_document.hpp"
 
+#include <charconv>
+
 namespace xlb::api {
 
 using Json = nlohmann::json;
@@ -13,8 +15,17 @@ std::string open_object(std::string text) {
   return text;
 }
 
-bool ServicesDocument::refresh(std::optional<Version> version, const std::function<Json()>& services,
-                               const RateHistory& rates) {
+namespace {
+
+void append_float(std::string& out, float value) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out.append(buffer, end);
+}
+
+}  // namespace
+
+bool ServicesDocument::refresh(std::optional<Version> version, const std::function<Json()>& services) {
   if (version && version_ == version) return false;
   version_ = version;
   Json model = services();
@@ -28,9 +39,6 @@ bool ServicesDocument::refresh(std::optional<Version> version, const std::functi
       out.reals.reserve(svc["reals"].size());
       for (auto& real : svc["reals"]) {
         auto key = real_series_key(label, real.value("address", std::string()), real.value("port", std::uint64_t{0}));
-        const auto rate = rates.latest(key);
-        real["rate"] = {{"packets_per_second", rate ? rate->packets_per_second : 0.0f},
-                        {"bytes_per_second", rate ? rate->bytes_per_second : 0.0f}};
         out.reals.push_back({open_object(json_text(real)), std::move(key)});
       }
       svc.erase("reals");
@@ -53,11 +61,15 @@ void ServicesDocument::write_page(std::string& out, const Page& page, const Rate
       const auto& real = svc.reals[r];
       if (r != 0) out += ',';
       out += real.open;
+      const auto rate = rates.latest(real.key);
+      out += "\"rate\":{\"bytes_per_second\":";
+      append_float(out, rate ? rate->bytes_per_second : 0.0f);
+      out += ",\"packets_per_second\":";
+      append_float(out, rate ? rate->packets_per_second : 0.0f);
+      out += '}';
       if (page.history) {
-        out += "\"history\":";
+        out += ",\"history\":";
         rates.write_series(out, real.key, page.since);
-      } else if (out.back() == ',') {
-        out.pop_back();
       }
       out += '}';
     }

@@ -2,8 +2,9 @@
 // and shared by every request until the state changes. Building and serialising the model of
 // 1,000 reals costs several ms (a tree of small JSON objects); an open page asks for it every
 // second, and most of those seconds nothing but its own poll happened. The text is kept per
-// real without its closing brace, so that a reply appends each real's chart points (which
-// depend on the request's `since`) without serialising the real again.
+// real without its closing brace, so that a reply appends each real's rate (new at every rate
+// reading, every 2 s) and chart points (which depend on the request's `since`) without
+// serialising the real again.
 #pragma once
 
 #include <cstdint>
@@ -20,12 +21,11 @@ namespace xlb::api {
 
 class ServicesDocument {
  public:
-  // What the text was built from. `generation` is the model's own (xlbd's live state: health,
-  // weights, overrides, ownership); `readings` and `events` are the rate ring's and event log's
-  // last sequence numbers, so that counters and rates are re-read at each sampler reading.
+  // What the text was built from. `generation` is the model's own (in xlbd: its live state's
+  // health, weights, overrides and ownership, and the flow census' count, which is when the
+  // counters in the text are read again); `events` is the event log's last sequence number.
   struct Version {
     std::uint64_t generation = 0;
-    std::uint64_t readings = 0;
     std::uint64_t events = 0;
     bool operator==(const Version&) const = default;
   };
@@ -38,15 +38,14 @@ class ServicesDocument {
 
   // Reads `services` (the model's array) again unless the text was built for `version`;
   // nullopt: always read (a model without a generation). Returns whether it read.
-  bool refresh(std::optional<Version> version, const std::function<nlohmann::json()>& services,
-               const RateHistory& rates);
+  bool refresh(std::optional<Version> version, const std::function<nlohmann::json()>& services);
   std::size_t total() const { return services_.size(); }
   // Appends {"items": [...], "limit": L, "offset": O, "total": T}.
   void write_page(std::string& out, const Page& page, const RateHistory& rates) const;
 
  private:
   struct Real {
-    std::string open;  // the real's JSON, "rate" included, without its closing brace
+    std::string open;  // the real's JSON without its closing brace
     std::string key;   // its rate series
   };
   struct Service {

@@ -81,8 +81,8 @@ asio::awaitable<void> StatusApi::sample_loop() {
 
 const ServicesDocument& StatusApi::document() const {
   std::optional<ServicesDocument::Version> version;
-  if (model_.generation) version = ServicesDocument::Version{model_.generation(), rates_.sequence(), events_.last_seq()};
-  document_.refresh(version, model_.services, rates_);
+  if (model_.generation) version = ServicesDocument::Version{model_.generation(), events_.last_seq()};
+  document_.refresh(version, model_.services);
   return document_;
 }
 

@@ -36,8 +36,9 @@ class StatusApi {
     // For the rate sampler: every real's counters, read from the dataplane without building
     // the services model; empty: readings_of(services()).
     std::function<std::vector<RateHistory::Reading>()> readings;
-    // Changes whenever services() would answer differently other than in its counters (health,
-    // weights, overrides, ownership, the configuration); empty: services() is read per request.
+    // Changes whenever services() would answer differently (health, weights, overrides,
+    // ownership; counters and flow counts: when they are to be read again); a new event also
+    // reads it again. Empty: services() is read per request.
     std::function<std::uint64_t()> generation;
   };
   struct Options {

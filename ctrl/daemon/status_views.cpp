@@ -7,6 +7,7 @@
 #include "ctrl/daemon/announce_plan.hpp"
 #include "ctrl/daemon/daemon.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
+#include "ctrl/daemon/flow_census.hpp"
 #include "ctrl/daemon/live_state.hpp"
 #include "ctrl/notify/mail_settings.hpp"
 #include "ctrl/vrrp/events.hpp"
@@ -34,7 +35,13 @@ void Daemon::start_status_views() {
     return out;
   };
   // A reload changes the plan and records an event; every other change goes through live state.
-  model.generation = [this] { return live_->generation(); };
+  // The counters and flow counts in the views' text are read again with each flow census (every
+  // 5 s); the rates, which the page shows, come from the rate ring at each request. Both numbers
+  // only grow, so their sum moves whenever either does.
+  model.generation = [this] {
+    return live_->generation() +
+           static_cast<std::uint64_t>(census_->latest().taken.time_since_epoch().count());
+  };
   status_api_ = std::make_unique<api::StatusApi>(io_.get_executor(), std::move(model), events_, rates_,
                                                  api::StatusApi::Options{.page = *config_.global_defs.status_page,
                                                                          .node = notify::local_host_name()});

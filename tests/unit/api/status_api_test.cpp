@@ -160,8 +160,9 @@ TEST(StatusApi, SinceSendsOnlyTheNewPoints) {
   v.get("/api/v1/state?since=x", 400);
 }
 
-// The services are read once per version of the state (generation, readings, events) and
-// their text shared by the requests in between; status and events are read per request.
+// The services are read once per version of the state (the model's generation, the events)
+// and their text shared by the requests in between; status, events and each real's rate are
+// read per request.
 TEST(StatusApi, ServicesAreReadOncePerVersionOfTheState) {
   Views v;
   const auto a = v.get("/api/v1/state");
@@ -171,17 +172,24 @@ TEST(StatusApi, ServicesAreReadOncePerVersionOfTheState) {
   v.get("/api/v1/services?limit=10&history=1");
   EXPECT_EQ(v.services_calls, reads) << "nothing changed: the same text";
   EXPECT_EQ(v.status_calls, status_reads + 1) << "status is read per request";
-  v.tick = 9;  // counters moved, but no reading yet: the text stays (counters at most one interval old)
-  EXPECT_EQ(v.get("/api/v1/services")["items"][0]["reals"][0]["stats"]["packets"], 100);
-  v.rates.sample(readings_of(model_services(3, 2, v.tick)));
-  EXPECT_EQ(v.get("/api/v1/services")["items"][0]["reals"][0]["stats"]["packets"], 900) << "a reading: read again";
-  EXPECT_EQ(v.services_calls, reads + 1);
+  EXPECT_EQ(a["services"]["items"][0]["reals"][1]["rate"]["packets_per_second"], 0) << "no reading yet";
+  const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  v.rates.sample(readings_of(model_services(3, 2, 1)), t0);
+  v.tick = 9;
+  v.rates.sample(readings_of(model_services(3, 2, v.tick)), t0 + 2s);
+  const auto b = v.get("/api/v1/services");
+  EXPECT_EQ(b["items"][0]["reals"][1]["rate"]["packets_per_second"], 800) << "a reading: the rate is new";
+  EXPECT_EQ(b["items"][0]["reals"][1]["rate"]["bytes_per_second"], 51200);
+  EXPECT_EQ(b["items"][0]["reals"][0]["stats"]["packets"], 100) << "the counters wait for the model's next version";
+  EXPECT_EQ(v.services_calls, reads);
   ++v.generation;
   v.services = 1;
-  EXPECT_EQ(v.get("/api/v1/state")["services"]["total"], 1) << "the live state moved: read again";
+  const auto c = v.get("/api/v1/state");
+  EXPECT_EQ(c["services"]["total"], 1) << "the model moved: read again";
+  EXPECT_EQ(c["services"]["items"][0]["reals"][0]["stats"]["packets"], 900);
   v.events.record("health", "r", "down", true);
   v.get("/api/v1/state");
-  EXPECT_EQ(v.services_calls, reads + 3) << "an event: read again";
+  EXPECT_EQ(v.services_calls, reads + 2) << "an event: read again";
   EXPECT_EQ(a["services"]["items"][0]["reals"][0]["health"], "down") << "the text is the model's";
 }
 
