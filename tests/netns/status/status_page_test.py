@@ -32,6 +32,13 @@ class Failure(Exception):
     pass
 
 
+START = time.monotonic()
+
+
+def step(text):
+    print(f"--- [{time.monotonic() - START:5.1f} s] {text}", flush=True)
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)
@@ -113,19 +120,29 @@ def facts_of(reader):
     return reader.facts() if isinstance(reader, ApiReader) else cdp.facts(reader)
 
 
-def browser_probe(work):
-    """None if headless Chromium renders a page here, else why not (its own words)."""
+def start_browser_probe(work):
+    """Headless Chromium rendering a page outside the lab (started while the lab comes up)."""
     if not shutil.which("chromium"):
-        return "no chromium (Debian package chromium; make deps installs it)"
+        return None
     profile = os.path.join(work, "probe")
+    return subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                             "--no-first-run", "--user-data-dir=" + profile, "--dump-dom",
+                             "data:text/html,<p id=probe>rendered</p>"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, HOME=profile))
+
+
+def browser_probe_result(probe):
+    """None if the probe rendered the page, else why not (its own words)."""
+    if probe is None:
+        return "no chromium (Debian package chromium; make deps installs it)"
     try:
-        r = run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--user-data-dir=" + profile, "--dump-dom", "data:text/html,<p id=probe>rendered</p>"],
-                timeout=60, env=dict(os.environ, HOME=profile))
+        out, err = probe.communicate(timeout=60)
     except subprocess.TimeoutExpired:
+        probe.kill()
+        probe.communicate()
         return "chromium --headless --dump-dom did not end within 60 s"
-    if "rendered" not in r.stdout:
-        return f"chromium --headless cannot render a page here (exit {r.returncode}): {r.stderr[-400:]}"
+    if "rendered" not in out:
+        return f"chromium --headless cannot render a page here (exit {probe.returncode}): {err[-400:]}"
     return None
 
 
@@ -168,15 +185,17 @@ def main():
     work = tempfile.mkdtemp(prefix="xlb-status-")
     browsers = []
     prometheus = None
+    probe = None
     log = open(os.path.join(work, "chromium.log"), "w")
     try:
-        no_browser = browser_probe(work)
-        if no_browser:
-            print(f"--- no browser: {no_browser}; the page's facts are read from /api/v1/state instead")
+        probe = start_browser_probe(work)
         env = dict(os.environ, XLB_LAB_GLOBAL_DEFS="   lvs_sync_daemon eth1 VI_1 id 7\n   vip_route_table 100")
         up = run([LAB, "up", suffix, build], env=env)
         check(up.returncode == 0, "the lab did not come up:\n" + up.stdout + up.stderr)
         lab = dict(word.split("=", 1) for line in up.stdout.splitlines() for word in shlex.split(line) if "=" in word)
+        no_browser = browser_probe_result(probe)
+        if no_browser:
+            step(f"no browser: {no_browser}; the page's facts are read from /api/v1/state instead")
         lb1, lb2, rs1, rs2 = lab["LAB_LB1"], lab["LAB_LB2"], lab["LAB_RS1_IP"], lab["LAB_RS2_IP"]
 
         prometheus = start_prometheus(lb1, work, log)
@@ -189,7 +208,7 @@ def main():
             b2 = cdp.Browser(["ip", "netns", "exec", lb2], os.path.join(work, "lb2"), PAGE, log)
             browsers.append(b2)
 
-        print("--- API: the model of xlbctl dump, read-only, versioned, paged")
+        step("API: the model of xlbctl dump, read-only, versioned, paged")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             state = api_json(lb1, "/api/v1/state")
@@ -206,7 +225,7 @@ def main():
         check(api(lb1, "/api/v1/state", "POST")[0] == 405, "POST was not refused: the API is read-only")
         check(api_json(lb1, "/api/v1/services?offset=1")["items"] == [], "offset past the end is not an empty page")
 
-        print("--- live /metrics names every metric of the dashboard and the alert rules")
+        step("live /metrics names every metric of the dashboard and the alert rules")
         code, metrics = api(lb1, "/metrics")
         check(code == 200, f"/metrics: HTTP {code}")
         with open(os.path.join(work, "metrics.txt"), "w") as f:
@@ -215,7 +234,7 @@ def main():
         print(r.stdout.strip())
         check(r.returncode == 0, "dashboard or rules use metrics this xlbd does not export:\n" + r.stderr)
 
-        print("--- traffic; the page shows live data, both reals up, rs1's chart with points")
+        step("traffic; the page shows live data, both reals up, rs1's chart with points")
         run([LAB, "requests", suffix, "60"])
         facts, took = wait_for(b1, lambda f: f["updated"] and real(f, rs1) and real(f, rs1)["points"] > 0
                                    and real(f, rs2) and real(f, rs1)["health"] == "up" == real(f, rs2)["health"], 20)
@@ -224,7 +243,7 @@ def main():
         check({"name": "VI_1", "state": "MASTER"} in facts["instances"], f"lb1 not MASTER of VI_1: {facts['instances']}")
         check(any(e["kind"] == "start" for e in facts["events"]), "no start event")
 
-        print("--- rs1's server stops: the page shows it down, and the checker's verdict among the events")
+        step("rs1's server stops: the page shows it down, and the checker's verdict among the events")
         run([LAB, "rs-stop", suffix, "rs1"])
         facts, took = wait_for(b1, lambda f: real(f, rs1) and real(f, rs1)["health"] == "down", 20)
         check(took is not None, f"rs1 never turned down on the page: {facts}")
@@ -235,7 +254,7 @@ def main():
               f"no health event for rs1: {facts['events']}")
         check(real(facts, rs2)["health"] == "up", "rs2 changed too")
 
-        print("--- lb1's page with traffic: rs2's chart grows from the points each poll adds (since=)")
+        step("lb1's page with traffic: rs2's chart grows from the points each poll adds (since=)")
         client = subprocess.Popen([LAB, "requests", suffix, "400"], stdout=subprocess.DEVNULL)
         try:
             busy, took = wait_for(b1, lambda f: real(f, rs2)["points"] > 2 and real(f, rs2)["rate"] > 0, 15)
@@ -261,18 +280,18 @@ def main():
         if screenshot_out and not no_browser:
             shutil.copyfile(desktop, screenshot_out)
             print("screenshot:", screenshot_out)
-        print("--- a real Prometheus scraping lb1 answers every query of the Grafana dashboard")
+        step("a real Prometheus scraping lb1 answers every query of the Grafana dashboard")
         deadline = time.monotonic() + 20
         while True:
             r = run(["ip", "netns", "exec", lb1, "python3", os.path.join(SRC, "tests/unit/monitoring/check_dashboard.py"),
-                     SRC, "--metrics", os.path.join(work, "metrics.txt"),
+                     SRC, "--no-parse", "--metrics", os.path.join(work, "metrics.txt"),
                      "--prometheus", f"http://127.0.0.1:{PROMETHEUS_PORT}", "--rate-interval", "15s"])
             if r.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(2)  # Prometheus starting, or fewer than two scrapes in a rate's window yet
         print(r.stdout.strip())
         check(r.returncode == 0, "the dashboard's queries on a real Prometheus:\n" + r.stdout + r.stderr)
-        print("--- lb1's xlbd stops: lb2's page shows its BACKUP -> MASTER transition")
+        step("lb1's xlbd stops: lb2's page shows its BACKUP -> MASTER transition")
         before = facts_of(b2)
         check({"name": "VI_1", "state": "BACKUP"} in before["instances"], f"lb2 not BACKUP: {before['instances']}")
 
@@ -288,15 +307,17 @@ def main():
         for e in after["events"][:4]:
             print("   ", e["kind"], e["subject"], "|", e["text"])
 
-        print("--- on lb2: a reload and an operator's withdrawal appear among the events")
+        step("on lb2: a reload and an operator's withdrawal appear among the events")
         r = run([LAB, "ctl", suffix, "2", "reload"])
         check(r.returncode == 0, "xlbctl reload: " + r.stdout + r.stderr)
         r = run([LAB, "ctl", suffix, "2", "withdraw"])
         check(r.returncode == 0, "xlbctl withdraw: " + r.stdout + r.stderr)
+
+        def vip_news(f):  # the newest announce event about the VIP (events are newest first)
+            return next((e["text"] for e in f["events"] if e["kind"] == "announce" and e["subject"] == lab["LAB_VIP"]), "")
+
         news, took = wait_for(b2, lambda f: any(e["kind"] == "reload" and e["text"].startswith("reloaded")
-                                                    for e in f["events"])
-                                  and any(e["kind"] == "announce" and e["subject"] == lab["LAB_VIP"]
-                                          and "withdrawn" in e["text"] for e in f["events"]), 10)
+                                                for e in f["events"]) and "withdrawn" in vip_news(f), 10)
         check(took is not None, f"no reload or withdrawal event on lb2's page: {news['events'] if news else None}")
         if not no_browser:
             vip = b2.evaluate("document.querySelector('div.vip h3').textContent")
@@ -307,7 +328,7 @@ def main():
             stale, took = wait_for(b1, lambda f: f["freshness"] == "stale", 10)
             check(took is not None, f"lb1's page does not say that it stopped updating: {stale['freshness']}")
 
-        print("--- lb1 again, with status_page off: no page, the API and /metrics stay")
+        step("lb1 again, with status_page off: no page, the API and /metrics stay")
         off_env = dict(os.environ, XLB_LAB_GLOBAL_DEFS="   status_page off")
         r = run([LAB, "conf", suffix, "1"], env=off_env)
         check(r.returncode == 0, "xlb-lab.sh conf: " + r.stderr)
@@ -332,6 +353,9 @@ def main():
                 print(f"--- last lines of xlbd on {node}:\n" + "".join(open(path).readlines()[-15:]), file=sys.stderr)
         return 1
     finally:
+        if probe and probe.poll() is None:
+            probe.kill()
+            probe.communicate()
         for b in browsers:
             b.close()
         if prometheus:
