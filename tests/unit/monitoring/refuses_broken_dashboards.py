@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """check_dashboard.py must refuse the Grafana dashboard broken in each way that matters, naming
 what is wrong: one Python process runs every case (check_dashboard's structure and metric
-checks on a modified copy of the model; promtool's parse is monitoring_test.sh's).
+checks on a modified copy of the model, and with promtool its parse of a broken expression).
 usage: refuses_broken_dashboards.py SOURCE_DIR"""
 import copy
 import json
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +53,10 @@ def main():
     def problems_of(dash):
         cd.problems.clear()
         cd.check_structure(dash)
-        for where, e in cd.expressions(dash, rules):
+        exprs = cd.expressions(dash, rules)
+        if "sum by (vip (" in json.dumps(dash):
+            cd.check_promql(exprs)
+        for where, e in exprs:
             for name in cd.METRIC.findall(e):
                 if name not in exported:
                     cd.problem(f"{where}: {name} is not exported by xlbd (sources)")
@@ -62,7 +66,12 @@ def main():
     if problems_of(copy.deepcopy(good)):
         print("FAIL: the packaged dashboard itself is refused:", cd.problems)
         return 1
-    for name, breaks, words in CASES:
+    cases = list(CASES)
+    if shutil.which("promtool"):
+        cases.append(("an expression promtool cannot parse",
+                      lambda d: panel(d, 2)["targets"][0].update(expr='sum by (vip (xlb_up{instance=~"$node"})'),
+                      "promtool cannot parse"))
+    for name, breaks, words in cases:
         dash = copy.deepcopy(good)
         breaks(dash)
         found = problems_of(dash)
