@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # bench/status_api/run.sh BUILD_DIR: xlbd's CPU per request of the status page and /api/v1
-# (issue 32) with 1,000 reals (10 VIPs x 100 reals, DR, no checkers), against /metrics of the
-# same xlbd in the same run as the baseline. CPU is xlbd's utime+stime from /proc (10 ms ticks),
-# over REQUESTS sequential requests per endpoint; the client (curl) is not counted. Also xlbd's
-# CPU while idle (the rate sampler, the flow census, VRRP-less timers) over IDLE_SECONDS.
+# (issue 32) with 1,000 reals (10 VIPs x 100 reals, DR, no checkers) once the charts' 90 points
+# per real are there (about 3 minutes after start), against /metrics of the same xlbd in the same
+# run as the baseline. CPU is the run time of xlbd's threads from /proc/PID/task/*/schedstat (ns),
+# over REQUESTS sequential requests per endpoint; the client (curl) is not counted. Then one open
+# page as a browser keeps it (a poll a second with since=, VIEWER_SECONDS), its CPU beyond idle
+# per poll and its bytes per poll; idle is xlbd's CPU over IDLE_SECONDS (rate sampler, census).
 # Root: namespaces, XDP, a private bpffs. Prints a table and writes bench/results/status_api.json.
-# PERF_REPORT=1: also where xlbd's time goes while it answers /api/v1/state (perf, top symbols).
+# PERF_REPORT=1: also where xlbd's time goes while it answers /api/v1/dump (perf, top symbols):
+# the dump reads and serialises the whole model, as the views do when the state moved.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,49 +72,80 @@ for _ in $(seq 200); do
   kill -0 "$xlbd_pid" 2>/dev/null || { cat "$STATE/xlbd.log"; exit 1; }
   sleep 0.1
 done
-sleep 5  # a few rate samples, so that /state carries history
+# The page's charts hold 90 points per real (3 minutes at 2 s): wait until they are full, so
+# that a reply with history carries what an operator's page would get. FILL_SECONDS=0 skips it.
+fill_seconds=${FILL_SECONDS:-200}
+history_len() { get '/api/v1/state?limit=1&events=0' | jq '[.services.items[0].reals[0].history // [] | length] | max'; }
+deadline=$((SECONDS + fill_seconds))
+while [ "$SECONDS" -lt "$deadline" ] && [ "$(history_len)" -lt 90 ]; do sleep 5; done
+points=$(history_len)
 reals=$(get '/api/v1/services?limit=1000' | jq '[.items[].reals[]] | length')
 [ "$reals" = $((vips * per_vip)) ] || { echo "xlbd lists $reals reals, not $((vips * per_vip))" >&2; exit 1; }
 
-ticks() { awk '{print $14 + $15}' "/proc/$xlbd_pid/stat"; }
-hz=$(getconf CLK_TCK)
+# xlbd's CPU time in ns: the scheduler's run time of each of its threads (/proc/PID/task/*/schedstat).
+cpu_ns() { cat /proc/"$xlbd_pid"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
+seq_now() { get '/api/v1/state?limit=1&events=0&history=0' | jq '.rates.seq // 0'; }
 results=()
-measure() {  # label path
+row() {  # label path bytes ms
+  printf '%-52s %9s bytes  %7s ms CPU/request\n' "$1" "$3" "$4"
+  results+=("$1|$2|$3|$4")
+}
+measure() {  # label path: REQUESTS back to back, a connection each (as a browser's poll or a scrape)
   local label=$1 path=$2 before after bytes
   bytes=$(get "$path" | wc -c)
-  before=$(ticks)
-  # One curl for all requests (a connection each, as a browser's poll or a scrape would).
   local urls=()
   for _ in $(seq "$requests"); do urls+=("http://127.0.0.1:9780$path" -o /dev/null); done
+  before=$(cpu_ns)
   ip netns exec "$NS_LB" curl -sf --max-time 300 "${urls[@]}"
-  after=$(ticks)
-  local ms
-  ms=$(echo "scale=3; ($after - $before) * 1000 / $hz / $requests" | bc)
-  printf '%-40s %8s bytes  %7s ms CPU/request\n' "$label" "$bytes" "$ms"
-  results+=("$label|$path|$bytes|$ms")
+  after=$(cpu_ns)
+  row "$label" "$path" "$bytes" "$(echo "scale=3; ($after - $before) / 1000000 / $requests" | bc)"
 }
-echo "xlbd with $vips VIPs x $per_vip reals, $requests requests each (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "xlbd with $vips VIPs x $per_vip reals, $points chart points per real, $requests requests per row" \
+  "(load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+idle_before=$(cpu_ns)
+sleep "$idle_seconds"
+idle_after=$(cpu_ns)
+idle_ns_per_s=$(((idle_after - idle_before) / idle_seconds))
+idle_share=$(echo "scale=4; $idle_ns_per_s / 10000000" | bc)
+echo "idle: ${idle_share}% of one CPU over ${idle_seconds} s (rate sampler every 2 s, flow census, timers)"
 measure "/metrics (baseline)" "/metrics"
+measure "/api/v1/state, all history (page's first poll)" "/api/v1/state?limit=1000"
+measure "/api/v1/state?since=SEQ (page's next polls)" "/api/v1/state?limit=1000&since=$(seq_now)"
+measure "/api/v1/state?history=0" "/api/v1/state?limit=1000&history=0"
+measure "/api/v1/services?limit=1000" "/api/v1/services?limit=1000"
 if [ "${PERF_REPORT:-0}" = 1 ]; then
   perf record -q -F 999 -g -p "$xlbd_pid" -o "$STATE/perf.data" >/dev/null 2>&1 &
   perf_pid=$!
   sleep 1
 fi
-measure "/api/v1/state (page's poll, 1000 reals)" "/api/v1/state?limit=1000"
+measure "/api/v1/dump" "/api/v1/dump"
 if [ "${PERF_REPORT:-0}" = 1 ]; then
   kill -INT "$perf_pid"
   wait "$perf_pid" || true
   perf report -i "$STATE/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -25
 fi
-measure "/api/v1/state (default page)" "/api/v1/state"
-measure "/api/v1/services?limit=1000" "/api/v1/services?limit=1000"
-measure "/api/v1/dump" "/api/v1/dump"
 measure "/ (the page itself)" "/"
-idle_before=$(ticks)
-sleep "$idle_seconds"
-idle_after=$(ticks)
-idle_share=$(echo "scale=4; ($idle_after - $idle_before) * 100 / $hz / $idle_seconds" | bc)
-echo "idle: ${idle_share}% of one CPU over ${idle_seconds} s (rate sampler every 2 s, flow census, timers)"
+# An open page as a browser keeps it: one poll a second for VIEWER_SECONDS, each asking for the
+# points after the last reply's seq, the state rebuilt whenever the sampler has read (every 2 s).
+# Its CPU beyond idle, per poll, and the bytes of all its polls.
+viewer_seconds=${VIEWER_SECONDS:-30}
+since=0 polls=0 viewer_bytes=0
+before=$(cpu_ns)
+start=$SECONDS
+while [ $((SECONDS - start)) -lt "$viewer_seconds" ]; do
+  next=$(date +%s.%N)
+  ip netns exec "$NS_LB" curl -sf --max-time 10 -o "$STATE/poll.json" "http://127.0.0.1:9780/api/v1/state?limit=1000&since=$since"
+  viewer_bytes=$((viewer_bytes + $(stat -c %s "$STATE/poll.json")))
+  # rates.seq without a JSON parser: the client's own time would stretch the poll interval.
+  since=$(grep -o '"rates":{[^}]*}' "$STATE/poll.json" | grep -o '"seq":[0-9]*' | cut -d: -f2 || true)
+  since=${since:-0}
+  polls=$((polls + 1))
+  sleep "$(echo "x = $next + 1 - $(date +%s.%N); if (x > 0) x else 0" | bc)"
+done
+after=$(cpu_ns)
+elapsed=$((SECONDS - start))
+viewer_ms=$(echo "scale=3; ($after - $before - $idle_ns_per_s * $elapsed) / 1000000 / $polls" | bc)
+row "one open page: $polls polls in ${elapsed} s, beyond idle" "viewer" "$((viewer_bytes / polls))" "$viewer_ms"
 
 printf '%s\n' "${results[@]}" | python3 -c '
 import json, sys, datetime, platform

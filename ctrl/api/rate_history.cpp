@@ -1,5 +1,7 @@
 #include "ctrl/api/rate_history.hpp"
 
+#include <charconv>
+
 namespace xlb::api {
 
 namespace {
@@ -9,10 +11,19 @@ std::string endpoint(const std::string& address, std::uint64_t port) {
   return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
+void append_number(std::string& out, std::int64_t value) {
+  char buffer[24];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out.append(buffer, end);
+}
+
 }  // namespace
 
 void RateHistory::sample(const std::vector<Reading>& readings, std::chrono::system_clock::time_point now) {
   const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  ++seq_;
+  times_[seq_ % times_.size()] = now_ms;
+  const auto seq = static_cast<std::uint32_t>(seq_);
   std::map<std::string, Series> next;
   for (const auto& r : readings) {
     if (next.size() >= options_.max_series) {
@@ -32,7 +43,7 @@ void RateHistory::sample(const std::vector<Reading>& readings, std::chrono::syst
       s = Series{now_ms, r.packets, r.bytes, {}, 0};
     } else if (dt_ms > 0) {
       const double seconds = static_cast<double>(dt_ms) / 1000.0;
-      const Point p{now_ms, static_cast<float>(static_cast<double>(r.packets - s.last_packets) / seconds),
+      const Point p{seq, static_cast<float>(static_cast<double>(r.packets - s.last_packets) / seconds),
                     static_cast<float>(static_cast<double>(r.bytes - s.last_bytes) / seconds)};
       if (s.ring.size() < options_.points) {
         s.ring.push_back(p);
@@ -57,42 +68,64 @@ std::optional<RateHistory::Point> RateHistory::latest(const std::string& key) co
   return s.ring[(s.next + options_.points - 1) % options_.points];
 }
 
-nlohmann::json RateHistory::series(const std::string& key) const {
-  nlohmann::json out = nlohmann::json::array();
+void RateHistory::write_series(std::string& out, const std::string& key, std::uint64_t since) const {
+  out += '[';
   const auto it = series_.find(key);
-  if (it == series_.end()) return out;
-  const auto& s = it->second;
-  const std::size_t n = s.ring.size();
-  const std::size_t first = n < options_.points ? 0 : s.next;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& p = s.ring[(first + i) % n];
-    // Whole numbers are plenty for a chart and keep the reply small.
-    out.push_back({p.unix_ms, static_cast<std::int64_t>(p.packets_per_second + 0.5f),
-                   static_cast<std::int64_t>(p.bytes_per_second + 0.5f)});
+  if (it != series_.end()) {
+    const auto& s = it->second;
+    const std::size_t n = s.ring.size();
+    const std::size_t first = n < options_.points ? 0 : s.next;
+    // A reading's time is kept for the last times_.size() readings; an older point (a series
+    // that skipped readings while the clock stepped back) has none and is left out.
+    const std::uint64_t oldest = seq_ >= times_.size() ? seq_ - times_.size() + 1 : 1;
+    bool comma = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& p = s.ring[(first + i) % n];
+      if (p.seq <= since || p.seq < oldest) continue;
+      if (comma) out += ',';
+      comma = true;
+      // Whole numbers are plenty for a chart and keep the reply small.
+      out += '[';
+      append_number(out, times_[p.seq % times_.size()]);
+      out += ',';
+      append_number(out, static_cast<std::int64_t>(p.packets_per_second + 0.5f));
+      out += ',';
+      append_number(out, static_cast<std::int64_t>(p.bytes_per_second + 0.5f));
+      out += ']';
+    }
   }
-  return out;
+  out += ']';
+}
+
+std::string service_label(std::string_view protocol, const std::string& address, std::uint64_t port,
+                          std::uint64_t fwmark) {
+  if (fwmark != 0) return "FWM " + std::to_string(fwmark);
+  return std::string(protocol) + " " + endpoint(address, port);
+}
+
+std::string real_series_key(const std::string& service_label, const std::string& address, std::uint64_t port) {
+  return service_label + " " + endpoint(address, port);
 }
 
 std::string service_label(const nlohmann::json& service) {
-  const auto fwmark = service.value("fwmark", std::uint64_t{0});
-  if (fwmark != 0) return "FWM " + std::to_string(fwmark);
-  return service.value("protocol", std::string("TCP")) + " " +
-         endpoint(service.value("address", std::string()), service.value("port", std::uint64_t{0}));
+  return service_label(service.value("protocol", std::string("TCP")), service.value("address", std::string()),
+                       service.value("port", std::uint64_t{0}), service.value("fwmark", std::uint64_t{0}));
 }
 
 std::string real_series_key(const nlohmann::json& service, const nlohmann::json& real) {
-  return service_label(service) + " " +
-         endpoint(real.value("address", std::string()), real.value("port", std::uint64_t{0}));
+  return real_series_key(service_label(service), real.value("address", std::string()),
+                         real.value("port", std::uint64_t{0}));
 }
 
 std::vector<RateHistory::Reading> readings_of(const nlohmann::json& services) {
   std::vector<RateHistory::Reading> out;
   if (!services.is_array()) return out;
   for (const auto& svc : services) {
+    const auto label = service_label(svc);
     for (const auto& real : svc.value("reals", nlohmann::json::array())) {
       const auto& stats = real.contains("stats") ? real["stats"] : nlohmann::json::object();
-      out.push_back({real_series_key(svc, real), stats.value("packets", std::uint64_t{0}),
-                     stats.value("bytes", std::uint64_t{0})});
+      out.push_back({real_series_key(label, real.value("address", std::string()), real.value("port", std::uint64_t{0})),
+                     stats.value("packets", std::uint64_t{0}), stats.value("bytes", std::uint64_t{0})});
     }
   }
   return out;

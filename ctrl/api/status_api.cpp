@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -18,10 +19,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-HttpReply json_reply(unsigned status, const Json& body) {
-  // A label or a reason may hold bytes that are not UTF-8 (an interface name, a script's words).
-  return HttpReply{status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n"};
-}
+HttpReply json_reply(unsigned status, const Json& body) { return HttpReply{status, "application/json", json_text(body) + "\n"}; }
 
 HttpReply error(unsigned status, const std::string& message) { return json_reply(status, Json{{"error", message}}); }
 
@@ -69,7 +67,7 @@ void StatusApi::stop() {
   timer_.cancel();
 }
 
-void StatusApi::sample_rates() { rates_.sample(readings_of(model_.counters ? model_.counters() : model_.services())); }
+void StatusApi::sample_rates() { rates_.sample(model_.readings ? model_.readings() : readings_of(model_.services())); }
 
 asio::awaitable<void> StatusApi::sample_loop() {
   while (running_) {
@@ -81,36 +79,47 @@ asio::awaitable<void> StatusApi::sample_loop() {
   }
 }
 
-Json StatusApi::services_page(Json services, std::size_t offset, std::size_t limit, bool with_history) const {
-  Json items = Json::array();
-  const std::size_t total = services.is_array() ? services.size() : 0;
-  for (std::size_t i = offset; i < total && items.size() < limit; ++i) {
-    Json svc = std::move(services[i]);
-    for (auto& real : svc["reals"]) {
-      const auto key = real_series_key(svc, real);
-      const auto rate = rates_.latest(key);
-      real["rate"] = {{"packets_per_second", rate ? rate->packets_per_second : 0.0f},
-                      {"bytes_per_second", rate ? rate->bytes_per_second : 0.0f}};
-      if (with_history) real["history"] = rates_.series(key);
-    }
-    items.push_back(std::move(svc));
-  }
-  return Json{{"total", total}, {"offset", offset}, {"limit", limit}, {"items", std::move(items)}};
+const ServicesDocument& StatusApi::document() const {
+  std::optional<ServicesDocument::Version> version;
+  if (model_.generation) version = ServicesDocument::Version{model_.generation(), events_.last_seq()};
+  document_.refresh(version, model_.services);
+  return document_;
+}
+
+ServicesDocument::Page StatusApi::page_of(const std::map<std::string, std::string>& query, bool history) const {
+  ServicesDocument::Page page;
+  page.offset = number_param(query, "offset", 0, SIZE_MAX);
+  page.limit = number_param(query, "limit", options_.default_limit, options_.max_limit);
+  page.history = number_param(query, "history", history ? 1 : 0, 1) == 1;
+  page.since = number_param(query, "since", 0, SIZE_MAX);
+  return page;
 }
 
 HttpReply StatusApi::state(const std::map<std::string, std::string>& query) const {
-  const auto offset = number_param(query, "offset", 0, SIZE_MAX);
-  const auto limit = number_param(query, "limit", options_.default_limit, options_.max_limit);
+  const auto page = page_of(query, true);
   const auto events = number_param(query, "events", options_.state_events, events_.capacity());
-  const bool history = number_param(query, "history", 1, 1) == 1;
-  return json_reply(200, Json{{"api_version", kVersion},
-                              {"generated_at", iso_utc(std::chrono::system_clock::now())},
-                              {"node", options_.node},
-                              {"status", model_.status()},
-                              {"services", services_page(model_.services(), offset, limit, history)},
-                              {"events", events_.newest_first(events)},
-                              {"rates", {{"interval_ms", rates_.options().interval.count()},
-                                         {"points", rates_.options().points}}}});
+  // Everything but the services is small and read per request: the status carries the
+  // listeners' own counters, and the events are what an operator waits for.
+  std::string body = open_object(json_text(Json{{"api_version", kVersion},
+                                                {"generated_at", iso_utc(std::chrono::system_clock::now())},
+                                                {"node", options_.node},
+                                                {"status", model_.status()},
+                                                {"events", events_.newest_first(events)},
+                                                {"rates", {{"interval_ms", rates_.options().interval.count()},
+                                                           {"points", rates_.options().points},
+                                                           {"seq", rates_.sequence()}}}}));
+  body += "\"services\":";
+  document().write_page(body, page, rates_);
+  body += "}\n";
+  return HttpReply{200, "application/json", std::move(body)};
+}
+
+HttpReply StatusApi::services(const std::map<std::string, std::string>& query) const {
+  const auto page = page_of(query, false);
+  std::string body;
+  document().write_page(body, page, rates_);
+  body += "\n";
+  return HttpReply{200, "application/json", std::move(body)};
 }
 
 HttpReply StatusApi::get(std::string_view target) const {
@@ -126,12 +135,7 @@ HttpReply StatusApi::get(std::string_view target) const {
     }
     if (path == "/api/v1/state") return state(query);
     if (path == "/api/v1/status") return json_reply(200, model_.status());
-    if (path == "/api/v1/services") {
-      const auto offset = number_param(query, "offset", 0, SIZE_MAX);
-      const auto limit = number_param(query, "limit", options_.default_limit, options_.max_limit);
-      const bool history = number_param(query, "history", 0, 1) == 1;
-      return json_reply(200, services_page(model_.services(), offset, limit, history));
-    }
+    if (path == "/api/v1/services") return services(query);
     if (path == "/api/v1/events") {
       const auto limit = number_param(query, "limit", events_.capacity(), events_.capacity());
       const auto after = number_param(query, "after", 0, SIZE_MAX);

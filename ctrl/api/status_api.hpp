@@ -1,20 +1,25 @@
 // The read-only JSON API (/api/v1/...) and the status page (/) of the metrics listener. Both are
 // views over the model xlbd already serialises for `xlbctl status`, `xlbctl list` and
-// `xlbctl dump` (Daemon::status, services, dump), read through callbacks at each request; the
-// only state kept here is the bounded event ring (event_log.hpp) and rate ring
-// (rate_history.hpp) that the model has no place for. Schema: docs/api.md. Writing stays on the
-// root-only control socket: every route here is a GET that changes nothing.
+// `xlbctl dump` (Daemon::status, services, dump), read through callbacks; the services part is
+// read once per version of the state and its text shared by the requests until the next change
+// (services_document.hpp). The only state kept here is the bounded event ring (event_log.hpp)
+// and rate ring (rate_history.hpp) that the model has no place for. Schema: docs/api.md.
+// Writing stays on the root-only control socket: every route here is a GET that changes nothing.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "ctrl/api/event_log.hpp"
 #include "ctrl/api/http_reply.hpp"
 #include "ctrl/api/rate_history.hpp"
+#include "ctrl/api/services_document.hpp"
 #include "xlb/asio.hpp"
 
 namespace xlb::api {
@@ -28,9 +33,13 @@ class StatusApi {
     std::function<nlohmann::json()> status;    // xlbctl status --json
     std::function<nlohmann::json()> services;  // xlbctl list --json (its "services" array)
     std::function<nlohmann::json()> dump;      // xlbctl dump --json
-    // For the rate sampler: services with reals and their counters only (the fields
-    // readings_of() reads), cheaper than services(); empty: services() is read instead.
-    std::function<nlohmann::json()> counters;
+    // For the rate sampler: every real's counters, read from the dataplane without building
+    // the services model; empty: readings_of(services()).
+    std::function<std::vector<RateHistory::Reading>()> readings;
+    // Changes whenever services() would answer differently (health, weights, overrides,
+    // ownership; counters and flow counts: when they are to be read again); a new event also
+    // reads it again. Empty: services() is read per request.
+    std::function<std::uint64_t()> generation;
   };
   struct Options {
     bool page = true;                 // global_defs status_page
@@ -57,15 +66,17 @@ class StatusApi {
  private:
   boost::asio::awaitable<void> sample_loop();
   HttpReply state(const std::map<std::string, std::string>& query) const;
-  // Takes the model by value: its page's services move into the reply instead of being copied.
-  nlohmann::json services_page(nlohmann::json services, std::size_t offset, std::size_t limit,
-                               bool with_history) const;
+  HttpReply services(const std::map<std::string, std::string>& query) const;
+  ServicesDocument::Page page_of(const std::map<std::string, std::string>& query, bool history) const;
+  // The services' text, read again if the state changed since it was built.
+  const ServicesDocument& document() const;
 
   boost::asio::steady_timer timer_;
   Model model_;
   const EventLog& events_;
   RateHistory& rates_;
   Options options_;
+  mutable ServicesDocument document_;
   bool running_ = false;
 };
 

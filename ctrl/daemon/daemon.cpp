@@ -679,10 +679,10 @@ Json Daemon::listeners() const {
   return out;
 }
 
-Json Daemon::services() const {
+Json Daemon::services(bool fresh_census) const {
   std::map<dataplane::ServiceKey, dataplane::ServiceStats> stats;
   for (auto& s : dataplane_->stats()) stats[s.key] = std::move(s);
-  const auto& census = census_->fresh(std::chrono::seconds(1));
+  const auto& census = fresh_census ? census_->fresh(std::chrono::seconds(1)) : census_->latest();
   const auto& active = census.active;
   const auto& established = census.established;
   std::map<dataplane::ServiceKey, check::ServiceHealth> health;

@@ -77,7 +77,9 @@ class Daemon {
   void stop(bool detach);
 
   nlohmann::json status() const;
-  nlohmann::json services() const;
+  // fresh_census: count the flows again when the census is older than a second (xlbctl list
+  // right after a burst); the status views read the last count (at most FlowCensus' interval old).
+  nlohmann::json services(bool fresh_census = true) const;
   nlohmann::json flows(const std::string& vip, const std::string& client) const;
   nlohmann::json dump() const;
   std::string metrics() const;

@@ -87,6 +87,7 @@ void LiveState::push(const dataplane::ServiceKey& key) {
 }
 
 void LiveState::on_health(const dataplane::ServiceSpec& spec) {
+  ++generation_;
   healthy_[spec.key] = spec;
   if (const auto r = retired_.find(spec.key); r != retired_.end()) {
     for (const auto& real : spec.reals) r->second.erase(RealRef{real.address, real.port});
@@ -96,6 +97,7 @@ void LiveState::on_health(const dataplane::ServiceSpec& spec) {
 }
 
 void LiveState::retire_removed(const std::vector<dataplane::ServiceSpec>& next) {
+  ++generation_;
   for (const auto& spec : next) {
     const auto applied = applied_.find(spec.key);
     if (applied == applied_.end()) continue;
@@ -115,6 +117,7 @@ void LiveState::retire_removed(const std::vector<dataplane::ServiceSpec>& next) 
 
 std::size_t LiveState::release_retired(
     const std::function<bool(const dataplane::ServiceKey&, const dataplane::IpAddress&)>& has_live_flows) {
+  ++generation_;
   std::size_t released = 0;
   for (auto svc = retired_.begin(); svc != retired_.end();) {
     const auto key = svc->first;
@@ -129,12 +132,14 @@ std::size_t LiveState::release_retired(
 }
 
 void LiveState::on_removed(const dataplane::ServiceKey& key) {
+  ++generation_;
   retired_.erase(key);
   healthy_.erase(key);
   if (applied_.erase(key) != 0) backend_.remove(key);
 }
 
 void LiveState::set_vip_owned(const dataplane::IpAddress& vip, bool owned) {
+  ++generation_;
   if (owned) owned_.insert(vip);
   else owned_.erase(vip);
   for (const auto& [key, spec] : healthy_) {
@@ -143,11 +148,13 @@ void LiveState::set_vip_owned(const dataplane::IpAddress& vip, bool owned) {
 }
 
 void LiveState::set_vrrp_managed(std::set<dataplane::IpAddress> vips) {
+  ++generation_;
   vrrp_managed_ = std::move(vips);
   for (const auto& [key, spec] : healthy_) push(key);
 }
 
 std::size_t LiveState::set_weight_override(const RealRef& real, std::optional<std::uint32_t> weight) {
+  ++generation_;
   std::size_t services = 0;
   for (const auto& [key, spec] : healthy_) {
     for (const auto& r : spec.reals) {
@@ -163,6 +170,7 @@ std::size_t LiveState::set_weight_override(const RealRef& real, std::optional<st
 
 void LiveState::drop_overrides_changed_by(const std::map<RealRef, std::uint32_t>& old_weights,
                                           const std::map<RealRef, std::uint32_t>& new_weights) {
+  ++generation_;
   for (auto it = overrides_.begin(); it != overrides_.end();) {
     const auto before = old_weights.find(it->first);
     const auto after = new_weights.find(it->first);

@@ -58,8 +58,14 @@ class LiveState {
   bool vip_active(const dataplane::IpAddress& vip) const;
   bool vrrp_managed(const dataplane::IpAddress& vip) const { return vrrp_managed_.contains(vip); }
   // flow_sync_peers: false from start until this node's bulk sync ended (announcing waits).
-  void set_flows_synced(bool synced) { flows_synced_ = synced; }
+  void set_flows_synced(bool synced) {
+    ++generation_;
+    flows_synced_ = synced;
+  }
   bool flows_synced() const { return flows_synced_; }
+  // Counts the calls that may have changed the live state: the status views read their model
+  // again when it moved (api::ServicesDocument).
+  std::uint64_t generation() const { return generation_; }
 
  private:
   dataplane::ServiceSpec effective(const dataplane::ServiceSpec& healthy) const;
@@ -73,6 +79,7 @@ class LiveState {
   bool flows_synced_ = true;
   std::map<RealRef, std::uint32_t> overrides_;
   std::map<dataplane::ServiceKey, std::map<RealRef, dataplane::RealServer>> retired_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace xlb::daemon

@@ -7,6 +7,8 @@
 #include "ctrl/daemon/announce_plan.hpp"
 #include "ctrl/daemon/daemon.hpp"
 #include "ctrl/daemon/dataplane_stack.hpp"
+#include "ctrl/daemon/flow_census.hpp"
+#include "ctrl/daemon/live_state.hpp"
 #include "ctrl/notify/mail_settings.hpp"
 #include "ctrl/vrrp/events.hpp"
 
@@ -17,26 +19,28 @@ using Json = nlohmann::json;
 void Daemon::start_status_views() {
   api::StatusApi::Model model;
   model.status = [this] { return status(); };
-  model.services = [this] { return services(); };
+  model.services = [this] { return services(false); };
   model.dump = [this] { return dump(); };
-  // The sampler reads only the dataplane's counters, shaped as the services model so that its
-  // series keys are the page's (rate_history.hpp): no census walk, no health snapshot.
-  model.counters = [this] {
-    Json services = Json::array();
+  // The sampler reads only the dataplane's counters, keyed as the page's series
+  // (rate_history.hpp): no census walk, no health snapshot, no JSON.
+  model.readings = [this] {
+    std::vector<api::RateHistory::Reading> out;
     for (const auto& s : dataplane_->stats()) {
-      Json reals = Json::array();
-      for (const auto& r : s.reals) {
-        reals.push_back({{"address", r.real.address.to_string()},
-                         {"port", r.real.port},
-                         {"stats", {{"packets", r.counters.packets}, {"bytes", r.counters.bytes}}}});
-      }
-      services.push_back({{"protocol", s.key.protocol == dataplane::Protocol::udp ? "UDP" : "TCP"},
-                          {"address", s.key.address.to_string()},
-                          {"port", s.key.port},
-                          {"fwmark", s.key.fwmark},
-                          {"reals", std::move(reals)}});
+      const auto label = api::service_label(s.key.protocol == dataplane::Protocol::udp ? "UDP" : "TCP",
+                                            s.key.address.to_string(), s.key.port, s.key.fwmark);
+      for (const auto& r : s.reals)
+        out.push_back({api::real_series_key(label, r.real.address.to_string(), r.real.port), r.counters.packets,
+                       r.counters.bytes});
     }
-    return services;
+    return out;
+  };
+  // A reload changes the plan and records an event; every other change goes through live state.
+  // The counters and flow counts in the views' text are read again with each flow census (every
+  // 5 s); the rates, which the page shows, come from the rate ring at each request. Both numbers
+  // only grow, so their sum moves whenever either does.
+  model.generation = [this] {
+    return live_->generation() +
+           static_cast<std::uint64_t>(census_->latest().taken.time_since_epoch().count());
   };
   status_api_ = std::make_unique<api::StatusApi>(io_.get_executor(), std::move(model), events_, rates_,
                                                  api::StatusApi::Options{.page = *config_.global_defs.status_page,

@@ -1,11 +1,46 @@
 // xlb status page: polls /api/v1/state once a second and redraws. Everything is built with DOM
 // calls and textContent (never parsed as HTML), so no label from the configuration can inject markup.
+// The charts' points arrive once: the first poll asks for all of them (since=0), every later one
+// for those of the rate readings after the last reply's rates.seq, which the page appends to the
+// series it keeps per real (docs/api.md).
 "use strict";
 
 const POLL_MS = 1000;
 let offset = 0;
 let lastGood = null;
 let pageSize = 100;
+let since = 0;               // rates.seq of the last reply whose points the page holds
+const series = new Map();    // "service real" -> [[unix_ms, pps, bytes/s], ...], oldest first
+
+function realKey(service, r) {
+  return serviceLabel(service) + " " + endpoint(r.address, r.port);
+}
+
+// Folds the reply's points into the kept series; returns whether the next poll must ask for all.
+function mergeHistory(state) {
+  const windowMs = state.rates.interval_ms * state.rates.points;
+  const nowMs = Date.parse(state.generated_at) || Date.now();
+  const seen = new Set();
+  let missing = false;
+  for (const s of state.services.items) {
+    for (const r of s.reals) {
+      const key = realKey(s, r);
+      seen.add(key);
+      const points = r.history || [];
+      if (since === 0 || !series.has(key)) {
+        if (since !== 0) missing = true;  // a real this page has no series for: ask for all once
+        series.set(key, points.slice());
+        continue;
+      }
+      const kept = series.get(key);
+      const last = kept.length ? kept[kept.length - 1][0] : -Infinity;
+      for (const p of points) if (p[0] > last) kept.push(p);
+      while (kept.length && kept[0][0] < nowMs - windowMs) kept.shift();
+    }
+  }
+  for (const key of [...series.keys()]) if (!seen.has(key)) series.delete(key);
+  return missing;
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -114,7 +149,7 @@ function realRow(r, service, windowMs, nowMs) {
     el("td", { class: "num hide-narrow" }, String(r.inactive_conns)),
     el("td", { class: "num" }, rate(r.rate && r.rate.packets_per_second, "pps")),
     el("td", { class: "num hide-narrow" }, rate(r.rate && r.rate.bytes_per_second, "B/s")),
-    el("td", {}, sparkline(r.history, windowMs, nowMs)));
+    el("td", {}, sparkline(series.get(realKey(service, r)), windowMs, nowMs)));
 }
 
 function renderServices(state) {
@@ -197,9 +232,16 @@ function render(state) {
 async function update() {
   const fresh = document.getElementById("freshness");
   try {
-    const reply = await fetch("/api/v1/state?offset=" + offset, { cache: "no-store" });
+    const reply = await fetch("/api/v1/state?offset=" + offset + "&since=" + since, { cache: "no-store" });
     if (!reply.ok) throw new Error("HTTP " + reply.status);
     const state = await reply.json();
+    if (state.rates.seq < since) {  // xlbd started again: its readings count from 1
+      series.clear();
+      since = 0;
+      return update();
+    }
+    const missing = mergeHistory(state);
+    since = missing ? 0 : state.rates.seq;
     render(state);
     pageSize = state.services.limit;
     lastGood = new Date();
@@ -216,6 +258,13 @@ async function loop() {
   setTimeout(loop, POLL_MS);
 }
 
-document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - pageSize); update(); });
-document.getElementById("next").addEventListener("click", () => { offset += pageSize; update(); });
+// Another page of services: other reals, whose points the page does not have yet.
+function turn(to) {
+  offset = to;
+  since = 0;
+  series.clear();
+  update();
+}
+document.getElementById("prev").addEventListener("click", () => turn(Math.max(0, offset - pageSize)));
+document.getElementById("next").addEventListener("click", () => turn(offset + pageSize));
 loop();

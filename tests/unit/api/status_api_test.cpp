@@ -51,14 +51,20 @@ struct Views {
   std::uint64_t tick = 1;
   int services = 3;
   int status_calls = 0;
+  int services_calls = 0;
+  std::uint64_t generation = 1;
   StatusApi api{io.get_executor(),
                 StatusApi::Model{[this] {
                                    ++status_calls;
                                    return Json{{"instances", Json::array()}, {"backend", "xdp"}};
                                  },
-                                 [this] { return model_services(services, 2, tick); },
+                                 [this] {
+                                   ++services_calls;
+                                   return model_services(services, 2, tick);
+                                 },
                                  [this] { return Json{{"services", model_services(services, 2, tick)}}; },
-                                 {}},
+                                 {},
+                                 [this] { return generation; }},
                 events,
                 rates,
                 StatusApi::Options{.page = true, .default_limit = 2, .max_limit = 10}};
@@ -111,6 +117,80 @@ TEST(StatusApi, RatesComeFromTwoReadingsAndHistoryIsBounded) {
   EXPECT_EQ(real2["history"][3][0].get<std::int64_t>(), 1'800'000'012'000) << "oldest first, newest last";
   EXPECT_EQ(real2["history"][0][0].get<std::int64_t>(), 1'800'000'006'000);
   EXPECT_FALSE(v.get("/api/v1/services")["items"][0]["reals"][0].contains("history")) << "history on request only";
+}
+
+// The page's polls after the first ask for the points of readings after the last reply's
+// rates.seq: each poll carries only what is new, and the series it keeps equals the full one.
+TEST(StatusApi, SinceSendsOnlyTheNewPoints) {
+  Views v;
+  const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  auto read = [&](int i) {
+    v.tick = 1 + static_cast<std::uint64_t>(i);
+    v.rates.sample(readings_of(model_services(3, 2, v.tick)), t0 + std::chrono::seconds(2 * i));
+  };
+  read(0);
+  read(1);
+  read(2);
+  const auto first = v.get("/api/v1/state?since=0");
+  EXPECT_EQ(first["rates"]["seq"], 3);
+  Json kept = first["services"]["items"][0]["reals"][1]["history"];
+  ASSERT_EQ(kept.size(), 2u) << "two rates from three readings";
+  const auto none = v.get("/api/v1/state?since=3");
+  EXPECT_EQ(none["services"]["items"][0]["reals"][1]["history"], Json::array()) << "nothing newer yet";
+  EXPECT_EQ(none["services"]["items"][0]["reals"][1]["rate"]["packets_per_second"], 100.0f) << "the rate still is";
+  for (int i = 3; i < 9; ++i) {
+    read(i);
+    const auto next = v.get("/api/v1/state?since=" + std::to_string(i));
+    EXPECT_EQ(next["rates"]["seq"], i + 1);
+    const auto& points = next["services"]["items"][0]["reals"][1]["history"];
+    ASSERT_EQ(points.size(), 1u) << "one reading since the last poll: one point";
+    for (const auto& p : points) kept.push_back(p);
+    while (kept.size() > 4) kept.erase(kept.begin());  // the page keeps the chart's window
+  }
+  EXPECT_EQ(kept, v.get("/api/v1/state?since=0")["services"]["items"][0]["reals"][1]["history"])
+      << "appended points equal the whole series";
+  EXPECT_EQ(v.get("/api/v1/state?since=5")["services"]["items"][0]["reals"][1]["history"].size(), 4u)
+      << "older than the ring: what the ring has";
+  EXPECT_FALSE(v.get("/api/v1/state?since=5&history=0")["services"]["items"][0]["reals"][1].contains("history"));
+  // Paging keeps working with since=: the second page's reals carry their own new points.
+  const auto page2 = v.get("/api/v1/state?offset=2&limit=2&since=8");
+  ASSERT_EQ(page2["services"]["items"].size(), 1u);
+  EXPECT_EQ(page2["services"]["items"][0]["address"], "198.18.0.3");
+  EXPECT_EQ(page2["services"]["items"][0]["reals"][0]["history"].size(), 1u);
+  v.get("/api/v1/state?since=x", 400);
+}
+
+// The services are read once per version of the state (the model's generation, the events)
+// and their text shared by the requests in between; status, events and each real's rate are
+// read per request.
+TEST(StatusApi, ServicesAreReadOncePerVersionOfTheState) {
+  Views v;
+  const auto a = v.get("/api/v1/state");
+  const int reads = v.services_calls;
+  const int status_reads = v.status_calls;
+  v.get("/api/v1/state?since=0");
+  v.get("/api/v1/services?limit=10&history=1");
+  EXPECT_EQ(v.services_calls, reads) << "nothing changed: the same text";
+  EXPECT_EQ(v.status_calls, status_reads + 1) << "status is read per request";
+  EXPECT_EQ(a["services"]["items"][0]["reals"][1]["rate"]["packets_per_second"], 0) << "no reading yet";
+  const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  v.rates.sample(readings_of(model_services(3, 2, 1)), t0);
+  v.tick = 9;
+  v.rates.sample(readings_of(model_services(3, 2, v.tick)), t0 + 2s);
+  const auto b = v.get("/api/v1/services");
+  EXPECT_EQ(b["items"][0]["reals"][1]["rate"]["packets_per_second"], 800) << "a reading: the rate is new";
+  EXPECT_EQ(b["items"][0]["reals"][1]["rate"]["bytes_per_second"], 51200);
+  EXPECT_EQ(b["items"][0]["reals"][0]["stats"]["packets"], 100) << "the counters wait for the model's next version";
+  EXPECT_EQ(v.services_calls, reads);
+  ++v.generation;
+  v.services = 1;
+  const auto c = v.get("/api/v1/state");
+  EXPECT_EQ(c["services"]["total"], 1) << "the model moved: read again";
+  EXPECT_EQ(c["services"]["items"][0]["reals"][0]["stats"]["packets"], 900);
+  v.events.record("health", "r", "down", true);
+  v.get("/api/v1/state");
+  EXPECT_EQ(v.services_calls, reads + 2) << "an event: read again";
+  EXPECT_EQ(a["services"]["items"][0]["reals"][0]["health"], "down") << "the text is the model's";
 }
 
 TEST(RateHistory, ForgetsRemovedRealsAndRestartsOnACounterReset) {
@@ -181,7 +261,7 @@ TEST(StatusPage, OffLeavesTheApi) {
   EventLog events;
   RateHistory rates;
   StatusApi api(io.get_executor(),
-                {[] { return Json::object(); }, [] { return Json::array(); }, [] { return Json::object(); }, {}},
+                {[] { return Json::object(); }, [] { return Json::array(); }, [] { return Json::object(); }, {}, {}},
                 events, rates, StatusApi::Options{.page = false});
   EXPECT_EQ(api.get("/").status, 404u);
   EXPECT_EQ(api.get("/status.js").status, 404u);
@@ -194,7 +274,7 @@ TEST(StatusApi, AModelThatThrowsAnswers500) {
   RateHistory rates;
   StatusApi api(io.get_executor(),
                 {[]() -> Json { throw std::runtime_error("dataplane gone"); }, [] { return Json::array(); },
-                 [] { return Json::object(); }, {}},
+                 [] { return Json::object(); }, {}, {}},
                 events, rates, {});
   const auto reply = api.get("/api/v1/status");
   EXPECT_EQ(reply.status, 500u);

@@ -40,6 +40,35 @@ TEST(LiveState, AppliesOnlyWhatChanged) {
   EXPECT_TRUE(backend.applied[0].active) << "a VIP no VRRP instance holds is always active";
 }
 
+// The status views read the services model again when the generation moved: every input that
+// can change what `xlbctl list` shows (other than counters) moves it.
+TEST(LiveState, EveryChangeMovesTheGeneration) {
+  RecordingBackend backend;
+  LiveState live(backend);
+  auto moved = [&, last = live.generation()]() mutable {
+    const bool changed = live.generation() != last;
+    last = live.generation();
+    return changed;
+  };
+  live.on_health(web());
+  EXPECT_TRUE(moved()) << "health";
+  live.set_vrrp_managed({ip("198.18.0.100")});
+  EXPECT_TRUE(moved()) << "VRRP-managed VIPs";
+  live.set_vip_owned(ip("198.18.0.100"), true);
+  EXPECT_TRUE(moved()) << "ownership";
+  live.set_weight_override(RealRef::parse("198.18.1.11:80"), 0u);
+  EXPECT_TRUE(moved()) << "an operator's override";
+  live.drop_overrides_changed_by({}, {});
+  EXPECT_TRUE(moved()) << "a reload's overrides";
+  live.retire_removed({});
+  EXPECT_TRUE(moved()) << "a reload's removals";
+  live.set_flows_synced(false);
+  EXPECT_TRUE(moved()) << "flow sync";
+  live.on_removed(web().key);
+  EXPECT_TRUE(moved()) << "a service removed";
+  EXPECT_FALSE(moved()) << "reading changes nothing";
+}
+
 TEST(LiveState, VrrpOwnershipFlipsActiveButKeepsTheMapsFilled) {
   RecordingBackend backend;
   LiveState live(backend);
