@@ -326,7 +326,8 @@ struct xlb_flow_cache_entry {
 	__u8 src_mac[6];         /* what a cache hit forwards with */
 	__u32 ifindex;
 	__u32 tunnel_mtu;        /* 0: DR; else a tunnel real, and the egress MTU the FIB gave for it */
-	__u32 pad;               /* explicit padding, zero */
+	__u32 tunnel_hash;       /* a tunnel real: xlb_flow_key_hash() of the key, which the outer
+				  * headers carry (source bits, GUE source port, flow label) */
 };
 
 /* Whether an entry's pending counts still belong to its VIP and real (see above); the program

@@ -105,7 +105,7 @@ const std::map<std::string, StructAbi>& expected_structs() {
          F(xlb_flow_cache_entry, incarnation), F(xlb_flow_cache_entry, real_tag), F(xlb_flow_cache_entry, filled),
          F(xlb_flow_cache_entry, cache_epoch), F(xlb_flow_cache_entry, pending_bytes), F(xlb_flow_cache_entry, pending_packets),
          F(xlb_flow_cache_entry, pending_counter), F(xlb_flow_cache_entry, dst_mac), F(xlb_flow_cache_entry, src_mac),
-         F(xlb_flow_cache_entry, ifindex), F(xlb_flow_cache_entry, tunnel_mtu), F(xlb_flow_cache_entry, pad)}}},
+         F(xlb_flow_cache_entry, ifindex), F(xlb_flow_cache_entry, tunnel_mtu), F(xlb_flow_cache_entry, tunnel_hash)}}},
       {"xlb_tunnel",
        {sizeof(xlb_tunnel),
         {F(xlb_tunnel, src), F(xlb_tunnel, dst), F(xlb_tunnel, src_hash_mask), F(xlb_tunnel, gue_port),
