@@ -446,6 +446,9 @@ enum xlb_capture_path {
 #define XLB_CAPTURE_F_PERSIST_WRITTEN 0x2u /* a persistence template was written */
 #define XLB_CAPTURE_F_MIDSTREAM 0x4u       /* TCP without SYN and without a flow: no entry */
 #define XLB_CAPTURE_F_REOPENED 0x8u        /* a SYN reusing an ended flow's 5-tuple */
+#define XLB_CAPTURE_F_TUNNEL 0x10u         /* a TUN forward: the frame is recorded with its outer
+					    * headers (IPv4 or IPv6, then UDP + GUE when the outer
+					    * protocol is UDP); the filters match the packet inside */
 
 /* One record in capture_ring: this header, then `caplen` bytes of the frame as it left the
  * program (for a DR forward: with the real's MACs; arrived_macs holds the ones it came with). */

@@ -17,6 +17,7 @@
 
 #include "tests/bpf/balancer/fixture.hpp"
 #include "tests/bpf/support/tunnel_netns.hpp"
+#include "tools/xlbctl/capture_session.hpp"
 
 namespace xlb::bpftest {
 namespace {
@@ -403,6 +404,34 @@ TEST_F(TunnelTest, TruncatedFramesAreNeverEncapsulated) {
       EXPECT_TRUE(out.action == XDP_DROP || out.action == XDP_PASS) << "length " << len << " action " << out.action;
     }
     EXPECT_EQ(run(whole).action, XDP_TX);
+  }
+}
+
+// Capture and trace see a TUN forward as it leaves (outer headers) and flag it; their filters
+// (client, VIP and port) match the client's packet inside, through IPIP and GUE alike.
+TEST_F(TunnelTest, CaptureFiltersMatchThePacketInsideTheTunnel) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  serve_through_tunnel(2, kTunReal6, kLocal6, kVip6, XLB_TUN_GUE);
+  std::vector<std::pair<xlb_capture_record, Bytes>> records;
+  for (const Address& vip : {kVip4, kVip6}) {
+    const bool v6 = vip.family == 6;
+    ctl::CaptureOptions only;
+    only.client = (v6 ? client_v6(7) : client_v4(7)).str() + (v6 ? "/128" : "/32");
+    only.vip = (v6 ? "[" + vip.str() + "]" : vip.str()) + ":80";
+    records.clear();
+    ctl::CaptureSession session(pin_root(), ctl::capture_config_from(only),
+                                [&](const xlb_capture_record& h, std::span<const std::uint8_t> f) {
+                                  records.emplace_back(h, Bytes(f.begin(), f.end()));
+                                });
+    const auto client = [&](std::uint32_t n) { return v6 ? client_v6(n) : client_v4(n); };
+    const RunResult out = run(build_packet(tcp(client(7), 1000, vip)));
+    ASSERT_EQ(out.action, XDP_TX);
+    ASSERT_EQ(run(build_packet(tcp(client(8), 1000, vip))).action, XDP_TX);  // another client: kept out
+    session.drain();
+    ASSERT_EQ(records.size(), 1u) << vip.str();
+    EXPECT_EQ(records[0].first.flags & XLB_CAPTURE_F_TUNNEL, XLB_CAPTURE_F_TUNNEL);
+    EXPECT_EQ(records[0].second, out.frame) << "recorded as it left, outer headers included";
+    EXPECT_EQ(session.counts().filtered, 1u);
   }
 }
 
