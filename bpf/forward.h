@@ -34,6 +34,33 @@ static __always_inline __u32 xlb_frame_len(const struct xdp_md *ctx)
 	return len;
 }
 
+/* The next hop for a tunnel real: this CPU's copy of the FIB's last answer while it is current
+ * (see struct xlb_tunnel_hop), else the FIB's, kept. */
+static __always_inline int xlb_tunnel_hop_cached(struct xdp_md *ctx, __u32 real_id, const struct xlb_tunnel *tun,
+						 struct xlb_hop *hop)
+{
+	struct xlb_tunnel_hop *known = bpf_map_lookup_elem(&tunnel_hops, &real_id);
+	__u32 now = (__u32)bpf_jiffies64(); /* inlined: a load, not a helper call */
+	__u32 epoch = vip_filter.cache_epoch;
+	int action;
+
+	if (known && known->ifindex && now - known->filled < XLB_FLOW_CACHE_TTL_JIFFIES && known->cache_epoch == epoch) {
+		__builtin_memcpy(hop->macs, known->dst_mac, sizeof(hop->macs));
+		hop->ifindex = known->ifindex;
+		hop->mtu = known->mtu;
+		return XLB_CONTINUE;
+	}
+	action = xlb_tunnel_hop(ctx, tun, hop);
+	if (action == XLB_CONTINUE && known) {
+		__builtin_memcpy(known->dst_mac, hop->macs, sizeof(hop->macs));
+		known->ifindex = hop->ifindex;
+		known->mtu = hop->mtu;
+		known->filled = now;
+		known->cache_epoch = epoch;
+	}
+	return action;
+}
+
 /* What the table path hands the tunnel's way: more than a call takes in registers. */
 struct xlb_tunnel_flow {
 	__u32 real_id;
@@ -60,7 +87,7 @@ static __attribute__((noinline)) int xlb_forward_tunnel(struct xdp_md *ctx, cons
 		filled->filled -= XLB_FLOW_CACHE_TTL_JIFFIES; /* until the hop is known */
 	if (!tun || !tun->type)
 		return xlb_drop(XLB_CTR_DROP_TUN_NO_ROUTE);
-	action = xlb_tunnel_hop(ctx, tun, &hop);
+	action = xlb_tunnel_hop_cached(ctx, real_id, tun, &hop);
 	if (action != XLB_CONTINUE)
 		return action;
 	hop.hash = flow->hash;

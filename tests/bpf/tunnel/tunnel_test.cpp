@@ -1,6 +1,8 @@
 // lb_kind TUN: IPIP, IP6IP6, IPv4 in IPv6 and GUE frames, byte for byte; the next hop from the
 // FIB of a namespace the test makes; path MTU answers; truncated frames.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -14,6 +16,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tests/bpf/balancer/fixture.hpp"
 #include "tests/bpf/support/tunnel_netns.hpp"
@@ -307,6 +310,33 @@ TEST_F(TunnelTest, MissingNeighbourAndMissingRouteAreCountedDrops) {
   serve_through_tunnel(3, kTunReal4, kLocal4, kVip4);
   EXPECT_EQ(run(build_packet(tcp(client_v4(3), 1000))).action, XDP_DROP);
   EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_FWD_DISABLED), 1u);
+}
+
+// The connection table's way asks the FIB once per real and CPU, then uses that CPU's copy
+// until it ages or xlbd moves the cache epoch; then the FIB is asked again (here: no neighbour
+// any more, a counted drop).
+TEST_F(TunnelTest, NextHopIsKeptPerRealUntilTheEpochMoves) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  ASSERT_EQ(run(build_packet(tcp(client_v4(1), 1000))).action, XDP_TX);
+  const int cpus = libbpf_num_possible_cpus();
+  ASSERT_GT(cpus, 0);
+  std::vector<xlb_tunnel_hop> per_cpu(static_cast<std::size_t>(cpus));
+  const std::uint32_t real_id = 1;
+  ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(lb().map("tunnel_hops")), &real_id, per_cpu.data()), 0);
+  int kept = 0;
+  for (const auto& h : per_cpu) {
+    if (h.ifindex == 0) continue;
+    ++kept;
+    EXPECT_EQ(h.ifindex, netns_->ifindex());
+    EXPECT_EQ(h.mtu, 1500u);
+    EXPECT_TRUE(std::equal(kGatewayMac.begin(), kGatewayMac.end(), h.dst_mac));
+    EXPECT_TRUE(std::equal(netns_->mac().begin(), netns_->mac().end(), h.src_mac));
+  }
+  EXPECT_EQ(kept, 1) << "the CPU that ran the packet";
+  NetnsScope::sh("ip neigh del 198.18.2.254 dev tun0");
+  lb().bump_cache_epoch();
+  EXPECT_EQ(run(build_packet(tcp(client_v4(2), 1000))).action, XDP_DROP);
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_NO_NEIGH), 1u);
 }
 
 // A frame of exactly the MTU, plus the tunnel's 20 bytes, is answered with "fragmentation
