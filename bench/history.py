@@ -25,8 +25,20 @@ def _packet_cost(d):
         f[r["scenario"] + " x minimal"] = r["ratio"]
         if r.get("table_baseline_ns") is not None:
             f[r["scenario"] + " table baseline ns"] = r["table_baseline_ns"]
+    for t in d.get("tunnel_vs_dr", []):
+        f[t["name"] + " x DR"] = t["ratio"]
     for prog, s in d.get("programs", {}).items():
         f[prog + " xlated insns"] = s.get("xlated_insns")
+    return f
+
+
+def _tunnel_rate(d):
+    f = {}
+    for r in d.get("table", []):
+        label = "%dB %dflow" % (r["frame_size"], r["flows"])
+        f[label + " DR Mpps"] = r["dr_mpps"]
+        for kind in ("ipip", "gue"):
+            f[label + " " + kind + " x DR"] = r.get(kind + "_ratio")
     return f
 
 
@@ -122,7 +134,7 @@ def _flood(d):
 
 
 EXTRACT = {"churn": _churn, "flood": _flood, "packet_cost": _packet_cost, "forwarding": _forwarding, "sync": _sync, "scale": _scale, "insns": _insns,
-           "profile": _profile}
+           "profile": _profile, "tunnel_rate": _tunnel_rate}
 
 
 def _generic(d, prefix=""):

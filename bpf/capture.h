@@ -107,14 +107,45 @@ static __always_inline int xlb_capture_wanted(const struct xdp_md *ctx, const st
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	void *l3 = eth + 1;
 	__u32 src[4] = {}, dst[4] = {};
-	__u16 dport = 0;
+	__u16 dport = 0, l3_proto = 0;
 	__u8 family = 0, proto = 0;
 
 	if (!(capture.verdicts & verdict))
 		return 0;
-	if ((void *)(eth + 1) <= data_end && eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(eth + 1) <= data_end)
+		l3_proto = eth->h_proto;
+	/* A tunnel forward leaves with outer headers (to the real, from this node): the client,
+	 * the VIP and its port are those of the packet inside, after the outer IP header (always
+	 * without options) and, for GUE, UDP and the GUE header. */
+	if (rec->flags & XLB_CAPTURE_F_TUNNEL) {
+		__u32 skip = sizeof(struct ipv6hdr);
+		__u8 next;
+
+		if (l3_proto == bpf_htons(ETH_P_IP)) {
+			struct iphdr *outer = l3;
+
+			if ((void *)(outer + 1) > data_end)
+				return 0;
+			skip = sizeof(*outer);
+			next = outer->protocol;
+		} else {
+			struct ipv6hdr *outer = l3;
+
+			if ((void *)(outer + 1) > data_end)
+				return 0;
+			next = outer->nexthdr;
+		}
+		if (next == IPPROTO_UDP)
+			skip += sizeof(struct udphdr) + 4; /* GUE version 0, no optional fields */
+		l3 += skip;
+		if (l3 + 1 > data_end)
+			return 0;
+		l3_proto = *(__u8 *)l3 >> 4 == 4 ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6);
+	}
+	if (l3_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
 
 		if ((void *)(ip + 1) <= data_end) {
 			family = XLB_FAMILY_V4;
@@ -128,8 +159,8 @@ static __always_inline int xlb_capture_wanted(const struct xdp_md *ctx, const st
 					dport = ports[1];
 			}
 		}
-	} else if ((void *)(eth + 1) <= data_end && eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+	} else if (l3_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
 
 		if ((void *)(ip6 + 1) <= data_end) {
 			family = XLB_FAMILY_V6;
@@ -242,7 +273,7 @@ static __always_inline void xlb_capture_forward(struct xdp_md *ctx, const __u8 *
 	s->record.action = counter == XLB_CTR_TX ? XDP_TX : XDP_REDIRECT;
 	s->record.reason = counter;
 	s->record.path = s->path ? s->path : path;
-	s->record.flags = s->flags;
+	s->record.flags = s->flags | (macs ? 0 : XLB_CAPTURE_F_TUNNEL);
 	s->record.egress_ifindex = ifindex;
 	s->record.vip_id = vip_id;
 	s->record.real_id = real_id;

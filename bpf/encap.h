@@ -21,13 +21,24 @@
 #define XLB_ENCAPSULATED (-2)
 #define XLB_TOO_BIG (-3)
 
+/* The Ethernet addresses, as DR sends a frame (the IP packet stays as it is) and as an
+ * encapsulated one leaves. The caller has checked that the frame holds an Ethernet header.
+ * Packet stores need no alignment here (the verifier
+ * asks it only of strict-alignment architectures). */
+static __always_inline void xlb_rewrite(struct ethhdr *eth, const __u8 *macs)
+{
+	*(__u64 *)eth = *(const __u64 *)macs;
+	*(__u32 *)((void *)eth + 8) = *(const __u32 *)(macs + 8);
+}
+
 /* Where an encapsulated packet goes: the next hop's MAC and the egress's, as a frame starts,
  * the egress, and its MTU (what the outer IP packet may have). */
 struct xlb_hop {
 	__u8 macs[2 * ETH_ALEN];
 	__u32 ifindex;
 	__u32 mtu;
-};
+	__u32 hash; /* the flow's, xlb_flow_key_hash() */
+} __attribute__((aligned(8))); /* macs: xlb_rewrite's 8-byte load from the stack */
 
 /* GUE version 0 with no optional fields (draft-ietf-intarea-gue): the kernel's fou in gue
  * mode and IPVS's "type gue" use this. */
@@ -40,16 +51,22 @@ struct xlb_guehdr {
 /* What the encapsulation takes from the inner packet. */
 struct xlb_inner {
 	__u32 len;  /* the IP datagram (Ethernet padding after it is not sent) */
-	__u32 hash; /* of its addresses and the first word after a plain IP header */
 	__u8 tos;   /* IPv4 TOS or IPv6 traffic class: DSCP and ECN, copied to the outer header */
 	__u8 ttl;   /* TTL or hop limit, copied */
 	__u8 proto; /* IPPROTO_IPIP or IPPROTO_IPV6: the inner family as an outer next header */
 	__u8 pad;
 };
 
-static __always_inline __u32 xlb_flow_hash(__u32 src, __u32 dst, __u32 ports)
+/* The hash the outer headers carry, of the flow's key (an ICMP error about the flow has its
+ * key too, so it travels as the flow does); computed when a packet goes through the table and
+ * kept in the flow's cache entry, so that a cache hit does not redo its eight multiplications.
+ * Addresses are folded as xlb_fold_v6 folds them (an IPv4 key's other words are zero). */
+static __always_inline __u32 xlb_flow_key_hash(const struct xlb_flow_key *key)
 {
-	return xlb_finish(xlb_mix(xlb_mix(xlb_mix(0x9e3779b9, src), dst), ports));
+	__u32 ports = *(const __u32 *)&key->sport;
+
+	return xlb_finish(xlb_mix(xlb_mix(xlb_mix(0x9e3779b9, xlb_fold_v6((const void *)key->src)),
+					  xlb_fold_v6((const void *)key->dst)), ports));
 }
 
 /* The callers have parsed the packet (lengths within the frame); this reads it again, bounded,
@@ -57,35 +74,28 @@ static __always_inline __u32 xlb_flow_hash(__u32 src, __u32 dst, __u32 ports)
 static __always_inline int xlb_inner_of(void *data, void *data_end, struct xlb_inner *in)
 {
 	struct ethhdr *eth = data;
-	__u32 ports = 0;
 
 	if ((void *)(eth + 1) > data_end)
 		return -1;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
-		if ((void *)(ip + 1) + sizeof(ports) > data_end)
+		if ((void *)(ip + 1) > data_end)
 			return -1;
-		if (ip->ihl == 5)
-			ports = *(__u32 *)(ip + 1);
 		in->len = xlb_bounded_len(ip->tot_len);
 		in->tos = ip->tos;
 		in->ttl = ip->ttl;
 		in->proto = IPPROTO_IPIP;
-		in->hash = xlb_flow_hash(ip->saddr, ip->daddr, ports);
 		return 0;
 	}
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
 
-	if ((void *)(ip6 + 1) + sizeof(ports) > data_end)
+	if ((void *)(ip6 + 1) > data_end)
 		return -1;
-	if (ip6->nexthdr == IPPROTO_TCP || ip6->nexthdr == IPPROTO_UDP)
-		ports = *(__u32 *)(ip6 + 1);
 	in->len = xlb_bounded_len(ip6->payload_len) + sizeof(*ip6);
 	in->tos = ip6->priority << 4 | ip6->flow_lbl[0] >> 4;
 	in->ttl = ip6->hop_limit;
 	in->proto = IPPROTO_IPV6;
-	in->hash = xlb_flow_hash(xlb_fold_v6(&ip6->saddr), xlb_fold_v6(&ip6->daddr), ports);
 	return 0;
 }
 
@@ -147,23 +157,60 @@ static __always_inline __s64 xlb_inner_sum(void *data, void *data_end)
 	return xlb_csum_fold(header + (__u16)~xlb_csum_fold(pseudo));
 }
 
-/* An IPv4 header's checksum (its check field 0), inline: ten loads cost less than the
- * bpf_csum_diff helper call. */
-static __always_inline __u16 xlb_ipv4_header_check(const struct iphdr *ip)
-{
-	const __u32 *w = (const __u32 *)ip;
-	__u64 sum = 0;
-
-#pragma unroll
-	for (int i = 0; i < 5; i++)
-		sum += xlb_sum32(w[i]);
-	return ~xlb_csum_fold(sum);
-}
-
 /* The outer source: the tunnel's, with the masked bits of its last word from the hash. */
 static __always_inline __u32 xlb_outer_src_word(__u32 word, __u32 mask, __u32 hash)
 {
 	return (word & ~mask) | (hash & mask);
+}
+
+/* The outer headers are built in registers and stored once, their checksums summed from the
+ * same registers: reading back a field just stored with a narrower store (a byte, a half
+ * word) stalls the load until the store retires, and the first version, which summed the
+ * written header, spent about 40 ns of a cold packet's time so (docs/performance.md). */
+
+/* The outer IPv4 header; returns the one's complement sum of its addresses (the UDP
+ * pseudo-header's part). */
+static __always_inline __u64 xlb_put_outer_v4(struct iphdr *ip, const struct xlb_tunnel *tun,
+					      const struct xlb_inner *in, __u32 hash, __u32 tot_len, __u8 proto)
+{
+	__u32 *w = (__u32 *)ip;
+	__u32 w0 = bpf_htonl(0x45000000 | (__u32)in->tos << 16 | tot_len);
+	__u32 w1 = bpf_htonl(XLB_IP_DF); /* id 0 */
+	__u32 w2 = bpf_htonl((__u32)in->ttl << 24 | (__u32)proto << 16); /* check 0 */
+	__u32 saddr = xlb_outer_src_word(tun->src[0], tun->src_hash_mask, hash);
+	__u32 daddr = tun->dst[0];
+	__u64 addresses = xlb_sum32(saddr) + xlb_sum32(daddr);
+
+	w[0] = w0;
+	w[1] = w1;
+	w[2] = w2;
+	w[3] = saddr;
+	w[4] = daddr;
+	ip->check = ~xlb_csum_fold(xlb_sum32(w0) + xlb_sum32(w1) + xlb_sum32(w2) + addresses);
+	return addresses;
+}
+
+/* The outer IPv6 header, the flow label from the hash too (ECMP on the way hashes it); returns
+ * the sum of its addresses. */
+static __always_inline __u64 xlb_put_outer_v6(struct ipv6hdr *ip6, const struct xlb_tunnel *tun,
+					      const struct xlb_inner *in, __u32 hash, __u32 payload_len, __u8 proto)
+{
+	__u32 *w = (__u32 *)ip6;
+	__u32 src3 = xlb_outer_src_word(tun->src[3], tun->src_hash_mask, hash);
+	__u64 addresses = xlb_sum32(tun->src[0]) + xlb_sum32(tun->src[1]) + xlb_sum32(tun->src[2]) + xlb_sum32(src3);
+
+	w[0] = bpf_htonl(0x60000000 | (__u32)in->tos << 20 | (hash & 0xfffff));
+	w[1] = bpf_htonl(payload_len << 16 | (__u32)proto << 8 | in->ttl);
+	w[2] = tun->src[0];
+	w[3] = tun->src[1];
+	w[4] = tun->src[2];
+	w[5] = src3;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		w[6 + i] = tun->dst[i];
+		addresses += xlb_sum32(tun->dst[i]);
+	}
+	return addresses;
 }
 
 /* Puts the outer headers in front of the packet at ctx (an Ethernet frame of a parsed IPv4 or
@@ -176,12 +223,12 @@ static __attribute__((noinline)) int xlb_encapsulate(struct xdp_md *ctx, const s
 	void *data_end = (void *)(long)ctx->data_end;
 	struct xlb_inner in = {};
 	struct ethhdr *eth;
-	struct udphdr *udp = 0;
 	__u32 gue = tun->type == XLB_TUN_GUE;
 	__u32 v4 = tun->family == XLB_FAMILY_V4;
 	__u32 overhead = (v4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) +
 			 (gue ? sizeof(struct udphdr) + sizeof(struct xlb_guehdr) : 0);
-	__u64 sum = 0;
+	__u8 proto = gue ? IPPROTO_UDP : 0;
+	__u64 addresses;
 	__s64 inner_sum = 0;
 	void *l4;
 
@@ -198,6 +245,8 @@ static __attribute__((noinline)) int xlb_encapsulate(struct xdp_md *ctx, const s
 		if (inner_sum < 0)
 			return xlb_drop(XLB_CTR_DROP_TUN_NO_CSUM);
 	}
+	if (!gue)
+		proto = in.proto;
 	if (bpf_xdp_adjust_head(ctx, -(int)overhead))
 		return xlb_drop(XLB_CTR_DROP_TUN_NO_HEADROOM);
 	data = (void *)(long)ctx->data;
@@ -208,61 +257,41 @@ static __attribute__((noinline)) int xlb_encapsulate(struct xdp_md *ctx, const s
 
 		if ((void *)(ip + 1) > data_end)
 			return xlb_malformed();
-		*(__u8 *)ip = 0x45;
-		ip->tos = in.tos;
-		ip->tot_len = bpf_htons(in.len + overhead);
-		ip->id = 0;
-		ip->frag_off = bpf_htons(XLB_IP_DF);
-		ip->ttl = in.ttl;
-		ip->protocol = gue ? IPPROTO_UDP : in.proto;
-		ip->check = 0;
-		ip->saddr = xlb_outer_src_word(tun->src[0], tun->src_hash_mask, in.hash);
-		ip->daddr = tun->dst[0];
-		ip->check = xlb_ipv4_header_check(ip);
-		sum = xlb_sum32(ip->saddr) + xlb_sum32(ip->daddr);
+		addresses = xlb_put_outer_v4(ip, tun, &in, hop->hash, in.len + overhead, proto);
 		eth->h_proto = bpf_htons(ETH_P_IP);
 		l4 = ip + 1;
 	} else {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
-		__u32 *src = (__u32 *)&ip6->saddr;
 
 		if ((void *)(ip6 + 1) > data_end)
 			return xlb_malformed();
-		/* The flow label from the hash too: ECMP on the way hashes it. */
-		*(__be32 *)ip6 = bpf_htonl(0x60000000 | (__u32)in.tos << 20 | (in.hash & 0xfffff));
-		ip6->payload_len = bpf_htons(in.len + overhead - sizeof(*ip6));
-		ip6->nexthdr = gue ? IPPROTO_UDP : in.proto;
-		ip6->hop_limit = in.ttl;
-		__builtin_memcpy(src, tun->src, 12);
-		src[3] = xlb_outer_src_word(tun->src[3], tun->src_hash_mask, in.hash);
-		__builtin_memcpy(&ip6->daddr, tun->dst, 16);
-		if (gue)
-			sum = (__u64)bpf_csum_diff(0, 0, (__be32 *)&ip6->saddr, 2 * sizeof(struct in6_addr), 0);
+		addresses = xlb_put_outer_v6(ip6, tun, &in, hop->hash, in.len + overhead - sizeof(*ip6), proto);
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
 		l4 = ip6 + 1;
 	}
-	__builtin_memcpy(eth, hop->macs, sizeof(hop->macs));
+	xlb_rewrite(eth, hop->macs);
 	if (gue) {
-		struct xlb_guehdr *guehdr;
-		__u32 udp_len = in.len + sizeof(*udp) + sizeof(*guehdr);
+		struct udphdr *udp = l4;
+		struct xlb_guehdr *guehdr = (void *)(udp + 1);
+		__u16 udp_len = bpf_htons(in.len + sizeof(*udp) + sizeof(*guehdr));
+		__u16 sport = bpf_htons(XLB_GUE_SPORT_BASE | (hop->hash & XLB_GUE_SPORT_MASK));
+		__u16 gue_word = bpf_htons(in.proto); /* version 0, C 0, hlen 0; then the inner protocol */
 
-		udp = l4;
-		guehdr = (void *)(udp + 1);
 		if ((void *)(guehdr + 1) > data_end)
 			return xlb_malformed();
-		udp->source = bpf_htons(XLB_GUE_SPORT_BASE | (in.hash & XLB_GUE_SPORT_MASK));
+		udp->source = sport;
 		udp->dest = tun->gue_port;
-		udp->len = bpf_htons(udp_len);
+		udp->len = udp_len;
 		udp->check = 0;
-		guehdr->hlen_flags = 0;
-		guehdr->proto = in.proto;
+		*(__u16 *)guehdr = gue_word;
 		guehdr->flags = 0;
 		if (!v4 || (tun->flags & XLB_TUN_F_CSUM)) {
-			__u16 check;
+			/* Pseudo-header (addresses, protocol, length), then the UDP and GUE headers
+			 * (length again), then the inner datagram. */
+			__u64 sum = addresses + bpf_htons(IPPROTO_UDP) + 2 * (__u64)udp_len + sport + tun->gue_port +
+				    gue_word + (__u64)inner_sum;
+			__u16 check = ~xlb_csum_fold(sum);
 
-			sum += xlb_sum32(bpf_htonl(IPPROTO_UDP)) + xlb_sum32(bpf_htonl(udp_len)) * 2 +
-			       xlb_sum32(*(__u32 *)udp) + xlb_sum32(*(__u32 *)guehdr) + (__u64)inner_sum;
-			check = ~xlb_csum_fold(sum);
 			udp->check = check ? check : 0xffff;
 		}
 	}

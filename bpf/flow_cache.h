@@ -108,7 +108,8 @@ static __always_inline void xlb_flow_cache_fill(struct xlb_flow_cache_entry *ent
 	__builtin_memcpy(entry->dst_mac, real->dst_mac, sizeof(entry->dst_mac));
 	__builtin_memcpy(entry->src_mac, real->src_mac, sizeof(entry->src_mac));
 	entry->ifindex = real->ifindex;
-	entry->tunnel_mtu = 0; /* a tunnel real's hop is set by xlb_forward_tunnel */
+	entry->tunnel_mtu = 0; /* a tunnel real's hop and hash are set by xlb_forward_tunnel */
+	entry->tunnel_hash = 0;
 	entry->filled = (__u32)jiffies;
 	entry->cache_epoch = epoch;
 }

@@ -14,15 +14,6 @@
 XLB_MACS_AT(struct xlb_real);
 XLB_MACS_AT(struct xlb_flow_cache_entry);
 
-/* DR: the IP packet stays as it is; only the Ethernet addresses change. The caller has checked
- * that the frame holds an Ethernet header. Packet stores need no alignment here (the verifier
- * asks it only of strict-alignment architectures). */
-static __always_inline void xlb_rewrite(struct ethhdr *eth, const __u8 *macs)
-{
-	*(__u64 *)eth = *(const __u64 *)macs;
-	*(__u32 *)((void *)eth + 8) = *(const __u32 *)(macs + 8);
-}
-
 static __always_inline int xlb_send(__u32 ifindex, __u32 way_out)
 {
 	if (way_out == XLB_CTR_TX)
@@ -43,14 +34,50 @@ static __always_inline __u32 xlb_frame_len(const struct xdp_md *ctx)
 	return len;
 }
 
+/* The next hop for a tunnel real: this CPU's copy of the FIB's last answer while it is current
+ * (see struct xlb_tunnel_hop), else the FIB's, kept. */
+static __always_inline int xlb_tunnel_hop_cached(struct xdp_md *ctx, __u32 real_id, const struct xlb_tunnel *tun,
+						 struct xlb_hop *hop)
+{
+	struct xlb_tunnel_hop *known = bpf_map_lookup_elem(&tunnel_hops, &real_id);
+	__u32 now = (__u32)bpf_jiffies64(); /* inlined: a load, not a helper call */
+	__u32 epoch = vip_filter.cache_epoch;
+	int action;
+
+	if (known && known->ifindex && now - known->filled < XLB_FLOW_CACHE_TTL_JIFFIES && known->cache_epoch == epoch) {
+		__builtin_memcpy(hop->macs, known->dst_mac, sizeof(hop->macs));
+		hop->ifindex = known->ifindex;
+		hop->mtu = known->mtu;
+		return XLB_CONTINUE;
+	}
+	action = xlb_tunnel_hop(ctx, tun, hop);
+	if (action == XLB_CONTINUE && known) {
+		__builtin_memcpy(known->dst_mac, hop->macs, sizeof(hop->macs));
+		known->ifindex = hop->ifindex;
+		known->mtu = hop->mtu;
+		known->filled = now;
+		known->cache_epoch = epoch;
+	}
+	return action;
+}
+
+/* What the table path hands the tunnel's way: more than a call takes in registers. */
+struct xlb_tunnel_flow {
+	__u32 real_id;
+	__u32 vip_id;
+	__u32 new_flow;
+	__u32 hash; /* xlb_flow_key_hash() */
+};
+
 /* lb_kind TUN from the connection table: the next hop from the FIB, then the encapsulation.
  * `filled`: the flow's cache entry, just filled with the real (whose MACs a tunnel real does
- * not have), which gets the hop; it lapses when there is none. Out of line: the table's hash
- * lookups dwarf the call, and the table path would otherwise carry it twice. */
-static __attribute__((noinline)) int xlb_forward_tunnel(struct xdp_md *ctx, __u32 real_id, __u32 vip_id,
-							__u32 new_flow, struct xlb_flow_cache_entry *filled)
+ * not have), which gets the hop and the hash; it lapses when there is no hop. Out of line: the
+ * table's hash lookups dwarf the call, and the table path would otherwise carry it twice. */
+static __attribute__((noinline)) int xlb_forward_tunnel(struct xdp_md *ctx, const struct xlb_tunnel_flow *flow,
+							struct xlb_flow_cache_entry *filled)
 {
 	__u32 bytes = xlb_frame_len(ctx);
+	__u32 real_id = flow->real_id, vip_id = flow->vip_id, new_flow = flow->new_flow;
 	struct xlb_tunnel *tun = bpf_map_lookup_elem(&tunnels, &real_id);
 	struct xlb_hop hop;
 	__u32 way_out;
@@ -60,13 +87,15 @@ static __attribute__((noinline)) int xlb_forward_tunnel(struct xdp_md *ctx, __u3
 		filled->filled -= XLB_FLOW_CACHE_TTL_JIFFIES; /* until the hop is known */
 	if (!tun || !tun->type)
 		return xlb_drop(XLB_CTR_DROP_TUN_NO_ROUTE);
-	action = xlb_tunnel_hop(ctx, tun, &hop);
+	action = xlb_tunnel_hop_cached(ctx, real_id, tun, &hop);
 	if (action != XLB_CONTINUE)
 		return action;
+	hop.hash = flow->hash;
 	if (filled) {
 		__builtin_memcpy(filled->dst_mac, hop.macs, sizeof(hop.macs));
 		filled->ifindex = hop.ifindex;
 		filled->tunnel_mtu = hop.mtu;
+		filled->tunnel_hash = hop.hash;
 		filled->filled += XLB_FLOW_CACHE_TTL_JIFFIES;
 	}
 	action = xlb_encapsulate(ctx, tun, &hop);
@@ -83,17 +112,22 @@ static __attribute__((noinline)) int xlb_forward_tunnel(struct xdp_md *ctx, __u3
 	return xlb_send(hop.ifindex, way_out);
 }
 
-/* Forwards a parsed frame (data .. data_end, at least an Ethernet header) to a real. `filled`:
- * the flow's cache entry when it was just filled, else NULL. */
+/* Forwards a parsed frame (data .. data_end, at least an Ethernet header) of the flow `key` to
+ * a real. `filled`: the flow's cache entry when it was just filled, else NULL. */
 static __always_inline int xlb_forward(struct xdp_md *ctx, struct ethhdr *data, void *data_end,
-				       const struct xlb_real *real, __u32 real_id, __u32 vip_id, __u32 new_flow,
-				       struct xlb_flow_cache_entry *filled)
+				       const struct xlb_flow_key *key, const struct xlb_real *real, __u32 real_id,
+				       __u32 vip_id, __u32 new_flow, struct xlb_flow_cache_entry *filled)
 {
 	__u32 bytes = data_end - (void *)data;
 	__u32 way_out = xlb_way_out(ctx, real->ifindex);
 
-	if (real->flags & XLB_REAL_F_TUNNEL)
-		return xlb_forward_tunnel(ctx, real_id, vip_id, new_flow, filled);
+	if (real->flags & XLB_REAL_F_TUNNEL) {
+		struct xlb_tunnel_flow flow = {
+			.real_id = real_id, .vip_id = vip_id, .new_flow = new_flow, .hash = xlb_flow_key_hash(key),
+		};
+
+		return xlb_forward_tunnel(ctx, &flow, filled);
+	}
 
 	xlb_traffic(&vip_stats, vip_id, 1, bytes, new_flow);
 	xlb_traffic(&real_stats, real_id, 1, bytes, new_flow);
@@ -125,6 +159,7 @@ static __attribute__((noinline)) int xlb_forward_cached_tunnel(struct xdp_md *ct
 	__builtin_memcpy(hop.macs, entry->dst_mac, sizeof(hop.macs));
 	hop.ifindex = entry->ifindex;
 	hop.mtu = entry->tunnel_mtu;
+	hop.hash = entry->tunnel_hash;
 	action = xlb_encapsulate(ctx, tun, &hop);
 	if (action == XLB_TOO_BIG)
 		return xlb_too_big(ctx, hop.mtu);

@@ -54,6 +54,13 @@ struct {
 } tunnels SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xlb_tunnel_hop);
+	__uint(max_entries, 4096); /* as reals; a cache, not pinned */
+} tunnel_hops SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct xlb_flow_key);
 	__type(value, struct xlb_flow);

@@ -41,7 +41,7 @@ static __always_inline int xlb_established(struct xdp_md *ctx, void *data, void 
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
 	if (pkt->icmp_error)
 		xlb_count(XLB_CTR_ICMP_FORWARDED);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip_id, 0, filled);
+	return xlb_forward(ctx, data, data_end, &pkt->key, real, real_id, vip_id, 0, filled);
 }
 
 /* Out of line: both the general path and the fast path (for a plain TCP or UDP packet the cache
@@ -137,7 +137,7 @@ static __attribute__((noinline)) int xlb_table_path(struct xdp_md *ctx, void *da
 	real = xlb_find_real(real_id);
 	if (!real)
 		return xlb_drop(XLB_CTR_DROP_REAL_MISSING);
-	return xlb_forward(ctx, data, data_end, real, real_id, vip->vip_id, opening, 0);
+	return xlb_forward(ctx, data, data_end, &pkt->key, real, real_id, vip->vip_id, opening, 0);
 }
 
 #endif

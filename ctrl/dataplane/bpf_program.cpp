@@ -130,6 +130,7 @@ BpfProgram::BpfProgram(const BpfProgramOptions& options) : options_(options) {
   set_max_entries(skel_->maps.ring, ring_entries);
   set_max_entries(skel_->maps.reals, s.max_reals);
   set_max_entries(skel_->maps.tunnels, s.max_reals);
+  set_max_entries(skel_->maps.tunnel_hops, s.max_reals);
   shape_flow_map(skel_->maps.flows, s.max_flows, options_.flow_lru);
   set_max_entries(skel_->maps.persist, s.max_persist);
   set_max_entries(skel_->maps.vip_stats, s.max_vips);

@@ -17,7 +17,10 @@
  * as well as incarnations (any value serves as the incarnation to go on from), in counters,
  * which had fewer entries (recreated: statistics restart at zero), and in the flows value,
  * which lacked client_state (the loader copies every flow into a table of the new layout).
- * ABI 6 added the tunnels map (created where missing) and the cache entry's tunnel_mtu. */
+ * ABI 6 added the tunnels map (created where missing) and the cache entry's tunnel_mtu; the
+ * entry's last padding word later became tunnel_hash, with no bump: an entry of an older ABI 6
+ * program reads 0 there, which only gives a cached tunnel flow other hashed outer bits (source
+ * address bits, GUE source port, flow label) until its entry refills (XLB_FLOW_CACHE_TTL_JIFFIES). */
 #define XLB_ABI_ADOPTABLE 2
 
 /* Address families as stored in keys (not AF_*: these read well in bpftool dumps). */
@@ -173,6 +176,22 @@ struct xlb_tunnel {
 			      * next hop out of it (an output lookup, see docs/tunnel.md) */
 };
 
+/* Map "tunnel_hops" (PERCPU_ARRAY, index = real id, not pinned): the next hop the FIB last gave
+ * for a tunnel real on this CPU, so that the connection table's way (every packet of a flow the
+ * flow cache does not hold, as when flows outnumber or collide in its slots) does not ask the
+ * FIB per packet. Valid as a flow cache entry is (same epoch, younger than
+ * XLB_FLOW_CACHE_TTL_JIFFIES), so route and neighbour changes are followed within that time,
+ * and at once after xlbd moves cache_epoch. Holds nothing that must survive the program. */
+struct xlb_tunnel_hop {
+	__u8 dst_mac[6];   /* the next hop's MAC */
+	__u8 src_mac[6];   /* the egress interface's */
+	__u32 ifindex;     /* the egress interface */
+	__u32 mtu;         /* its MTU, as the FIB gave it */
+	__u32 filled;      /* jiffies (lower 32 bits) of the lookup; 0 with ifindex 0 = never */
+	__u32 cache_epoch; /* vip_filter.cache_epoch then */
+	__u32 pad;         /* explicit padding, zero */
+};
+
 /* What a cache entry remembers of its real, so that pending counts of a real id since reused
  * for another server are not counted for the new one. */
 static inline __u32 xlb_real_tag(const struct xlb_real *real)
@@ -326,7 +345,8 @@ struct xlb_flow_cache_entry {
 	__u8 src_mac[6];         /* what a cache hit forwards with */
 	__u32 ifindex;
 	__u32 tunnel_mtu;        /* 0: DR; else a tunnel real, and the egress MTU the FIB gave for it */
-	__u32 pad;               /* explicit padding, zero */
+	__u32 tunnel_hash;       /* a tunnel real: xlb_flow_key_hash() of the key, which the outer
+				  * headers carry (source bits, GUE source port, flow label) */
 };
 
 /* Whether an entry's pending counts still belong to its VIP and real (see above); the program
@@ -445,6 +465,9 @@ enum xlb_capture_path {
 #define XLB_CAPTURE_F_PERSIST_WRITTEN 0x2u /* a persistence template was written */
 #define XLB_CAPTURE_F_MIDSTREAM 0x4u       /* TCP without SYN and without a flow: no entry */
 #define XLB_CAPTURE_F_REOPENED 0x8u        /* a SYN reusing an ended flow's 5-tuple */
+#define XLB_CAPTURE_F_TUNNEL 0x10u         /* a TUN forward: the frame is recorded with its outer
+					    * headers (IPv4 or IPv6, then UDP + GUE when the outer
+					    * protocol is UDP); the filters match the packet inside */
 
 /* One record in capture_ring: this header, then `caplen` bytes of the frame as it left the
  * program (for a DR forward: with the real's MACs; arrived_macs holds the ones it came with). */

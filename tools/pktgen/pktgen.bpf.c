@@ -127,12 +127,15 @@ int xlb_pktgen_gen(struct xdp_md *ctx)
 
 	if ((void *)(eth + 1) > data_end)
 		return XDP_ABORTED;
-	/* Whoever had this page before (the balancer's DR rewrite) changed the MACs. Byte by
-	 * byte through the volatile: a memcpy would let the compiler fold the zero initialiser. */
+	/* Whoever had this page before (the balancer's DR rewrite) changed the MACs; a TUN
+	 * encapsulation wrote its outer headers in front of the IP packet, over this Ethernet
+	 * header (its EtherType too), and left the IP packet as it was. Byte by byte through the
+	 * volatile: a memcpy would let the compiler fold the zero initialiser. */
 	for (int i = 0; i < ETH_ALEN; i++) {
 		eth->h_dest[i] = cfg_dst_mac[i];
 		eth->h_source[i] = cfg_src_mac[i];
 	}
+	eth->h_proto = bpf_htons(cfg_family == 4 ? ETH_P_IP : ETH_P_IPV6);
 
 	if (cfg_family == 4) {
 		struct iphdr *ip = (void *)(eth + 1);

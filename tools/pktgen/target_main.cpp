@@ -44,6 +44,8 @@ struct TargetOptions {
   MacAddress real_mac{};
   std::uint32_t max_flows = 262144;
   std::string flow_lru = "shared";  // the connection table's LRU lists: shared or per_cpu (xdp_flow_lru)
+  std::string tunnel = "none";      // lb_kind TUN: none (DR), ipip or gue
+  std::string tunnel_src;           // the outer source address (this end's address on the device)
 };
 
 // A step the kernel refused for want of privilege, told apart from other failures so that
@@ -128,6 +130,21 @@ class BalancerTarget {
         inet_pton(AF_INET6, "2001:db8::2:0", addr);
         addr[15] = static_cast<std::uint8_t>(id);
       }
+      if (o.tunnel != "none") {
+        // TUN: the next hop comes from the FIB (the caller routes the reals' addresses out of
+        // the device, neighbours and forwarding set); the MACs above are then unused.
+        real.flags |= XLB_REAL_F_TUNNEL;
+        xlb_tunnel t{};
+        if (inet_pton(family == XLB_FAMILY_V4 ? AF_INET : AF_INET6, o.tunnel_src.c_str(), t.src) != 1) {
+          throw std::invalid_argument("--tunnel-src: not an address of the VIP's family: " + o.tunnel_src);
+        }
+        std::memcpy(t.dst, real.addr, sizeof(t.dst));
+        t.type = o.tunnel == "gue" ? XLB_TUN_GUE : XLB_TUN_IPIP;
+        t.gue_port = htons(6080);
+        t.family = static_cast<std::uint8_t>(family);
+        t.ifindex = static_cast<std::uint32_t>(ifindex);
+        check(bpf_map_update_elem(bpf_map__fd(skel_->maps.tunnels), &id, &t, BPF_ANY), "tunnels");
+      }
       check(bpf_map_update_elem(bpf_map__fd(skel_->maps.reals), &id, &real, BPF_ANY), "reals");
       ring.push_back(id);
     }
@@ -209,8 +226,16 @@ int run(int argc, char** argv) {
   app.add_option("--max-flows", o.max_flows, "flows the connection table holds (as xdp_max_flows)");
   app.add_option("--flow-lru", o.flow_lru, "the connection table's LRU lists, as xdp_flow_lru")
       ->check(CLI::IsMember({"shared", "per_cpu"}));
+  app.add_option("--tunnel", o.tunnel,
+                 "lb_kind TUN: none (DR), ipip or gue (reals 198.18.2.N or 2001:db8::2:N, next hop from the FIB)")
+      ->check(CLI::IsMember({"none", "ipip", "gue"}));
+  app.add_option("--tunnel-src", o.tunnel_src, "the outer source address (with --tunnel)");
   CLI11_PARSE(app, argc, argv);
   o.real_mac = parse_mac(real_mac);
+  if (o.tunnel != "none" && (o.program != "balancer" || o.tunnel_src.empty())) {
+    std::cerr << "xlb-pktgen-target: --tunnel needs --program balancer and --tunnel-src\n";
+    return 100;
+  }
 
   sigset_t set;
   sigemptyset(&set);

@@ -132,11 +132,13 @@ int run_trace(CaptureRun run, const std::string& client) {
   CaptureSession session(run.pin_dir, capture_config_from(run.filter),
                          [&](const xlb_capture_record& r, std::span<const std::uint8_t> frame) {
                            if (run.count && written >= run.count) return;
-                           if (port != 0 && frame.size() >= 38) {
+                           // The client's port: in a tunnel forward, the packet inside's.
+                           const auto sent = client_frame(r, frame);
+                           if (port != 0 && sent.size() >= 38) {
                              // The source port follows the IPv4 header (its IHL) or the IPv6 one.
-                             const bool v6 = frame[12] == 0x86 && frame[13] == 0xdd;
-                             const std::size_t l4 = v6 ? 54 : 14 + (frame[14] & 0xfu) * 4;
-                             if (frame.size() < l4 + 2 || (frame[l4] << 8 | frame[l4 + 1]) != port) return;
+                             const bool v6 = sent[12] == 0x86 && sent[13] == 0xdd;
+                             const std::size_t l4 = v6 ? 54 : 14 + (sent[14] & 0xfu) * 4;
+                             if (sent.size() < l4 + 2 || (sent[l4] << 8 | sent[l4 + 1]) != port) return;
                            }
                            std::cout << describe(r, frame, &names) << std::endl;
                            ++written;

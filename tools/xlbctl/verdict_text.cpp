@@ -71,7 +71,57 @@ std::string reason_text(std::uint32_t counter) {
   return *words ? std::string(words) + " [" + label + "]" : "[" + label + "]";
 }
 
+// A tunnel forward's frame (XLB_CAPTURE_F_TUNNEL) taken apart: what the outer headers say and
+// where the packet inside starts.
+struct Outer {
+  std::string kind;     // ipip, ip6ip6, ipip over IPv6, gue, gue over IPv6
+  std::string address;  // the outer destination: the real
+  std::size_t inner = 0;
+};
+
+std::optional<Outer> outer_of(std::span<const std::uint8_t> f) {
+  if (f.size() < 14) return std::nullopt;
+  const std::uint16_t ethertype = be16(&f[12]);
+  Outer out;
+  std::uint8_t next = 0;
+  bool v6 = false;
+  if (ethertype == 0x0800 && f.size() >= 34) {
+    next = f[23];
+    out.address = address_text(&f[30], AF_INET);
+    out.inner = 14 + (f[14] & 0xfu) * 4;
+  } else if (ethertype == 0x86dd && f.size() >= 54) {
+    v6 = true;
+    next = f[20];
+    out.address = address_text(&f[38], AF_INET6);
+    out.inner = 54;
+  } else {
+    return std::nullopt;
+  }
+  if (next == IPPROTO_UDP) {
+    out.kind = v6 ? "gue over IPv6" : "gue";
+    out.inner += 8 + 4;  // UDP, then GUE version 0 without optional fields
+  } else if (next == IPPROTO_IPIP) {
+    out.kind = v6 ? "ipip over IPv6" : "ipip";
+  } else if (next == IPPROTO_IPV6) {
+    out.kind = v6 ? "ip6ip6" : "ip6 over IPv4";
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::uint8_t> client_frame(const xlb_capture_record& record, std::span<const std::uint8_t> frame) {
+  const auto outer = (record.flags & XLB_CAPTURE_F_TUNNEL) ? outer_of(frame) : std::nullopt;
+  if (!outer || frame.size() <= outer->inner) return {frame.begin(), frame.end()};
+  std::vector<std::uint8_t> inner(12, 0);  // no MACs: the client's are not in the frame
+  const bool v6 = frame[outer->inner] >> 4 == 6;
+  inner.push_back(v6 ? 0x86 : 0x08);
+  inner.push_back(v6 ? 0xdd : 0x00);
+  inner.insert(inner.end(), frame.begin() + static_cast<std::ptrdiff_t>(outer->inner), frame.end());
+  return inner;
+}
 
 std::string interface_name(std::uint32_t ifindex) {
   char name[IF_NAMESIZE] = {};
@@ -225,8 +275,14 @@ std::string verdict_text(const xlb_capture_record& r, std::span<const std::uint8
   if (r.flags & XLB_CAPTURE_F_FLOW_WRITTEN) parts.push_back("connection entry written");
   if (r.flags & XLB_CAPTURE_F_PERSIST_WRITTEN) parts.push_back("persistence entry written");
   if (vip) parts.push_back("service " + vip->address);
+  const auto outer = (r.flags & XLB_CAPTURE_F_TUNNEL) ? outer_of(frame) : std::nullopt;
   if (local) {
     parts.push_back("local real: to this node's stack (XDP_PASS)");
+  } else if (outer) {
+    // The frame as it left: the next hop's MAC first, the real's address in the outer header.
+    const std::string hop = frame.size() >= 6 ? mac_text(frame.data()) : "?";
+    parts.push_back("TUN " + outer->kind + " to " + outer->address + ", next hop " + hop + " via " +
+                    interface_name(r.egress_ifindex) + (r.action == XDP_TX ? " (XDP_TX)" : " (redirect)"));
   } else {
     const std::string mac = frame.size() >= 6 ? mac_text(frame.data()) : real ? real->mac : "?";
     parts.push_back("DR to " + mac + " via " + interface_name(r.egress_ifindex) +
@@ -238,7 +294,7 @@ std::string verdict_text(const xlb_capture_record& r, std::span<const std::uint8
 }
 
 std::string describe(const xlb_capture_record& record, std::span<const std::uint8_t> frame, DataplaneNames* names) {
-  return packet_summary(frame) + ": " + verdict_text(record, frame, names);
+  return packet_summary(client_frame(record, frame)) + ": " + verdict_text(record, frame, names);
 }
 
 }  // namespace xlb::ctl

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -57,7 +58,12 @@ std::string packet_summary(std::span<const std::uint8_t> frame);
 std::string verdict_text(const xlb_capture_record& record, std::span<const std::uint8_t> frame,
                          DataplaneNames* names);
 
-// packet_summary + ": " + verdict_text: a trace line and a pcapng comment.
+// The packet as the client sent it: for a tunnel forward (XLB_CAPTURE_F_TUNNEL), recorded with
+// its outer headers, the packet inside behind an Ethernet header without MACs; otherwise the
+// frame itself.
+std::vector<std::uint8_t> client_frame(const xlb_capture_record& record, std::span<const std::uint8_t> frame);
+
+// packet_summary (of the client's packet) + ": " + verdict_text: a trace line and a pcapng comment.
 std::string describe(const xlb_capture_record& record, std::span<const std::uint8_t> frame, DataplaneNames* names);
 
 // An interface's name ("eth0"), or "ifindex N" when this namespace has none by that index.

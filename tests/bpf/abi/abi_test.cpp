@@ -49,6 +49,7 @@ const std::map<std::string, MapAbi>& expected_maps() {
       // libbpf loads devmaps without BTF (the kernel accepts none for them): no names.
       {"tx_ports", {sizeof(__u32), sizeof(__u32), "", ""}},
       {"tunnels", {sizeof(__u32), sizeof(xlb_tunnel), "__u32", "xlb_tunnel"}},
+      {"tunnel_hops", {sizeof(__u32), sizeof(xlb_tunnel_hop), "__u32", "xlb_tunnel_hop"}},
   };
   return maps;
 }
@@ -105,11 +106,15 @@ const std::map<std::string, StructAbi>& expected_structs() {
          F(xlb_flow_cache_entry, incarnation), F(xlb_flow_cache_entry, real_tag), F(xlb_flow_cache_entry, filled),
          F(xlb_flow_cache_entry, cache_epoch), F(xlb_flow_cache_entry, pending_bytes), F(xlb_flow_cache_entry, pending_packets),
          F(xlb_flow_cache_entry, pending_counter), F(xlb_flow_cache_entry, dst_mac), F(xlb_flow_cache_entry, src_mac),
-         F(xlb_flow_cache_entry, ifindex), F(xlb_flow_cache_entry, tunnel_mtu), F(xlb_flow_cache_entry, pad)}}},
+         F(xlb_flow_cache_entry, ifindex), F(xlb_flow_cache_entry, tunnel_mtu), F(xlb_flow_cache_entry, tunnel_hash)}}},
       {"xlb_tunnel",
        {sizeof(xlb_tunnel),
         {F(xlb_tunnel, src), F(xlb_tunnel, dst), F(xlb_tunnel, src_hash_mask), F(xlb_tunnel, gue_port),
          F(xlb_tunnel, type), F(xlb_tunnel, flags), F(xlb_tunnel, family), F(xlb_tunnel, pad), F(xlb_tunnel, ifindex)}}},
+      {"xlb_tunnel_hop",
+       {sizeof(xlb_tunnel_hop),
+        {F(xlb_tunnel_hop, dst_mac), F(xlb_tunnel_hop, src_mac), F(xlb_tunnel_hop, ifindex), F(xlb_tunnel_hop, mtu),
+         F(xlb_tunnel_hop, filled), F(xlb_tunnel_hop, cache_epoch), F(xlb_tunnel_hop, pad)}}},
       {"xlb_vip_filter",
        {sizeof(xlb_vip_filter), {F(xlb_vip_filter, enabled), F(xlb_vip_filter, cache_epoch), F(xlb_vip_filter, bits)}}},
       {"xlb_capture_config",

@@ -1,6 +1,8 @@
 // lb_kind TUN: IPIP, IP6IP6, IPv4 in IPv6 and GUE frames, byte for byte; the next hop from the
 // FIB of a namespace the test makes; path MTU answers; truncated frames.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -14,9 +16,11 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tests/bpf/balancer/fixture.hpp"
 #include "tests/bpf/support/tunnel_netns.hpp"
+#include "tools/xlbctl/capture_session.hpp"
 
 namespace xlb::bpftest {
 namespace {
@@ -308,6 +312,33 @@ TEST_F(TunnelTest, MissingNeighbourAndMissingRouteAreCountedDrops) {
   EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_FWD_DISABLED), 1u);
 }
 
+// The connection table's way asks the FIB once per real and CPU, then uses that CPU's copy
+// until it ages or xlbd moves the cache epoch; then the FIB is asked again (here: no neighbour
+// any more, a counted drop).
+TEST_F(TunnelTest, NextHopIsKeptPerRealUntilTheEpochMoves) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  ASSERT_EQ(run(build_packet(tcp(client_v4(1), 1000))).action, XDP_TX);
+  const int cpus = libbpf_num_possible_cpus();
+  ASSERT_GT(cpus, 0);
+  std::vector<xlb_tunnel_hop> per_cpu(static_cast<std::size_t>(cpus));
+  const std::uint32_t real_id = 1;
+  ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(lb().map("tunnel_hops")), &real_id, per_cpu.data()), 0);
+  int kept = 0;
+  for (const auto& h : per_cpu) {
+    if (h.ifindex == 0) continue;
+    ++kept;
+    EXPECT_EQ(h.ifindex, netns_->ifindex());
+    EXPECT_EQ(h.mtu, 1500u);
+    EXPECT_TRUE(std::equal(kGatewayMac.begin(), kGatewayMac.end(), h.dst_mac));
+    EXPECT_TRUE(std::equal(netns_->mac().begin(), netns_->mac().end(), h.src_mac));
+  }
+  EXPECT_EQ(kept, 1) << "the CPU that ran the packet";
+  NetnsScope::sh("ip neigh del 198.18.2.254 dev tun0");
+  lb().bump_cache_epoch();
+  EXPECT_EQ(run(build_packet(tcp(client_v4(2), 1000))).action, XDP_DROP);
+  EXPECT_EQ(lb().counter(XLB_CTR_DROP_TUN_NO_NEIGH), 1u);
+}
+
 // A frame of exactly the MTU, plus the tunnel's 20 bytes, is answered with "fragmentation
 // needed" giving 1480, from the VIP to the client, quoting the packet's first 128 bytes.
 TEST_F(TunnelTest, TooBigWithDfIsAnsweredWithFragmentationNeeded) {
@@ -403,6 +434,34 @@ TEST_F(TunnelTest, TruncatedFramesAreNeverEncapsulated) {
       EXPECT_TRUE(out.action == XDP_DROP || out.action == XDP_PASS) << "length " << len << " action " << out.action;
     }
     EXPECT_EQ(run(whole).action, XDP_TX);
+  }
+}
+
+// Capture and trace see a TUN forward as it leaves (outer headers) and flag it; their filters
+// (client, VIP and port) match the client's packet inside, through IPIP and GUE alike.
+TEST_F(TunnelTest, CaptureFiltersMatchThePacketInsideTheTunnel) {
+  serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
+  serve_through_tunnel(2, kTunReal6, kLocal6, kVip6, XLB_TUN_GUE);
+  std::vector<std::pair<xlb_capture_record, Bytes>> records;
+  for (const Address& vip : {kVip4, kVip6}) {
+    const bool v6 = vip.family == 6;
+    ctl::CaptureOptions only;
+    only.client = (v6 ? client_v6(7) : client_v4(7)).str() + (v6 ? "/128" : "/32");
+    only.vip = (v6 ? "[" + vip.str() + "]" : vip.str()) + ":80";
+    records.clear();
+    ctl::CaptureSession session(pin_root(), ctl::capture_config_from(only),
+                                [&](const xlb_capture_record& h, std::span<const std::uint8_t> f) {
+                                  records.emplace_back(h, Bytes(f.begin(), f.end()));
+                                });
+    const auto client = [&](std::uint32_t n) { return v6 ? client_v6(n) : client_v4(n); };
+    const RunResult out = run(build_packet(tcp(client(7), 1000, vip)));
+    ASSERT_EQ(out.action, XDP_TX);
+    ASSERT_EQ(run(build_packet(tcp(client(8), 1000, vip))).action, XDP_TX);  // another client: kept out
+    session.drain();
+    ASSERT_EQ(records.size(), 1u) << vip.str();
+    EXPECT_EQ(records[0].first.flags & XLB_CAPTURE_F_TUNNEL, XLB_CAPTURE_F_TUNNEL);
+    EXPECT_EQ(records[0].second, out.frame) << "recorded as it left, outer headers included";
+    EXPECT_EQ(session.counts().filtered, 1u);
   }
 }
 

@@ -77,6 +77,27 @@ TEST(BenchHistory, AppendThenShowPrintsTheChange) {
   EXPECT_EQ(out.find("xlb_balancer verified_insns  42 -> 42"), std::string::npos) << "unchanged figures are not diffs";
 }
 
+// bench/tunnel_rate's results: each row's TUN/DR ratio is a headline figure of its own.
+TEST(BenchHistory, TunnelRateRatiosAreHeadlineFigures) {
+  const char* src = std::getenv("XLB_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  const auto dir = std::filesystem::temp_directory_path() / ("xlb-history-tun-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto history = dir / "history.jsonl", result = dir / "tunnel_rate.json";
+  std::ofstream(result) << R"({"table": [{"frame_size": 64, "flows": 1000, "dr_mpps": 2.9, "ipip_ratio": 0.9,)"
+                        << R"( "gue_ratio": 0.94}]})";
+  const std::string tool = std::string(src) + "/bench/history.py";
+  ASSERT_EQ(std::system(("python3 " + tool + " append tunnel_rate " + result.string() + " --commit c1 --history " +
+                         history.string() + " >/dev/null")
+                            .c_str()),
+            0);
+  std::ifstream in(history);
+  const std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(line.find(R"("64B 1000flow ipip x DR": 0.9)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("64B 1000flow gue x DR": 0.94)"), std::string::npos) << line;
+}
+
 }  // namespace
 
 namespace {

@@ -2,6 +2,7 @@
 // a record turns into. No privileges: records are made here, not by the program.
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <array>
@@ -113,6 +114,43 @@ TEST(VerdictText, DropsAndPassesNameTheirReason) {
   r.path = XLB_CAPTURE_PATH_CONNECTION;
   EXPECT_EQ(verdict_text(r, frame, nullptr),
             "forwarded: established (connection table), real real #4, local real: to this node's stack (XDP_PASS)");
+}
+
+// A TUN forward is recorded as it leaves: outer headers first. The words name the tunnel and
+// its outer destination, and the packet is the client's, inside.
+TEST(VerdictText, TunnelForwardsNameTheTunnelAndTheClientsPacket) {
+  const bpftest::Bytes inner = bpftest::build_packet(syn());
+  const auto encapsulated = [&](std::uint8_t next, bool gue) {
+    bpftest::Bytes f = {0x02, 0x1b, 0, 0, 0, 0x99, 0x02, 0x1b, 0, 0, 0, 0xee, 0x08, 0x00};
+    const bpftest::Bytes outer_ip = {0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, next, 0, 0, 198, 18, 2, 1, 198, 18, 100, 1};
+    f.insert(f.end(), outer_ip.begin(), outer_ip.end());
+    if (gue) {
+      const bpftest::Bytes udp_gue = {0xc1, 0x23, 0x17, 0xc0, 0, 0, 0, 0, 0, 4, 0, 0};
+      f.insert(f.end(), udp_gue.begin(), udp_gue.end());
+    }
+    f.insert(f.end(), inner.begin() + 14, inner.end());
+    return f;
+  };
+  for (const bool gue : {false, true}) {
+    const bpftest::Bytes frame = encapsulated(gue ? IPPROTO_UDP : IPPROTO_IPIP, gue);
+    xlb_capture_record r = forwarded_record(frame);
+    r.flags = XLB_CAPTURE_F_TUNNEL;
+    r.path = XLB_CAPTURE_PATH_FLOW_CACHE;
+    r.action = XDP_REDIRECT;
+    r.reason = XLB_CTR_REDIRECT;
+    r.egress_ifindex = 999999;  // no such interface here
+    EXPECT_EQ(describe(r, frame, nullptr),
+              std::string("198.18.0.10:40000 -> 198.18.7.100:80 TCP SYN: forwarded: established (flow cache), real "
+                          "real #3, TUN ") +
+                  (gue ? "gue" : "ipip") + " to 198.18.100.1, next hop 02:1b:00:00:00:99 via ifindex 999999 (redirect)");
+    // What trace matches the client's port on.
+    const auto sent = client_frame(r, frame);
+    ASSERT_EQ(sent.size(), inner.size());
+    EXPECT_TRUE(std::equal(sent.begin() + 12, sent.end(), inner.begin() + 12));
+    // Without the flag the frame is taken as it is (a DR forward of an IPIP packet, say).
+    r.flags = 0;
+    EXPECT_EQ(client_frame(r, frame).size(), frame.size());
+  }
 }
 
 TEST(VerdictText, PacketSummaryReadsWhatItCan) {
