@@ -98,6 +98,7 @@ XdpAttachment::XdpAttachment(bpf_object* obj, const std::string& prog_name, int 
   // A stale program of our name was taken over above; whatever else is attached is not ours
   // to remove, and libxdp's error says what it is.
   int err = xdp_program__attach(prog_, ifindex_, to_libxdp(mode_), 0);
+  if (err && attach_alone(obj, prog_name, err)) return;
   if (err && mode_ == XdpMode::native && options_.allow_generic_fallback) {
     fallback_reason_ = xdp_error(err);
     mode_ = XdpMode::generic;
@@ -113,6 +114,24 @@ XdpAttachment::XdpAttachment(bpf_object* obj, const std::string& prog_name, int 
   }
   attached_ = true;
   say_how(prog_name);
+}
+
+// Where libxdp's multi-program dispatcher loads (Debian's 6.1 kernel, for one), libxdp attaches
+// our program as its extension, and the kernel refused that for xlb_balancer (EINVAL; checked in
+// the VM lab). Attaching the program alone is what every restart and takeover here assumes
+// anyway (find_stale looks for our program on the interface, not for a dispatcher), so it is
+// tried once, in the same mode, before the generic fallback; only where nothing is attached yet.
+bool XdpAttachment::attach_alone(bpf_object* obj, const std::string& prog_name, int libxdp_err) {
+  bpf_program* prog = bpf_object__find_program_by_name(obj, prog_name.c_str());
+  const int fd = prog ? bpf_program__fd(prog) : -1;
+  if (fd < 0 || bpf_xdp_attach(ifindex_, fd, mode_flag(mode_) | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr) != 0)
+    return false;
+  spdlog::warn("XDP program {} on {}: libxdp could not attach it ({}); attached it alone instead", prog_name,
+               if_name(ifindex_), xdp_error(libxdp_err));
+  raw_fd_ = fd;
+  attached_ = true;
+  say_how(prog_name);
+  return true;
 }
 
 // Once, in xlbd's words, what libxdp's messages (now at debug level) used to imply.

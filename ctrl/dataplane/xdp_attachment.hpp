@@ -46,6 +46,7 @@ class XdpAttachment {
 
  private:
   bool take_over_stale(bpf_object* obj, const std::string& prog_name);
+  bool attach_alone(bpf_object* obj, const std::string& prog_name, int libxdp_err);
   void say_how(const std::string& prog_name) const;
 
   xdp_program* prog_ = nullptr;   // attached through libxdp

@@ -65,3 +65,37 @@ stop_pid() {
   fi
   rm -f "$file"
 }
+
+# lab_xlbd NS BUILD_DIR CONF NAME [XLBD_ARGS...]: xlbd from BUILD_DIR in NS, on eth0, with its
+# pins in $STATE/bpf/NAME (the caller mounted a bpffs on $STATE/bpf: /sys/fs/bpf is none inside
+# `ip netns exec`), control socket $STATE/NAME.sock, log $STATE/xlbd-NAME.log and the pid in
+# $STATE/run-xlbd-NAME.pid; returns once the socket exists. XLB_LAB_XLBD_WRAP: a command prefix
+# that execs xlbd under restrictions (for example the systemd unit's capability bounding set and
+# rlimits through prlimit and setpriv); it must exec, so that the recorded pid stays xlbd's.
+lab_xlbd() {
+  local ns=$1 build=$2 conf=$3 name=$4
+  shift 4
+  mkdir -p "$STATE/bpf/$name"
+  # shellcheck disable=SC2086  # the prefix is words on purpose
+  ip netns exec "$ns" env LIBXDP_BPFFS="$STATE/bpf" ${XLB_LAB_XLBD_WRAP:-} \
+    "$build/ctrl/xlbd" -f "$conf" --interface eth0 --pin-dir "$STATE/bpf/$name" \
+    --socket "$STATE/$name.sock" -p "$STATE/xlbd-$name.pid" "$@" >>"$STATE/xlbd-$name.log" 2>&1 &
+  echo $! >"$STATE/run-xlbd-$name.pid"
+  for _ in $(seq 100); do
+    [ -S "$STATE/$name.sock" ] && return 0
+    alive "$(cat "$STATE/run-xlbd-$name.pid")" || break
+    sleep 0.1
+  done
+  echo "xlbd $name did not start; its log:" >&2
+  tail -n 20 "$STATE/xlbd-$name.log" >&2
+  return 1
+}
+
+# lab_xlbd_kill NAME [SIG]: signals lab_xlbd's xlbd NAME (default KILL) and waits for it to go.
+lab_xlbd_kill() {
+  local name=$1 sig=${2:-KILL} file="$STATE/run-xlbd-$1.pid" pid
+  pid=$(cat "$file")
+  kill -"$sig" "$pid"
+  for _ in $(seq 50); do alive "$pid" || break; sleep 0.05; done
+  rm -f "$file" "$STATE/$name.sock"
+}

@@ -152,37 +152,9 @@ EOT
   chmod 755 "$STATE/notify.sh"
 }
 
-lb_start() {
-  local n=$1 ns
-  ns=$(lb_ns "$n")
-  mkdir -p "$STATE/bpf/lb$n"
-  # libxdp keeps its own state on a bpffs; /sys/fs/bpf is not one inside `ip netns exec`.
-  # XLB_LAB_XLBD_WRAP: a command prefix that execs xlbd under restrictions (for example the
-  # systemd unit's capability bounding set and rlimits through prlimit and setpriv); it must
-  # exec, so that the pid recorded below stays xlbd's.
-  # shellcheck disable=SC2086  # the prefix is words on purpose
-  ip netns exec "$ns" env LIBXDP_BPFFS="$STATE/bpf" ${XLB_LAB_XLBD_WRAP:-} \
-    "$BUILD/ctrl/xlbd" -f "$STATE/lb$n.conf" --interface eth0 \
-    --pin-dir "$STATE/bpf/lb$n" --socket "$STATE/lb$n.sock" -p "$STATE/xlbd-lb$n.pid" --dump-file "$STATE/xlbd-lb$n.json" \
-    >>"$STATE/xlbd-lb$n.log" 2>&1 &
-  echo $! >"$STATE/run-xlbd-lb$n.pid"
-  for _ in $(seq 100); do
-    [ -S "$STATE/lb$n.sock" ] && return 0
-    alive "$(cat "$STATE/run-xlbd-lb$n.pid")" || break
-    sleep 0.1
-  done
-  echo "xlbd on lb$n did not start; its log:" >&2
-  tail -n 20 "$STATE/xlbd-lb$n.log" >&2
-  return 1
-}
+lb_start() { lab_xlbd "$(lb_ns "$1")" "$BUILD" "$STATE/lb$1.conf" "lb$1" --dump-file "$STATE/xlbd-lb$1.json"; }
 
-lb_kill() {
-  local n=$1 sig=${2:-KILL} file="$STATE/run-xlbd-lb$1.pid" pid
-  pid=$(cat "$file")
-  kill -"$sig" "$pid"
-  for _ in $(seq 50); do alive "$pid" || break; sleep 0.05; done
-  rm -f "$file" "$STATE/lb$n.sock"
-}
+lb_kill() { lab_xlbd_kill "lb$1" "${2:-KILL}"; }
 
 ctl() { local n=$1; shift; "$BUILD/tools/xlbctl/xlbctl" -s "$STATE/lb$n.sock" "$@"; }
 

@@ -24,6 +24,13 @@ std::string address_text(const __u32* addr, __u8 family) {
 }
 
 // A pinned map of pin_dir as a typed view; the PinnedMap owns the fd and must outlive it.
+// The forwarding method as ipvsadm -Ln names it, from the real's flags in the shared ABI.
+const char* forward_name(__u32 real_flags) {
+  if (real_flags & XLB_REAL_F_TUNNEL) return "Tunnel";
+  if (real_flags & XLB_REAL_F_LOCAL) return "Local";
+  return "Route";
+}
+
 dataplane::BpfMap view_of(const dataplane::PinnedMap& map) { return dataplane::BpfMap(map.required_fd()); }
 
 nlohmann::json stats_json(const xlb_traffic_stats& s) {
@@ -65,7 +72,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
       if (!real) continue;
       list.push_back({{"address", address_text(real->addr, real->family)},
                       {"port", ntohs(key.port)},
-                      {"forward", "Route"},
+                      {"forward", forward_name(real->flags)},
                       {"weight", count},
                       {"health", "unknown"},
                       {"stats", stats_json(dataplane::sum_traffic(real_stats, real_id, pending.real(real_id)))}});

@@ -45,21 +45,33 @@ NetnsScope::~NetnsScope() {
 }
 
 std::string http_get(const std::string& address, std::uint16_t port, std::chrono::milliseconds timeout) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) throw std::invalid_argument("bad address " + address);
-  const UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(sockaddr_in);
+  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* sa6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  const bool v6 = address.find(':') != std::string::npos;
+  if (v6) {
+    sa6->sin6_family = AF_INET6;
+    sa6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+    if (::inet_pton(AF_INET6, address.c_str(), &sa6->sin6_addr) != 1) throw std::invalid_argument("bad address " + address);
+  } else {
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    if (::inet_pton(AF_INET, address.c_str(), &sa->sin_addr) != 1) throw std::invalid_argument("bad address " + address);
+  }
+  const UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), "socket");
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     throw std::system_error(errno, std::generic_category(), "connect");
   }
-  const std::string request = "GET / HTTP/1.0\r\nHost: " + address + "\r\n\r\n";
+  const std::string host = v6 ? "[" + address + "]" : address;
+  const std::string request = "GET / HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
   if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
     throw std::system_error(errno, std::generic_category(), "send");
   }

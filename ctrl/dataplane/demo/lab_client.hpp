@@ -22,7 +22,7 @@ class NetnsScope {
   int original_ = -1;
 };
 
-// One HTTP/1.0 GET; returns the body with surrounding whitespace trimmed. Throws on
+// One HTTP/1.0 GET (IPv4 or IPv6 address); returns the body with surrounding whitespace trimmed. Throws on
 // connection errors and on timeouts.
 std::string http_get(const std::string& address, std::uint16_t port, std::chrono::milliseconds timeout);
 

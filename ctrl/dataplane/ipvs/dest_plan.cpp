@@ -25,12 +25,14 @@ void put(std::vector<DestSpec>& out, DestSpec d) {
     out.push_back(d);
 }
 
-DestSpec to_dest(const ServiceKey& key, const RealServer& real) {
+DestSpec to_dest(const ServiceSpec& spec, const RealServer& real) {
+  const ServiceKey& key = spec.key;
   DestSpec d;
   d.address = real.address;
   d.fwd = fwd_method(real.forwarding);
   d.weight = real.weight;
   d.port = (d.fwd != IP_VS_CONN_F_MASQ && key.fwmark == 0) ? key.port : real.port;
+  set_tunnel(d, spec.tunnel);
   return d;
 }
 
@@ -40,13 +42,13 @@ std::vector<DestSpec> desired_dests(const ServiceSpec& spec) {
   std::vector<DestSpec> out;
   bool any_up = false;
   for (const RealServer& r : spec.reals) {
-    put(out, to_dest(spec.key, r));
+    put(out, to_dest(spec, r));
     any_up = any_up || r.weight > 0;
   }
   if (!any_up && spec.sorry_server) {
     RealServer sorry = *spec.sorry_server;
     if (sorry.weight == 0) sorry.weight = 1;
-    put(out, to_dest(spec.key, sorry));
+    put(out, to_dest(spec, sorry));
   }
   return out;
 }
@@ -61,7 +63,10 @@ DestPlan plan_dests(const std::vector<DestSpec>& current, const std::vector<Dest
     }
     // A destination on a local address reads back as LOCALNODE whatever method was asked.
     const bool fwd_differs = have->fwd != IP_VS_CONN_F_LOCALNODE && have->fwd != want.fwd;
-    if (have->weight != want.weight || fwd_differs) plan.update.push_back(want);
+    const bool tunnel_differs = have->fwd == IP_VS_CONN_F_TUNNEL &&
+                                (have->tun_type != want.tun_type || have->tun_port != want.tun_port ||
+                                 have->tun_flags != want.tun_flags);
+    if (have->weight != want.weight || fwd_differs || tunnel_differs) plan.update.push_back(want);
   }
   for (const DestSpec& have : current)
     if (!find_slot(desired, have)) plan.remove.push_back(have);

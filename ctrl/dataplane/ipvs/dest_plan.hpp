@@ -15,7 +15,7 @@ std::vector<DestSpec> desired_dests(const ServiceSpec& spec);
 
 struct DestPlan {
   std::vector<DestSpec> add;
-  std::vector<DestSpec> update;  // same address and port, new weight or forwarding method
+  std::vector<DestSpec> update;  // same address and port, new weight, forwarding method or tunnel
   std::vector<DestSpec> remove;
   bool empty() const { return add.empty() && update.empty() && remove.empty(); }
 };

@@ -125,6 +125,24 @@ std::uint32_t fwd_method(Forwarding f) {
   throw std::invalid_argument("ipvs: unknown forwarding method");
 }
 
+void set_tunnel(DestSpec& dest, const TunnelSpec& tunnel) {
+  dest.tun_type = dest.tun_port = dest.tun_flags = 0;
+  if (dest.fwd != IP_VS_CONN_F_TUNNEL) return;
+  switch (tunnel.type) {
+    case TunnelSpec::Type::ipip: dest.tun_type = IP_VS_CONN_F_TUNNEL_TYPE_IPIP; return;
+    case TunnelSpec::Type::gue:
+      dest.tun_type = IP_VS_CONN_F_TUNNEL_TYPE_GUE;
+      dest.tun_port = tunnel.port;
+      break;
+    case TunnelSpec::Type::gre: dest.tun_type = IP_VS_CONN_F_TUNNEL_TYPE_GRE; break;
+  }
+  switch (tunnel.checksum) {
+    case TunnelSpec::Checksum::none: dest.tun_flags = IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM; break;
+    case TunnelSpec::Checksum::csum: dest.tun_flags = IP_VS_TUNNEL_ENCAP_FLAG_CSUM; break;
+    case TunnelSpec::Checksum::remcsum: dest.tun_flags = IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM; break;
+  }
+}
+
 ServiceAttrs service_attrs(const ServiceSpec& spec) {
   ServiceAttrs a;
   a.scheduler = scheduler_name(spec.scheduler);
@@ -166,6 +184,12 @@ NlMsgPtr dest_msg(int family, std::uint8_t cmd, const ServiceKey& key, const Des
     check(nla_put_u32(m, IPVS_DEST_ATTR_WEIGHT, dest.weight), "weight");
     check(nla_put_u32(m, IPVS_DEST_ATTR_U_THRESH, 0), "u_thresh");
     check(nla_put_u32(m, IPVS_DEST_ATTR_L_THRESH, 0), "l_thresh");
+    // As ipvsadm does: all three for a tunnel, so that a change back to IPIP clears the port.
+    if (dest.fwd == IP_VS_CONN_F_TUNNEL) {
+      check(nla_put_u8(m, IPVS_DEST_ATTR_TUN_TYPE, dest.tun_type), "tunnel type");
+      check(nla_put_u16(m, IPVS_DEST_ATTR_TUN_PORT, htons(dest.tun_port)), "tunnel port");
+      check(nla_put_u16(m, IPVS_DEST_ATTR_TUN_FLAGS, dest.tun_flags), "tunnel flags");
+    }
   }
   // Only a real of the other family than the service needs it; sending it for the same
   // family is accepted by every kernel that knows the attribute (4.x+).
@@ -229,6 +253,12 @@ std::optional<KernelDest> parse_dest(nlmsghdr* hdr, const ServiceKey& service) {
   if (tb[IPVS_DEST_ATTR_FWD_METHOD])
     d.dest.fwd = nla_get_u32(tb[IPVS_DEST_ATTR_FWD_METHOD]) & IP_VS_CONN_F_FWD_MASK;
   if (tb[IPVS_DEST_ATTR_WEIGHT]) d.dest.weight = nla_get_u32(tb[IPVS_DEST_ATTR_WEIGHT]);
+  // The kernel (5.3+) reports the tunnel of every destination; only a tunnel's is ours.
+  if (d.dest.fwd == IP_VS_CONN_F_TUNNEL) {
+    if (tb[IPVS_DEST_ATTR_TUN_TYPE]) d.dest.tun_type = nla_get_u8(tb[IPVS_DEST_ATTR_TUN_TYPE]);
+    if (tb[IPVS_DEST_ATTR_TUN_PORT]) d.dest.tun_port = ntohs(nla_get_u16(tb[IPVS_DEST_ATTR_TUN_PORT]));
+    if (tb[IPVS_DEST_ATTR_TUN_FLAGS]) d.dest.tun_flags = nla_get_u16(tb[IPVS_DEST_ATTR_TUN_FLAGS]);
+  }
   if (tb[IPVS_DEST_ATTR_ACTIVE_CONNS]) d.active_conns = nla_get_u32(tb[IPVS_DEST_ATTR_ACTIVE_CONNS]);
   if (tb[IPVS_DEST_ATTR_INACT_CONNS]) d.inactive_conns = nla_get_u32(tb[IPVS_DEST_ATTR_INACT_CONNS]);
   d.counters = get_counters(tb[IPVS_DEST_ATTR_STATS64], tb[IPVS_DEST_ATTR_STATS]);

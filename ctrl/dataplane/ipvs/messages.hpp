@@ -32,6 +32,10 @@ struct DestSpec {
   std::uint16_t port = 0;
   std::uint32_t fwd = 0;  // IP_VS_CONN_F_DROUTE / MASQ / TUNNEL (LOCALNODE when read back)
   std::uint32_t weight = 0;
+  // Tunnel destinations only; kernels before 5.3 ignore these and always send IPIP.
+  std::uint8_t tun_type = 0;    // IP_VS_CONN_F_TUNNEL_TYPE_IPIP / GUE / GRE
+  std::uint16_t tun_port = 0;   // GUE: the real's UDP port (host order)
+  std::uint16_t tun_flags = 0;  // IP_VS_TUNNEL_ENCAP_FLAG_CSUM / REMCSUM
   bool operator==(const DestSpec&) const = default;
 };
 
@@ -44,6 +48,8 @@ struct KernelDest {
 
 std::string scheduler_name(Scheduler s);
 std::uint32_t fwd_method(Forwarding f);
+// Sets a tunnel destination's tun_type/tun_port/tun_flags from the service's lvs_method TUN.
+void set_tunnel(DestSpec& dest, const TunnelSpec& tunnel);
 ServiceAttrs service_attrs(const ServiceSpec& spec);
 
 // Message for one command. The service nest carries the identity always and the stored

@@ -86,6 +86,10 @@ class ScriptLab {
   ScriptLab(const ScriptLab&) = delete;
   ScriptLab& operator=(const ScriptLab&) = delete;
   const std::string& operator[](const std::string& k) const { return env_.at(k); }
+  // `SCRIPT COMMAND SUFFIX ARGS`: the script's other commands; returns the exit status.
+  int call(const std::string& command, const std::string& args = "") const {
+    return sh(script_ + " " + command + " " + suffix_ + (args.empty() ? "" : " " + args));
+  }
 
  private:
   std::string suffix_;

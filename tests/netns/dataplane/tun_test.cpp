@@ -3,7 +3,13 @@
 // in native mode, the next hop from its FIB (the router), replies go straight to the client.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,18 +52,30 @@ class TunLabTest : public ::testing::Test {
     lab_.reset();
   }
   IpAddress ip(const std::string& key) const { return boost::asio::ip::make_address((*lab_)[key]); }
-  ServiceSpec spec(std::uint16_t port, TunnelSpec::Type type, std::uint32_t persistence = 0) const {
+  // v6: the IPv6 VIP and reals (IPv6 in IPv6 through the router).
+  ServiceSpec spec(std::uint16_t port, TunnelSpec::Type type, std::uint32_t persistence = 0, bool v6 = false) const {
+    const std::string sfx = v6 ? "6" : "";
     ServiceSpec s;
-    s.key = {ip("LAB_VIP"), port, Protocol::tcp};
+    s.key = {ip("LAB_VIP" + sfx), port, Protocol::tcp};
     s.scheduler = Scheduler::wrr;
     s.persistence_timeout = persistence;
     s.tunnel.type = type;
     s.tunnel.port = type == TunnelSpec::Type::gue ? 6080 : 0;
-    s.reals = {{ip("LAB_RS1_IP"), port, 2, Forwarding::tun}, {ip("LAB_RS2_IP"), port, 1, Forwarding::tun}};
+    s.reals = {{ip("LAB_RS1_IP" + sfx), port, 2, Forwarding::tun}, {ip("LAB_RS2_IP" + sfx), port, 1, Forwarding::tun}};
     return s;
   }
-  std::map<std::string, int> requests(int n) {
-    return lab::http_tally((*lab_)["LAB_CLIENT"], (*lab_)["LAB_VIP"], 80, n, 3s);
+  std::map<std::string, int> requests(int n, const std::string& vip_key = "LAB_VIP") {
+    return lab::http_tally((*lab_)["LAB_CLIENT"], (*lab_)[vip_key], 80, n, 3s);
+  }
+  // 1 MiB down (curl) and up (to the real's byte counter on 8080) between the client and VIP.
+  void megabyte_both_ways(const std::string& vip) {
+    const std::string url_host = vip.find(':') != std::string::npos ? "[" + vip + "]" : vip;
+    const std::string size = client("curl -g -s -m 10 -o /dev/null -w '%{size_download}' http://" + url_host + "/big");
+    EXPECT_EQ(size, "1048576");
+    const std::string uploaded = client(
+        "timeout 15 python3 -c 'import socket; s = socket.create_connection((\"" + vip +
+        "\", 8080), 10); s.sendall(bytes(1048576)); s.shutdown(socket.SHUT_WR); print(s.recv(64).decode(), end=\"\")'");
+    EXPECT_EQ(uploaded, "1048576");
   }
   std::string client(const std::string& command) {
     return test::read_command("ip netns exec " + (*lab_)["LAB_CLIENT"] + " " + command);
@@ -72,7 +90,9 @@ class TunLabTest : public ::testing::Test {
 TEST_F(TunLabTest, IpipSplitsTwoToOneOver300RequestsToRealsBehindARouter) {
   backend_->apply(spec(80, TunnelSpec::Type::ipip));
   const auto tally = requests(300);
-  EXPECT_EQ(tally.size(), 2u) << "every request answered by rs1 or rs2 (errors are tallied by their text)";
+  std::string seen;
+  for (const auto& [answer, n] : tally) seen += " [" + answer + "] x" + std::to_string(n);
+  EXPECT_EQ(tally.size(), 2u) << "every request answered by rs1 or rs2:" << seen;
   EXPECT_EQ(tally.at("rs1"), 200);
   EXPECT_EQ(tally.at("rs2"), 100);
   const auto counters = backend_->counters();
@@ -99,15 +119,111 @@ TEST_F(TunLabTest, MegabyteUploadAndDownloadThroughPathMtuDiscovery) {
   auto up = spec(8080, TunnelSpec::Type::ipip);
   backend_->apply(up);
   const std::string vip = (*lab_)["LAB_VIP"];
-  const std::string size = client("curl -s -m 10 -o /dev/null -w '%{size_download}' http://" + vip + "/big");
-  EXPECT_EQ(size, "1048576");
-  const std::string uploaded = client(
-      "timeout 15 python3 -c 'import socket; s = socket.create_connection((\"" + vip +
-      "\", 8080), 10); s.sendall(bytes(1048576)); s.shutdown(socket.SHUT_WR); print(s.recv(64).decode(), end=\"\")'");
-  EXPECT_EQ(uploaded, "1048576");
+  megabyte_both_ways(vip);
   EXPECT_GE(backend_->counters()[XLB_CTR_TUN_TOO_BIG], 1u) << "the client learnt the tunnel's MTU from us";
   const std::string route = client("ip route get " + vip);
   EXPECT_NE(route.find("mtu 1480"), std::string::npos) << route;
+}
+
+// IPv6 in IPv6 to reals in another /64 behind the router: the wrr split, then 1 MiB each way,
+// where only the balancer's ICMPv6 "packet too big" (MTU 1500 - 40) lets the upload through.
+TEST_F(TunLabTest, Ip6ip6SplitsTwoToOneAndAMegabyteCrossesThroughPacketTooBig) {
+  backend_->apply(spec(80, TunnelSpec::Type::ipip, 0, true));
+  backend_->apply(spec(8080, TunnelSpec::Type::ipip, 0, true));
+  const auto tally = requests(300, "LAB_VIP6");
+  EXPECT_EQ(tally.size(), 2u) << "every request answered by rs1 or rs2 (errors are tallied by their text)";
+  EXPECT_EQ(tally.at("rs1"), 200);
+  EXPECT_EQ(tally.at("rs2"), 100);
+  const std::string vip = (*lab_)["LAB_VIP6"];
+  megabyte_both_ways(vip);
+  EXPECT_GE(backend_->counters()[XLB_CTR_TUN_TOO_BIG], 1u) << "the client learnt the tunnel's MTU from us";
+  const std::string route = client("ip -6 route get " + vip);
+  EXPECT_NE(route.find("mtu 1460"), std::string::npos) << route;
+}
+
+// xlbd itself on the TUN lab (tun-topology.sh xlbd): a tunnelled TCP stream lives through a
+// SIGHUP that changes the weights and through a SIGTERM + restart (the program and its maps
+// stay; the new xlbd takes them over), new requests follow the new weights, and xlbctl list
+// names the reals' method as ipvsadm -Ln would (Tunnel).
+TEST(TunLabXlbd, ReloadAndRestartKeepATunnelledStreamAndFollowTheNewWeights) {
+  if (!test::is_root()) GTEST_SKIP() << "needs root (namespaces, XDP)";
+  TunLab lab;
+  const std::string state = lab["LAB_STATE"], vip = lab["LAB_VIP"], build = test::binary_dir();
+  const std::string conf = state + "/xlbd.conf";
+  auto write_conf = [&](int w1, int w2) {
+    std::ofstream f(conf);
+    f << "global_defs {\n  router_id tun-lab\n  lb_backend xdp\n}\n";
+    for (const auto& [addr, sfx] : {std::pair{vip, std::string()}, std::pair{lab["LAB_VIP6"], std::string("6")}})
+      for (int port : {80, 8080})
+        f << "virtual_server " << addr << " " << port << " {\n  lb_algo wrr\n  lb_kind TUN\n  protocol TCP\n"
+          << "  real_server " << lab["LAB_RS1_IP" + sfx] << " " << port << " { weight " << w1 << " }\n"
+          << "  real_server " << lab["LAB_RS2_IP" + sfx] << " " << port << " { weight " << w2 << " }\n}\n";
+  };
+  const std::string pidfile = state + "/run-xlbd-tun.pid";
+  auto xlbd_log = [&] { return test::read_command("tail -n 20 " + state + "/xlbd-tun.log"); };
+  auto tally = [&](int n) { return lab::http_tally(lab["LAB_CLIENT"], vip, 80, n, 3s); };
+  write_conf(2, 1);
+  ASSERT_EQ(lab.call("xlbd", build + " " + conf + " tun"), 0) << xlbd_log();
+  std::map<std::string, int> first;
+  for (int i = 0; i < 50 && first.size() != 2; ++i) first = tally(3);
+  ASSERT_EQ(first.size(), 2u) << "no answers through xlbd's tunnel: " << xlbd_log();
+
+  // The stream: 1000 bytes every 20 ms to rs1/rs2's byte counter until the stop file appears;
+  // a flow moved to the other real would be reset and the script would fail.
+  const std::string stop = state + "/stream.stop", result = state + "/stream.out";
+  test::must("ip netns exec " + lab["LAB_CLIENT"] + " python3 -c 'import os, socket, time\n"
+             "t0 = time.time(); s = socket.create_connection((\"" + vip + "\", 8080), 5); n = 0\n"
+             "print(\"connected after\", round(time.time() - t0, 2), os.path.exists(\"" + stop + "\"), flush=True)\n"
+             "while not os.path.exists(\"" + stop + "\"):\n"
+             "    s.sendall(bytes(1000)); n += 1000; time.sleep(0.02)\n"
+             "s.shutdown(socket.SHUT_WR); s.settimeout(10); print(n, s.recv(64).decode())' > " + result + " 2>&1 &");
+  const std::string ctl = build + "/tools/xlbctl/xlbctl -s " + state + "/tun.sock ";
+  for (int i = 0; i < 100 && test::read_command("cat " + result).find("connected") == std::string::npos; ++i)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_NE(test::read_command("cat " + result).find("connected after"), std::string::npos)
+      << "the stream did not connect: " << test::read_command("cat " + result);
+
+  write_conf(1, 1);
+  ASSERT_EQ(::kill(std::stoi(test::read_command("cat " + pidfile)), SIGHUP), 0);
+  std::map<std::string, int> after_hup;
+  for (int i = 0; i < 100; ++i) {
+    if (test::read_command(ctl + "list").find("Tunnel  1 ") != std::string::npos &&
+        test::read_command(ctl + "list").find("Tunnel  2 ") == std::string::npos)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  const std::string listing = test::read_command(ctl + "list");
+  after_hup = tally(30);
+  // 1:1 now (2:1 would give 20/10); the ring's interleaving may put one extra on either side.
+  EXPECT_NEAR(after_hup["rs1"], 15, 2) << "weights 1:1 after SIGHUP";
+  EXPECT_NEAR(after_hup["rs2"], 15, 2);
+  EXPECT_EQ(after_hup["rs1"] + after_hup["rs2"], 30);
+
+  ASSERT_EQ(lab.call("xlbd-kill", "tun TERM"), 0);
+  ASSERT_EQ(lab.call("xlbd", build + " " + conf + " tun"), 0) << xlbd_log();
+  const auto after_restart = tally(30);
+  EXPECT_EQ(after_restart.size(), 2u) << "answers after the restart";
+  test::must("touch " + stop);
+  std::string out;
+  for (int i = 0; i < 150 && std::count(out.begin(), out.end(), '\n') < 2; ++i) {
+    std::this_thread::sleep_for(100ms);
+    out = test::read_command("cat " + result);
+  }
+  std::istringstream words(out.substr(out.find('\n') + 1));
+  long sent = -1, counted = -2;
+  words >> sent >> counted;
+  EXPECT_GT(sent, 0) << out;
+  EXPECT_EQ(sent, counted) << "the stream broke or lost bytes: " << out;
+
+  // ipvsadm -Ln's columns: method Tunnel for every real, the 1:1 weights of the reload.
+  int tunnel_rows = 0;
+  std::istringstream rows(listing);
+  for (std::string line; std::getline(rows, line);)
+    if (line.rfind("  -> ", 0) == 0 && line.find("RemoteAddress") == std::string::npos) {
+      EXPECT_NE(line.find(" Tunnel  1 "), std::string::npos) << line;
+      ++tunnel_rows;
+    }
+  EXPECT_EQ(tunnel_rows, 8) << listing;
 }
 
 }  // namespace

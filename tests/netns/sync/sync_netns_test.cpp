@@ -75,9 +75,13 @@ class TwoNodes {
         must(n + "link set lo up");
         must(n + "link set eth0 up");
         for (const auto& [real, mac] : {std::pair{"198.18.0.21", "02:00:00:00:00:21"}, {"198.18.0.22", "02:00:00:00:00:22"},
-                                        {"2001:db8::21", "02:00:00:00:00:21"}, {"2001:db8::22", "02:00:00:00:00:22"}}) {
+                                        {"2001:db8::21", "02:00:00:00:00:21"}, {"2001:db8::22", "02:00:00:00:00:22"},
+                                        {"198.18.0.31", "02:00:00:00:00:31"}, {"198.18.0.32", "02:00:00:00:00:32"}}) {
           must(n + "neigh replace " + real + " lladdr " + mac + " dev eth0 nud permanent");
         }
+        // The TUN service's next hop comes from the FIB, which answers XDP only where
+        // forwarding is on (docs/tunnel.md).
+        must("ip netns exec " + ns_[i] + " sysctl -qw net.ipv4.conf.eth0.forwarding=1");
       }
     } catch (...) {
       down();
@@ -97,14 +101,20 @@ class TwoNodes {
   std::string ns_[2];
 };
 
-dataplane::ServiceSpec service(const std::string& vip, const std::string& real1, const std::string& real2, bool active) {
+// tun: lb_kind TUN (IPIP) reals, whose flows must sync as DR flows do.
+dataplane::ServiceSpec service(const std::string& vip, const std::string& real1, const std::string& real2, bool active,
+                               bool tun = false) {
+  const auto fwd = tun ? dataplane::Forwarding::tun : dataplane::Forwarding::dr;
   dataplane::ServiceSpec s;
   s.key = {make_address(vip), 80, dataplane::Protocol::tcp};
   s.scheduler = dataplane::Scheduler::wrr;
-  s.reals = {{make_address(real1), 80, 1}, {make_address(real2), 80, 1}};
+  s.reals = {{make_address(real1), 80, 1, fwd}, {make_address(real2), 80, 1, fwd}};
   s.active = active;
   return s;
 }
+
+constexpr const char* kTunVip = "198.18.0.101";
+constexpr int kTunClients = 300;  // the first 300 clients also open a flow to the TUN VIP
 
 // One LB node: the balancer on eth0 with its maps pinned under its own directory, and a
 // FlowSync on eth0; both made inside the node's namespace (their sockets stay there).
@@ -132,6 +142,7 @@ struct Node {
     backend = std::make_unique<dataplane::XdpBackend>(io, o);
     backend->apply(service("198.18.0.100", "198.18.0.21", "198.18.0.22", master));
     backend->apply(service("2001:db8::100", "2001:db8::21", "2001:db8::22", master));
+    backend->apply(service(kTunVip, "198.18.0.31", "198.18.0.32", master, true));
     ifindex = ::if_nametoindex("eth0");
 
     FlowSyncSettings s;
@@ -152,10 +163,11 @@ struct Node {
     sync.reset();
     backend.reset();
   }
-  // (client, client port) -> real, from this node's flow map.
-  std::map<std::pair<std::string, std::uint16_t>, std::string> flows() const {
-    std::map<std::pair<std::string, std::uint16_t>, std::string> out;
-    for (const auto& f : backend->flows()) out[{f.client.to_string(), f.client_port}] = f.real.to_string();
+  // (client, client port, VIP) -> real, from this node's flow map.
+  std::map<std::tuple<std::string, std::uint16_t, std::string>, std::string> flows() const {
+    std::map<std::tuple<std::string, std::uint16_t, std::string>, std::string> out;
+    for (const auto& f : backend->flows())
+      out[{f.client.to_string(), f.client_port, f.service.address.to_string()}] = f.real.to_string();
     return out;
   }
   std::unique_ptr<dataplane::XdpBackend> backend;
@@ -200,22 +212,25 @@ class SyncOverMulticast : public ::testing::TestWithParam<const char*> {
     bpffs_.reset();
     lab_.reset();
   }
-  // SYNs from `count` clients of each family to the VIPs, through the master's program.
+  // SYNs from `count` clients of each family to the VIPs, and from the first kTunClients to
+  // the TUN VIP, through the master's program.
   void open_flows(int count) {
     dataplane::lab::NetnsScope in(lab_->ns(0));
     const auto own_mac = interface_mac(master_->ifindex);
     for (int i = 0; i < count; ++i) {
-      for (bool v6 : {false, true}) {
+      for (const char* vip : {"198.18.0.100", "2001:db8::100", kTunVip}) {
+        const bool v6 = vip[0] == '2' && vip[1] == '0';
+        if (vip == kTunVip && i >= kTunClients) continue;
         bpftest::PacketSpec p;
         p.dst_mac = own_mac;
         p.src = v6 ? bpftest::client_v6(static_cast<std::uint32_t>(i)) : bpftest::client_v4(static_cast<std::uint32_t>(i));
-        p.dst = bpftest::Address::parse(v6 ? "2001:db8::100" : "198.18.0.100");
+        p.dst = bpftest::Address::parse(vip);
         p.sport = static_cast<std::uint16_t>(20000 + i % 40000);
         p.dport = 80;
         const auto r = bpftest::test_run(master_->backend->program().program_fd(), bpftest::build_packet(p),
                                          master_->ifindex);
         ASSERT_TRUE(r.action == 3 /* XDP_TX */ || r.action == 4 /* XDP_REDIRECT */)
-            << "flow " << i << (v6 ? " v6" : " v4") << ": action " << r.action;
+            << "flow " << i << " to " << vip << ": action " << r.action;
       }
     }
   }
@@ -228,11 +243,14 @@ class SyncOverMulticast : public ::testing::TestWithParam<const char*> {
 };
 
 TEST_P(SyncOverMulticast, TheBackupsFlowMapGetsTheMastersFlows) {
-  constexpr int clients = 1500;  // per family: 3,000 entries, 150 datagrams, 3 slices at 5,000/s
+  constexpr int clients = 1500;  // per family, + 300 TUN: 3,300 entries, 165 datagrams, 3 slices at 5,000/s
   open_flows(clients);
   if (HasFatalFailure()) return;
   const auto want = master_->flows();
-  ASSERT_EQ(want.size(), 2u * clients);
+  ASSERT_EQ(want.size(), 2u * clients + kTunClients);
+  int tun_flows = 0;
+  for (const auto& [flow, real] : want) tun_flows += std::get<2>(flow) == kTunVip && real.rfind("198.18.0.3", 0) == 0;
+  EXPECT_EQ(tun_flows, kTunClients) << "the TUN VIP's flows went to its tunnelled reals";
   ASSERT_TRUE(backup_->flows().empty());
 
   master_->sync->start();

@@ -53,6 +53,33 @@ TEST(IpvsDestPlan, DirectRoutingUsesTheServicePortNatKeepsItsOwn) {
   EXPECT_EQ(d[2].fwd, std::uint32_t{IP_VS_CONN_F_TUNNEL});
 }
 
+TEST(IpvsDestPlan, TunnelRealsTakeTheServicesTunnelAndAChangeIsAnUpdate) {
+  ServiceSpec s = seed_spec();
+  s.reals = {RealServer{ip("198.18.3.11"), 80, 2, Forwarding::tun},
+             RealServer{ip("198.18.0.139"), 80, 1, Forwarding::dr}};
+  s.tunnel.type = TunnelSpec::Type::gue;
+  s.tunnel.port = 6080;
+  const auto gue = desired_dests(s);
+  ASSERT_EQ(gue.size(), 2u);
+  EXPECT_EQ(gue[0].tun_type, IP_VS_CONN_F_TUNNEL_TYPE_GUE);
+  EXPECT_EQ(gue[0].tun_port, 6080);
+  EXPECT_EQ(gue[1].tun_type, 0);
+  EXPECT_EQ(gue[1].tun_port, 0);
+  EXPECT_TRUE(plan_dests(gue, gue).empty());
+
+  s.tunnel.port = 6081;  // the real moved its GUE port: only the tunnel real changes
+  auto plan = plan_dests(gue, desired_dests(s));
+  ASSERT_EQ(plan.update.size(), 1u);
+  EXPECT_EQ(plan.update[0].tun_port, 6081);
+  EXPECT_TRUE(plan.add.empty());
+  EXPECT_TRUE(plan.remove.empty());
+  s.tunnel = TunnelSpec{};  // back to IPIP
+  plan = plan_dests(gue, desired_dests(s));
+  ASSERT_EQ(plan.update.size(), 1u);
+  EXPECT_EQ(plan.update[0].tun_type, IP_VS_CONN_F_TUNNEL_TYPE_IPIP);
+  EXPECT_EQ(plan.update[0].tun_port, 0);
+}
+
 TEST(IpvsDestPlan, SameStateNeedsNoChange) {
   auto d = desired_dests(seed_spec());
   EXPECT_TRUE(plan_dests(d, d).empty());

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstring>
+#include <vector>
 
 #include "ctrl/dataplane/ipvs/messages.hpp"
 
@@ -146,6 +147,62 @@ TEST(IpvsMessages, MixedFamilyDestinationNamesItsFamily) {
   auto parsed = parse_dest(nlmsg_hdr(msg.get()), seed_spec().key);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->dest.address, d.address);
+}
+
+// keepalived's `lvs_method TUN type gue port 6080 csum`: the three tunnel attributes (kernel
+// 5.3+) in the kernel's encodings: u8 type, port big-endian, u16 flags.
+TEST(IpvsMessages, GueDestinationCarriesTunnelTypePortAndFlags) {
+  TunnelSpec tunnel;
+  tunnel.type = TunnelSpec::Type::gue;
+  tunnel.port = 6080;
+  tunnel.checksum = TunnelSpec::Checksum::csum;
+  DestSpec d{boost::asio::ip::make_address("198.18.3.11"), 80, IP_VS_CONN_F_TUNNEL, 2};
+  set_tunnel(d, tunnel);
+  EXPECT_EQ(d.tun_type, IP_VS_CONN_F_TUNNEL_TYPE_GUE);
+  EXPECT_EQ(d.tun_port, 6080);
+  EXPECT_EQ(d.tun_flags, IP_VS_TUNNEL_ENCAP_FLAG_CSUM);
+  auto msg = dest_msg(kFamily, IPVS_CMD_NEW_DEST, seed_spec().key, d);
+  auto raw = [&](int attr) { return raw_attr(msg.get(), IPVS_CMD_ATTR_DEST, attr, IPVS_DEST_ATTR_MAX); };
+  EXPECT_EQ(raw(IPVS_DEST_ATTR_TUN_TYPE), (std::vector<std::uint8_t>{IP_VS_CONN_F_TUNNEL_TYPE_GUE}));
+  EXPECT_EQ(raw(IPVS_DEST_ATTR_TUN_PORT), (std::vector<std::uint8_t>{0x17, 0xc0}));
+  std::uint16_t flags = 0;
+  ASSERT_EQ(raw(IPVS_DEST_ATTR_TUN_FLAGS).size(), sizeof flags);
+  std::memcpy(&flags, raw(IPVS_DEST_ATTR_TUN_FLAGS).data(), sizeof flags);
+  EXPECT_EQ(flags, IP_VS_TUNNEL_ENCAP_FLAG_CSUM);
+  auto parsed = parse_dest(nlmsg_hdr(msg.get()), seed_spec().key);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->dest, d);
+
+  tunnel.type = TunnelSpec::Type::gre;  // GRE has no port; remcsum is GUE's only
+  tunnel.checksum = TunnelSpec::Checksum::none;
+  set_tunnel(d, tunnel);
+  EXPECT_EQ(d.tun_type, IP_VS_CONN_F_TUNNEL_TYPE_GRE);
+  EXPECT_EQ(d.tun_port, 0);
+  EXPECT_EQ(d.tun_flags, IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM);
+}
+
+TEST(IpvsMessages, IpipDestinationSaysIpipAndOthersSayNothingOfTunnels) {
+  TunnelSpec gue;
+  gue.type = TunnelSpec::Type::gue;
+  gue.port = 6080;
+  DestSpec tun{boost::asio::ip::make_address("198.18.3.11"), 80, IP_VS_CONN_F_TUNNEL, 1};
+  set_tunnel(tun, TunnelSpec{});
+  auto msg = dest_msg(kFamily, IPVS_CMD_NEW_DEST, seed_spec().key, tun);
+  EXPECT_EQ(raw_attr(msg.get(), IPVS_CMD_ATTR_DEST, IPVS_DEST_ATTR_TUN_TYPE, IPVS_DEST_ATTR_MAX),
+            (std::vector<std::uint8_t>{IP_VS_CONN_F_TUNNEL_TYPE_IPIP}));
+  EXPECT_EQ(raw_attr(msg.get(), IPVS_CMD_ATTR_DEST, IPVS_DEST_ATTR_TUN_PORT, IPVS_DEST_ATTR_MAX),
+            (std::vector<std::uint8_t>{0, 0}));
+  DestSpec dr{boost::asio::ip::make_address("198.18.0.138"), 80, IP_VS_CONN_F_DROUTE, 1};
+  set_tunnel(dr, gue);  // a DR real of a service that also has GUE reals
+  EXPECT_EQ(dr.tun_type, 0);
+  EXPECT_EQ(dr.tun_port, 0);
+  msg = dest_msg(kFamily, IPVS_CMD_NEW_DEST, seed_spec().key, dr);
+  EXPECT_TRUE(raw_attr(msg.get(), IPVS_CMD_ATTR_DEST, IPVS_DEST_ATTR_TUN_TYPE, IPVS_DEST_ATTR_MAX).empty());
+  EXPECT_TRUE(raw_attr(msg.get(), IPVS_CMD_ATTR_DEST, IPVS_DEST_ATTR_TUN_PORT, IPVS_DEST_ATTR_MAX).empty());
+  // Removing needs only the identity, tunnel or not.
+  set_tunnel(tun, gue);
+  msg = dest_msg(kFamily, IPVS_CMD_DEL_DEST, seed_spec().key, tun);
+  EXPECT_TRUE(raw_attr(msg.get(), IPVS_CMD_ATTR_DEST, IPVS_DEST_ATTR_TUN_TYPE, IPVS_DEST_ATTR_MAX).empty());
 }
 
 TEST(IpvsMessages, DumpRequestsAreDumps) {

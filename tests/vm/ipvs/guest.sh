@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs inside the VM lab (see tools/vm/run.sh) on Debian's 6.1 kernel.
 #   guest.sh ipvs  the IPVS suite (IpvsBackend, ipvsadm, DR traffic through namespaces)
+#   guest.sh tun   lb_kind TUN: XDP and IPVS TUN to reals decapsulating with native ipip/fou
 #   guest.sh bpf   every XDP BPF test binary the build has (exit 77 when there is none)
 build=${XLB_BINARY_DIR:?}
 src=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -9,13 +10,17 @@ up() { cut -d' ' -f1 /proc/uptime; }
 cd /tmp || exit 1
 
 case "${1:-}" in
-  ipvs)
+  ipvs|tun)
     guest="$build/tests/vm/ipvs/xlb_vm_ipvs_guest"
-    [ -x "$guest" ] || { echo "xlb-vm: ipvs suite: FAIL ($guest not built)"; exit 1; }
+    [ -x "$guest" ] || { echo "xlb-vm: $1 suite: FAIL ($guest not built)"; exit 1; }
+    filter='-TunVm.*'
+    [ "$1" = tun ] && filter='TunVm.*'
     t0=$(up)
-    "$guest" --gtest_color=no
-    rc=$?
-    echo "xlb-vm: ipvs suite on $(uname -r): $([ $rc = 0 ] && echo PASS || echo FAIL) (${t0}s -> $(up)s uptime)"
+    { "$guest" --gtest_color=no --gtest_filter="$filter"; echo $? >/tmp/guest.rc; } 2>&1 | tee /tmp/guest.out
+    rc=$(cat /tmp/guest.rc)
+    # The TUN suite is one test: skipped (a kernel without the tunnel modules) is a skip.
+    [ "$1" = tun ] && [ $rc = 0 ] && grep -q '^\[  SKIPPED \]' /tmp/guest.out && rc=77
+    echo "xlb-vm: $1 suite on $(uname -r): $([ $rc = 0 ] && echo PASS || echo FAIL) (${t0}s -> $(up)s uptime)"
     exit $rc
     ;;
   bpf)
@@ -36,7 +41,7 @@ case "${1:-}" in
     exit $rc
     ;;
   *)
-    echo "usage: guest.sh ipvs|bpf" >&2
+    echo "usage: guest.sh ipvs|tun|bpf" >&2
     exit 2
     ;;
 esac
