@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "ctrl/dataplane/demo/lab_client.hpp"
+#include "tools/dp-demo/lab_client.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 #include "lab.hpp"
 

@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "ctrl/dataplane/demo/lab_client.hpp"
+#include "tools/dp-demo/lab_client.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 #include "lab.hpp"
 

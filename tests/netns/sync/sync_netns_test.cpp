@@ -17,7 +17,7 @@
 #include <string>
 #include <tuple>
 
-#include "ctrl/dataplane/demo/lab_client.hpp"
+#include "tools/dp-demo/lab_client.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 #include "ctrl/sync/flow_sync.hpp"
 #include "tests/bpf/support/harness.hpp"

@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "ctrl/dataplane/demo/lab_client.hpp"
+#include "tools/dp-demo/lab_client.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 
 namespace dp = xlb::dataplane;

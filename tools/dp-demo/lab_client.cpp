@@ -1,4 +1,4 @@
-#include "ctrl/dataplane/demo/lab_client.hpp"
+#include "tools/dp-demo/lab_client.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
