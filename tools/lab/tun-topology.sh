@@ -42,6 +42,14 @@ down() {
     [ -e "$pidfile" ] || continue
     stop_pid "$pidfile"
   done
+  # xlb-realserver keeps a state file per interface and namespace under /run: undo its `up`
+  # before the namespaces go, or the files outlive them.
+  if [ -s "$STATE/realserver-bin" ]; then
+    for ns in "$RS1" "$RS2"; do
+      ip netns exec "$ns" "$(cat "$STATE/realserver-bin")" down --dev eth0 --vip "$VIP" --vip "$VIP6" \
+        >/dev/null 2>&1 || true
+    done
+  fi
   for ns in "$CL" "$LB" "$RT" "$RS1" "$RS2" "$SW"; do
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -84,6 +92,7 @@ real_server() {
   if [ "$bin" = native ]; then
     native_decap "$ns"
   else
+    echo "$bin" >"$STATE/realserver-bin"
     ip netns exec "$ns" "$bin" up --dev eth0 --vip "$VIP" --vip "$VIP6" --gue-port 6080 >/dev/null
   fi
   lab_web_root "$name"
