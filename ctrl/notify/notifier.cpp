@@ -1,5 +1,7 @@
 #include "notifier.hpp"
 
+#include <iterator>
+
 #include <spdlog/spdlog.h>
 
 namespace xlb::notify {
@@ -45,6 +47,22 @@ void Notifier::run_scripts(const std::string& key, std::vector<std::vector<std::
   for (auto& argv : commands) q->enqueue(std::move(argv), settings_.script_options);
 }
 
+// A script string that cannot be split (bad quoting) is counted and logged, and nothing runs.
+std::optional<std::vector<std::string>> Notifier::script_command(const std::string& subject, std::string_view kind,
+                                                                 const std::string& script,
+                                                                 std::vector<std::string> extra) {
+  if (script.empty()) return std::nullopt;
+  try {
+    auto argv = split_script_command(script);
+    argv.insert(argv.end(), std::make_move_iterator(extra.begin()), std::make_move_iterator(extra.end()));
+    return argv;
+  } catch (const std::invalid_argument& e) {
+    ++scripts_invalid_;
+    spdlog::error("{}: {} script '{}' not run: {}", subject, kind, script, e.what());
+    return std::nullopt;
+  }
+}
+
 void Notifier::vrrp_transition(const VrrpTransition& t, const VrrpScripts& scripts, std::optional<bool> smtp_alert) {
   ++events_;
   // The daemon logs each instance's transition once, with its detail; a group's only shows here.
@@ -53,15 +71,7 @@ void Notifier::vrrp_transition(const VrrpTransition& t, const VrrpScripts& scrip
               to_string(t.from), to_string(t.to), t.priority, t.reason.empty() ? "" : ", ", t.reason);
   std::vector<std::vector<std::string>> commands;
   auto add = [&](const std::string& script, std::vector<std::string> extra) {
-    if (script.empty()) return;
-    try {
-      auto argv = split_script_command(script);
-      argv.insert(argv.end(), extra.begin(), extra.end());
-      commands.push_back(std::move(argv));
-    } catch (const std::invalid_argument& e) {
-      ++scripts_invalid_;
-      spdlog::error("{}: notify script '{}' not run: {}", t.instance, script, e.what());
-    }
+    if (auto argv = script_command(t.instance, "notify", script, std::move(extra))) commands.push_back(std::move(*argv));
   };
   const std::string* specific = nullptr;
   switch (t.to) {
@@ -85,43 +95,23 @@ void Notifier::real_server_change(const RealServerChange& c, const std::string& 
   // The daemon has logged the change itself; here only that notifications go out.
   spdlog::debug("notify: real server {} of {}: {} ({}{}{})", c.real_server, c.virtual_server, c.up ? "UP" : "DOWN", c.checker,
                c.reason.empty() ? "" : ": ", c.reason);
-  if (!script.empty()) {
-    try {
-      run_scripts("real:" + c.virtual_server + "/" + c.real_server, {split_script_command(script)});
-    } catch (const std::invalid_argument& e) {
-      ++scripts_invalid_;
-      spdlog::error("{}: notify script '{}' not run: {}", c.real_server, script, e.what());
-    }
-  }
+  if (auto argv = script_command(c.real_server, "notify", script, {}))
+    run_scripts("real:" + c.virtual_server + "/" + c.real_server, {std::move(*argv)});
   if (settings_.mail.alert_checker(smtp_alert)) queue_mail(c);
 }
 
 void Notifier::quorum_change(const QuorumChange& q, const std::string& script, std::optional<bool> smtp_alert) {
   ++events_;
   spdlog::debug("notify: virtual server {}: quorum {}", q.virtual_server, q.lost ? "lost" : "regained");
-  if (!script.empty()) {
-    try {
-      run_scripts("quorum:" + q.virtual_server, {split_script_command(script)});
-    } catch (const std::invalid_argument& e) {
-      ++scripts_invalid_;
-      spdlog::error("{}: quorum script '{}' not run: {}", q.virtual_server, script, e.what());
-    }
-  }
+  if (auto argv = script_command(q.virtual_server, "quorum", script, {})) run_scripts("quorum:" + q.virtual_server, {std::move(*argv)});
   if (settings_.mail.alert_checker(smtp_alert)) queue_mail(q);
 }
 
 void Notifier::announce_change(const AnnounceChange& a, const std::string& script) {
   ++events_;
-  if (!script.empty()) {
-    try {
-      auto argv = split_script_command(script);
-      argv.insert(argv.end(), {"ANNOUNCE", a.vip, a.announced ? "ANNOUNCED" : "WITHDRAWN", a.reason});
-      run_scripts("announce:" + a.vip, {std::move(argv)});
-    } catch (const std::invalid_argument& e) {
-      ++scripts_invalid_;
-      spdlog::error("{}: notify_announce script '{}' not run: {}", a.vip, script, e.what());
-    }
-  }
+  if (auto argv = script_command(a.vip, "notify_announce", script,
+                                 {"ANNOUNCE", a.vip, a.announced ? "ANNOUNCED" : "WITHDRAWN", a.reason}))
+    run_scripts("announce:" + a.vip, {std::move(*argv)});
   if (settings_.mail.alert_vrrp({}) && !a.initial) queue_mail(a);
 }
 

@@ -10,6 +10,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "notify/alert_scheduler.hpp"
 #include "notify/events.hpp"
@@ -77,6 +79,8 @@ class Notifier {
 
  private:
   void run_scripts(const std::string& key, std::vector<std::vector<std::string>> commands);
+  std::optional<std::vector<std::string>> script_command(const std::string& subject, std::string_view kind,
+                                                         const std::string& script, std::vector<std::string> extra);
   void queue_mail(Event e);
   void arm_timer();
 

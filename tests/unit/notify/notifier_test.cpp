@@ -131,6 +131,25 @@ TEST(Notifier, AnnounceChangesRunTheScriptAndMailTheReason) {
   EXPECT_NE(std::find(subjects.begin(), subjects.end(), "[lb1] VIP 198.18.0.10 - ANNOUNCED"), subjects.end());
 }
 
+// A script string that cannot be split runs nothing, for every kind of event, and is counted;
+// a good script beside it still runs.
+TEST(Notifier, UnsplittableScriptsAreCountedAndNotRun) {
+  TempDir dir;
+  auto log = dir.path() / "ran.log";
+  auto script = dir.file("ran.sh", "#!/bin/sh\necho \"$*\" >> " + log.string() + "\n", 0755);
+  const std::string unbalanced = script.string() + " 'unterminated";
+  asio::io_context io;
+  Notifier n(io.get_executor(), settings_for(0));
+  n.vrrp_transition({"VI_1", false, VrrpState::backup, VrrpState::master, 100, "peer lost"},
+                    {.notify = script.string(), .notify_master = unbalanced}, false);
+  n.real_server_change({"198.18.0.10:80 tcp", "198.18.1.1:80", "HTTP_GET", false, "refused"}, unbalanced, false);
+  n.quorum_change({"198.18.0.10:80 tcp", true, 0, 1}, unbalanced, false);
+  n.announce_change({"198.18.0.10", false, "no_usable_real"}, unbalanced);
+  ASSERT_TRUE(run_until(io, [&] { return n.counters().scripts.succeeded == 1; }));
+  EXPECT_EQ(n.counters().scripts_invalid, 4u);
+  EXPECT_EQ(slurp(log), "INSTANCE VI_1 MASTER 100\n");
+}
+
 TEST(Notifier, SmtpAlertOffRunsScriptsButSendsNoMail) {
   SmtpSink sink({});
   asio::io_context io;
