@@ -113,7 +113,7 @@ __u32 parse_verdicts(const std::string& text) {
   return verdicts;
 }
 
-int open_pin(const std::filesystem::path& path) {
+UniqueFd open_pin(const std::filesystem::path& path) {
   const int fd = bpf_obj_get(path.c_str());
   if (fd < 0) {
     const int err = errno;
@@ -122,7 +122,7 @@ int open_pin(const std::filesystem::path& path) {
     if (err == ENOENT) hint = " (is xlbd running with this --pin-dir, with an XDP build that captures?)";
     throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(err) + hint);
   }
-  return fd;
+  return UniqueFd(fd);
 }
 
 }  // namespace
@@ -165,44 +165,36 @@ xlb_capture_config capture_config_from(const CaptureOptions& options) {
 CaptureSession::CaptureSession(const std::filesystem::path& pin_dir, xlb_capture_config config, CaptureSink sink,
                                std::chrono::milliseconds lease)
     : pin_dir_(pin_dir), config_(config), sink_(std::move(sink)), lease_(lease) {
-  try {
-    config_fd_ = open_pin(pin_dir / "capture");
-    ring_fd_ = open_pin(pin_dir / "capture_ring");
-    scratch_fd_ = open_pin(pin_dir / "capture_scratch");
-    const dataplane::BpfMap config_map(config_fd_), scratch(scratch_fd_);
-    config_map.check_types<__u32, xlb_capture_config>();
-    scratch.check_types<__u32, xlb_capture_scratch>();
-    const __u32 zero = 0;
-    const auto current = config_map.lookup<__u32, xlb_capture_config>(zero);
-    const std::uint64_t now = monotonic_now_ns();
-    if (current && current->enabled && current->expires_ns > now) {
-      throw CaptureBusy("another capture is running (xlbctl pid " + std::to_string(current->owner >> 32) +
-                        "); only one at a time: wait for it to end (its lease runs out " +
-                        std::to_string((current->expires_ns - now) / 1'000'000) + " ms after it stops renewing)");
-    }
-    // Notes and counts start afresh: what an earlier capture left is not this one's.
-    if (auto ec = scratch.update_per_cpu(zero, xlb_capture_scratch{}); ec) {
-      throw std::system_error(ec, "resetting capture_scratch");
-    }
-    std::random_device random;
-    config_.owner = static_cast<__u64>(::getpid()) << 32 | random();
-    config_.enabled = 1;
-    ring_ = ring_buffer__new(ring_fd_, on_record, this, nullptr);
-    if (!ring_) throw std::runtime_error(std::string("reading capture_ring: ") + std::strerror(errno));
-    // What an earlier capture left unread is not this one's.
-    discarding_ = true;
-    ring_buffer__consume(ring_);
-    discarding_ = false;
-    realtime_offset_ns_ = static_cast<std::int64_t>(realtime_ns()) -
-                          static_cast<std::int64_t>(monotonic_now_ns());
-    write_config();
-  } catch (...) {
-    if (ring_) ring_buffer__free(ring_);
-    for (int fd : {config_fd_, ring_fd_, scratch_fd_}) {
-      if (fd >= 0) ::close(fd);
-    }
-    throw;
+  config_fd_ = open_pin(pin_dir / "capture");
+  ring_fd_ = open_pin(pin_dir / "capture_ring");
+  scratch_fd_ = open_pin(pin_dir / "capture_scratch");
+  const dataplane::BpfMap config_map(config_fd_.get()), scratch(scratch_fd_.get());
+  config_map.check_types<__u32, xlb_capture_config>();
+  scratch.check_types<__u32, xlb_capture_scratch>();
+  const __u32 zero = 0;
+  const auto current = config_map.lookup<__u32, xlb_capture_config>(zero);
+  const std::uint64_t now = monotonic_now_ns();
+  if (current && current->enabled && current->expires_ns > now) {
+    throw CaptureBusy("another capture is running (xlbctl pid " + std::to_string(current->owner >> 32) +
+                      "); only one at a time: wait for it to end (its lease runs out " +
+                      std::to_string((current->expires_ns - now) / 1'000'000) + " ms after it stops renewing)");
   }
+  // Notes and counts start afresh: what an earlier capture left is not this one's.
+  if (auto ec = scratch.update_per_cpu(zero, xlb_capture_scratch{}); ec) {
+    throw std::system_error(ec, "resetting capture_scratch");
+  }
+  std::random_device random;
+  config_.owner = static_cast<__u64>(::getpid()) << 32 | random();
+  config_.enabled = 1;
+  ring_.reset(ring_buffer__new(ring_fd_.get(), on_record, this, nullptr));
+  if (!ring_) throw std::runtime_error(std::string("reading capture_ring: ") + std::strerror(errno));
+  // What an earlier capture left unread is not this one's.
+  discarding_ = true;
+  ring_buffer__consume(ring_.get());
+  discarding_ = false;
+  realtime_offset_ns_ = static_cast<std::int64_t>(realtime_ns()) -
+                        static_cast<std::int64_t>(monotonic_now_ns());
+  write_config();
 }
 
 CaptureSession::~CaptureSession() {
@@ -210,15 +202,15 @@ CaptureSession::~CaptureSession() {
     stop();
   } catch (...) {  // the lease ends it anyway
   }
-  ring_buffer__free(ring_);
-  for (int fd : {config_fd_, ring_fd_, scratch_fd_}) ::close(fd);
 }
+
+void CaptureSession::RingFree::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
 
 void CaptureSession::write_config() {
   config_.expires_ns = monotonic_now_ns() + static_cast<std::uint64_t>(
                                                 std::chrono::duration_cast<std::chrono::nanoseconds>(lease_).count());
   const __u32 zero = 0;
-  if (auto ec = dataplane::BpfMap(config_fd_).update(zero, config_); ec) {
+  if (auto ec = dataplane::BpfMap(config_fd_.get()).update(zero, config_); ec) {
     throw std::system_error(ec, "writing the capture settings");
   }
   renewed_ = std::chrono::steady_clock::now();
@@ -226,11 +218,11 @@ void CaptureSession::write_config() {
 
 std::optional<std::string> CaptureSession::poll(std::chrono::milliseconds timeout) {
   if (stopped_) return std::string("capture stopped");
-  const int rc = ring_buffer__poll(ring_, static_cast<int>(timeout.count()));
+  const int rc = ring_buffer__poll(ring_.get(), static_cast<int>(timeout.count()));
   if (rc < 0 && rc != -EINTR) return std::string("reading capture_ring: ") + std::strerror(-rc);
   if (std::chrono::steady_clock::now() - renewed_ < lease_ / 3) return std::nullopt;
   const __u32 zero = 0;
-  const auto current = dataplane::BpfMap(config_fd_).lookup<__u32, xlb_capture_config>(zero);
+  const auto current = dataplane::BpfMap(config_fd_.get()).lookup<__u32, xlb_capture_config>(zero);
   if (!current || current->owner != config_.owner) {
     stopped_ = true;
     return std::string("capture was switched off by someone else (an xlbd start, or another capture)");
@@ -243,12 +235,12 @@ std::optional<std::string> CaptureSession::poll(std::chrono::milliseconds timeou
   return std::nullopt;
 }
 
-void CaptureSession::drain() { ring_buffer__consume(ring_); }
+void CaptureSession::drain() { ring_buffer__consume(ring_.get()); }
 
 xlb_capture_counts CaptureSession::counts() const {
   xlb_capture_counts sum{};
   const __u32 zero = 0;
-  for (const auto& cpu : dataplane::BpfMap(scratch_fd_).lookup_per_cpu<__u32, xlb_capture_scratch>(zero)) {
+  for (const auto& cpu : dataplane::BpfMap(scratch_fd_.get()).lookup_per_cpu<__u32, xlb_capture_scratch>(zero)) {
     sum.recorded += cpu.counts.recorded;
     sum.filtered += cpu.counts.filtered;
     sum.sampled += cpu.counts.sampled;
@@ -261,7 +253,7 @@ void CaptureSession::stop() {
   if (stopped_) return;
   stopped_ = true;
   const __u32 zero = 0;
-  const dataplane::BpfMap config_map(config_fd_);
+  const dataplane::BpfMap config_map(config_fd_.get());
   const auto current = config_map.lookup<__u32, xlb_capture_config>(zero);
   if (current && current->owner == config_.owner) {
     if (auto ec = config_map.update(zero, xlb_capture_config{}); ec) {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "xlb/unique_fd.hpp"
 #include "xlb/xlb_abi.h"
 
 struct ring_buffer;
@@ -72,8 +73,11 @@ class CaptureSession {
   CaptureSink sink_;
   std::chrono::milliseconds lease_;
   std::chrono::steady_clock::time_point renewed_;
-  int config_fd_ = -1, ring_fd_ = -1, scratch_fd_ = -1;
-  ring_buffer* ring_ = nullptr;
+  struct RingFree {
+    void operator()(ring_buffer* ring) const;
+  };
+  UniqueFd config_fd_, ring_fd_, scratch_fd_;
+  std::unique_ptr<ring_buffer, RingFree> ring_;  // declared after the descriptors: freed before they close
   bool stopped_ = false;
   bool discarding_ = false;
   std::int64_t realtime_offset_ns_ = 0;
