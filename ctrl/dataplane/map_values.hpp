@@ -1,11 +1,13 @@
-// How to read two kinds of values the program writes into its maps: timestamps and counter
-// indexes. Header-only, for xlbctl and the pktgen target too, which read maps without the
-// dataplane library.
+// How to read three kinds of values the program writes into its maps: timestamps, counter
+// indexes and addresses. Header-only, for xlbctl and the pktgen target too, which read maps
+// without the dataplane library.
 #pragma once
 
+#include <arpa/inet.h>
 #include <time.h>
 
 #include <cstdint>
+#include <string>
 
 #include "xlb/xlb_abi.h"
 
@@ -17,6 +19,14 @@ inline std::uint64_t monotonic_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// An address as the maps or a frame hold it (4 or 16 bytes in network order, any alignment),
+// family XLB_FAMILY_V4 or XLB_FAMILY_V6.
+inline std::string address_text(const void* bytes, std::uint8_t family) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(family == XLB_FAMILY_V6 ? AF_INET6 : AF_INET, bytes, text, sizeof(text));
+  return text;
 }
 
 // "tx", "drop_no_real", ...: enum xlb_counter as metric label values; "unknown" past the end.

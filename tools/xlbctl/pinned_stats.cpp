@@ -17,11 +17,6 @@ namespace xlb::ctl {
 
 namespace {
 
-std::string address_text(const __u32* addr, __u8 family) {
-  char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family == XLB_FAMILY_V6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
-  return text;
-}
 
 // A pinned map of pin_dir as a typed view; the PinnedMap owns the fd and must outlive it.
 // The forwarding method as ipvsadm -Ln names it, from the real's flags in the shared ABI.
@@ -52,7 +47,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
   nlohmann::json services = nlohmann::json::array();
   vips.for_each_entry<xlb_vip_key, xlb_vip_info>([&](const xlb_vip_key& key, const xlb_vip_info& info) {
     nlohmann::json svc{{"protocol", key.proto == IPPROTO_UDP ? "UDP" : "TCP"},
-                       {"address", address_text(key.addr, key.family)},
+                       {"address", dataplane::address_text(key.addr, key.family)},
                        {"port", ntohs(key.port)},
                        {"scheduler", dataplane::sched_name(info.sched)},
                        {"persistence", info.persist_timeout},
@@ -70,7 +65,7 @@ nlohmann::json read_pinned_services(const std::string& pin_dir) {
     for (const auto& [real_id, count] : share) {
       const auto real = reals.lookup<__u32, xlb_real>(real_id);
       if (!real) continue;
-      list.push_back({{"address", address_text(real->addr, real->family)},
+      list.push_back({{"address", dataplane::address_text(real->addr, real->family)},
                       {"port", ntohs(key.port)},
                       {"forward", forward_name(real->flags)},
                       {"weight", count},
@@ -98,13 +93,13 @@ nlohmann::json read_pinned_persistence(const std::string& pin_dir) {
                                                                          const xlb_persist& value) {
     const auto real = reals.lookup<__u32, xlb_real>(value.real_id);
     const bool known_real = real && real->family != 0;
-    nlohmann::json entry{{"client", address_text(key.client, key.family)},
-                         {"real", known_real ? address_text(real->addr, real->family)
+    nlohmann::json entry{{"client", dataplane::address_text(key.client, key.family)},
+                         {"real", known_real ? dataplane::address_text(real->addr, real->family)
                                              : "real#" + std::to_string(value.real_id)},
                          {"idle", now - static_cast<double>(value.last_seen) / 1e9}};
     const auto svc = services.find(key.vip_id);
     if (svc != services.end()) {
-      entry["vip"] = address_text(svc->second.addr, svc->second.family);
+      entry["vip"] = dataplane::address_text(svc->second.addr, svc->second.family);
       entry["vip_port"] = ntohs(svc->second.port);
       entry["protocol"] = svc->second.proto == IPPROTO_UDP ? "UDP" : "TCP";
     } else {

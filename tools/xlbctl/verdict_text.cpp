@@ -18,12 +18,6 @@ namespace xlb::ctl {
 
 namespace {
 
-std::string address_text(const void* addr, int family) {
-  char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family, addr, text, sizeof(text));
-  return text;
-}
-
 std::string endpoint(const std::string& addr, bool v6, std::uint16_t port) {
   return (v6 ? "[" + addr + "]" : addr) + ":" + std::to_string(port);
 }
@@ -87,12 +81,12 @@ std::optional<Outer> outer_of(std::span<const std::uint8_t> f) {
   bool v6 = false;
   if (ethertype == 0x0800 && f.size() >= 34) {
     next = f[23];
-    out.address = address_text(&f[30], AF_INET);
+    out.address = dataplane::address_text(&f[30], XLB_FAMILY_V4);
     out.inner = 14 + (f[14] & 0xfu) * 4;
   } else if (ethertype == 0x86dd && f.size() >= 54) {
     v6 = true;
     next = f[20];
-    out.address = address_text(&f[38], AF_INET6);
+    out.address = dataplane::address_text(&f[38], XLB_FAMILY_V6);
     out.inner = 54;
   } else {
     return std::nullopt;
@@ -168,7 +162,7 @@ std::optional<DataplaneNames::Vip> DataplaneNames::vip(std::uint32_t vip_id) {
   if (it == vips_.end()) return std::nullopt;
   const auto& [key, info] = it->second;
   const bool v6 = key.family == XLB_FAMILY_V6;
-  return Vip{endpoint(address_text(key.addr, v6 ? AF_INET6 : AF_INET), v6, ntohs(key.port)),
+  return Vip{endpoint(dataplane::address_text(key.addr, key.family), v6, ntohs(key.port)),
              dataplane::sched_name(info.sched)};
 }
 
@@ -177,12 +171,12 @@ std::optional<DataplaneNames::Real> DataplaneNames::real(std::uint32_t vip_id, s
   const auto it = reals_.find(real_id);
   if (it == reals_.end()) return std::nullopt;
   const xlb_real& r = it->second;
-  Real out{address_text(r.addr, r.family == XLB_FAMILY_V6 ? AF_INET6 : AF_INET), mac_text(r.dst_mac), {}, ""};
+  Real out{dataplane::address_text(r.addr, r.family), mac_text(r.dst_mac), {}, ""};
   // xlbd's configured weight, found by the VIP and the real's address.
   const auto v = vips_.find(vip_id);
   if (v != vips_.end() && services_.is_array()) {
     const auto& key = std::get<0>(v->second);
-    const std::string vip_addr = address_text(key.addr, key.family == XLB_FAMILY_V6 ? AF_INET6 : AF_INET);
+    const std::string vip_addr = dataplane::address_text(key.addr, key.family);
     for (const auto& svc : services_) {
       if (svc.value("address", "") != vip_addr || svc.value("port", 0) != ntohs(key.port) ||
           svc.value("protocol", "") != (key.proto == IPPROTO_UDP ? "UDP" : "TCP")) {
@@ -215,15 +209,15 @@ std::string packet_summary(std::span<const std::uint8_t> f) {
   bool v6 = false, ports = true;
   if (ethertype == 0x0800 && f.size() >= 34) {
     const std::size_t ihl = (f[14] & 0xf) * 4u;
-    src = address_text(&f[26], AF_INET);
-    dst = address_text(&f[30], AF_INET);
+    src = dataplane::address_text(&f[26], XLB_FAMILY_V4);
+    dst = dataplane::address_text(&f[30], XLB_FAMILY_V4);
     proto = f[23];
     l4 = 14 + ihl;
     ports = (be16(&f[20]) & 0x1fff) == 0;  // a later fragment has no ports
   } else if (ethertype == 0x86dd && f.size() >= 54) {
     v6 = true;
-    src = address_text(&f[22], AF_INET6);
-    dst = address_text(&f[38], AF_INET6);
+    src = dataplane::address_text(&f[22], XLB_FAMILY_V6);
+    dst = dataplane::address_text(&f[38], XLB_FAMILY_V6);
     proto = f[20];
     l4 = 54;
   } else {
