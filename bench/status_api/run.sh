@@ -159,6 +159,13 @@ viewer() {  # kind interval label
 }
 viewer state 1 "one open page"
 viewer metrics 2 "one open dashboard view"
+# The same view in a browser: its own work per scrape (parse, PromQL, charts), not xlbd's.
+if command -v chromium >/dev/null; then
+  browser_json=$(python3 "$here/dashboard_browser.py" "$NS_LB" http://127.0.0.1:9780/dashboard "$viewer_seconds" || true)
+  echo "dashboard view in Chromium: $browser_json"
+else
+  browser_json='{"skipped": "no chromium"}'
+fi
 
 printf '%s\n' "${results[@]}" | python3 -c '
 import json, sys, datetime, platform
@@ -171,6 +178,7 @@ for r in rows:
     r["ratio_to_metrics"] = round(r["cpu_ms_per_request"] / base, 2) if base else None
 json.dump({"bench": "status_api", "date": datetime.datetime.utcnow().isoformat() + "Z", "host": platform.node(),
            "reals": int(sys.argv[1]), "requests": int(sys.argv[2]), "idle_cpu_percent": float(sys.argv[3]),
-           "commit": sys.argv[5], "rows": rows}, open(sys.argv[4], "w"), indent=2)
-' "$reals" "$requests" "$idle_share" "$out" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+           "commit": sys.argv[5], "rows": rows, "dashboard_view_browser": json.loads(sys.argv[6] or "{}")},
+          open(sys.argv[4], "w"), indent=2)
+' "$reals" "$requests" "$idle_share" "$out" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$browser_json"
 echo "written: $out"

@@ -80,8 +80,10 @@ const chart = (() => {
     return 10 * power;
   }
 
+  // One formatter for every label: toLocaleTimeString builds a new one at each call.
+  const CLOCK = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   function clockText(ms) {
-    return new Date(ms).toLocaleTimeString([], { hour12: false });
+    return CLOCK.format(new Date(ms));
   }
 
   // A time series panel: series [{name, color, points: [[ms, value]]}], marks [{at, text, color}].

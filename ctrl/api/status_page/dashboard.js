@@ -185,7 +185,7 @@ function seriesOf(view) {
   return series;
 }
 
-function renderPanel(view, now, from, allMarks) {
+function renderPanel(view, now, from, allMarks, size) {
   const { panel, section, plot, legend } = view;
   const errors = view.targets.filter((t) => t.error).map((t) => t.refId + ": " + t.expr + ": " + t.error);
   const unit = ((panel.fieldConfig || {}).defaults || {}).unit;
@@ -199,7 +199,7 @@ function renderPanel(view, now, from, allMarks) {
   if (errors.length || series.length === 0) {
     plot.replaceChildren(el("p", { class: "message" }, errors.length ? errors.join("\n") : "No data"));
   } else {
-    const width = Math.max(120, plot.clientWidth), height = Math.max(60, plot.clientHeight - 2);
+    const width = Math.max(120, size.width), height = Math.max(60, size.height - 2);
     const opts = { width, height, from, to: now, format, maxGapMs: POLL_MS * 2.5, marks: allMarks };
     plot.replaceChildren(panel.type === "state-timeline"
       ? chart.stateTimeline(series, Object.assign(opts, { mapping: mapper(panel, format) }))
@@ -223,7 +223,9 @@ function render() {
   const now = store.times[store.times.length - 1];
   const from = Math.min(now - 30000, Math.max(now - WINDOW_MS, store.times[0]));
   const allMarks = marks();
-  for (const v of views) renderPanel(v, now, from, allMarks);
+  // Every panel's size first, in one layout, before any panel changes.
+  const sizes = views.map((v) => ({ width: v.plot.clientWidth, height: v.plot.clientHeight }));
+  views.forEach((v, i) => renderPanel(v, now, from, allMarks, sizes[i]));
   document.getElementById("annotations").replaceChildren(...allMarks.map((m) =>
     el("li", { "data-annotation": m.name, "data-at": m.at }, chart.clockText(m.at) + " " + m.text)));
   document.getElementById("dash-range").textContent =
@@ -261,7 +263,8 @@ async function scrape() {
     if (!reply.ok) throw new Error("/metrics: HTTP " + reply.status);
     const text = await reply.text();
     const t = Date.now();
-    store.add(t, promql.parseExposition(text), SCRAPE_TARGET);
+    const work = performance.now();
+    store.add(t, promql.parseExposition(text, store.names), SCRAPE_TARGET);
     const before = JSON.stringify(variables());
     updatePicker();
     if (JSON.stringify(variables()) !== before) {
@@ -271,8 +274,12 @@ async function scrape() {
       render();
     }
     lastGood = new Date(t);
+    // This browser's work per scrape (parse, evaluate, draw): what the view costs, on its side.
+    const workMs = performance.now() - work;
+    document.body.dataset.workMs = workMs.toFixed(1);
     fresh.dataset.state = "live";
-    fresh.textContent = "live \u00b7 scraped " + chart.clockText(t) + " \u00b7 " + store.series.size + " series kept";
+    fresh.textContent = "live \u00b7 scraped " + chart.clockText(t) + " (" + Math.round(text.length / 1024) + " KB) \u00b7 " +
+      store.series.size + " series kept \u00b7 " + workMs.toFixed(0) + " ms to evaluate and draw";
   } catch (err) {
     fresh.dataset.state = "stale";
     fresh.textContent = "NOT UPDATING (" + err.message + ")" + (lastGood ? " \u00b7 last scrape " + chart.clockText(lastGood) : "");

@@ -24,58 +24,54 @@
     return v;
   }
 
-  // "text" -> [{labels: {__name__, ...}, value}]; a malformed line throws with its number.
-  function parseExposition(text) {
+  // "text" -> [{labels: {__name__, ...}, value, id}]; a malformed line throws with its number.
+  // names: only the samples of these metric names (the others are not parsed further).
+  const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$/;
+  const LABEL = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
+
+  function parseExposition(text, names) {
     const out = [];
-    const lines = text.split("\n");
-    for (let n = 0; n < lines.length; n++) {
-      const line = lines[n].trim();
+    let start = 0, n = 0;
+    while (start < text.length) {
+      let end = text.indexOf("\n", start);
+      if (end < 0) end = text.length;
+      const line = text.slice(start, end).trim();
+      start = end + 1;
+      n++;
       if (line === "" || line[0] === "#") continue;
+      if (names) {
+        const nameEnd = line.search(/[{ \t]/);
+        if (!names.has(nameEnd < 0 ? line : line.slice(0, nameEnd))) continue;
+      }
       try {
         out.push(parseSampleLine(line));
       } catch (e) {
-        throw new Error("line " + (n + 1) + ": " + e.message);
+        throw new Error("line " + n + ": " + e.message);
       }
     }
     return out;
   }
 
   function parseSampleLine(line) {
-    let i = 0;
-    while (i < line.length && /[a-zA-Z0-9_:]/.test(line[i])) i++;
-    if (i === 0) throw new Error("no metric name");
-    const labels = { __name__: line.slice(0, i) };
-    if (line[i] === "{") {
-      i++;
-      for (;;) {
-        while (line[i] === " ") i++;
-        if (line[i] === "}") { i++; break; }
-        const start = i;
-        while (i < line.length && /[a-zA-Z0-9_]/.test(line[i])) i++;
-        const name = line.slice(start, i);
-        if (!name || line[i] !== "=" || line[i + 1] !== "\"") throw new Error("bad label at column " + (i + 1));
-        i += 2;
-        let value = "";
-        for (;;) {
-          if (i >= line.length) throw new Error("unterminated label value");
-          const c = line[i++];
-          if (c === "\"") break;
-          if (c === "\\") {
-            const e = line[i++];
-            value += e === "n" ? "\n" : e;
-          } else {
-            value += c;
-          }
-        }
-        labels[name] = value;
-        while (line[i] === " ") i++;
-        if (line[i] === ",") i++;
-        else if (line[i] !== "}") throw new Error("expected , or } at column " + (i + 1));
+    const m = SAMPLE.exec(line);
+    if (!m) {
+      if (/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(line)) throw new Error("no value");
+      throw new Error("not a sample: " + line.slice(0, 60));
+    }
+    const labels = { __name__: m[1] };
+    if (m[2]) {
+      const body = m[2].slice(1, -1);
+      LABEL.lastIndex = 0;
+      while (LABEL.lastIndex < body.length && !/^\s*$/.test(body.slice(LABEL.lastIndex))) {
+        const at = LABEL.lastIndex;
+        const l = LABEL.exec(body);
+        if (!l) throw new Error("bad label at " + JSON.stringify(body.slice(at, at + 20)));
+        labels[l[1]] = l[2].indexOf("\\") < 0 ? l[2] : l[2].replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
+        if (l[3] === "" && LABEL.lastIndex < body.length) throw new Error("expected , between labels");
       }
     }
-    const rest = line.slice(i).trim().split(/\s+/);
-    if (rest.length < 1 || rest.length > 2 || rest[0] === "") throw new Error("no value");
-    return { labels, value: parseNumber(rest[0]) };
+    // id: the series as written, which the store maps to its labels once, not at every scrape.
+    return { labels, value: parseNumber(m[3]), id: m[1] + (m[2] || "") };
   }
 
   function labelKey(labels) {
@@ -92,18 +88,25 @@
       this.series = new Map();  // key -> {labels, points: [[t, v or STALE], ...]}
       this.byName = new Map();  // __name__ -> Set of keys
       this.times = [];          // the scrapes' times
+      this.keyOf = new Map();   // target and series as written -> key
     }
 
     add(t, samples, target) {
       const seen = new Set();
+      const targetId = labelKey(target || {}) + "\u0003";
       for (const s of samples) {
         if (this.names && !this.names.has(s.labels.__name__)) continue;
-        const labels = Object.assign({}, s.labels);
-        for (const [k, v] of Object.entries(target || {})) {
-          if (k in labels) labels["exported_" + k] = labels[k];
-          labels[k] = v;
+        let key = s.id === undefined ? undefined : this.keyOf.get(targetId + s.id);
+        let labels;
+        if (key === undefined) {
+          labels = Object.assign({}, s.labels);
+          for (const [k, v] of Object.entries(target || {})) {
+            if (k in labels) labels["exported_" + k] = labels[k];
+            labels[k] = v;
+          }
+          key = labelKey(labels);
+          if (s.id !== undefined) this.keyOf.set(targetId + s.id, key);
         }
-        const key = labelKey(labels);
         let series = this.series.get(key);
         if (!series) {
           series = { labels, points: [] };
@@ -128,6 +131,7 @@
         while (series.points.length && series.points[0][0] < before) series.points.shift();
         if (series.points.length === 0 || (series.points.length === 1 && series.points[0][1] === STALE)) {
           this.series.delete(key);
+          this.keyOf.clear();  // rare (a series gone for the whole window): rebuilt as scrapes come
           this.byName.get(series.labels.__name__).delete(key);
         }
       }
@@ -376,7 +380,14 @@
 
   // The samples in [t - range, t] (Prometheus 2.x: both ends included), stale markers left out.
   function rangePoints(points, t, rangeMs) {
-    return points.filter((p) => p[0] >= t - rangeMs && p[0] <= t && p[1] !== STALE);
+    let lo = 0, hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (points[mid][0] < t - rangeMs) lo = mid + 1; else hi = mid;
+    }
+    const out = [];
+    for (let i = lo; i < points.length && points[i][0] <= t; i++) if (points[i][1] !== STALE) out.push(points[i]);
+    return out;
   }
 
   // Prometheus' extrapolatedRate (promql/functions.go): the increase seen between the first and

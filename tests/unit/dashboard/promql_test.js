@@ -52,11 +52,18 @@ test("exposition: names, labels with escapes, special values, comments", () => {
     "   ",
   ].join("\n"));
   assert.strictEqual(samples.length, 4);
-  assert.deepStrictEqual(samples[0], { labels: { __name__: "xlb_up" }, value: 1 });
+  assert.deepStrictEqual(samples[0], { labels: { __name__: "xlb_up" }, value: 1, id: "xlb_up" });
   assert.strictEqual(samples[1].labels.note, 'a "q" \\ b\nc');
   assert.strictEqual(samples[1].labels.real, "198.18.1.1:80");
   assert.strictEqual(samples[2].value, Infinity);
   assert.ok(Number.isNaN(samples[3].value));
+});
+
+test("exposition: only the names asked for; braces and commas inside label values", () => {
+  const text = 'a{x="}{,=\\""} 1\nb{y="2"} 2\nab 3\n';
+  const samples = parseExposition(text, new Set(["a", "ab"]));
+  assert.deepStrictEqual(samples.map((s) => s.labels), [{ __name__: "a", x: '}{,="' }, { __name__: "ab" }]);
+  assert.strictEqual(parseExposition(text).length, 3);
 });
 
 test("exposition: a malformed line is refused with its number", () => {
