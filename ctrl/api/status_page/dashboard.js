@@ -12,6 +12,8 @@ const WINDOW_MS = 5 * 60 * 1000;
 // Grafana's $__rate_interval for a data source scraped every POLL_MS: four scrape intervals.
 const RATE_INTERVAL = (4 * POLL_MS) / 1000 + "s";
 const ROW_PX = 30, GAP_PX = 8;  // Grafana's grid cell height and margin
+// The panel types this view draws: those the packaged dashboard has. Another says so in its panel.
+const DRAWN = new Set(["timeseries", "state-timeline"]);
 // The labels a Prometheus scrape of this page's xlbd would add (job as in docs/operations.md).
 const SCRAPE_TARGET = { instance: location.host, job: "xlbd" };
 
@@ -145,7 +147,10 @@ function layout() {
     const height = g.h * ROW_PX + (g.h - 1) * GAP_PX;
     let section;
     if (panel.type === "row") {
-      section = el("h2", { class: "dash-row", "data-id": panel.id, "data-type": "row" }, panel.title);
+      // A collapsed row keeps its panels inside it, closed until opened in Grafana; here they stay closed.
+      const inside = panel.collapsed && panel.panels && panel.panels.length;
+      section = el("h2", { class: "dash-row", "data-id": panel.id, "data-type": "row" }, panel.title,
+                   inside ? el("small", {}, " \u00b7 collapsed, " + panel.panels.length + " panel(s): open it in Grafana") : null);
     } else {
       const unit = ((panel.fieldConfig || {}).defaults || {}).unit;
       const plot = el("div", { class: "plot" }, el("p", { class: "message" }, "waiting for data"));
@@ -188,6 +193,7 @@ function seriesOf(view) {
 function renderPanel(view, now, from, allMarks, size) {
   const { panel, section, plot, legend } = view;
   const errors = view.targets.filter((t) => t.error).map((t) => t.refId + ": " + t.expr + ": " + t.error);
+  if (!DRAWN.has(panel.type)) errors.unshift("not supported here: panel type " + panel.type + " (drawn: " + [...DRAWN].join(", ") + ")");
   const unit = ((panel.fieldConfig || {}).defaults || {}).unit;
   const format = formatter(unit);
   const series = seriesOf(view);
