@@ -159,7 +159,7 @@ function layout() {
         el("h3", {}, el("span", { class: "title" }, panel.title), el("small", {}, unit || "")),
         plot, legend);
       if (panel.description) section.title = panel.description;
-      views.push({ panel, section, plot, legend,
+      views.push({ panel, section, plot, legend, visible: false, stale: true,
                    targets: (panel.targets || []).map((t) => ({ refId: t.refId, expr: t.expr, legendFormat: t.legendFormat, results: [] })) });
     }
     // Grafana's gridPos as CSS grid lines; the stacked (phone) layout keeps the height.
@@ -172,6 +172,16 @@ function layout() {
     if (def.expr && def.enable !== false) annotations.push({ def, results: [] });
   }
   compileAll();
+  const observer = new IntersectionObserver((entries) => {
+    let newlyShown = false;
+    for (const e of entries) {
+      const v = views.find((x) => x.section === e.target);
+      v.visible = e.isIntersecting;
+      newlyShown = newlyShown || (v.visible && v.stale);
+    }
+    if (newlyShown) render();
+  }, { rootMargin: "200px" });
+  for (const v of views) observer.observe(v.section);
 }
 
 function seriesOf(view) {
@@ -179,7 +189,9 @@ function seriesOf(view) {
   for (const t of view.targets) {
     for (const { t: at, vector } of t.results) {
       for (const s of vector) {
-        const key = t.refId + "\u0002" + promql.labelKey(s.labels);
+        // A step's samples are kept until they leave the window: their key is computed once.
+        if (s.key === undefined) s.key = t.refId + "\u0002" + promql.labelKey(s.labels);
+        const key = s.key;
         if (!byKey.has(key)) byKey.set(key, { ref: t.refId, labels: s.labels, name: promql.legend(t.legendFormat, s.labels), points: [] });
         byKey.get(key).points.push([at, s.value]);
       }
@@ -211,16 +223,32 @@ function renderPanel(view, now, from, allMarks, size) {
       ? chart.stateTimeline(series, Object.assign(opts, { mapping: mapper(panel, format) }))
       : chart.timeSeries(series, opts));
   }
+  // The legend is built again only when its series change; otherwise its values are updated in
+  // place (with 1,000 reals, rebuilding 1,000 entries at every scrape was most of the page's time).
   const map = mapper(panel, format);
-  legend.replaceChildren(...series.map((s, i) => {
+  const valueOf = (s, i) => {
     const last = s.points[s.points.length - 1];
     const live = last[0] === now;
+    return { raw: live ? String(last[1]) : null,
+             text: live ? (panel.type === "state-timeline" ? map(last[1], i).text : format(last[1])) : "gone" };
+  };
+  const keys = series.map((s) => s.ref + "\u0002" + s.name + "\u0002" + s.color).join("\u0001");
+  if (view.legendKeys === keys) {
+    [...legend.children].forEach((li, i) => {
+      const v = valueOf(series[i], i);
+      if (v.raw === null) delete li.dataset.value;
+      else if (li.dataset.value !== v.raw) li.dataset.value = v.raw;
+      if (li.lastChild.textContent !== v.text) li.lastChild.textContent = v.text;
+    });
+    return;
+  }
+  view.legendKeys = keys;
+  legend.replaceChildren(...series.map((s, i) => {
+    const v = valueOf(s, i);
     const swatch = el("span", { class: "swatch" });
     swatch.style.background = s.color;
-    return el("li", { "data-ref": s.ref, "data-labels": JSON.stringify(s.labels), "data-value": live ? String(last[1]) : null,
-                      "data-legend": s.name },
-      swatch, el("span", { class: "name" }, s.name),
-      el("span", { class: "value" }, live ? (panel.type === "state-timeline" ? map(last[1], i).text : format(last[1])) : "gone"));
+    return el("li", { "data-ref": s.ref, "data-labels": JSON.stringify(s.labels), "data-value": v.raw, "data-legend": s.name },
+      swatch, el("span", { class: "name" }, s.name), el("span", { class: "value" }, v.text));
   }));
 }
 
@@ -229,9 +257,12 @@ function render() {
   const now = store.times[store.times.length - 1];
   const from = Math.min(now - 30000, Math.max(now - WINDOW_MS, store.times[0]));
   const allMarks = marks();
-  // Every panel's size first, in one layout, before any panel changes.
-  const sizes = views.map((v) => ({ width: v.plot.clientWidth, height: v.plot.clientHeight }));
-  views.forEach((v, i) => renderPanel(v, now, from, allMarks, sizes[i]));
+  // Only the panels on the screen are drawn (with 1,000 reals a panel holds 1,000 series); the
+  // others when they are scrolled into view. Every size first, in one layout, before any change.
+  const shown = views.filter((v) => v.visible);
+  const sizes = shown.map((v) => ({ width: v.plot.clientWidth, height: v.plot.clientHeight }));
+  shown.forEach((v, i) => renderPanel(v, now, from, allMarks, sizes[i]));
+  for (const v of views) v.stale = !v.visible;
   document.getElementById("annotations").replaceChildren(...allMarks.map((m) =>
     el("li", { "data-annotation": m.name, "data-at": m.at }, chart.clockText(m.at) + " " + m.text)));
   document.getElementById("dash-range").textContent =
