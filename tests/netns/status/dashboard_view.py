@@ -6,7 +6,9 @@ would show: every panel and row of packaging/grafana/xlb-dashboard.json at its g
 at one instant each panel's series - label sets, legends, values - those that a real Prometheus
 scraping the same xlbd returns for the same query at that instant ($node as the page sends it,
 $__rate_interval the page's). Values agree within a tolerance: the page scrapes every 2 s, the
-Prometheus every 1 s, at other moments. Then an annotation (a reload) and the phone layout."""
+Prometheus every 1 s, at other moments. Then an annotation (a reload), the phone layout, and the
+page given a dashboard with a query outside its subset and a panel type it does not draw."""
+import base64
 import json
 import os
 import re
@@ -125,6 +127,42 @@ def compare(dash, f, ns, url):
     return problems, compared, nonzero, worst
 
 
+def check_unsupported(browser, dash, require):
+    """The page given a dashboard (through DevTools' Fetch) with a query outside its subset and a
+    panel type it does not draw: those panels say so, the others are drawn as before."""
+    changed = json.loads(json.dumps(dash))
+    series = [p for p in changed["panels"] if p["type"] == "timeseries"]
+    odd_query, odd_type, plain = series[0], series[1], series[2]
+    odd_query["targets"][0]["expr"] = "histogram_quantile(0.9, " + odd_query["targets"][0]["expr"] + ")"
+    odd_type["type"] = "stat"
+    browser.call("Fetch.enable", patterns=[{"urlPattern": "*/xlb-dashboard.json"}])
+    try:
+        browser.call("Page.reload", ignoreCache=True)
+        paused = browser.event("Fetch.requestPaused", 10)
+        require(paused is not None, "the reloaded dashboard view did not ask for /xlb-dashboard.json")
+        browser.call("Fetch.fulfillRequest", requestId=paused["requestId"], responseCode=200,
+                     responseHeaders=[{"name": "Content-Type", "value": "application/json"}],
+                     body=base64.b64encode(json.dumps(changed).encode()).decode())
+    finally:
+        browser.call("Fetch.disable")
+    deadline = time.monotonic() + 10
+    while True:
+        try:  # the page is loading again: its elements may not be there yet
+            f = json.loads(browser.evaluate("document.getElementById('node-picker') ? " + FACTS_JS + " : 'null'"))
+        except RuntimeError:
+            f = None
+        shown = {p["id"]: p for p in (f or {}).get("panels", [])}
+        done = all(i in shown for i in (odd_query["id"], odd_type["id"], plain["id"])) and \
+            "not supported here: the function histogram_quantile()" in (shown[odd_query["id"]]["error"] or "") and \
+            "not supported here: panel type stat" in (shown[odd_type["id"]]["error"] or "") and shown[plain["id"]]["series"]
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    require(done, f"panels outside what the view draws: {[shown.get(i) for i in (odd_query['id'], odd_type['id'], plain['id'])]}")
+    print(f"measured: panel {odd_query['id']} says {shown[odd_query['id']]['error']!r}; panel {odd_type['id']} says "
+          f"{shown[odd_type['id']]['error']!r}; panel {plain['id']} drawn with {len(shown[plain['id']]['series'])} series")
+
+
 def check(browser, lab, suffix, prometheus_url, work, screenshot_out, lab_cmd, step, require):
     dash = json.load(open(os.path.join(SRC, "packaging/grafana/xlb-dashboard.json")))
     ns = lab["LAB_LB1"]
@@ -195,6 +233,7 @@ def check(browser, lab, suffix, prometheus_url, work, screenshot_out, lab_cmd, s
         require(order == want, f"stacked order {order}, not the grid's {want}")
         browser.screenshot(os.path.join(work, "dashboard-phone.png"))
         browser.viewport(*DESKTOP, False)
+        check_unsupported(browser, dash, require)
     finally:
         if client.poll() is None:
             os.killpg(client.pid, signal.SIGTERM)
