@@ -15,6 +15,10 @@ install(FILES ${XLB_PKG_DIR}/rt_protos.d/xlb.conf DESTINATION /etc/iproute2/rt_p
 # BIRD 2 on a node announcing the VIPs by BGP (docs/scale-out.md): an example to copy, not a
 # conffile; the operator's BIRD configuration is bird2's.
 install(FILES ${XLB_PKG_DIR}/bird/bird.conf DESTINATION share/doc/xlb/examples)
+# The Grafana dashboard (to import; xlbd's /dashboard embeds this same file) and the Prometheus
+# alerting rules (for rule_files), docs/api.md.
+install(FILES ${XLB_PKG_DIR}/grafana/xlb-dashboard.json DESTINATION share/xlb/grafana)
+install(FILES ${XLB_PKG_DIR}/prometheus/xlb-alerts.yml DESTINATION share/xlb/prometheus)
 
 # Man pages, compressed as Debian policy asks (gzip -n: no name or time stamp, reproducible).
 set(xlb_man_outputs)

@@ -5,7 +5,8 @@
 # run as the baseline. CPU is the run time of xlbd's threads from /proc/PID/task/*/schedstat (ns),
 # over REQUESTS sequential requests per endpoint; the client (curl) is not counted. Then one open
 # page as a browser keeps it (a poll a second with since=, VIEWER_SECONDS), its CPU beyond idle
-# per poll and its bytes per poll; idle is xlbd's CPU over IDLE_SECONDS (rate sampler, census).
+# per poll and its bytes per poll; then one open dashboard view (/dashboard: a /metrics scrape
+# every 2 s) the same way; idle is xlbd's CPU over IDLE_SECONDS (rate sampler, census).
 # Root: namespaces, XDP, a private bpffs. Prints a table and writes bench/results/status_api.json.
 # PERF_REPORT=1: also where xlbd's time goes while it answers /api/v1/dump (perf, top symbols):
 # the dump reads and serialises the whole model, as the views do when the state moved.
@@ -125,27 +126,46 @@ if [ "${PERF_REPORT:-0}" = 1 ]; then
   perf report -i "$STATE/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -25
 fi
 measure "/ (the page itself)" "/"
-# An open page as a browser keeps it: one poll a second for VIEWER_SECONDS, each asking for the
-# points after the last reply's seq, the state rebuilt whenever the sampler has read (every 2 s).
-# Its CPU beyond idle, per poll, and the bytes of all its polls.
+measure "/dashboard (the dashboard view's page)" "/dashboard"
+measure "/xlb-dashboard.json (the packaged dashboard)" "/xlb-dashboard.json"
+# An open page as a browser keeps it, for VIEWER_SECONDS; its CPU beyond idle per request and its
+# bytes per request. viewer state: the status page, a poll a second, each asking for the points
+# after the last reply's seq (the state rebuilt whenever the sampler has read, every 2 s).
+# viewer metrics: the dashboard view (/dashboard), whose only request is a /metrics scrape every
+# 2 s (it evaluates the PromQL itself).
 viewer_seconds=${VIEWER_SECONDS:-30}
-since=0 polls=0 viewer_bytes=0
-before=$(cpu_ns)
-start=$SECONDS
-while [ $((SECONDS - start)) -lt "$viewer_seconds" ]; do
-  next=$(date +%s.%N)
-  ip netns exec "$NS_LB" curl -sf --max-time 10 -o "$STATE/poll.json" "http://127.0.0.1:9780/api/v1/state?limit=1000&since=$since"
-  viewer_bytes=$((viewer_bytes + $(stat -c %s "$STATE/poll.json")))
-  # rates.seq without a JSON parser: the client's own time would stretch the poll interval.
-  since=$(grep -o '"rates":{[^}]*}' "$STATE/poll.json" | grep -o '"seq":[0-9]*' | cut -d: -f2 || true)
-  since=${since:-0}
-  polls=$((polls + 1))
-  sleep "$(echo "x = $next + 1 - $(date +%s.%N); if (x > 0) x else 0" | bc)"
-done
-after=$(cpu_ns)
-elapsed=$((SECONDS - start))
-viewer_ms=$(echo "scale=3; ($after - $before - $idle_ns_per_s * $elapsed) / 1000000 / $polls" | bc)
-row "one open page: $polls polls in ${elapsed} s, beyond idle" "viewer" "$((viewer_bytes / polls))" "$viewer_ms"
+viewer() {  # kind interval label
+  local kind=$1 interval=$2 label=$3 since=0 polls=0 bytes=0 before after start elapsed next path ms
+  before=$(cpu_ns)
+  start=$SECONDS
+  while [ $((SECONDS - start)) -lt "$viewer_seconds" ]; do
+    next=$(date +%s.%N)
+    path=/metrics
+    [ "$kind" = state ] && path="/api/v1/state?limit=1000&since=$since"
+    ip netns exec "$NS_LB" curl -sf --max-time 10 -o "$STATE/poll.out" "http://127.0.0.1:9780$path"
+    bytes=$((bytes + $(stat -c %s "$STATE/poll.out")))
+    if [ "$kind" = state ]; then
+      # rates.seq without a JSON parser: the client's own time would stretch the poll interval.
+      since=$(grep -o '"rates":{[^}]*}' "$STATE/poll.out" | grep -o '"seq":[0-9]*' | cut -d: -f2 || true)
+      since=${since:-0}
+    fi
+    polls=$((polls + 1))
+    sleep "$(echo "x = $next + $interval - $(date +%s.%N); if (x > 0) x else 0" | bc)"
+  done
+  after=$(cpu_ns)
+  elapsed=$((SECONDS - start))
+  ms=$(echo "scale=3; ($after - $before - $idle_ns_per_s * $elapsed) / 1000000 / $polls" | bc)
+  row "$label: $polls requests in ${elapsed} s, beyond idle" "viewer-$kind" "$((bytes / polls))" "$ms"
+}
+viewer state 1 "one open page"
+viewer metrics 2 "one open dashboard view"
+# The same view in a browser: its own work per scrape (parse, PromQL, charts), not xlbd's.
+if command -v chromium >/dev/null; then
+  browser_json=$(python3 "$here/dashboard_browser.py" "$NS_LB" http://127.0.0.1:9780/dashboard "$viewer_seconds" || true)
+  echo "dashboard view in Chromium: $browser_json"
+else
+  browser_json='{"skipped": "no chromium"}'
+fi
 
 printf '%s\n' "${results[@]}" | python3 -c '
 import json, sys, datetime, platform
@@ -158,6 +178,7 @@ for r in rows:
     r["ratio_to_metrics"] = round(r["cpu_ms_per_request"] / base, 2) if base else None
 json.dump({"bench": "status_api", "date": datetime.datetime.utcnow().isoformat() + "Z", "host": platform.node(),
            "reals": int(sys.argv[1]), "requests": int(sys.argv[2]), "idle_cpu_percent": float(sys.argv[3]),
-           "commit": sys.argv[5], "rows": rows}, open(sys.argv[4], "w"), indent=2)
-' "$reals" "$requests" "$idle_share" "$out" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+           "commit": sys.argv[5], "rows": rows, "dashboard_view_browser": json.loads(sys.argv[6] or "{}")},
+          open(sys.argv[4], "w"), indent=2)
+' "$reals" "$requests" "$idle_share" "$out" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$browser_json"
 echo "written: $out"

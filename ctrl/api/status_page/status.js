@@ -42,25 +42,7 @@ function mergeHistory(state) {
   return missing;
 }
 
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else node.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c === undefined || c === null) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-
-function svgEl(tag, attrs) {
-  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
+const el = chart.el;
 
 function endpoint(address, port) {
   return (address.includes(":") ? "[" + address + "]" : address) + ":" + port;
@@ -86,26 +68,10 @@ function badge(text, cls) {
   return el("span", { class: "badge " + (cls || text) }, text);
 }
 
-// A sparkline of packets per second over the sampler's window, newest at the right.
+// A sparkline of packets per second over the sampler's window, newest at the right (chart.js).
 function sparkline(history, windowMs, nowMs) {
-  const w = 120, h = 28;
-  const svg = svgEl("svg", { class: "spark", viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none", role: "img" });
-  svg.append(svgEl("line", { x1: 0, y1: h - 1, x2: w, y2: h - 1 }));
-  const points = (history || []).filter((p) => p[0] >= nowMs - windowMs);
-  const max = Math.max(1, ...points.map((p) => p[1]));
-  if (points.length > 0) {
-    const xy = points.map((p) => {
-      const x = w - ((nowMs - p[0]) / windowMs) * w;
-      const y = h - 2 - (p[1] / max) * (h - 4);
-      return x.toFixed(1) + "," + y.toFixed(1);
-    });
-    svg.append(svgEl("polyline", { points: xy.join(" ") }));
-  }
-  const title = svgEl("title", {});
-  title.textContent = "packets/s over the last " + Math.round(windowMs / 60000) + " min, peak " + rate(max, "pps");
-  svg.append(title);
-  svg.dataset.points = String(points.length);
-  return svg;
+  return chart.sparkline(history || [], nowMs - windowMs, nowMs,
+                         (max) => "packets/s over the last " + Math.round(windowMs / 60000) + " min, peak " + rate(max, "pps"));
 }
 
 function renderInstances(state) {

@@ -5,6 +5,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import subprocess
 import time
 
@@ -35,6 +36,7 @@ class Browser:
         os.close(from_browser_w)
         self._buffer = b""
         self._next_id = 0
+        self._events = []  # events that arrived while a call waited for its reply
         self.session = None
         try:
             targets = self.call("Target.getTargets")["targetInfos"]
@@ -44,6 +46,15 @@ class Browser:
             self.close()
             raise
 
+    def _read_message(self):
+        while b"\0" not in self._buffer:
+            chunk = os.read(self._from_browser, 65536)
+            if not chunk:
+                raise RuntimeError("chromium closed its DevTools pipe")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
     def call(self, method, **params):
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params}
@@ -51,17 +62,27 @@ class Browser:
             message["sessionId"] = self.session
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         while True:
-            while b"\0" not in self._buffer:
-                chunk = os.read(self._from_browser, 65536)
-                if not chunk:
-                    raise RuntimeError("chromium closed its DevTools pipe")
-                self._buffer += chunk
-            raw, self._buffer = self._buffer.split(b"\0", 1)
-            reply = json.loads(raw)
-            if reply.get("id") == self._next_id:
+            reply = self._read_message()
+            if "method" in reply:
+                self._events.append(reply)
+            elif reply.get("id") == self._next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
+
+    def event(self, method, seconds):
+        """The next event named method (its params), waiting at most seconds; None if none came."""
+        deadline = time.monotonic() + seconds
+        while True:
+            for i, e in enumerate(self._events):
+                if e["method"] == method:
+                    return self._events.pop(i)["params"]
+            self._events.clear()
+            if time.monotonic() > deadline:
+                return None
+            ready, _, _ = select.select([self._from_browser], [], [], max(0.0, deadline - time.monotonic()))
+            if ready or b"\0" in self._buffer:
+                self._events.append(self._read_message())
 
     def evaluate(self, expression):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)

@@ -10,7 +10,10 @@ Prometheus (Debian's) scraping lb1 answers every query of the Grafana dashboard 
 Without a browser that can run here (probed first, outside the lab), the same facts are read
 from /api/v1/state instead of the page's DOM, the page-only checks are left out, and the test
 ends with exit 77 saying so; a browser that passed the probe and then fails is a failure.
-usage: status_page_test.py BUILD_DIR [SCREENSHOT.png]    exit 77: (partly) skipped, with the reason"""
+The dashboard view (/dashboard, a third browser on lb1 from the start): every panel of the
+packaged dashboard at its gridPos, and its series - label sets, legends, values - those that
+the same Prometheus returns for the same queries at the same instant (dashboard_view.py).
+usage: status_page_test.py BUILD_DIR [SCREENSHOT.png [DASHBOARD.png]]    exit 77: (partly) skipped, with the reason"""
 import json
 import os
 import shlex
@@ -22,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cdp  # noqa: E402
+import dashboard_view  # noqa: E402
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../.."))
 LAB = os.path.join(SRC, "tools/lab/xlb-lab.sh")
@@ -158,7 +162,7 @@ def start_prometheus(ns, work, log):
     conf = os.path.join(work, "prometheus.yml")
     with open(conf, "w") as f:
         f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                "scrape_configs:\n  - job_name: xlb\n    static_configs:\n      - targets: ['127.0.0.1:9780']\n")
+                "scrape_configs:\n  - job_name: xlbd\n    static_configs:\n      - targets: ['127.0.0.1:9780']\n")
     return subprocess.Popen(["ip", "netns", "exec", ns, "prometheus", "--config.file=" + conf,
                              "--storage.tsdb.path=" + os.path.join(work, "tsdb"),
                              f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}", "--log.level=warn"],
@@ -175,6 +179,7 @@ def main():
         return 2
     build = os.path.abspath(sys.argv[1])
     screenshot_out = sys.argv[2] if len(sys.argv) > 2 else None
+    dashboard_out = sys.argv[3] if len(sys.argv) > 3 else None
     if os.geteuid() != 0:
         print("SKIP: needs root: network namespaces, XDP, bpffs")
         return 77
@@ -207,6 +212,10 @@ def main():
             browsers.append(b1)
             b2 = cdp.Browser(["ip", "netns", "exec", lb2], os.path.join(work, "lb2"), PAGE, log)
             browsers.append(b2)
+            # The dashboard view, open from here on: it keeps the samples of its own scrapes.
+            dash = cdp.Browser(["ip", "netns", "exec", lb1], os.path.join(work, "dash"), PAGE + "dashboard", log)
+            browsers.append(dash)
+            dash.viewport(*dashboard_view.DESKTOP, False)
 
         step("API: the model of xlbctl dump, read-only, versioned, paged")
         deadline = time.monotonic() + 20
@@ -291,6 +300,10 @@ def main():
             time.sleep(2)  # Prometheus starting, or fewer than two scrapes in a rate's window yet
         print(r.stdout.strip())
         check(r.returncode == 0, "the dashboard's queries on a real Prometheus:\n" + r.stdout + r.stderr)
+        if not no_browser:
+            step("the dashboard view on lb1: panels at their gridPos, series as Prometheus returns them")
+            dashboard_view.check(dash, lab, suffix, f"http://127.0.0.1:{PROMETHEUS_PORT}", work, dashboard_out,
+                                 lambda cmd: run([LAB] + cmd), step, check)
         step("lb1's xlbd stops: lb2's page shows its BACKUP -> MASTER transition")
         before = facts_of(b2)
         check({"name": "VI_1", "state": "BACKUP"} in before["instances"], f"lb2 not BACKUP: {before['instances']}")

@@ -3,6 +3,9 @@
 // whole over a real MetricsServer socket.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <future>
 #include <string>
 
@@ -256,6 +259,30 @@ TEST(StatusPage, ServedFromTheBinaryWithNothingFromElsewhere) {
   }
 }
 
+// The dashboard view renders the Grafana dashboard that packaging installs: the same bytes,
+// embedded from packaging/grafana at build time, not a copy that could drift from it.
+TEST(StatusPage, DashboardViewServesThePackagedDashboard) {
+  Views v;
+  const auto page = v.api.get("/dashboard");
+  EXPECT_EQ(page.status, 200u);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  for (const auto* script : {"/chart.js", "/promql.js", "/dashboard.js"}) {
+    EXPECT_NE(page.body.find(script), std::string::npos) << script;
+    EXPECT_EQ(v.api.get(script).content_type, "text/javascript; charset=utf-8") << script;
+  }
+  EXPECT_EQ(v.api.get("/dashboard.css").content_type, "text/css; charset=utf-8");
+  const auto served = v.api.get("/xlb-dashboard.json");
+  EXPECT_EQ(served.status, 200u);
+  EXPECT_EQ(served.content_type, "application/json");
+  const char* source_dir = std::getenv("XLB_SOURCE_DIR");
+  ASSERT_NE(source_dir, nullptr) << "ctest sets XLB_SOURCE_DIR";
+  std::ifstream packaged(std::string(source_dir) + "/packaging/grafana/xlb-dashboard.json", std::ios::binary);
+  ASSERT_TRUE(packaged) << "packaging/grafana/xlb-dashboard.json";
+  const std::string file((std::istreambuf_iterator<char>(packaged)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(served.body, file);
+  EXPECT_EQ(Json::parse(served.body)["uid"], "xlb-overview");
+}
+
 TEST(StatusPage, OffLeavesTheApi) {
   boost::asio::io_context io;
   EventLog events;
@@ -265,6 +292,8 @@ TEST(StatusPage, OffLeavesTheApi) {
                 events, rates, StatusApi::Options{.page = false});
   EXPECT_EQ(api.get("/").status, 404u);
   EXPECT_EQ(api.get("/status.js").status, 404u);
+  EXPECT_EQ(api.get("/dashboard").status, 404u);
+  EXPECT_EQ(api.get("/xlb-dashboard.json").status, 404u);
   EXPECT_EQ(api.get("/api/v1/state").status, 200u);
 }
 

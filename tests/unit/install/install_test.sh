@@ -24,6 +24,10 @@ if [ -e "$build/tools/pktgen/xlb-pktgen" ]; then [ -x "$p/bin/xlb-pktgen" ] || b
 "$p/sbin/xlbctl" --help >/dev/null 2>&1 || bad "the installed xlbctl --help fails"
 cmp -s "$p/share/doc/xlb/examples/bird.conf" "$src/packaging/bird/bird.conf" ||
   bad "no BIRD example at $p/share/doc/xlb/examples/bird.conf"
+cmp -s "$p/share/xlb/grafana/xlb-dashboard.json" "$src/packaging/grafana/xlb-dashboard.json" ||
+  bad "no Grafana dashboard at $p/share/xlb/grafana/xlb-dashboard.json"
+cmp -s "$p/share/xlb/prometheus/xlb-alerts.yml" "$src/packaging/prometheus/xlb-alerts.yml" ||
+  bad "no Prometheus rules at $p/share/xlb/prometheus/xlb-alerts.yml"
 
 # `man -l` renders the installed (compressed) file itself; each page must name its program.
 for page in man8/xlbd.8 man8/xlbctl.8 man5/xlb.conf.5; do
