@@ -15,6 +15,7 @@
 #include <string>
 
 #include "tools/dp-demo/lab_client.hpp"
+#include "ctrl/dataplane/map_values.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 #include "lab.hpp"
 
@@ -86,9 +87,17 @@ class TunLabTest : public ::testing::Test {
     backend_->apply(spec(8080, type, 0, v6));
     const std::string vip = (*lab_)[vip_key];
     megabyte_both_ways(vip);
-    EXPECT_GE(backend_->counters()[answered], 1u) << "the client learnt the path's MTU from us";
+    EXPECT_GE(backend_->counters()[answered], 1u) << "the client learnt the path's MTU from us; counters:" << counters();
     const std::string route = client(std::string(v6 ? "ip -6" : "ip") + " route get " + vip);
     EXPECT_NE(route.find("mtu " + std::to_string(mtu) + " "), std::string::npos) << route;
+  }
+  // The counters that moved, for failure messages.
+  std::string counters() const {
+    std::string out;
+    const auto all = backend_->counters();
+    for (std::uint32_t i = 0; i < all.size(); ++i)
+      if (all[i]) out += " " + std::string(counter_name(i)) + "=" + std::to_string(all[i]);
+    return out;
   }
   // The link from the router to the reals narrower than the balancer's: the router, not the
   // balancer, finds the tunnel packets too big and tells the tunnel's source (the balancer).
