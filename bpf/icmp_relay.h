@@ -270,10 +270,9 @@ static __attribute__((noinline)) int xlb_relay_send(struct xdp_md *ctx, struct x
 		sum = bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0);
 		ip->check = ~xlb_csum_fold(sum);
 	}
-	xlb_count(XLB_CTR_TUN_ICMP_RELAYED);
-	if (ifindex == ctx->ingress_ifindex)
-		return XDP_TX;
-	return bpf_redirect_map(&tx_ports, ifindex, 0);
+	/* Counted as the too-big answers are: by what it is, not by the way it leaves. */
+	action = ifindex == ctx->ingress_ifindex ? XDP_TX : bpf_redirect_map(&tx_ports, ifindex, 0);
+	return xlb_verdict(action, XLB_CTR_TUN_ICMP_RELAYED);
 }
 
 /* The quoted tunnel headers at `outer`: the outer family's header, then for UDP the GUE header.
