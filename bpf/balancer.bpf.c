@@ -31,6 +31,8 @@ static __always_inline int xlb_general_path(struct xdp_md *ctx)
 	int action;
 
 	action = xlb_parse(data, data_end, &pkt);
+	if (action == XLB_TUNNEL_ERROR)
+		return pkt.key.family == XLB_FAMILY_V4 ? xlb_icmp_relay_v4(ctx) : xlb_icmp_relay_v6(ctx);
 	if (action != XLB_CONTINUE)
 		return action;
 	cached = xlb_flow_cache_slot_of(&pkt.key);

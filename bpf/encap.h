@@ -298,6 +298,21 @@ static __attribute__((noinline)) int xlb_encapsulate(struct xdp_md *ctx, const s
 	return XLB_ENCAPSULATED;
 }
 
+/* A FIB lookup's family and addresses, from an ABI family and address words. */
+static __always_inline void xlb_fib_addresses(struct bpf_fib_lookup *params, __u8 family, const __u32 *src,
+					      const __u32 *dst)
+{
+	if (family == XLB_FAMILY_V4) {
+		params->family = XLB_AF_INET;
+		params->ipv4_src = src[0];
+		params->ipv4_dst = dst[0];
+	} else {
+		params->family = XLB_AF_INET6;
+		__builtin_memcpy(params->ipv6_src, src, 16);
+		__builtin_memcpy(params->ipv6_dst, dst, 16);
+	}
+}
+
 /* The next hop for a tunnel real: an output lookup (as the node's own packets are routed)
  * restricted to the interface xlbd found the route to leave by, which follows route changes
  * and the neighbour table without xlbd. The kernel answers it only while forwarding is on for
@@ -312,15 +327,7 @@ static __attribute__((noinline)) int xlb_tunnel_hop(struct xdp_md *ctx, const st
 	long rc;
 
 	params.ifindex = tun->ifindex;
-	if (tun->family == XLB_FAMILY_V4) {
-		params.family = XLB_AF_INET;
-		params.ipv4_src = tun->src[0];
-		params.ipv4_dst = tun->dst[0];
-	} else {
-		params.family = XLB_AF_INET6;
-		__builtin_memcpy(params.ipv6_src, tun->src, 16);
-		__builtin_memcpy(params.ipv6_dst, tun->dst, 16);
-	}
+	xlb_fib_addresses(&params, tun->family, tun->src, tun->dst);
 	rc = bpf_fib_lookup(ctx, &params, sizeof(params), BPF_FIB_LOOKUP_OUTPUT);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return xlb_drop(XLB_CTR_DROP_TUN_NO_NEIGH);

@@ -9,7 +9,7 @@
 #ifndef XLB_BPF_FAST_PATH_H
 #define XLB_BPF_FAST_PATH_H
 
-#include "table_path.h"
+#include "icmp_relay.h"
 
 /* A plain packet whose flow the cache did not serve: a TCP or UDP one goes to the connection
  * table with the key the general parser would have built (the rest to the general path). The
@@ -57,9 +57,11 @@ static __always_inline int xlb_fast_path_v4(struct xdp_md *ctx, void *data, void
 	 * Ethernet frame (60 bytes at least) always has this much. */
 	if ((void *)(tcp + 1) > data_end)
 		return XLB_CONTINUE;
-	/* The prefilter first, as in the general path: traffic to other addresses pays no more. */
+	/* The prefilter first, as in the general path: traffic to other addresses pays no more
+	 * than a protocol test, which lets ICMP errors about tunnel packets (sent to the
+	 * tunnel's source, an address of this node) reach the relay. */
 	if (!xlb_maybe_vip(ip->daddr))
-		return xlb_pass();
+		return ip->protocol == IPPROTO_ICMP ? xlb_icmp_relay_v4(ctx) : xlb_pass();
 	if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(XLB_IP_MF | XLB_IP_OFFSET)))
 		return XLB_CONTINUE;
 	tot_len = xlb_bounded_len(ip->tot_len);
@@ -92,7 +94,7 @@ static __always_inline int xlb_fast_path_v6(struct xdp_md *ctx, void *data, void
 		return XLB_CONTINUE;
 	dst_fold = xlb_fold_v6(&ip6->daddr);
 	if (!xlb_maybe_vip(dst_fold))
-		return xlb_pass();
+		return ip6->nexthdr == IPPROTO_ICMPV6 ? xlb_icmp_relay_v6(ctx) : xlb_pass();
 	payload_len = xlb_bounded_len(ip6->payload_len);
 	if (ip6->version != 6 || (void *)(ip6 + 1) + payload_len > data_end)
 		return XLB_CONTINUE;

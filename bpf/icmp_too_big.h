@@ -13,7 +13,8 @@
  * matches the error to its socket by. A fixed length, so that one bpf_csum_diff of a constant
  * size covers the message; a packet too big for a tunnel is always longer. */
 #define XLB_TOO_BIG_QUOTE 128
-/* Errors sent per second by the node, over all CPUs (as a router's icmp_ratelimit would). */
+/* Errors sent per second by the node, over all CPUs (as a router's icmp_ratelimit would); the
+ * relay of routers' errors to clients (bpf/icmp_relay.h) counts against the same limit. */
 #define XLB_TOO_BIG_PER_SEC 1000
 #define XLB_ICMP_FRAG_NEEDED 4
 #define XLB_ICMPV6_PKT_TOOBIG 2

@@ -11,6 +11,9 @@
 
 /* Helpers return an XDP action, or this to let the caller go on. */
 #define XLB_CONTINUE (-1)
+/* xlb_parse's "an ICMP error to a VIP address about an IPIP or IPv6-in-IPv6 packet from it":
+ * the VIP is the tunnel's source (the address the route to the real prefers); for the relay. */
+#define XLB_TUNNEL_ERROR (-4)
 
 #define XLB_IPV6_MAX_EXT_HEADERS 4
 
@@ -148,6 +151,8 @@ static __always_inline int xlb_parse_icmp4(void *l4, void *data_end, struct xlb_
 	 * for, whatever flow it quotes. */
 	if (inner->saddr != pkt->key.dst[0])
 		return xlb_drop(XLB_CTR_DROP_ICMP_NOT_FOR_VIP);
+	if (inner->protocol == IPPROTO_IPIP)
+		return XLB_TUNNEL_ERROR;
 	pkt->icmp_error = 1;
 	pkt->key.proto = inner->protocol;
 	pkt->key.src[0] = inner->daddr;
@@ -174,6 +179,8 @@ static __always_inline int xlb_parse_icmp6(void *l4, void *data_end, struct xlb_
 	if (xlb_load64(&inner->saddr) != xlb_load64(pkt->key.dst) ||
 	    xlb_load64((const void *)&inner->saddr + 8) != xlb_load64(&pkt->key.dst[2]))
 		return xlb_drop(XLB_CTR_DROP_ICMP_NOT_FOR_VIP); /* see IPv4 */
+	if (inner->nexthdr == IPPROTO_IPV6 || inner->nexthdr == IPPROTO_IPIP)
+		return XLB_TUNNEL_ERROR;
 	pkt->icmp_error = 1;
 	pkt->key.proto = inner->nexthdr;
 	xlb_copy_v6(pkt->key.src, &inner->daddr);

@@ -40,6 +40,8 @@ inline const char* counter_name(std::uint32_t counter) {
       "drop_tun_no_route", "drop_tun_no_neigh", "tun_too_big", "drop_tun_too_big_limited", "drop_tun_too_big_no_df",
       "drop_tun_no_csum", "drop_tun_no_headroom",
       "drop_tun_fwd_disabled",
+      "tun_icmp_relayed", "tun_icmp_mtu_clamped", "drop_tun_icmp_limited", "drop_tun_icmp_no_df",
+      "drop_tun_icmp_no_neigh", "drop_tun_icmp_no_route", "pass_tun_icmp_unknown", "pass_tun_icmp_bad_quote",
   };
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == XLB_CTR_MAX, "a counter without a name");
   return counter < XLB_CTR_MAX ? kNames[counter] : "unknown";

@@ -93,6 +93,20 @@ enum xlb_counter {
 	XLB_CTR_DROP_TUN_NO_HEADROOM, /* the driver left no room in front of the frame for the headers */
 	XLB_CTR_DROP_TUN_FWD_DISABLED, /* IP forwarding is off on the real's egress interface, which the
 				       * kernel's FIB lookup for programs requires (docs/tunnel.md) */
+	/* ICMP errors from routers between the balancer and a real, about tunnel packets
+	 * (bpf/icmp_relay.h): relayed to the flow's client, or why not */
+	XLB_CTR_TUN_ICMP_RELAYED,     /* sent to the client from the VIP, quoting its packet */
+	XLB_CTR_TUN_ICMP_MTU_CLAMPED, /* relayed with the family's minimum MTU (68, 1280): the router's
+				       * less the tunnel's overhead was below it */
+	XLB_CTR_DROP_TUN_ICMP_LIMITED, /* over the ICMP rate limit shared with tun_too_big */
+	XLB_CTR_DROP_TUN_ICMP_NO_DF,  /* fragmentation needed for a client's IPv4 packet without DF */
+	XLB_CTR_DROP_TUN_ICMP_NO_NEIGH, /* the FIB's next hop towards the client has no known MAC */
+	XLB_CTR_DROP_TUN_ICMP_NO_ROUTE, /* the FIB has no route towards the client (or forwarding is
+				       * off on the interface the error came in by) */
+	XLB_CTR_PASS_TUN_ICMP_UNKNOWN, /* quotes a tunnel packet of no flow the balancer tunnels (no
+				       * flow, another real or tunnel, not TCP/UDP): to the kernel */
+	XLB_CTR_PASS_TUN_ICMP_BAD_QUOTE, /* quotes a tunnel packet but ends (or is inconsistent) before
+				       * the client packet's ports: to the kernel */
 	XLB_CTR_MAX,
 };
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "tools/dp-demo/lab_client.hpp"
+#include "ctrl/dataplane/map_values.hpp"
 #include "ctrl/dataplane/xdp_backend.hpp"
 #include "lab.hpp"
 
@@ -77,6 +78,33 @@ class TunLabTest : public ::testing::Test {
         "\", 8080), 10); s.sendall(bytes(1048576)); s.shutdown(socket.SHUT_WR); print(s.recv(64).decode(), end=\"\")'");
     EXPECT_EQ(uploaded, "1048576");
   }
+  // Ports 80 and 8080 of the VIP at vip_key (LAB_VIP or LAB_VIP6) through `type` tunnels, 1 MiB
+  // each way; then `answered` (the balancer's counter of the ICMP that taught the client) has
+  // moved, and the client's route to the VIP shows the path MTU `mtu` it learnt.
+  void megabyte_through_path_mtu(const std::string& vip_key, TunnelSpec::Type type, xlb_counter answered, int mtu) {
+    const bool v6 = vip_key == "LAB_VIP6";
+    backend_->apply(spec(80, type, 0, v6));
+    backend_->apply(spec(8080, type, 0, v6));
+    const std::string vip = (*lab_)[vip_key];
+    megabyte_both_ways(vip);
+    EXPECT_GE(backend_->counters()[answered], 1u) << "the client learnt the path's MTU from us; counters:" << counters();
+    const std::string route = client(std::string(v6 ? "ip -6" : "ip") + " route get " + vip);
+    EXPECT_NE(route.find("mtu " + std::to_string(mtu) + " "), std::string::npos) << route;
+  }
+  // The counters that moved, for failure messages.
+  std::string counters() const {
+    std::string out;
+    const auto all = backend_->counters();
+    for (std::uint32_t i = 0; i < all.size(); ++i)
+      if (all[i]) out += " " + std::string(counter_name(i)) + "=" + std::to_string(all[i]);
+    return out;
+  }
+  // The link from the router to the reals narrower than the balancer's: the router, not the
+  // balancer, finds the tunnel packets too big and tells the tunnel's source (the balancer).
+  void narrow_link_to_reals(int mtu) {
+    for (const auto& [ns, dev] : {std::pair{"LAB_ROUTER", "1"}, std::pair{"LAB_RS1", "0"}, std::pair{"LAB_RS2", "0"}})
+      test::must("ip -n " + (*lab_)[ns] + " link set eth" + dev + " mtu " + std::to_string(mtu));
+  }
   std::string client(const std::string& command) {
     return test::read_command("ip netns exec " + (*lab_)["LAB_CLIENT"] + " " + command);
   }
@@ -114,31 +142,36 @@ TEST_F(TunLabTest, GueSplitsTwoToOneAndPersistenceHolds) {
 // 1 MiB each way from a client whose path MTU is 1500: the upload's full-size segments do not
 // fit the tunnel, and only the balancer's "fragmentation needed" lets TCP lower its MSS.
 TEST_F(TunLabTest, MegabyteUploadAndDownloadThroughPathMtuDiscovery) {
-  auto s = spec(80, TunnelSpec::Type::ipip);
-  backend_->apply(s);
-  auto up = spec(8080, TunnelSpec::Type::ipip);
-  backend_->apply(up);
-  const std::string vip = (*lab_)["LAB_VIP"];
-  megabyte_both_ways(vip);
-  EXPECT_GE(backend_->counters()[XLB_CTR_TUN_TOO_BIG], 1u) << "the client learnt the tunnel's MTU from us";
-  const std::string route = client("ip route get " + vip);
-  EXPECT_NE(route.find("mtu 1480"), std::string::npos) << route;
+  megabyte_through_path_mtu("LAB_VIP", TunnelSpec::Type::ipip, XLB_CTR_TUN_TOO_BIG, 1480);
+}
+
+// The router's link to the reals has MTU 1400: past the balancer's own answer (1480), the
+// upload's 1480-byte packets leave it as 1500-byte IPIP packets, which the router refuses with
+// "fragmentation needed" (1400) to the balancer. Only the balancer's relay of that error to the
+// client (1400 - 20, then 1400 - 32 for GUE) lets the upload through; without it, it stalls.
+TEST_F(TunLabTest, UploadCrossesANarrowerLinkBehindTheRouterThroughTheRelayedError) {
+  narrow_link_to_reals(1400);
+  megabyte_through_path_mtu("LAB_VIP", TunnelSpec::Type::ipip, XLB_CTR_TUN_ICMP_RELAYED, 1380);
+  const auto after_ipip = backend_->counters()[XLB_CTR_TUN_ICMP_RELAYED];
+  megabyte_through_path_mtu("LAB_VIP", TunnelSpec::Type::gue, XLB_CTR_TUN_ICMP_RELAYED, 1368);
+  EXPECT_GT(backend_->counters()[XLB_CTR_TUN_ICMP_RELAYED], after_ipip) << "GUE's 12 bytes more needed another";
+}
+
+// Likewise over IPv6: the router's "packet too big" (1400) reaches the client as 1400 - 40.
+TEST_F(TunLabTest, Ip6ip6UploadCrossesANarrowerLinkThroughTheRelayedPacketTooBig) {
+  narrow_link_to_reals(1400);
+  megabyte_through_path_mtu("LAB_VIP6", TunnelSpec::Type::ipip, XLB_CTR_TUN_ICMP_RELAYED, 1360);
 }
 
 // IPv6 in IPv6 to reals in another /64 behind the router: the wrr split, then 1 MiB each way,
 // where only the balancer's ICMPv6 "packet too big" (MTU 1500 - 40) lets the upload through.
 TEST_F(TunLabTest, Ip6ip6SplitsTwoToOneAndAMegabyteCrossesThroughPacketTooBig) {
   backend_->apply(spec(80, TunnelSpec::Type::ipip, 0, true));
-  backend_->apply(spec(8080, TunnelSpec::Type::ipip, 0, true));
   const auto tally = requests(300, "LAB_VIP6");
   EXPECT_EQ(tally.size(), 2u) << "every request answered by rs1 or rs2 (errors are tallied by their text)";
   EXPECT_EQ(tally.at("rs1"), 200);
   EXPECT_EQ(tally.at("rs2"), 100);
-  const std::string vip = (*lab_)["LAB_VIP6"];
-  megabyte_both_ways(vip);
-  EXPECT_GE(backend_->counters()[XLB_CTR_TUN_TOO_BIG], 1u) << "the client learnt the tunnel's MTU from us";
-  const std::string route = client("ip -6 route get " + vip);
-  EXPECT_NE(route.find("mtu 1460"), std::string::npos) << route;
+  megabyte_through_path_mtu("LAB_VIP6", TunnelSpec::Type::ipip, XLB_CTR_TUN_TOO_BIG, 1460);
 }
 
 // xlbd itself on the TUN lab (tun-topology.sh xlbd): a tunnelled TCP stream lives through a
