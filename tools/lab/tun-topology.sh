@@ -102,7 +102,7 @@ real_server() {
   fi
   lab_web_root "$name"
   head -c 1048576 /dev/zero | tr '\0' 'x' >"$STATE/www-$name/big"
-  lab_http "$ns" "$name" "$STATE/http-$name.pid" ::
+  lab_http_start "$ns" "$name" "$STATE/http-$name.pid" ::
   # Ports 8080-8082, both families: reads a whole upload and answers with its byte count (one
   # process: under emulation each Python start costs seconds).
   ip netns exec "$ns" python3 -c '
@@ -158,6 +158,8 @@ up() {
   ip netns exec "$CL" ethtool -K eth0 tx off >/dev/null
   real_server "$RS1" "$RS1_IP" "$RS1_IP6" rs1 "$bin"
   real_server "$RS2" "$RS2_IP" "$RS2_IP6" rs2 "$bin"
+  lab_http_wait "$RS1" rs1 ::
+  lab_http_wait "$RS2" rs2 ::
 }
 
 case $cmd in

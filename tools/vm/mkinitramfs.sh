@@ -20,10 +20,8 @@ ln -s busybox "$work/bin/sh"
 # The package has no modules.dep (depmod runs at install time); each module names its
 # dependencies in its .modinfo "depends=" line, so the load order is resolved from those.
 index="$work/index"
-find "$moddir/kernel" -name '*.ko' | while read -r f; do
-  n=$(basename "$f" .ko | tr - _)
-  echo "$n $f"
-done >"$index"
+# One awk over the ~4,000 paths: a basename and tr per module took minutes on a loaded machine.
+find "$moddir/kernel" -name '*.ko' | awk '{ n = $0; sub(/.*\//, "", n); sub(/\.ko$/, "", n); gsub(/-/, "_", n); print n, $0 }' >"$index"
 order="$work/modules.order"
 : >"$order"
 add_module() {
