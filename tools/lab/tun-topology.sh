@@ -9,8 +9,9 @@
 #   `native`, with the kernel's own ipip (tunl0), ip6_tunnel (ip6tnl0), ip_gre (gre0) and fou
 #   (GUE on port 6080, both families) modules, as docs/tunnel.md tells Linux reals to (the VM lab:
 #   this machine's kernel has none of them). rs1/rs2 answer HTTP on port 80 with their names, serve
-#   /big (1 MiB), and count uploaded bytes on ports 8080-8082, over both families. MTU 1500 everywhere, so a full-size packet from the client only fits
-#   once the balancer's ICMP (or ICMPv6 packet too big) has lowered its MSS.
+#   /big (1 MiB), and count uploaded bytes on ports 8080-8082, over both families. MTU 1500
+#   everywhere, so a full-size packet from the client only fits once the balancer's ICMP (or
+#   ICMPv6 packet too big) has lowered its MSS.
 # usage: tun-topology.sh up SUFFIX PASS_OBJ REALSERVER_BIN|native | down SUFFIX | env SUFFIX
 #        tun-topology.sh xlbd SUFFIX BUILD_DIR CONF NAME [XLBD_ARGS...]   xlbd in lb (netns-lib.sh's
 #                        lab_xlbd: socket $LAB_STATE/NAME.sock, pins $LAB_BPFFS/NAME)
