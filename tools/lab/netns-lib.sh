@@ -31,11 +31,22 @@ lab_dr_real() {
 # lab_http NS NAME PIDFILE [BIND]: an HTTP server on port 80 answering with NAME; returns once it
 # listens. BIND 0.0.0.0 (default) or :: (IPv6 and IPv4).
 lab_http() {
-  local ns=$1 name=$2 pidfile=$3 bind=${4:-0.0.0.0} loop=127.0.0.1
-  [ "$bind" = "::" ] && loop=::1
+  lab_http_start "$@" && lab_http_wait "$1" "$2" "${4:-0.0.0.0}"
+}
+
+# lab_http_start NS NAME PIDFILE [BIND] starts the server without waiting for it: a lab that starts
+# several overlaps their start-up (seconds each under emulation), then calls lab_http_wait.
+lab_http_start() {
+  local ns=$1 name=$2 pidfile=$3 bind=${4:-0.0.0.0}
   ip netns exec "$ns" python3 -m http.server 80 --bind "$bind" --directory "$STATE/www-$name" \
     >>"$STATE/http-$name.log" 2>&1 &
   echo $! >"$pidfile"
+}
+
+# lab_http_wait NS NAME [BIND]: until the server answers on the namespace's loopback.
+lab_http_wait() {
+  local ns=$1 name=$2 loop=127.0.0.1
+  [ "${3:-}" = "::" ] && loop=::1
   for _ in $(seq 100); do
     if ip netns exec "$ns" bash -c "exec 3<>/dev/tcp/$loop/80" 2>/dev/null; then return 0; fi
     sleep 0.05

@@ -6,11 +6,12 @@
 #   (router ::1, rs1 ::11, rs2 ::12).
 #   VIPs 198.18.0.100 and 2001:db8::100 on lb's eth0; the reals are in another subnet, behind the
 #   router, and take the tunnel apart with xlb-realserver (VIPs on lo), or, with REALSERVER_BIN
-#   `native`, with the kernel's own ipip (tunl0) and fou (GUE on port 6080) modules, as
-#   docs/tunnel.md tells Linux reals to (the VM lab: this machine's kernel has neither). rs1/rs2
-#   answer HTTP on port 80 with their names, serve /big (1 MiB), and count uploaded bytes on port
-#   8080, over both families. MTU 1500 everywhere, so a full-size packet from the client only fits
-#   once the balancer's ICMP (or ICMPv6 packet too big) has lowered its MSS.
+#   `native`, with the kernel's own ipip (tunl0), ip6_tunnel (ip6tnl0), ip_gre (gre0) and fou
+#   (GUE on port 6080, both families) modules, as docs/tunnel.md tells Linux reals to (the VM lab:
+#   this machine's kernel has none of them). rs1/rs2 answer HTTP on port 80 with their names, serve
+#   /big (1 MiB), and count uploaded bytes on ports 8080-8082, over both families. MTU 1500
+#   everywhere, so a full-size packet from the client only fits once the balancer's ICMP (or
+#   ICMPv6 packet too big) has lowered its MSS.
 # usage: tun-topology.sh up SUFFIX PASS_OBJ REALSERVER_BIN|native | down SUFFIX | env SUFFIX
 #        tun-topology.sh xlbd SUFFIX BUILD_DIR CONF NAME [XLBD_ARGS...]   xlbd in lb (netns-lib.sh's
 #                        lab_xlbd: socket $LAB_STATE/NAME.sock, pins $LAB_BPFFS/NAME)
@@ -33,7 +34,7 @@ print_env() {
   cat <<EOT
 LAB_CLIENT=$CL LAB_LB=$LB LAB_ROUTER=$RT LAB_RS1=$RS1 LAB_RS2=$RS2 LAB_STATE=$STATE LAB_BPFFS=$STATE/bpf
 LAB_VIP=$VIP LAB_CLIENT_IP=$CL_IP LAB_LB_IP=$LB_IP LAB_RS1_IP=$RS1_IP LAB_RS2_IP=$RS2_IP
-LAB_VIP6=$VIP6 LAB_CLIENT_IP6=$CL_IP6 LAB_RS1_IP6=$RS1_IP6 LAB_RS2_IP6=$RS2_IP6
+LAB_VIP6=$VIP6 LAB_CLIENT_IP6=$CL_IP6 LAB_LB_IP6=$LB_IP6 LAB_RS1_IP6=$RS1_IP6 LAB_RS2_IP6=$RS2_IP6
 EOT
 }
 
@@ -67,16 +68,21 @@ plug() {
   ip -n "$ns" link set "$ifname" up
 }
 
-# native_decap NS: docs/tunnel.md's Linux real. The inner packet comes in on tunl0 from a client
-# whose route leaves by eth0, so reverse-path filtering must be off for tunl0 (and "all").
+# native_decap NS: docs/tunnel.md's Linux real. The inner packet comes in on a tunnel device from
+# a client whose route leaves by eth0, so reverse-path filtering must be off for the tunnel
+# devices (and "all").
 native_decap() {
   local ns=$1 c
   ip -n "$ns" link set tunl0 up
-  ip -n "$ns" link set ip6tnl0 up  # ip6_tunnel: IPv6 in IPv6 (and IPv4 in IPv6)
+  # ip6_tunnel's ip6tnl0 takes only IPv6 in IPv6 until its mode says any (IPv4 in IPv6 too).
+  ip -n "$ns" -6 tunnel change ip6tnl0 mode any
+  ip -n "$ns" link set ip6tnl0 up
+  ip -n "$ns" link set gre0 up  # ip_gre: plain GRE, as IPVS's `type gre` sends it
   ip -n "$ns" fou add port 6080 gue
+  ip -n "$ns" fou add port 6080 gue -6
   ip -n "$ns" addr add "$VIP/32" dev lo
   ip -n "$ns" addr add "$VIP6/128" dev lo nodad
-  for c in all eth0 tunl0; do
+  for c in all eth0 tunl0 ip6tnl0 gre0; do
     ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$c.rp_filter=0" \
       "net.ipv4.conf.$c.arp_ignore=1" "net.ipv4.conf.$c.arp_announce=2"
   done
@@ -97,20 +103,23 @@ real_server() {
   fi
   lab_web_root "$name"
   head -c 1048576 /dev/zero | tr '\0' 'x' >"$STATE/www-$name/big"
-  lab_http "$ns" "$name" "$STATE/http-$name.pid" ::
-  # Port 8080, both families: reads a whole upload and answers with its byte count.
+  lab_http_start "$ns" "$name" "$STATE/http-$name.pid" ::
+  # Ports 8080-8082, both families: reads a whole upload and answers with its byte count (one
+  # process: under emulation each Python start costs seconds).
   ip netns exec "$ns" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(("::", 8080)); s.listen(8)
-while True:
-    c, _ = s.accept(); n = 0
+import socket, sys, threading
+def serve(port):
+    s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(("::", port)); s.listen(8)
     while True:
-        b = c.recv(65536)
-        if not b: break
-        n += len(b)
-    c.sendall(str(n).encode()); c.close()
-' >>"$STATE/upload-$name.log" 2>&1 &
+        c, _ = s.accept(); n = 0
+        while True:
+            b = c.recv(65536)
+            if not b: break
+            n += len(b)
+        c.sendall(str(n).encode()); c.close()
+for p in sys.argv[1:]: threading.Thread(target=serve, args=(int(p),)).start()
+' 8080 8081 8082 >>"$STATE/upload-$name.log" 2>&1 &
   echo $! >"$STATE/upload-$name.pid"
 }
 
@@ -140,13 +149,18 @@ up() {
   ip -n "$LB" route add 198.18.3.0/24 via "$RT_IP"
   ip -n "$LB" -6 route add 2001:db8:3::/64 via "$RT_IP6"
   ip -n "$LB" addr add "$VIP/32" dev eth0
-  ip -n "$LB" addr add "$VIP6/128" dev eth0 nodad
+  # Deprecated (preferred_lft 0): still the LB's, but never the source the kernel picks towards the
+  # reals. As a tunnel's outer source the VIP would be one of the real's own addresses, and
+  # ip6_tunnel drops such packets (docs/tunnel.md).
+  ip -n "$LB" addr add "$VIP6/128" dev eth0 nodad preferred_lft 0
   # The FIB lookup from XDP answers only where forwarding is on (docs/tunnel.md).
   ip netns exec "$LB" sysctl -qw net.ipv4.conf.eth0.forwarding=1 net.ipv6.conf.eth0.forwarding=1
   ip -n "$SW" link set dev "l$S" xdpdrv obj "$pass_obj" sec xdp
   ip netns exec "$CL" ethtool -K eth0 tx off >/dev/null
   real_server "$RS1" "$RS1_IP" "$RS1_IP6" rs1 "$bin"
   real_server "$RS2" "$RS2_IP" "$RS2_IP6" rs2 "$bin"
+  lab_http_wait "$RS1" rs1 ::
+  lab_http_wait "$RS2" rs2 ::
 }
 
 case $cmd in

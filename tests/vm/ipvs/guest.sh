@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs inside the VM lab (see tools/vm/run.sh) on Debian's 6.1 kernel.
 #   guest.sh ipvs  the IPVS suite (IpvsBackend, ipvsadm, DR traffic through namespaces)
-#   guest.sh tun   lb_kind TUN: XDP and IPVS TUN to reals decapsulating with native ipip/fou
+#   guest.sh tun   lb_kind TUN: XDP and IPVS TUN to reals decapsulating with native
+#                  ipip/ip6_tunnel/ip_gre/fou, both families
 #   guest.sh bpf   every XDP BPF test binary the build has (exit 77 when there is none)
 build=${XLB_BINARY_DIR:?}
 src=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -18,7 +19,8 @@ case "${1:-}" in
     t0=$(up)
     { "$guest" --gtest_color=no --gtest_filter="$filter"; echo $? >/tmp/guest.rc; } 2>&1 | tee /tmp/guest.out
     rc=$(cat /tmp/guest.rc)
-    # The TUN suite is one test: skipped (a kernel without the tunnel modules) is a skip.
+    # The TUN suite is one test: skipped (no IPVS: not the VM lab) is a skip. A missing tunnel
+    # module fails it: the initramfs loads them.
     [ "$1" = tun ] && [ $rc = 0 ] && grep -q '^\[  SKIPPED \]' /tmp/guest.out && rc=77
     echo "xlb-vm: $1 suite on $(uname -r): $([ $rc = 0 ] && echo PASS || echo FAIL) (${t0}s -> $(up)s uptime)"
     exit $rc
