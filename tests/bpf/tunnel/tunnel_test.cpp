@@ -153,6 +153,58 @@ TEST_F(TunnelTest, EstablishedFlowsGoThroughTheCacheWithTheSameFrame) {
   EXPECT_EQ(lb().real_stats(1).packets, 3u);
 }
 
+// Every kind of tunnel through the flow cache's way (its own inlined encapsulation, fed from
+// the cache entry) gives the frame the connection table's way gave for the same packet, and a
+// packet of the flow too big for the hop is answered with the hop's MTU less that tunnel's bytes.
+TEST_F(TunnelTest, CachedFlowsOfEveryKindGiveTheTablesFrameAndTooBigMtu) {
+  struct Case {
+    const char* name;
+    bool outer_v6, inner_v6;
+    std::uint8_t type, flags;
+    std::uint32_t overhead;
+  };
+  const Case cases[] = {
+      {"ipip", false, false, XLB_TUN_IPIP, 0, 20},
+      {"gue v4 in v4, no checksum", false, false, XLB_TUN_GUE, 0, 32},
+      {"gue v4 in v4, checksum", false, false, XLB_TUN_GUE, XLB_TUN_F_CSUM, 32},
+      {"ip6ip6", true, true, XLB_TUN_IPIP, 0, 40},
+      {"v4 in v6", true, false, XLB_TUN_IPIP, 0, 40},
+      {"gue v6 in v6", true, true, XLB_TUN_GUE, 0, 52},
+  };
+  std::uint32_t id = 1;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Address& vip = c.inner_v6 ? kVip6 : kVip4;
+    serve_through_tunnel(id, c.outer_v6 ? kTunReal6 : kTunReal4, c.outer_v6 ? kLocal6 : kLocal4, vip, c.type,
+                         c.flags);
+    auto spec = c.inner_v6 ? tcp(client_v6(40 + id), 3000, vip) : tcp(client_v4(40 + id), 3000, vip);
+    ASSERT_EQ(run(build_packet(spec)).action, XDP_TX);  // SYN: scheduled
+    spec.tcp_flags = kTcpAck;
+    spec.payload = 101;
+    Bytes in = build_packet(spec);
+    if (!c.inner_v6) set_ipv4_fields(in, 0x28, 33, true);
+    const auto table = run(in);
+    const auto cached = run(in);
+    ASSERT_EQ(cached.action, XDP_TX);
+    EXPECT_EQ(cached.frame, table.frame);
+    EXPECT_EQ(cached.frame.size(), in.size() + c.overhead);
+    const auto entries = lb().flow_cache(xlb_flow_cache_slot(&(const xlb_flow_key&)make_flow_key(spec)));
+    bool held = false;
+    for (const auto& e : entries) held = held || (e.tunnel_mtu == 1500 && e.real_id == id);
+    EXPECT_TRUE(held) << "the flow is in the cache";
+    // 1,500 bytes of IP: too big by the tunnel's overhead.
+    spec.payload = (c.inner_v6 ? 1500 - 40 : 1500 - 20) - 20;
+    Bytes big = build_packet(spec);
+    if (!c.inner_v6) set_ipv4_fields(big, 0, 64, true);
+    const auto answer = run(big);
+    ASSERT_EQ(answer.action, XDP_TX);
+    const std::size_t mtu_at = c.inner_v6 ? 14 + 40 + 6 : 14 + 20 + 6;  // the low half of ICMPv6's 32 bits
+    ASSERT_GT(answer.frame.size(), mtu_at + 2);
+    EXPECT_EQ(get16(answer.frame, mtu_at), 1500 - c.overhead) << "the MTU the ICMP error gives";
+    ++id;
+  }
+}
+
 TEST_F(TunnelTest, MissingNeighbourAndMissingRouteAreCountedDrops) {
   serve_through_tunnel(1, kUnresolved4, kLocal4, kVip4);
   EXPECT_EQ(run(build_packet(tcp(client_v4(1), 1000))).action, XDP_DROP);
