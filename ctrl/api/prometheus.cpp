@@ -1,5 +1,6 @@
 #include "ctrl/api/prometheus.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -7,28 +8,49 @@ namespace xlb::api {
 
 namespace {
 
-std::string escape_label(const std::string& value) {
-  std::string out;
-  out.reserve(value.size());
+void append_escaped(std::string& out, const std::string& value) {
   for (char c : value) {
     if (c == '\\') out += "\\\\";
     else if (c == '"') out += "\\\"";
     else if (c == '\n') out += "\\n";
     else out += c;
   }
-  return out;
+}
+
+void append_labels(std::string& out, const Labels& labels) {
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i != 0) out += ',';
+    out += labels[i].first;
+    out += "=\"";
+    append_escaped(out, labels[i].second);
+    out += '"';
+  }
+}
+
+void append_value(std::string& out, double value) {
+  if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  if (std::isnan(value)) {
+    out += "NaN";
+    return;
+  }
+  char buffer[64];
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    // Counters are whole numbers: to_chars of the integer spells them as "%.0f" does.
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), static_cast<std::int64_t>(value));
+    out.append(buffer, end);
+  } else {
+    const int n = std::snprintf(buffer, sizeof(buffer), "%.9g", value);
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
 }
 
 std::string format_value(double value) {
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  if (std::isnan(value)) return "NaN";
-  char buffer[64];
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    std::snprintf(buffer, sizeof(buffer), "%.0f", value);
-  } else {
-    std::snprintf(buffer, sizeof(buffer), "%.9g", value);
-  }
-  return buffer;
+  std::string out;
+  append_value(out, value);
+  return out;
 }
 
 const char* type_name(MetricsText::Type type) {
@@ -51,16 +73,34 @@ void MetricsText::family(const std::string& name, Type type, const std::string& 
 void MetricsText::sample(const Labels& labels, double value) { sample("", labels, value); }
 
 void MetricsText::sample(const std::string& suffix, const Labels& labels, double value) {
-  text_ += current_ + suffix;
+  text_ += current_;
+  text_ += suffix;
   if (!labels.empty()) {
     text_ += '{';
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      if (i != 0) text_ += ',';
-      text_ += labels[i].first + "=\"" + escape_label(labels[i].second) + '"';
-    }
+    append_labels(text_, labels);
     text_ += '}';
   }
-  text_ += ' ' + format_value(value) + '\n';
+  text_ += ' ';
+  append_value(text_, value);
+  text_ += '\n';
+}
+
+void MetricsText::sample_spelled(std::string_view label_text, double value) {
+  text_ += current_;
+  if (!label_text.empty()) {
+    text_ += '{';
+    text_ += label_text;
+    text_ += '}';
+  }
+  text_ += ' ';
+  append_value(text_, value);
+  text_ += '\n';
+}
+
+std::string MetricsText::label_text(const Labels& labels) {
+  std::string out;
+  append_labels(out, labels);
+  return out;
 }
 
 Histogram::Histogram(std::vector<double> upper_bounds)

@@ -107,26 +107,12 @@ std::string real_series_key(const std::string& service_label, const std::string&
   return service_label + " " + endpoint(address, port);
 }
 
-std::string service_label(const nlohmann::json& service) {
-  return service_label(service.value("protocol", std::string("TCP")), service.value("address", std::string()),
-                       service.value("port", std::uint64_t{0}), service.value("fwmark", std::uint64_t{0}));
-}
-
-std::string real_series_key(const nlohmann::json& service, const nlohmann::json& real) {
-  return real_series_key(service_label(service), real.value("address", std::string()),
-                         real.value("port", std::uint64_t{0}));
-}
-
-std::vector<RateHistory::Reading> readings_of(const nlohmann::json& services) {
+std::vector<RateHistory::Reading> readings_of(const std::vector<ServiceRow>& services) {
   std::vector<RateHistory::Reading> out;
-  if (!services.is_array()) return out;
   for (const auto& svc : services) {
-    const auto label = service_label(svc);
-    for (const auto& real : svc.value("reals", nlohmann::json::array())) {
-      const auto& stats = real.contains("stats") ? real["stats"] : nlohmann::json::object();
-      out.push_back({real_series_key(label, real.value("address", std::string()), real.value("port", std::uint64_t{0})),
-                     stats.value("packets", std::uint64_t{0}), stats.value("bytes", std::uint64_t{0})});
-    }
+    const auto label = service_label(svc.protocol, svc.address, svc.port, svc.fwmark);
+    for (const auto& real : svc.reals)
+      out.push_back({real_series_key(label, real.address, real.port), real.stats.packets, real.stats.bytes});
   }
   return out;
 }

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "ctrl/api/service_rows.hpp"
 
 namespace xlb::api {
 
@@ -72,14 +72,12 @@ class RateHistory {
 };
 
 // The series key of a real: "TCP 198.18.0.100:80 198.18.0.11:80", "UDP [2001:db8::1]:53 ...",
-// "FWM 7 ...". From plain values (the sampler reads the dataplane's structs), or from the
-// services model (one element of `xlbctl list --json`).
+// "FWM 7 ...". From plain values: the sampler reads the dataplane's structs, the views the
+// services model's rows.
 std::string service_label(std::string_view protocol, const std::string& address, std::uint64_t port,
                           std::uint64_t fwmark);
 std::string real_series_key(const std::string& service_label, const std::string& address, std::uint64_t port);
-std::string service_label(const nlohmann::json& service);
-std::string real_series_key(const nlohmann::json& service, const nlohmann::json& real);
 // The readings of a services model, for RateHistory::sample.
-std::vector<RateHistory::Reading> readings_of(const nlohmann::json& services);
+std::vector<RateHistory::Reading> readings_of(const std::vector<ServiceRow>& services);
 
 }  // namespace xlb::api

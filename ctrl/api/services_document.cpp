@@ -25,25 +25,23 @@ void append_float(std::string& out, float value) {
 
 }  // namespace
 
-bool ServicesDocument::refresh(std::optional<Version> version, const std::function<Json()>& services) {
+bool ServicesDocument::refresh(std::optional<Version> version,
+                               const std::function<std::vector<ServiceRow>()>& services) {
   if (version && version_ == version) return false;
   version_ = version;
-  Json model = services();
+  const auto rows = services();
   services_.clear();
-  if (!model.is_array()) return true;
-  services_.reserve(model.size());
-  for (auto& svc : model) {
+  services_.reserve(rows.size());
+  for (const auto& svc : rows) {
     Service out;
-    const auto label = service_label(svc);
-    if (svc.contains("reals") && svc["reals"].is_array()) {
-      out.reals.reserve(svc["reals"].size());
-      for (auto& real : svc["reals"]) {
-        auto key = real_series_key(label, real.value("address", std::string()), real.value("port", std::uint64_t{0}));
-        out.reals.push_back({open_object(json_text(real)), std::move(key)});
-      }
-      svc.erase("reals");
+    write_open(out.open, svc);
+    const auto label = service_label(svc.protocol, svc.address, svc.port, svc.fwmark);
+    out.reals.reserve(svc.reals.size());
+    for (const auto& real : svc.reals) {
+      Real text{{}, real_series_key(label, real.address, real.port)};
+      write_open(text.open, real);
+      out.reals.push_back(std::move(text));
     }
-    out.open = open_object(json_text(svc));
     services_.push_back(std::move(out));
   }
   return true;

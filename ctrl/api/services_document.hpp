@@ -1,7 +1,8 @@
 // The services model as the status views serve it, serialised once per version of the state
-// and shared by every request until the state changes. Building and serialising the model of
-// 1,000 reals costs several ms (a tree of small JSON objects); an open page asks for it every
-// second, and most of those seconds nothing but its own poll happened. The text is kept per
+// and shared by every request until the state changes. Reading the model of 1,000 reals costs
+// a few ms (the dataplane's counters, the census, the health snapshot); an open page asks for it
+// every second, and most of those seconds nothing but its own poll happened. The text is written
+// from the model's rows (service_rows.hpp), not from a JSON tree. The text is kept per
 // real without its closing brace, so that a reply appends each real's rate (new at every rate
 // reading, every 2 s) and chart points (which depend on the request's `since`) without
 // serialising the real again.
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ctrl/api/rate_history.hpp"
+#include "ctrl/api/service_rows.hpp"
 
 namespace xlb::api {
 
@@ -36,9 +38,9 @@ class ServicesDocument {
     std::uint64_t since = 0;  // with history: only the points of readings after this one
   };
 
-  // Reads `services` (the model's array) again unless the text was built for `version`;
+  // Reads `services` (the model's rows) again unless the text was built for `version`;
   // nullopt: always read (a model without a generation). Returns whether it read.
-  bool refresh(std::optional<Version> version, const std::function<nlohmann::json()>& services);
+  bool refresh(std::optional<Version> version, const std::function<std::vector<ServiceRow>()>& services);
   std::size_t total() const { return services_.size(); }
   // Appends {"items": [...], "limit": L, "offset": O, "total": T}.
   void write_page(std::string& out, const Page& page, const RateHistory& rates) const;

@@ -31,7 +31,7 @@ class StatusApi {
   // The model, as the control socket serves it.
   struct Model {
     std::function<nlohmann::json()> status;    // xlbctl status --json
-    std::function<nlohmann::json()> services;  // xlbctl list --json (its "services" array)
+    std::function<std::vector<ServiceRow>()> services;  // xlbctl list --json (its "services" array)
     std::function<nlohmann::json()> dump;      // xlbctl dump --json
     // For the rate sampler: every real's counters, read from the dataplane without building
     // the services model; empty: readings_of(services()).

@@ -90,32 +90,6 @@ asio::awaitable<config::LoadResult> load_config(std::string path, config::Option
 // real_server's weight as the configuration accepts it (parse_lvs.cpp).
 constexpr std::uint64_t kMaxRealWeight = 65535;
 
-const char* forward_name(dataplane::Forwarding f) {
-  switch (f) {
-    case dataplane::Forwarding::nat: return "Masq";
-    case dataplane::Forwarding::tun: return "Tunnel";
-    case dataplane::Forwarding::local: return "Local";
-    case dataplane::Forwarding::dr: break;
-  }
-  return "Route";
-}
-
-const char* scheduler_name(dataplane::Scheduler s) {
-  switch (s) {
-    case dataplane::Scheduler::rr: return "rr";
-    case dataplane::Scheduler::wrr: return "wrr";
-    case dataplane::Scheduler::sh: return "sh";
-    case dataplane::Scheduler::mh: return "mh";
-    case dataplane::Scheduler::lc: return "lc";
-    case dataplane::Scheduler::wlc: return "wlc";
-  }
-  return "?";
-}
-
-Json counters_json(const dataplane::TrafficCounters& c) {
-  return {{"conns", c.new_flows}, {"packets", c.packets}, {"bytes", c.bytes}};
-}
-
 }  // namespace
 
 Daemon::Daemon(asio::io_context& io, DaemonOptions options)
@@ -676,97 +650,6 @@ Json Daemon::listeners() const {
              {"open", api::DescriptorBudget::open_descriptors()}}}};
   if (control_) out["control"] = control_->connections().describe();
   if (metrics_) out["metrics"] = metrics_->connections().describe();
-  return out;
-}
-
-Json Daemon::services(bool fresh_census) const {
-  std::map<dataplane::ServiceKey, dataplane::ServiceStats> stats;
-  for (auto& s : dataplane_->stats()) stats[s.key] = std::move(s);
-  const auto& census = fresh_census ? census_->fresh(std::chrono::seconds(1)) : census_->latest();
-  const auto& active = census.active;
-  const auto& established = census.established;
-  std::map<dataplane::ServiceKey, check::ServiceHealth> health;
-  for (auto& h : health_->snapshot()) health[h.key] = h;
-
-  Json out = Json::array();
-  for (const auto& planned : plan_) {
-    const auto& key = planned.spec.key;
-    const auto applied_it = live_->applied().find(key);
-    const auto& spec = applied_it != live_->applied().end() ? applied_it->second : planned.spec;
-    Json svc{{"protocol", key.protocol == dataplane::Protocol::udp ? "UDP" : "TCP"},
-             {"address", key.address.to_string()},
-             {"port", key.port},
-             {"fwmark", key.fwmark},
-             {"scheduler", scheduler_name(spec.scheduler)},
-             {"persistence", spec.persistence_timeout},
-             {"persistence_prefix", spec.persistence_prefix_len},
-             {"active", spec.active},
-             {"backend", config::to_string(planned.backend)}};
-    const auto st = stats.find(key);
-    svc["stats"] = counters_json(st != stats.end() ? st->second.counters : dataplane::TrafficCounters{});
-    // One row per real, as ipvsadm -Ln lists it: the configured reals, then those a reload
-    // removed that still drain their flows.
-    auto real_row = [&](const dataplane::RealServer& real, std::uint32_t configured_weight, std::string state) {
-      std::uint32_t weight = 0;
-      for (const auto& live : spec.reals) {
-        if (live.address == real.address && live.port == real.port) weight = live.weight;
-      }
-      dataplane::TrafficCounters counters;
-      dataplane::Forwarding forwarding = real.forwarding;  // the backend's word wins: it knows "Local"
-      if (st != stats.end()) {
-        for (const auto& rs : st->second.reals) {
-          if (rs.real.address == real.address && rs.real.port == real.port) {
-            counters = rs.counters;
-            forwarding = rs.real.forwarding;
-          }
-        }
-      }
-      // ipvsadm's columns: established connections, and the other entries (handshake, closed,
-      // UDP), both among the flows with a packet in the census' window.
-      const auto count = [&](const auto& map) {
-        const auto it = map.find({key, real.address});
-        return it != map.end() ? it->second : std::uint64_t{0};
-      };
-      const std::uint64_t recent = count(active), open = count(established);
-      return Json{{"address", real.address.to_string()},
-                  {"port", real.port},
-                  {"forward", forward_name(forwarding)},
-                  {"configured_weight", configured_weight},
-                  {"weight", weight},
-                  {"health", std::move(state)},
-                  {"active_conns", open},
-                  {"inactive_conns", recent - open},
-                  {"stats", counters_json(counters)}};
-    };
-    Json reals = Json::array();
-    for (const auto& configured : planned.spec.reals) {
-      std::string state = "up";
-      const auto h = health.find(key);
-      if (h != health.end()) {
-        for (const auto& rh : h->second.reals) {
-          if (rh.address == configured.address && rh.port == configured.port) state = rh.up ? "up" : "down";
-        }
-      }
-      const auto override_it = live_->overrides().find(RealRef{configured.address, configured.port});
-      if (override_it != live_->overrides().end()) state += override_it->second == 0 ? ",drained" : ",weight-set";
-      reals.push_back(real_row(configured, configured.weight, state));
-    }
-    if (const auto retired = live_->retired().find(key); retired != live_->retired().end()) {
-      for (const auto& [ref, real] : retired->second) reals.push_back(real_row(real, 0, "removed,draining"));
-    }
-    if (const auto& sorry = planned.spec.sorry_server) {
-      // keepalived swaps the sorry server in as a destination when the quorum is lost, and
-      // ipvsadm -Ln lists it then ("Local" for an address of the node); this row is always
-      // there, with weight 1 while it serves (the live spec carries it only then).
-      const bool serving = spec.sorry_server.has_value();
-      if (serving) svc["sorry_server"] = RealRef{sorry->address, sorry->port}.text();
-      Json row = real_row(*sorry, 1, serving ? "sorry,serving" : "sorry,standby");
-      row["weight"] = serving ? 1 : 0;
-      reals.push_back(std::move(row));
-    }
-    svc["reals"] = std::move(reals);
-    out.push_back(std::move(svc));
-  }
   return out;
 }
 

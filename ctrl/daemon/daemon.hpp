@@ -12,6 +12,7 @@
 #include "ctrl/api/descriptor_budget.hpp"
 #include "ctrl/api/event_log.hpp"
 #include "ctrl/api/rate_history.hpp"
+#include "ctrl/api/service_rows.hpp"
 #include "ctrl/config/config.hpp"
 #include "ctrl/daemon/service_plan.hpp"
 #include "xlb/asio.hpp"
@@ -80,6 +81,8 @@ class Daemon {
   // fresh_census: count the flows again when the census is older than a second (xlbctl list
   // right after a burst); the status views read the last count (at most FlowCensus' interval old).
   nlohmann::json services(bool fresh_census = true) const;
+  // service_listing.cpp: the same model as rows, which the status views write as text.
+  std::vector<api::ServiceRow> service_rows(bool fresh_census = true) const;
   nlohmann::json flows(const std::string& vip, const std::string& client) const;
   nlohmann::json dump() const;
   std::string metrics() const;

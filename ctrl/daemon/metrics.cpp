@@ -131,27 +131,36 @@ std::string Daemon::metrics() const {
 
   const auto traffic = dataplane_->traffic();  // services and counters of one moment
   const auto& stats = traffic.services;
-  m.family("xlb_vip_packets_total", MetricsText::Type::counter, "Packets forwarded for a virtual service.");
-  for (const auto& s : stats) m.sample({{"vip", service_label(s.key)}}, static_cast<double>(s.counters.packets));
-  m.family("xlb_vip_bytes_total", MetricsText::Type::counter, "Bytes forwarded for a virtual service.");
-  for (const auto& s : stats) m.sample({{"vip", service_label(s.key)}}, static_cast<double>(s.counters.bytes));
-  m.family("xlb_vip_new_flows_total", MetricsText::Type::counter, "Connections scheduled for a virtual service.");
-  for (const auto& s : stats) m.sample({{"vip", service_label(s.key)}}, static_cast<double>(s.counters.new_flows));
-  m.family("xlb_real_packets_total", MetricsText::Type::counter, "Packets forwarded to a real server.");
-  for (const auto& s : stats)
-    for (const auto& r : s.reals)
-      m.sample({{"vip", service_label(s.key)}, {"real", RealRef{r.real.address, r.real.port}.text()}},
-               static_cast<double>(r.counters.packets));
-  m.family("xlb_real_bytes_total", MetricsText::Type::counter, "Bytes forwarded to a real server.");
-  for (const auto& s : stats)
-    for (const auto& r : s.reals)
-      m.sample({{"vip", service_label(s.key)}, {"real", RealRef{r.real.address, r.real.port}.text()}},
-               static_cast<double>(r.counters.bytes));
-  m.family("xlb_real_new_flows_total", MetricsText::Type::counter, "Connections scheduled to a real server.");
-  for (const auto& s : stats)
-    for (const auto& r : s.reals)
-      m.sample({{"vip", service_label(s.key)}, {"real", RealRef{r.real.address, r.real.port}.text()}},
-               static_cast<double>(r.counters.new_flows));
+  // The labels of every service and real, spelled once for the three families each repeats them in.
+  std::vector<std::string> vip_labels;
+  std::vector<std::vector<std::string>> real_labels(stats.size());
+  vip_labels.reserve(stats.size());
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    const auto vip = service_label(stats[i].key);
+    vip_labels.push_back(MetricsText::label_text({{"vip", vip}}));
+    real_labels[i].reserve(stats[i].reals.size());
+    for (const auto& r : stats[i].reals)
+      real_labels[i].push_back(MetricsText::label_text({{"vip", vip}, {"real", RealRef{r.real.address, r.real.port}.text()}}));
+  }
+  const auto vip_family = [&](const char* name, const char* help, auto value) {
+    m.family(name, MetricsText::Type::counter, help);
+    for (std::size_t i = 0; i < stats.size(); ++i) m.sample_spelled(vip_labels[i], static_cast<double>(value(stats[i].counters)));
+  };
+  const auto real_family = [&](const char* name, const char* help, auto value) {
+    m.family(name, MetricsText::Type::counter, help);
+    for (std::size_t i = 0; i < stats.size(); ++i)
+      for (std::size_t j = 0; j < stats[i].reals.size(); ++j)
+        m.sample_spelled(real_labels[i][j], static_cast<double>(value(stats[i].reals[j].counters)));
+  };
+  using Counters = dataplane::TrafficCounters;
+  vip_family("xlb_vip_packets_total", "Packets forwarded for a virtual service.", [](const Counters& c) { return c.packets; });
+  vip_family("xlb_vip_bytes_total", "Bytes forwarded for a virtual service.", [](const Counters& c) { return c.bytes; });
+  vip_family("xlb_vip_new_flows_total", "Connections scheduled for a virtual service.",
+             [](const Counters& c) { return c.new_flows; });
+  real_family("xlb_real_packets_total", "Packets forwarded to a real server.", [](const Counters& c) { return c.packets; });
+  real_family("xlb_real_bytes_total", "Bytes forwarded to a real server.", [](const Counters& c) { return c.bytes; });
+  real_family("xlb_real_new_flows_total", "Connections scheduled to a real server.",
+              [](const Counters& c) { return c.new_flows; });
 
   const auto health = health_->snapshot();
   m.family("xlb_real_up", MetricsText::Type::gauge, "1 when the real server passes its checks.");

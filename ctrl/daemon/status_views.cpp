@@ -19,7 +19,7 @@ using Json = nlohmann::json;
 void Daemon::start_status_views() {
   api::StatusApi::Model model;
   model.status = [this] { return status(); };
-  model.services = [this] { return services(false); };
+  model.services = [this] { return service_rows(false); };
   model.dump = [this] { return dump(); };
   // The sampler reads only the dataplane's counters, keyed as the page's series
   // (rate_history.hpp): no census walk, no health snapshot, no JSON.

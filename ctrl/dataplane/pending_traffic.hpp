@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 
 #include "ctrl/dataplane/bpf_map.hpp"
+#include "ctrl/dataplane/per_cpu_values.hpp"
 #include "xlb/xlb_abi.h"
 
 namespace xlb::dataplane {
@@ -23,14 +25,15 @@ class PendingTraffic {
  public:
   PendingTraffic() = default;
 
-  // Reads every CPU's copy of every flow_cache slot (a syscall per slot: 1,024 of them);
+  // Reads every CPU's copy of every flow_cache slot (in batches, per_cpu_values.hpp);
   // vip_state and reals decide, as in the program, which pending counts still count.
   PendingTraffic(const BpfMap& flow_cache, const BpfMap& vip_state, const BpfMap& reals) {
     flow_cache.check_types<std::uint32_t, xlb_flow_cache_entry>();
     std::map<std::uint32_t, std::optional<xlb_vip_state>> states;
     std::map<std::uint32_t, std::optional<xlb_real>> real_entries;
-    for (std::uint32_t slot = 0; slot < flow_cache.max_entries(); ++slot) {
-      for (const auto& entry : flow_cache.lookup_per_cpu<std::uint32_t, xlb_flow_cache_entry>(slot)) {
+    const PerCpuValues<xlb_flow_cache_entry> cache(flow_cache, flow_cache.max_entries());
+    for (std::uint32_t slot = 0; slot < cache.size(); ++slot) {
+      for (const auto& entry : cache[slot]) {
         if (entry.pending_packets == 0) continue;
         auto state = states.find(entry.vip_id);
         if (state == states.end()) {
@@ -69,25 +72,33 @@ class PendingTraffic {
   std::array<std::uint64_t, XLB_CTR_MAX> counters_{};
 };
 
-// A per-CPU statistics map's values for id (vip_stats by VIP id, real_stats by real id),
-// summed over CPUs, plus what the flow cache holds for the same id: the figure readers report.
-inline xlb_traffic_stats sum_traffic(const BpfMap& stats, std::uint32_t id, const PendingCounts& pending) {
+// A statistics entry's per-CPU values (vip_stats by VIP id, real_stats by real id) summed,
+// plus what the flow cache holds for the same id: the figure readers report.
+inline xlb_traffic_stats sum_traffic(std::span<const xlb_traffic_stats> per_cpu, const PendingCounts& pending) {
   xlb_traffic_stats total{};
   total.packets = pending.packets;
   total.bytes = pending.bytes;
-  for (const auto& v : stats.lookup_per_cpu<std::uint32_t, xlb_traffic_stats>(id)) {
+  for (const auto& v : per_cpu) {
     total.packets += v.packets;
     total.bytes += v.bytes;
     total.new_flows += v.new_flows;
   }
   return total;
 }
+// The same for one id read on its own (a reader that wants a few entries, not the table).
+inline xlb_traffic_stats sum_traffic(const BpfMap& stats, std::uint32_t id, const PendingCounts& pending) {
+  return sum_traffic(stats.lookup_per_cpu<std::uint32_t, xlb_traffic_stats>(id), pending);
+}
 
 // A global counter (enum xlb_counter) summed over CPUs, plus the flow cache's part of it.
-inline std::uint64_t sum_counter(const BpfMap& counters, std::uint32_t index, const PendingTraffic& pending) {
+inline std::uint64_t sum_counter(std::span<const std::uint64_t> per_cpu, std::uint32_t index,
+                                 const PendingTraffic& pending) {
   std::uint64_t total = pending.counter(index);
-  for (const auto v : counters.lookup_per_cpu<std::uint32_t, std::uint64_t>(index)) total += v;
+  for (const auto v : per_cpu) total += v;
   return total;
+}
+inline std::uint64_t sum_counter(const BpfMap& counters, std::uint32_t index, const PendingTraffic& pending) {
+  return sum_counter(counters.lookup_per_cpu<std::uint32_t, std::uint64_t>(index), index, pending);
 }
 
 }  // namespace xlb::dataplane

@@ -533,14 +533,24 @@ XdpBackend::Traffic XdpBackend::traffic() const {
 }
 
 std::vector<ServiceStats> XdpBackend::stats(const PendingTraffic& pending) const {
+  // Both statistics maps are read once, up to the highest id in use, rather than id by id.
+  std::uint32_t vip_ids = 0;
+  std::uint32_t real_ids = 0;
+  for (const auto& [key, svc] : services_) {
+    vip_ids = std::max(vip_ids, svc.vip_id + 1);
+    for (const auto& [k, slot] : svc.reals) real_ids = std::max(real_ids, slot.id + 1);
+    if (svc.sorry) real_ids = std::max(real_ids, svc.sorry->id + 1);
+  }
+  const PerCpuValues<xlb_traffic_stats> vip_stats(program_->vip_stats(), vip_ids);
+  const PerCpuValues<xlb_traffic_stats> real_stats(program_->real_stats(), real_ids);
   std::vector<ServiceStats> out;
-  auto real_traffic = [&](std::uint32_t id) {
-    return to_counters(sum_traffic(program_->real_stats(), id, pending.real(id)));
-  };
+  out.reserve(services_.size());
+  auto real_traffic = [&](std::uint32_t id) { return to_counters(sum_traffic(real_stats[id], pending.real(id))); };
   for (const auto& [key, svc] : services_) {
     ServiceStats s;
     s.key = key;
-    s.counters = to_counters(sum_traffic(program_->vip_stats(), svc.vip_id, pending.vip(svc.vip_id)));
+    s.counters = to_counters(sum_traffic(vip_stats[svc.vip_id], pending.vip(svc.vip_id)));
+    s.reals.reserve(svc.spec.reals.size() + (svc.sorry ? 1 : 0));
     auto as_listed = [](const RealSlot& slot) {
       RealServer real = slot.real;
       if (slot.egress.local) real.forwarding = Forwarding::local;
@@ -558,7 +568,8 @@ std::vector<ServiceStats> XdpBackend::stats(const PendingTraffic& pending) const
 
 std::array<std::uint64_t, XLB_CTR_MAX> XdpBackend::counters(const PendingTraffic& pending) const {
   std::array<std::uint64_t, XLB_CTR_MAX> out{};
-  for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) out[i] = sum_counter(program_->counters(), i, pending);
+  const PerCpuValues<std::uint64_t> counters(program_->counters(), XLB_CTR_MAX);
+  for (std::uint32_t i = 0; i < XLB_CTR_MAX; ++i) out[i] = sum_counter(counters[i], i, pending);
   return out;
 }
 

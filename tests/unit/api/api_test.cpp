@@ -1,6 +1,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <string>
@@ -146,6 +148,30 @@ TEST(Prometheus, FormatsFamiliesLabelsAndHistograms) {
       "xlb_check_latency_seconds_sum{real=\"r1\"} 0.5005\n"
       "xlb_check_latency_seconds_count{real=\"r1\"} 2\n";
   EXPECT_EQ(text.text(), expected);
+}
+
+// A scrape spells a real's labels once (label_text) for the families that repeat them, and
+// writes whole numbers with to_chars: the lines must be those of sample(labels, value), and the
+// numbers those "%.0f" / "%.9g" wrote before.
+TEST(Prometheus, SpelledLabelsAndValuesAsBefore) {
+  const Labels label_sets[] = {{}, {{"vip", "198.18.0.10:80"}}, {{"vip", "[2001:db8::1]:53"}, {"real", "a\"b\\c\nd"}}};
+  const double values[] = {0, 1, 42, 65535, 18446744073709551615.0, 999999999999999, 1e15, 123456789012345678.0,
+                           0.5005, -3, -2.25, 1e-9, 3.14159265358979};
+  for (const auto& labels : label_sets) {
+    for (double v : values) {
+      MetricsText by_labels, spelled;
+      by_labels.family("xlb_x", MetricsText::Type::gauge, "x");
+      spelled.family("xlb_x", MetricsText::Type::gauge, "x");
+      by_labels.sample(labels, v);
+      spelled.sample_spelled(MetricsText::label_text(labels), v);
+      EXPECT_EQ(spelled.text(), by_labels.text());
+      char old[64];
+      std::snprintf(old, sizeof(old), v == std::floor(v) && std::fabs(v) < 1e15 ? "%.0f" : "%.9g", v);
+      const auto& text = by_labels.text();
+      const auto line = text.substr(text.rfind('\n', text.size() - 2) + 1);
+      EXPECT_EQ(line.substr(line.rfind(' ') + 1), std::string(old) + "\n") << v;
+    }
+  }
 }
 
 TEST(MetricsServer, ServesMetricsOverHttp) {

@@ -26,23 +26,22 @@ using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
 // `services` services of `reals` reals each, counters growing with `tick`.
-Json model_services(int services, int reals, std::uint64_t tick) {
-  Json out = Json::array();
+std::vector<ServiceRow> model_services(int services, int reals, std::uint64_t tick) {
+  std::vector<ServiceRow> out;
   for (int s = 0; s < services; ++s) {
-    Json rs = Json::array();
+    ServiceRow svc{.protocol = "TCP", .address = "198.18.0." + std::to_string(s + 1), .port = 80,
+                   .scheduler = "wrr", .active = true, .backend = "xdp"};
     for (int r = 0; r < reals; ++r) {
-      rs.push_back({{"address", "198.18." + std::to_string(1 + s) + "." + std::to_string(1 + r)},
-                    {"port", 80},
-                    {"health", r == 0 ? "down" : "up"},
-                    {"weight", 1},
-                    {"configured_weight", 1},
-                    {"active_conns", 0},
-                    {"inactive_conns", 0},
-                    {"stats", {{"conns", tick}, {"packets", 100 * tick * (r + 1)}, {"bytes", 6400 * tick * (r + 1)}}}});
+      const std::uint64_t n = static_cast<std::uint64_t>(r + 1);
+      svc.reals.push_back({.address = "198.18." + std::to_string(1 + s) + "." + std::to_string(1 + r),
+                           .port = 80,
+                           .forward = "Route",
+                           .configured_weight = 1,
+                           .weight = 1,
+                           .health = r == 0 ? "down" : "up",
+                           .stats = {tick, 100 * tick * n, 6400 * tick * n}});
     }
-    out.push_back({{"protocol", "TCP"}, {"address", "198.18.0." + std::to_string(s + 1)}, {"port", 80}, {"fwmark", 0},
-                   {"scheduler", "wrr"}, {"active", true}, {"stats", {{"conns", 0}, {"packets", 0}, {"bytes", 0}}},
-                   {"reals", rs}});
+    out.push_back(std::move(svc));
   }
   return out;
 }
@@ -65,7 +64,7 @@ struct Views {
                                    ++services_calls;
                                    return model_services(services, 2, tick);
                                  },
-                                 [this] { return Json{{"services", model_services(services, 2, tick)}}; },
+                                 [this] { return Json{{"services", to_json(model_services(services, 2, tick))}}; },
                                  {},
                                  [this] { return generation; }},
                 events,
@@ -231,7 +230,7 @@ TEST(EventLog, NewestFirstAndBounded) {
 
 TEST(StatusApi, DumpAndStatusAreTheModelUnchanged) {
   Views v;
-  EXPECT_EQ(v.get("/api/v1/dump"), Json({{"services", model_services(3, 2, 1)}}));
+  EXPECT_EQ(v.get("/api/v1/dump"), Json({{"services", to_json(model_services(3, 2, 1))}}));
   const int before = v.status_calls;
   EXPECT_EQ(v.get("/api/v1/status")["backend"], "xdp");
   EXPECT_EQ(v.status_calls, before + 1) << "read at each request, not cached";
@@ -288,7 +287,7 @@ TEST(StatusPage, OffLeavesTheApi) {
   EventLog events;
   RateHistory rates;
   StatusApi api(io.get_executor(),
-                {[] { return Json::object(); }, [] { return Json::array(); }, [] { return Json::object(); }, {}, {}},
+                {[] { return Json::object(); }, [] { return std::vector<ServiceRow>(); }, [] { return Json::object(); }, {}, {}},
                 events, rates, StatusApi::Options{.page = false});
   EXPECT_EQ(api.get("/").status, 404u);
   EXPECT_EQ(api.get("/status.js").status, 404u);
@@ -302,7 +301,7 @@ TEST(StatusApi, AModelThatThrowsAnswers500) {
   EventLog events;
   RateHistory rates;
   StatusApi api(io.get_executor(),
-                {[]() -> Json { throw std::runtime_error("dataplane gone"); }, [] { return Json::array(); },
+                {[]() -> Json { throw std::runtime_error("dataplane gone"); }, [] { return std::vector<ServiceRow>(); },
                  [] { return Json::object(); }, {}, {}},
                 events, rates, {});
   const auto reply = api.get("/api/v1/status");
