@@ -110,6 +110,12 @@ class IcmpRelayTest : public TunnelTest {
 
   // What the client gets: from the VIP, to it through the gateway, quoting `quoted` bytes of its
   // packet `in` (a frame).
+  // The error is relayed: sent back out (XDP_TX) as exactly `expected`.
+  void expect_relayed(const Bytes& error, const Bytes& expected) {
+    const auto out = run(error);
+    ASSERT_EQ(out.action, XDP_TX);
+    EXPECT_EQ(out.frame, expected);
+  }
   Bytes answer(const Bytes& in, std::size_t quoted, std::uint8_t type, std::uint8_t code, std::uint32_t rest) {
     const Bytes client_ip = ip_part(in);
     const bool v4 = (client_ip[0] >> 4) == 4;
@@ -136,9 +142,7 @@ class IcmpRelayTest : public TunnelTest {
 TEST_F(IcmpRelayTest, IpipFragmentationNeededGivesTheClientTheMtuLessTwenty) {
   serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
   const auto [in, outer] = tunnelled(client_packet(client_v4(1), kVip4, 1400));
-  const auto out = run(router_error(outer, 3, 4, 1400));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote4 - 20, 3, 4, 1380));
+  expect_relayed(router_error(outer, 3, 4, 1400), answer(in, kQuote4 - 20, 3, 4, 1380));
   EXPECT_EQ(relayed(), 1u);
   EXPECT_EQ(lb().counter(XLB_CTR_TUN_ICMP_MTU_CLAMPED), 0u);
 }
@@ -146,25 +150,19 @@ TEST_F(IcmpRelayTest, IpipFragmentationNeededGivesTheClientTheMtuLessTwenty) {
 TEST_F(IcmpRelayTest, GueOverIpv4SubtractsTheUdpAndGueHeadersToo) {
   serve_through_tunnel(1, kTunReal4, kLocal4, kVip4, XLB_TUN_GUE, XLB_TUN_F_CSUM);
   const auto [in, outer] = tunnelled(client_packet(client_v4(2), kVip4, 1400));
-  const auto out = run(router_error(outer, 3, 4, 1400));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote4 - 32, 3, 4, 1368));
+  expect_relayed(router_error(outer, 3, 4, 1400), answer(in, kQuote4 - 32, 3, 4, 1368));
 }
 
 TEST_F(IcmpRelayTest, Ip6ip6PacketTooBigGivesTheClientTheMtuLessForty) {
   serve_through_tunnel(1, kTunReal6, kLocal6, kVip6);
   const auto [in, outer] = tunnelled(client_packet(client_v6(1), kVip6, 1350));
-  const auto out = run(router_error(outer, 2, 0, 1400));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote6 - 40, 2, 0, 1360));
+  expect_relayed(router_error(outer, 2, 0, 1400), answer(in, kQuote6 - 40, 2, 0, 1360));
 }
 
 TEST_F(IcmpRelayTest, GueOverIpv6PacketTooBig) {
   serve_through_tunnel(1, kTunReal6, kLocal6, kVip6, XLB_TUN_GUE);
   const auto [in, outer] = tunnelled(client_packet(client_v6(2), kVip6, 1350));
-  const auto out = run(router_error(outer, 2, 0, 1500));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote6 - 52, 2, 0, 1448));
+  expect_relayed(router_error(outer, 2, 0, 1500), answer(in, kQuote6 - 52, 2, 0, 1448));
 }
 
 // The tunnel's source may be a VIP address itself (the address the route to the reals prefers):
@@ -173,13 +171,9 @@ TEST_F(IcmpRelayTest, ErrorsToATunnelSourceThatIsAVipAreRelayedToo) {
   serve_through_tunnel(1, kTunReal6, kVip6, kVip6);
   serve_through_tunnel(2, kTunReal4, kVip4, kVip4);
   const auto [in6, outer6] = tunnelled(client_packet(client_v6(11), kVip6, 1350));
-  auto out = run(router_error(outer6, 2, 0, 1400));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in6, kQuote6 - 40, 2, 0, 1360));
+  expect_relayed(router_error(outer6, 2, 0, 1400), answer(in6, kQuote6 - 40, 2, 0, 1360));
   const auto [in4, outer4] = tunnelled(client_packet(client_v4(11), kVip4, 1400));
-  out = run(router_error(outer4, 3, 4, 1400));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in4, kQuote4 - 20, 3, 4, 1380));
+  expect_relayed(router_error(outer4, 3, 4, 1400), answer(in4, kQuote4 - 20, 3, 4, 1380));
   EXPECT_EQ(relayed(), 2u);
 }
 
@@ -187,21 +181,11 @@ TEST_F(IcmpRelayTest, ErrorsToATunnelSourceThatIsAVipAreRelayedToo) {
 TEST_F(IcmpRelayTest, Ipv4InIpv6ErrorsAreTranslatedToIcmpv4) {
   serve_through_tunnel(1, kTunReal6, kLocal6, kVip4);
   const auto [in, outer] = tunnelled(client_packet(client_v4(3), kVip4, 1400));
-  auto out = run(router_error(outer, 2, 0, 1400));  // packet too big
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote6 - 40, 3, 4, 1360));
-  out = run(router_error(outer, 3, 0, 0));  // hop limit exceeded
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote6 - 40, 11, 0, 0));
-  out = run(router_error(outer, 1, 4, 0));  // port unreachable
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote6 - 40, 3, 3, 0));
-  out = run(router_error(outer, 1, 1, 0));  // administratively prohibited
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote6 - 40, 3, 10, 0));
-  out = run(router_error(outer, 1, 3, 0));  // address unreachable
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, kQuote6 - 40, 3, 1, 0));
+  expect_relayed(router_error(outer, 2, 0, 1400), answer(in, kQuote6 - 40, 3, 4, 1360));  // packet too big
+  expect_relayed(router_error(outer, 3, 0, 0), answer(in, kQuote6 - 40, 11, 0, 0));  // hop limit exceeded
+  expect_relayed(router_error(outer, 1, 4, 0), answer(in, kQuote6 - 40, 3, 3, 0));  // port unreachable
+  expect_relayed(router_error(outer, 1, 1, 0), answer(in, kQuote6 - 40, 3, 10, 0));  // administratively prohibited
+  expect_relayed(router_error(outer, 1, 3, 0), answer(in, kQuote6 - 40, 3, 1, 0));  // address unreachable
   EXPECT_EQ(relayed(), 5u);
 }
 
@@ -211,16 +195,12 @@ TEST_F(IcmpRelayTest, TimeExceededAndUnreachableKeepTheirTypeAndCode) {
   serve_through_tunnel(1, kTunReal4, kLocal4, kVip4);
   serve_through_tunnel(2, kTunReal6, kLocal6, kVip6);
   const auto [in, outer] = tunnelled(client_packet(client_v4(4), kVip4, 20), false);
-  auto out = run(router_error(outer, 11, 0, 0));
+  const auto out = run(router_error(outer, 11, 0, 0));
   ASSERT_EQ(out.action, XDP_TX) << "no DF matters only for fragmentation needed";
   EXPECT_EQ(out.frame, answer(in, 20 + 20 + 20, 11, 0, 0)) << "the router quoted the whole (short) packet";
-  out = run(router_error(outer, 3, 1, 0x00110000));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in, 20 + 20 + 20, 3, 1, 0));
+  expect_relayed(router_error(outer, 3, 1, 0x00110000), answer(in, 20 + 20 + 20, 3, 1, 0));
   const auto [in6, outer6] = tunnelled(client_packet(client_v6(4), kVip6, 21));  // odd length
-  out = run(router_error(outer6, 3, 0, 0));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in6, 40 + 20 + 21, 3, 0, 0));
+  expect_relayed(router_error(outer6, 3, 0, 0), answer(in6, 40 + 20 + 21, 3, 0, 0));
 }
 
 // Below the family's minimum the client gets the minimum, counted: IPv6's 1280 cannot carry a
@@ -229,13 +209,9 @@ TEST_F(IcmpRelayTest, MtuBelowTheFamilyMinimumIsRaisedToItAndCounted) {
   serve_through_tunnel(1, kTunReal6, kLocal6, kVip6);
   serve_through_tunnel(2, kTunReal4, kLocal4, kVip4);
   const auto [in6, outer6] = tunnelled(client_packet(client_v6(5), kVip6, 1300));
-  auto out = run(router_error(outer6, 2, 0, 1280));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in6, kQuote6 - 40, 2, 0, 1280));
+  expect_relayed(router_error(outer6, 2, 0, 1280), answer(in6, kQuote6 - 40, 2, 0, 1280));
   const auto [in4, outer4] = tunnelled(client_packet(client_v4(5), kVip4, 100));
-  out = run(router_error(outer4, 3, 4, 80));
-  ASSERT_EQ(out.action, XDP_TX);
-  EXPECT_EQ(out.frame, answer(in4, 20 + 20 + 100, 3, 4, 68));
+  expect_relayed(router_error(outer4, 3, 4, 80), answer(in4, 20 + 20 + 100, 3, 4, 68));
   EXPECT_EQ(lb().counter(XLB_CTR_TUN_ICMP_MTU_CLAMPED), 2u);
   EXPECT_EQ(relayed(), 2u);
 }
